@@ -1,0 +1,172 @@
+"""Performance figures of the harness, printed in one run (compare ratios: machines are noisy).
+
+- suite wall time against the reference with 1 and 2 workers;
+- one protocol round trip (a write and its echo through the reference
+  adapter, JSON and schema checks included) versus the same round trip on raw
+  asyncio streams;
+- 64 MiB echo throughput through the reference versus raw asyncio loopback.
+
+Goals (issue: harness core): plain suite under 15 s with 2 workers, round-trip
+overhead under 3x raw, bulk throughput at least half of raw.
+
+Usage: python benchmarks/run.py [--round-trips N] [--megabytes M] [--skip-suite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from conformance import loader
+from conformance.adapters import registry
+from conformance.adapters.reference import ReferenceAdapter
+from conformance.protocol.client import AdapterClient
+from conformance.protocol.transports import InProcessTransport
+from conformance.runner import run_cases
+
+PAYLOAD = b"x" * 64
+CHUNK = 64 * 1024
+
+
+async def _echo_server() -> tuple[asyncio.Server, int]:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(CHUNK * 4):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def raw_round_trips(port: int, count: int) -> list[float]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        writer.write(PAYLOAD)
+        await writer.drain()
+        await reader.readexactly(len(PAYLOAD))
+        times.append(time.perf_counter() - started)
+    writer.close()
+    await writer.wait_closed()
+    return times
+
+
+async def _reference_client(port: int) -> AdapterClient:
+    client = AdapterClient(lambda: InProcessTransport(ReferenceAdapter))
+    await client.start()
+    await client.call({"op": "begin", "case": "benchmark"})
+    reply = await client.call({"op": "connect", "address": f"127.0.0.1:{port}"})
+    await client.call({"op": "await", "socket": reply["value"]["socket"], "promise": "opened", "timeout_ms": 5000})
+    return client
+
+
+async def reference_round_trips(port: int, count: int) -> list[float]:
+    client = await _reference_client(port)
+    data = {"$type": "bytes", "b64": base64.b64encode(PAYLOAD).decode(), "view": "Uint8Array"}
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await client.call({"op": "write", "socket": "s1", "data": data, "timeout_ms": 5000})
+        reply = await client.call({"op": "read_bytes", "socket": "s1", "n": len(PAYLOAD), "timeout_ms": 5000})
+        times.append(time.perf_counter() - started)
+        assert reply["value"]["length"] == len(PAYLOAD), reply
+    await client.call({"op": "end", "timeout_ms": 2000})
+    await client.close()
+    return times
+
+
+async def raw_throughput(port: int, size: int) -> float:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=CHUNK * 4)
+    block = b"y" * CHUNK
+    started = time.perf_counter()
+
+    async def send() -> None:
+        for _ in range(size // CHUNK):
+            writer.write(block)
+            await writer.drain()
+
+    async def receive() -> None:
+        remaining = size
+        while remaining:
+            remaining -= len(await reader.read(min(remaining, CHUNK * 4)))
+
+    await asyncio.gather(send(), receive())
+    elapsed = time.perf_counter() - started
+    writer.close()
+    await writer.wait_closed()
+    return size / elapsed
+
+
+async def reference_throughput(port: int, size: int) -> float:
+    client = await _reference_client(port)
+    started = time.perf_counter()
+    pattern = {"$type": "pattern", "seed": "eQ==", "size": size, "view": "Uint8Array"}
+    write = await client.call({"op": "write", "socket": "s1", "data": pattern, "timeout_ms": 0})
+    reply = await client.call({"op": "read_bytes", "socket": "s1", "n": size, "digest": True, "timeout_ms": 120000})
+    if write["status"] == "pending":
+        await client.call({"op": "await", "promise": write["promise"], "timeout_ms": 120000})
+    elapsed = time.perf_counter() - started
+    assert reply["value"]["length"] == size, reply
+    await client.call({"op": "end", "timeout_ms": 2000})
+    await client.close()
+    return size / elapsed
+
+
+def suite_time(workers: int) -> tuple[float, int, dict[str, int]]:
+    cases = loader.load_strict([Path(__file__).resolve().parent.parent / "spec"])
+    started = time.perf_counter()
+    _, results = asyncio.run(run_cases(cases, registry.resolve("reference"), workers=workers))
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    return time.perf_counter() - started, len(results), counts
+
+
+async def adapter_figures(round_trips: int, size: int) -> dict[str, float]:
+    server, port = await _echo_server()
+    try:
+        await raw_round_trips(port, 50)  # warm-up
+        await reference_round_trips(port, 50)
+        raw = statistics.median(await raw_round_trips(port, round_trips))
+        ref = statistics.median(await reference_round_trips(port, round_trips))
+        raw_bps = await raw_throughput(port, size)
+        ref_bps = await reference_throughput(port, size)
+    finally:
+        server.close()
+        await server.wait_closed()
+    return {"raw_rt": raw, "ref_rt": ref, "raw_bps": raw_bps, "ref_bps": ref_bps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--round-trips", type=int, default=2000)
+    parser.add_argument("--megabytes", type=int, default=64)
+    parser.add_argument("--skip-suite", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_suite:
+        for workers in (1, 2):
+            elapsed, count, counts = suite_time(workers)
+            print(f"suite on reference, {workers} worker(s): {elapsed:6.2f} s  ({count} cases: {counts})")
+    figures = asyncio.run(adapter_figures(args.round_trips, args.megabytes * 1024 * 1024))
+    ratio_rt = figures["ref_rt"] / figures["raw_rt"]
+    print(f"round trip, raw asyncio:       {figures['raw_rt'] * 1e6:8.1f} us (median of {args.round_trips})")
+    print(f"round trip, reference adapter: {figures['ref_rt'] * 1e6:8.1f} us  -> {ratio_rt:.2f}x raw (goal < 3x)")
+    ratio_bps = figures["ref_bps"] / figures["raw_bps"]
+    print(f"{args.megabytes} MiB echo, raw asyncio:       {figures['raw_bps'] / 2**20:8.1f} MiB/s")
+    print(f"{args.megabytes} MiB echo, reference adapter: {figures['ref_bps'] / 2**20:8.1f} MiB/s"
+          f"  -> {ratio_bps:.2f} of raw (goal >= 0.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Adapters: how the harness reaches each implementation."""

@@ -1,0 +1,386 @@
+"""The reference implementation behind the adapter protocol (docs/adapter-protocol.md).
+
+``ReferenceAdapter.request`` takes one decoded request and returns its
+response, exactly as a stdio or WebSocket adapter would, so running the suite
+against the reference also exercises the protocol. It lives in the harness's
+event loop: every op returns within its ``timeout_ms``, background work
+belongs to the current session, and ``end``/``shutdown``/``aclose`` leave no
+task or socket behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import socket as stdlib_socket
+from collections.abc import Awaitable, Callable
+from functools import cache
+from typing import Any
+
+import conformance
+from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
+
+from .arguments import parse_connect_arguments
+from .errors import JSThrow
+from .mutants import MUTANTS, quirks_for
+from .promises import Promise
+from .readable import ReadableStreamReader, ReadResult
+from .session import Encoder, Session, SocketEntry, encode_error
+from .socket import Socket, StartTlsUnavailable
+from .writable import WritableStreamWriter
+
+PROTOCOL_VERSION = 1
+#: Used when a request that involves a promise carries no ``timeout_ms``.
+DEFAULT_TIMEOUT_MS = 2000
+
+Response = dict[str, Any]
+
+
+class ProtocolError(Exception):
+    """The request is malformed; answered with status ``protocol_error``."""
+
+
+@cache
+def _can_bind_ipv6_loopback() -> bool:
+    try:
+        with stdlib_socket.socket(stdlib_socket.AF_INET6, stdlib_socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def _encode_undefined(_: object) -> Any:
+    return encode(UNDEFINED)
+
+
+def _encode_read(result: ReadResult) -> Any:
+    if result.done:
+        return {"done": True}
+    return {"done": False, "value": encode(JSBytes(result.value, result.view))}
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+class ReferenceAdapter:
+    """The reference ``connect()``; ``mutant`` names a deliberately broken variant (see mutants.py)."""
+
+    def __init__(self, mutant: str | None = None) -> None:
+        if mutant is not None and mutant not in MUTANTS:
+            raise ValueError(f"unknown mutant {mutant!r}; known: {', '.join(sorted(MUTANTS))}")
+        self.mutant = mutant
+        self.quirks = quirks_for(mutant)
+        self._session = Session()
+        self._shut_down = False
+        self._ops: dict[str, Callable[[dict[str, Any]], Awaitable[Response]]] = {
+            "hello": self._hello,
+            "begin": self._begin,
+            "end": self._end,
+            "shutdown": self._shutdown,
+            "connect": self._connect,
+            "await": self._await,
+            "get": self._get,
+            "read": self._read,
+            "read_bytes": self._read_bytes,
+            "write": self._write,
+            "close_writer": self._close_writer,
+            "abort_writer": self._abort_writer,
+            "cancel_reader": self._cancel_reader,
+            "get_reader": self._get_reader,
+            "get_writer": self._get_writer,
+            "release_lock": self._release_lock,
+            "close": self._close,
+            "start_tls": self._start_tls,
+        }
+
+    @property
+    def name(self) -> str:
+        return "reference" if self.mutant is None else f"reference+{self.mutant}"
+
+    @property
+    def session(self) -> Session:
+        """The current case session (for tests and diagnostics)."""
+        return self._session
+
+    async def request(self, message: dict[str, Any]) -> Response:
+        seq = message.get("seq")
+        try:
+            if self._shut_down:
+                raise ProtocolError("the adapter has shut down")
+            op = message.get("op")
+            handler = self._ops.get(op) if isinstance(op, str) else None
+            if handler is None:
+                raise ProtocolError(f"unknown op {op!r}")
+            body = await handler(message)
+        except ProtocolError as error:
+            body = {"status": "protocol_error", "reason": str(error)}
+        return {"seq": seq, **body}
+
+    async def aclose(self) -> None:
+        """Drop the session at once (the in-process transport calls this on close)."""
+        self._shut_down = True
+        await self._session.discard()
+
+    # -- session ops --------------------------------------------------------------------
+
+    async def _hello(self, message: dict[str, Any]) -> Response:
+        if message.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            raise ProtocolError(f"protocol {message.get('protocol')!r} is not supported; this is 1")
+        capabilities = ["unhandled-rejections"]
+        if _can_bind_ipv6_loopback():
+            capabilities.insert(0, "ipv6")
+        value = {
+            "name": self.name,
+            "version": conformance.__version__,
+            "runtime": f"CPython {platform.python_version()}",
+            "protocol": PROTOCOL_VERSION,
+            "capabilities": capabilities,
+        }
+        return {"status": "returned", "value": value}
+
+    async def _begin(self, message: dict[str, Any]) -> Response:
+        await self._session.discard()  # a session left open by a broken case ends here
+        self._session = Session()
+        return {"status": "returned"}
+
+    async def _end(self, message: dict[str, Any]) -> Response:
+        report = await self._session.end(_timeout_ms(message))
+        self._session = Session()
+        return {"status": "returned", "value": report}
+
+    async def _shutdown(self, message: dict[str, Any]) -> Response:
+        await self.aclose()
+        return {"status": "returned"}
+
+    # -- client ops --------------------------------------------------------------------
+
+    async def _connect(self, message: dict[str, Any]) -> Response:
+        if "address" not in message:
+            raise ProtocolError("connect needs an address")
+        address = decode(message["address"])
+        options = decode(message["options"]) if "options" in message else UNDEFINED
+        session = self._session
+        try:
+            request = parse_connect_arguments(address, options, self.quirks)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        socket = Socket(request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks)
+        return {"status": "returned", "value": {"socket": session.add_socket(socket)}}
+
+    async def _await(self, message: dict[str, Any]) -> Response:
+        name = _required(message, "promise", str)
+        promise: Promise[Any]
+        encoder: Encoder
+        if "socket" in message or name in ("opened", "closed"):
+            socket = self._entry(message).socket
+            if name == "opened":
+                promise, encoder = socket.opened, encode
+            elif name == "closed":
+                promise, encoder = socket.closed, _encode_undefined
+            else:
+                raise ProtocolError(f"a socket has no promise {name!r} (opened or closed)")
+        else:
+            parked = self._session.parked(name)
+            if parked is None:
+                raise ProtocolError(f"unknown promise handle {name!r}")
+            promise, encoder = parked
+        return await self._session.outcome(promise, encoder, _timeout_ms(message))
+
+    async def _get(self, message: dict[str, Any]) -> Response:
+        socket = self._entry(message).socket
+        prop = _required(message, "property", str)
+        values: dict[str, Any] = {
+            "secureTransport": socket.secure_transport,
+            "upgraded": socket.upgraded,
+            # Both accessors return one stored object, so identity always holds (B27).
+            "readable_identity": True,
+            "writable_identity": True,
+        }
+        if prop not in values:
+            return {"status": "unsupported", "reason": f"the reference has no property {prop!r}"}
+        value = values[prop]
+        return {"status": "returned", "value": encode(value), "typeof": typeof(value)}
+
+    async def _read(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            reader = self._reader(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(reader.read(), _encode_read, _timeout_ms(message))
+
+    async def _read_bytes(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        n = message.get("n")
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+            raise ProtocolError("read_bytes needs n: a non-negative integer or null")
+        digest = bool(message.get("digest", False))
+        try:
+            reader = self._reader(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        result: Promise[Any] = Promise(self._session.tracker, handled=True)
+        self._session.tasks.spawn(_collect(reader, n, digest, result))
+        return await self._session.outcome(result, _identity, _timeout_ms(message))
+
+    async def _write(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        if "data" not in message:
+            raise ProtocolError("write needs data")
+        data = decode(message["data"])
+        try:
+            writer = self._writer(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(writer.write(data), _encode_undefined, _timeout_ms(message))
+
+    async def _close_writer(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            writer = self._writer(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(writer.close(), _encode_undefined, _timeout_ms(message))
+
+    async def _abort_writer(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        reason = decode(message.get("reason", {"$type": "undefined"}))
+        try:
+            writer = self._writer(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(writer.abort(reason), _encode_undefined, _timeout_ms(message))
+
+    async def _cancel_reader(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        reason = decode(message.get("reason", {"$type": "undefined"}))
+        try:
+            reader = self._reader(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(reader.cancel(reason), _encode_undefined, _timeout_ms(message))
+
+    async def _get_reader(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            reader = entry.socket.readable.get_reader()
+        except JSThrow as thrown:
+            return _threw(thrown)
+        if entry.reader is None:
+            entry.reader = reader  # the lock holder becomes the adapter's current reader
+        return {"status": "returned"}
+
+    async def _get_writer(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            writer = entry.socket.writable.get_writer()
+        except JSThrow as thrown:
+            return _threw(thrown)
+        if entry.writer is None:
+            entry.writer = writer
+        return {"status": "returned"}
+
+    async def _release_lock(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        stream = message.get("stream")
+        try:
+            if stream == "readable":
+                if entry.reader is not None:
+                    entry.reader.release_lock()
+                    entry.reader = None
+            elif stream == "writable":
+                if entry.writer is not None:
+                    entry.writer.release_lock()
+                    entry.writer = None
+            else:
+                raise ProtocolError("release_lock needs stream: readable or writable")
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return {"status": "returned"}
+
+    async def _close(self, message: dict[str, Any]) -> Response:
+        socket = self._entry(message).socket
+        return await self._session.outcome(socket.close(), _encode_undefined, _timeout_ms(message))
+
+    async def _start_tls(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        options = decode(message["options"]) if "options" in message else UNDEFINED
+        try:
+            upgraded = entry.socket.start_tls(options)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        except StartTlsUnavailable as missing:
+            return {"status": "unsupported", "reason": str(missing)}
+        return {"status": "returned", "value": {"socket": self._session.add_socket(upgraded)}}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _entry(self, message: dict[str, Any]) -> SocketEntry:
+        handle = _required(message, "socket", str)
+        entry = self._session.sockets.get(handle)
+        if entry is None:
+            raise ProtocolError(f"unknown socket handle {handle!r}")
+        return entry
+
+    @staticmethod
+    def _reader(entry: SocketEntry) -> ReadableStreamReader:
+        if entry.reader is None:
+            entry.reader = entry.socket.readable.get_reader()
+        return entry.reader
+
+    @staticmethod
+    def _writer(entry: SocketEntry) -> WritableStreamWriter:
+        if entry.writer is None:
+            entry.writer = entry.socket.writable.get_writer()
+        return entry.writer
+
+
+async def _collect(
+    reader: ReadableStreamReader, n: int | None, digest: bool, result: Promise[Any]
+) -> None:
+    """``read_bytes``: read chunks until ``n`` bytes (None: until done), then settle ``result``."""
+    hasher = hashlib.sha256() if digest else None
+    parts: list[bytes] = []
+    length = chunks = 0
+    done = False
+    try:
+        while n is None or length < n:
+            chunk = await reader.read(None if n is None else n - length).join()
+            if chunk.done:
+                done = True
+                break
+            chunks += 1
+            length += len(chunk.value)
+            if hasher is not None:
+                hasher.update(chunk.value)
+            else:
+                parts.append(chunk.value)
+    except JSThrow as thrown:
+        result.reject(thrown.value)
+        return
+    value: dict[str, Any] = {"length": length, "done": done, "chunks": chunks}
+    if hasher is not None:
+        value["sha256"] = hasher.hexdigest()
+    else:
+        value["data"] = encode(JSBytes(b"".join(parts)))
+    result.resolve(value)
+
+
+def _threw(thrown: JSThrow) -> Response:
+    return {"status": "threw", "error": encode_error(thrown.value)}
+
+
+def _required(message: dict[str, Any], key: str, kind: type) -> Any:
+    value = message.get(key)
+    if not isinstance(value, kind):
+        raise ProtocolError(f"{message.get('op')} needs {key} ({kind.__name__})")
+    return value
+
+
+def _timeout_ms(message: dict[str, Any]) -> int:
+    value = message.get("timeout_ms", DEFAULT_TIMEOUT_MS)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError("timeout_ms must be a non-negative integer")
+    return value

@@ -1,0 +1,125 @@
+"""Turning ``connect(address, options)`` arguments into a validated request (B4-B15).
+
+The order of the checks is observable (B11): a call with both a bad address
+and a bad ``secureTransport`` reports the address. In workerd the work happens
+in two phases, and the reference keeps them:
+
+1. JSG *argument conversion*, before ``connectImpl`` runs: the object form's
+   ``hostname`` (ToString) and ``port`` (uint16, B10), then the options
+   dictionary (``secureTransport`` ToString, ``allowHalfOpen`` ToBoolean,
+   ``highWaterMark`` B15);
+2. ``connectImpl`` itself: the string form's URL parse (B4-B6), ``isValidHost``
+   (B7, B9), then the ``secureTransport`` value (B13).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from conformance.jsvalues import UNDEFINED, JSBigInt
+
+from . import errors
+from .address import (
+    Destination,
+    convert_object_address,
+    is_object_form,
+    validate_object_address,
+    validate_string_address,
+)
+from .coerce import to_boolean, to_js_string, to_number
+from .errors import type_error
+from .mutants import FAITHFUL, Quirks
+
+SecureTransport = Literal["off", "on", "starttls"]
+SECURE_TRANSPORTS: tuple[SecureTransport, ...] = ("off", "on", "starttls")
+
+
+@dataclass(frozen=True)
+class ConnectRequest:
+    """A ``connect()`` call that passed every synchronous check."""
+
+    destination: Destination
+    secure_transport: SecureTransport
+    allow_half_open: bool
+    high_water_mark: float | None = None
+
+
+@dataclass(frozen=True)
+class _ConvertedOptions:
+    secure_transport: str | None  # ToString'd, not yet checked (B13 runs later)
+    allow_half_open: bool
+    high_water_mark: float | None
+
+
+def parse_connect_arguments(
+    address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL
+) -> ConnectRequest:
+    """Validate like workerd's ``connect()``; raises ``JSThrow`` with the TypeError it throws."""
+    object_address = convert_object_address(address, quirks) if is_object_form(address) else None
+    converted = _convert_options(options, quirks)
+    if quirks.validation_order_swapped:
+        secure_transport = _parse_secure_transport(converted.secure_transport, quirks)
+        destination = _validate_address(address, object_address, quirks)
+    else:
+        destination = _validate_address(address, object_address, quirks)
+        secure_transport = _parse_secure_transport(converted.secure_transport, quirks)
+    return ConnectRequest(
+        destination=destination,
+        secure_transport=secure_transport,
+        allow_half_open=converted.allow_half_open,
+        high_water_mark=converted.high_water_mark,
+    )
+
+
+def _validate_address(
+    address: Any, object_address: tuple[str, int] | None, quirks: Quirks
+) -> Destination:
+    if object_address is not None:
+        hostname, port = object_address
+        return validate_object_address(hostname, port, quirks)
+    return validate_string_address(to_js_string(address), quirks)
+
+
+def _convert_options(options: Any, quirks: Quirks) -> _ConvertedOptions:
+    # A WebIDL-style dictionary: undefined and null mean "no options".
+    if options is UNDEFINED or options is None:
+        fields: dict[str, Any] = {}
+    elif isinstance(options, dict):
+        fields = options
+    elif is_object_form(options):
+        fields = {}  # arrays and byte views are objects without these properties
+    else:
+        raise type_error(errors.OPTIONS_NOT_OBJECT)
+    raw_secure = fields.get("secureTransport", UNDEFINED)
+    secure = None if raw_secure is UNDEFINED else to_js_string(raw_secure)
+    raw_half_open = fields.get("allowHalfOpen", UNDEFINED)
+    if raw_half_open is UNDEFINED:
+        allow_half_open = quirks.default_allow_half_open_true
+    else:
+        allow_half_open = to_boolean(raw_half_open)
+    if quirks.allow_half_open_ignored:
+        allow_half_open = False
+    return _ConvertedOptions(secure, allow_half_open, _convert_high_water_mark(fields))
+
+
+def _convert_high_water_mark(fields: dict[str, Any]) -> float | None:
+    raw = fields.get("highWaterMark", UNDEFINED)
+    if raw is UNDEFINED:
+        return None
+    value = float(raw.value) if isinstance(raw, JSBigInt) else to_number(raw)
+    if value < 0:
+        raise type_error(errors.HIGH_WATER_MARK_NEGATIVE)
+    return None if math.isnan(value) else value
+
+
+def _parse_secure_transport(value: str | None, quirks: Quirks) -> SecureTransport:
+    """B13: "off" when absent; "off", "on", "starttls" exactly; anything else throws."""
+    if value is None:
+        return "off"
+    if value in SECURE_TRANSPORTS:
+        return value
+    if quirks.secure_transport_not_validated:
+        return "off"
+    raise type_error(errors.UNSUPPORTED_SECURE_TRANSPORT + value)

@@ -1,0 +1,229 @@
+"""The reference's network layer: one TCP connection as an asyncio Protocol.
+
+This is the only module that touches the network. It plays the part of
+workerd's network service and kj's socket code:
+
+* the address string is split the way kj's ``SocketAddress::parse`` does
+  (``[v6]:port``, ``host:port``; a colon-laden host without brackets is an
+  IPv6 literal *without* a port, B9), and a port of 0 cannot be dialled;
+* names ending in ``.invalid`` (RFC 6761) fail without any lookup, so cases
+  can ask for a DNS failure without sending a query;
+* like a workerd ``network`` service with ``allow = ["local"]``, only loopback
+  addresses may be dialled: anything else fails as "blocked" (B26), so the
+  reference never sends traffic off the machine.
+
+Events (data, EOF, loss) go straight to the socket model's callbacks, so a
+read that is already waiting is fulfilled without a task switch. Peer EOF
+keeps the transport open (half-close, B29/B33).
+
+TLS later: ``secure`` is where ``secureTransport: "on"`` will wrap the
+connection (``loop.start_tls`` on this transport, keeping this protocol), and
+STARTTLS will do the same on a live connection. Until then "on" fails the way
+workerd does without ``tlsOptions`` (B44): as a connection failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Protocol
+
+#: Flow-control thresholds of the transport's write buffer.
+WRITE_HIGH_WATER = 1024 * 1024
+WRITE_LOW_WATER = 256 * 1024
+
+
+class ConnectError(Exception):
+    """The connection could not be made; the message says why (for logs only)."""
+
+
+class ConnectionLost(Exception):
+    """The connection broke (peer reset, broken pipe) or was closed under a write."""
+
+
+@dataclass(frozen=True)
+class NetworkAddress:
+    host: str
+    port: int
+
+
+class ConnectionEvents(Protocol):
+    def connection_data(self, data: bytes) -> None: ...
+
+    def connection_eof(self) -> None: ...
+
+    def connection_lost(self, error: Exception | None) -> None: ...
+
+
+def split_network_address(address: str) -> NetworkAddress | None:
+    """Split like kj's ``SocketAddress::parse``; port 0 means "no port given"."""
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0:
+            return None
+        host, rest = address[1:end], address[end + 1 :]
+        if not rest:
+            return NetworkAddress(host, 0)
+        if not rest.startswith(":"):
+            return None
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = address.rpartition(":")
+        if not colon or ":" in host:
+            return NetworkAddress(address, 0)
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        return None
+    return NetworkAddress(host, int(port_text))
+
+
+def _is_reserved_invalid(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "invalid" or name.endswith(".invalid")
+
+
+async def _resolve(target: NetworkAddress) -> list[str]:
+    """The loopback IP addresses to try for ``target``, in order."""
+    if not target.host or target.port == 0:
+        raise ConnectError(f"nothing to dial at {target}")
+    if _is_reserved_invalid(target.host):
+        raise ConnectError(f"{target.host}: reserved name, not resolved (RFC 6761)")
+    try:
+        candidates = [str(ipaddress.ip_address(target.host))]
+    except ValueError:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(
+                target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+            )
+        except OSError as error:
+            raise ConnectError(f"{target.host}: {error}") from None
+        candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    allowed = [ip for ip in candidates if ipaddress.ip_address(ip.split("%")[0]).is_loopback]
+    if not allowed:
+        raise ConnectError(f"{target.host}: blocked, only loopback may be dialled")
+    return allowed
+
+
+async def open_connection(address: str, events: ConnectionEvents, *, secure: bool) -> Connection:
+    """Connect to ``address`` (as validated by ``connect()``); raises ``ConnectError``."""
+    target = split_network_address(address)
+    if target is None:
+        raise ConnectError(f"{address!r}: not a network address")
+    if secure:
+        raise ConnectError("TLS is not available in the reference yet")
+    loop = asyncio.get_running_loop()
+    failures: list[str] = []
+    for ip in await _resolve(target):
+        try:
+            _, protocol = await loop.create_connection(lambda: Connection(events), ip, target.port)
+        except OSError as error:
+            failures.append(f"{ip}: {error}")
+            continue
+        return protocol
+    raise ConnectError("; ".join(failures))
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, events: ConnectionEvents) -> None:
+        self._events = events
+        self._transport: asyncio.Transport | None = None
+        self._write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._lost = False
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    # -- asyncio's callbacks ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+
+    def data_received(self, data: bytes) -> None:
+        self._events.connection_data(data)
+
+    def eof_received(self) -> bool:
+        self._events.connection_eof()
+        return True  # keep our write side open: TCP half-close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._wake_drainers()
+        if not self._closed.done():
+            self._closed.set_result(None)
+        self._events.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        self._wake_drainers()
+
+    # -- the socket model's side -------------------------------------------------------
+
+    @property
+    def peer_ip(self) -> str:
+        peer = self._transport.get_extra_info("peername") if self._transport else None
+        return str(peer[0]) if peer else ""
+
+    @property
+    def local_address(self) -> str:
+        local = self._transport.get_extra_info("sockname") if self._transport else None
+        if not local:
+            return ""
+        host = str(local[0])
+        return f"[{host}]:{local[1]}" if ":" in host else f"{host}:{local[1]}"
+
+    def write(self, data: bytes | memoryview) -> None:
+        if self._lost or self._transport is None or self._transport.is_closing():
+            raise ConnectionLost("the connection is closed")
+        self._transport.write(data)
+
+    async def drain(self) -> None:
+        """Wait until the transport's buffer is below its low-water mark."""
+        while self._write_paused and not self._lost:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._drain_waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._drain_waiters:
+                    self._drain_waiters.remove(waiter)
+        if self._lost:
+            raise ConnectionLost("the connection is closed")
+
+    def write_eof(self) -> None:
+        """Half-close: FIN once the buffered data is sent."""
+        if self._lost or self._transport is None or self._transport.is_closing():
+            raise ConnectionLost("the connection is closed")
+        self._transport.write_eof()
+
+    def pause_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        """Close after sending what is buffered (kj: destroy the stream)."""
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Close at once, discarding buffered data."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    def _wake_drainers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)

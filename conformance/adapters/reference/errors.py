@@ -1,0 +1,106 @@
+"""JS exceptions in the reference model, and every literal message it can produce.
+
+A JS program may throw or reject with *any* value, not only ``Error`` objects
+(an abort reason, ``undefined``...). ``JSThrow`` carries such a value through
+Python code; ``JSError`` models an ``Error`` object. ``JSError`` compares by
+identity on purpose: B18 says ``opened`` and ``closed`` reject with *the same*
+error object, and tests check exactly that.
+
+The messages are kept together, copied literally from the behaviour catalogue
+(``sockets-behaviour.md``), so a wording change is one edit here.
+"""
+
+from __future__ import annotations
+
+
+class JSError:
+    """A JS ``Error`` (or subclass) object: ``name`` is the constructor name."""
+
+    __slots__ = ("message", "name")
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.message!r})"
+
+
+class JSThrow(Exception):
+    """A JS exception in flight; ``value`` is what was thrown (any JS value)."""
+
+    def __init__(self, value: object) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+def type_error(message: str) -> JSThrow:
+    return JSThrow(JSError("TypeError", message))
+
+
+# B4-B7: address validation (sync TypeError).
+ADDRESS_UNPARSEABLE = "Specified address could not be parsed."
+ADDRESS_MISSING_HOSTNAME = "Specified address is missing hostname."
+ADDRESS_MISSING_PORT = "Specified address is missing port."
+ADDRESS_INVALID_HOST = (
+    "Specified address is empty string, contains unsupported characters or is too long."
+)
+
+# B10: JSG integer conversion of the object form's port (sync TypeError).
+PORT_NOT_INTEGER = "The value cannot be converted because it is not an integer."
+PORT_NEGATIVE = (
+    "The value cannot be converted because it is negative and this API expects a positive number."
+)
+PORT_TOO_LARGE = "Value out of range. Must be less than or equal to 65535."
+BIGINT_TO_NUMBER = "Cannot convert a BigInt value to a number"
+
+# B13, B15: options (sync TypeError).
+UNSUPPORTED_SECURE_TRANSPORT = "Unsupported value in secureTransport socket option: "
+HIGH_WATER_MARK_NEGATIVE = (
+    "The value cannot be converted because it is negative and this API expects a positive bigint."
+)
+OPTIONS_NOT_OBJECT = (
+    "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
+)
+
+# B18, B19, B21: connection failures (Error).
+CONNECT_FAILED = "proxy request failed, cannot connect to the specified address"
+HTTP_PORT_HINT = (
+    ". It looks like you might be trying to connect to a HTTP-based service"
+    " — consider using fetch instead"
+)
+#: JSG_KJ_EXCEPTION's prefix, which B19 says the writable's abort reason carries.
+KJ_DESCRIPTION_PREFIX = "jsg.Error: "
+CONNECTION_LOST = "Network connection lost."
+
+# B27-B30, B38: streams (TypeError).
+READABLE_LOCKED = "This ReadableStream is currently locked to a reader."
+WRITABLE_LOCKED = "This WritableStream is currently locked to a writer."
+READABLE_CLOSING = "This ReadableStream belongs to an object that is closing."
+WRITABLE_CLOSING = "This WritableStream belongs to an object that is closing."
+WRITABLE_CLOSED = "This WritableStream has been closed."
+READER_RELEASED = "This ReadableStream reader has been released."
+WRITER_RELEASED = "This WritableStream writer has been released."
+READ_ALREADY_PENDING = "This ReadableStream only supports a single pending read request at a time."
+RELEASE_WITH_PENDING_READ = "Cannot call releaseLock() on a reader with outstanding read promises."
+SOCKET_CLOSED = "This socket has been closed."
+NOT_BYTES = (
+    "This TransformStream is being used as a byte stream, but received an object of "
+    "non-ArrayBuffer/ArrayBufferView type on its writable side."
+)
+#: Workerd before 2026-05-28 rejected strings with this (B28); only a mutant uses it now.
+STRING_NOT_BYTES = (
+    "This TransformStream is being used as a byte stream, but received a string on its "
+    "writable side. If you wish to write a string, you'll probably want to explicitly "
+    "UTF-8-encode it with TextEncoder."
+)
+
+# B39: startTls preconditions (sync TypeError).
+STARTTLS_ON_TLS_SOCKET = "Cannot startTls on a TLS socket."
+STARTTLS_AFTER_CLOSE = "The connection was closed before startTls could be started."
+STARTTLS_WRONG_OPTION = (
+    "The `secureTransport` socket option must be set to 'starttls' for startTls to be used."
+)
+STARTTLS_TWICE = (
+    "startTls has already been called on this socket, or the socket was transferred over RPC."
+)

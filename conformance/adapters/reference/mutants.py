@@ -1,0 +1,179 @@
+"""Deliberately broken variants of the reference implementation.
+
+A conformance suite is only as good as the bugs it catches. Each mutant is
+the reference with exactly ONE plausible bug, the kind a real implementation
+of ``connect()`` could ship; the suite must catch every one of them
+(``connect-conformance run --adapter reference+<name>`` must fail).
+
+Each bug is one boolean field of ``Quirks``, consulted at the single place
+where the bug lives (grep for the field name). Adding a mutant is: one field,
+one row in ``_TABLE``, one ``if`` at the bug's place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """Which bugs are switched on; all off is the faithful reference."""
+
+    allow_half_open_ignored: bool = False
+    default_allow_half_open_true: bool = False
+    missing_port_defaults_443: bool = False
+    secure_transport_not_validated: bool = False
+    close_without_flush: bool = False
+    opened_before_connection: bool = False
+    remote_address_as_ip: bool = False
+    writes_after_close_accepted: bool = False
+    peer_eof_never_done: bool = False
+    invalid_port_accepted: bool = False
+    opened_not_marked_handled: bool = False
+    close_rejects_on_failure: bool = False
+    reset_as_eof: bool = False
+    writer_close_no_fin: bool = False
+    validation_order_swapped: bool = False
+    host_check_skipped: bool = False
+    connect_error_is_type_error: bool = False
+    closed_resolves_on_failure: bool = False
+    opened_has_local_address: bool = False
+    http_port_hint_missing: bool = False
+    eof_closes_without_read: bool = False
+    string_chunks_rejected: bool = False
+    reads_after_close_done: bool = False
+    reader_lock_not_enforced: bool = False
+    start_tls_checks_reordered: bool = False
+    read_chunks_not_uint8array: bool = False
+
+
+#: mutant name -> (Quirks field, one-line description of the bug).
+_TABLE: dict[str, tuple[str, str]] = {
+    "allow-half-open-ignored": (
+        "allow_half_open_ignored",
+        "allowHalfOpen: true is ignored (treated as false): peer EOF read to done closes the writable (B33)",
+    ),
+    "default-allow-half-open-true": (
+        "default_allow_half_open_true",
+        "allowHalfOpen defaults to true, as in the Node package: peer EOF never auto-closes (B14, B31)",
+    ),
+    "missing-port-defaults-443": (
+        "missing_port_defaults_443",
+        "a string address without a port connects to port 443 instead of throwing (B6)",
+    ),
+    "secure-transport-not-validated": (
+        "secure_transport_not_validated",
+        "unknown secureTransport values are treated as 'off' instead of throwing (B13)",
+    ),
+    "close-without-flush": (
+        "close_without_flush",
+        "close() drops queued writes and discards buffered data instead of flushing them (B35)",
+    ),
+    "opened-before-connection": (
+        "opened_before_connection",
+        "opened resolves at once, before (and even without) a connection (B17, B18)",
+    ),
+    "remote-address-as-ip": (
+        "remote_address_as_ip",
+        "opened reports the peer's IP (no port) as remoteAddress instead of the address given (B17)",
+    ),
+    "writes-after-close-accepted": (
+        "writes_after_close_accepted",
+        "write() after close() resolves (data dropped) instead of rejecting with 'closing' (B30)",
+    ),
+    "peer-eof-never-done": (
+        "peer_eof_never_done",
+        "the peer's FIN is ignored: read() never returns done (B29, B31)",
+    ),
+    "invalid-port-accepted": (
+        "invalid_port_accepted",
+        "an object-form port above 65535 wraps around (uint16 cast) instead of throwing (B10)",
+    ),
+    "opened-not-marked-handled": (
+        "opened_not_marked_handled",
+        "opened is not marked handled: a failed, un-awaited socket raises an unhandled rejection (B22)",
+    ),
+    "close-rejects-on-failure": (
+        "close_rejects_on_failure",
+        "close() rejects with the connect error when the connection failed (B37)",
+    ),
+    "reset-as-eof": (
+        "reset_as_eof",
+        "a peer reset (RST) reads as a clean done instead of 'Network connection lost.' (B21)",
+    ),
+    "writer-close-no-fin": (
+        "writer_close_no_fin",
+        "writer.close() resolves without sending FIN: the peer never sees EOF (B29)",
+    ),
+    "validation-order-swapped": (
+        "validation_order_swapped",
+        "secureTransport is validated before the address (B11)",
+    ),
+    "host-check-skipped": (
+        "host_check_skipped",
+        "isValidHost is skipped: paths, credentials and non-ASCII hosts are accepted (B7, B9)",
+    ),
+    "connect-error-is-type-error": (
+        "connect_error_is_type_error",
+        "a connection failure rejects with a TypeError instead of an Error (B18)",
+    ),
+    "closed-resolves-on-failure": (
+        "closed_resolves_on_failure",
+        "closed resolves instead of rejecting when the connection fails (B18)",
+    ),
+    "opened-has-local-address": (
+        "opened_has_local_address",
+        "opened's SocketInfo carries a localAddress (B17: it is absent)",
+    ),
+    "http-port-hint-missing": (
+        "http_port_hint_missing",
+        "the '...consider using fetch instead' suffix is missing for ports 80 and 443 (B18)",
+    ),
+    "eof-closes-without-read": (
+        "eof_closes_without_read",
+        "with allowHalfOpen false the peer's FIN closes the writable before the app reads to done (B31)",
+    ),
+    "string-chunks-rejected": (
+        "string_chunks_rejected",
+        "string chunks are rejected with the pre-2026 TypeError instead of being UTF-8 encoded (B28)",
+    ),
+    "reads-after-close-done": (
+        "reads_after_close_done",
+        "read() after close() resolves done instead of rejecting with 'closing' (B30)",
+    ),
+    "reader-lock-not-enforced": (
+        "reader_lock_not_enforced",
+        "getReader() on a locked readable returns a second reader instead of throwing (B30)",
+    ),
+    "start-tls-checks-reordered": (
+        "start_tls_checks_reordered",
+        "startTls checks the secureTransport option before the closed connection (B39 order)",
+    ),
+    "read-chunks-not-uint8array": (
+        "read_chunks_not_uint8array",
+        "read() chunks are Node Buffers instead of Uint8Array (B27)",
+    ),
+}
+
+#: mutant name -> one-line description (the public registry).
+MUTANTS: dict[str, str] = {name: description for name, (_, description) in _TABLE.items()}
+
+FAITHFUL = Quirks()
+
+
+def quirks_for(mutant: str | None) -> Quirks:
+    """The Quirks of a mutant by name (None: the faithful reference); KeyError if unknown."""
+    if mutant is None:
+        return FAITHFUL
+    field_name, _ = _TABLE[mutant]
+    return replace(FAITHFUL, **{field_name: True})
+
+
+def _check_table() -> None:
+    # Keep the table and the dataclass in step: every field is exactly one mutant.
+    names = {field.name for field in fields(Quirks)}
+    used = [field_name for field_name, _ in _TABLE.values()]
+    assert sorted(used) == sorted(names), "mutants._TABLE and Quirks disagree"
+
+
+_check_table()

@@ -1,0 +1,243 @@
+"""``socket.writable``: a byte WritableStream that drains into the connection (B16, B28-B30).
+
+Like ``readable``, this models workerd's internal writable controller:
+
+* ``write()`` checks, in this order: the socket's pending closure, a closed
+  or closing stream, an errored stream, then the chunk type (B28: byte views
+  and, since 2026, strings; anything else rejects);
+* writes are queued and performed one at a time, in order, by a pump task
+  that exists only while the queue is non-empty; a write's promise fulfils
+  once the connection accepted its bytes (so a slow peer backs up writers);
+* ``close()`` is gated on the socket's ``opened`` (B16): it waits for it, and
+  if ``opened`` rejected it resolves without doing anything (workerd ignores
+  that rejection because ``opened``/``closed`` already report it).
+
+The sink (the socket) owns the connection; this module does no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from conformance.jsvalues import JSBytes
+
+from . import errors
+from .errors import JSError, JSThrow, type_error
+from .mutants import Quirks
+from .promises import Promise, PromiseState, RejectionTracker
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class WritableSink(Protocol):
+    async def sink_write(self, data: bytes) -> None: ...
+
+    async def sink_close(self) -> None: ...
+
+    def sink_abort(self, reason: object) -> None: ...
+
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
+
+
+@dataclass
+class _Op:
+    promise: Promise[None]
+    data: bytes | None  # None: close (FIN)
+
+
+class WritableStreamWriter:
+    """``socket.writable.getWriter()``."""
+
+    def __init__(self, stream: WritableStream) -> None:
+        self._stream = stream
+        self.released = False
+
+    def write(self, chunk: object) -> Promise[None]:
+        if self.released:
+            return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        return self._stream.write(chunk)
+
+    def close(self) -> Promise[None]:
+        if self.released:
+            return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        return self._stream.close()
+
+    def abort(self, reason: object) -> Promise[None]:
+        if self.released:
+            return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        return self._stream.abort(reason)
+
+    def release_lock(self) -> None:
+        self._stream.release(self)
+
+
+def chunk_bytes(chunk: object, quirks: Quirks) -> bytes:
+    """B28: the bytes a chunk stands for; raises ``JSThrow`` (TypeError) for other types."""
+    if isinstance(chunk, JSBytes):
+        return chunk.data  # immutable, so "copied" already
+    if isinstance(chunk, bytes | bytearray | memoryview):
+        return bytes(chunk)
+    if isinstance(chunk, str):
+        if quirks.string_chunks_rejected:
+            raise type_error(errors.STRING_NOT_BYTES)
+        # TextEncoder semantics: a lone surrogate becomes U+FFFD.
+        return _LONE_SURROGATE.sub("\ufffd", chunk).encode("utf-8")
+    raise type_error(errors.NOT_BYTES)
+
+
+class WritableStream:
+    def __init__(
+        self,
+        tracker: RejectionTracker,
+        sink: WritableSink,
+        *,
+        gate: Promise[Any],
+        spawn: Spawn,
+        quirks: Quirks,
+    ) -> None:
+        self.tracker = tracker
+        self._sink = sink
+        self._gate = gate
+        self._spawn = spawn
+        self._quirks = quirks
+        self._queue: deque[_Op] = deque()
+        self._pump: asyncio.Task[Any] | None = None
+        self._idle: list[asyncio.Future[None]] = []
+        self._state = "writable"  # then "closed" or "errored"
+        self._error: object = None
+        self._close_promise: Promise[None] | None = None
+        self._writer: WritableStreamWriter | None = None
+        self.pending_closure = False
+
+    @property
+    def locked(self) -> bool:
+        return self._writer is not None
+
+    @property
+    def state(self) -> str:
+        """"writable", "closed" (FIN sent) or "errored"."""
+        return self._state
+
+    @property
+    def closed_or_closing(self) -> bool:
+        return self._state == "closed" or self._close_promise is not None
+
+    def get_writer(self) -> WritableStreamWriter:
+        if self._writer is not None:
+            raise type_error(errors.WRITABLE_LOCKED)
+        self._writer = WritableStreamWriter(self)
+        return self._writer
+
+    def release(self, writer: WritableStreamWriter) -> None:
+        if writer is self._writer:
+            writer.released = True
+            self._writer = None
+
+    # -- operations ------------------------------------------------------------------
+
+    def write(self, chunk: object) -> Promise[None]:
+        if self.pending_closure:
+            if self._quirks.writes_after_close_accepted:
+                return Promise.resolved(self.tracker, None)
+            return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSING))
+        if self.closed_or_closing:
+            return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
+        if self._state == "errored":
+            return self.rejected(self._error)
+        try:
+            data = chunk_bytes(chunk, self._quirks)
+        except JSThrow as thrown:
+            return self.rejected(thrown.value)
+        if not data:
+            return Promise.resolved(self.tracker, None)
+        return self._enqueue(data)
+
+    def close(self) -> Promise[None]:
+        """``writer.close()``, and the socket's own close of the write side (B31)."""
+        if self._close_promise is not None:
+            return self._close_promise
+        if self._gate.state is PromiseState.REJECTED:
+            return Promise.resolved(self.tracker, None)
+        if self._state == "closed":
+            return Promise.resolved(self.tracker, None)
+        if self._state == "errored":
+            return self.rejected(self._error)
+        self._close_promise = self._enqueue(None)
+        return self._close_promise
+
+    def abort(self, reason: object) -> Promise[None]:
+        if self._state == "writable":
+            self.fail(reason)
+            self._sink.sink_abort(reason)
+        return Promise.resolved(self.tracker, None)
+
+    async def flush(self) -> None:
+        """Wait until every queued operation is done; raises ``JSThrow`` if the stream errored."""
+        if self._pump is not None:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle.append(waiter)
+            await waiter
+        if self._state == "errored":
+            raise JSThrow(self._error)
+
+    def fail(self, reason: object) -> None:
+        """Error the stream: queued operations reject (a gated close resolves, see above)."""
+        if self._state != "writable":
+            return
+        self._state, self._error = "errored", reason
+        pump, self._pump = self._pump, None
+        if pump is not None and pump is not asyncio.current_task():
+            pump.cancel()
+        queue, self._queue = self._queue, deque()
+        for op in queue:
+            if op.data is None and self._gate.state is PromiseState.REJECTED:
+                op.promise.resolve(None)
+            else:
+                op.promise.reject(reason)
+        self._wake_idle()
+
+    def set_pending_closure(self) -> None:
+        self.pending_closure = True
+
+    def rejected(self, reason: object) -> Promise[None]:
+        return Promise.rejected(self.tracker, reason)
+
+    # -- the pump ----------------------------------------------------------------------
+
+    def _enqueue(self, data: bytes | None) -> Promise[None]:
+        promise: Promise[None] = Promise(self.tracker)
+        self._queue.append(_Op(promise, data))
+        if self._pump is None:
+            self._pump = self._spawn(self._run())
+        return promise
+
+    async def _run(self) -> None:
+        while self._queue:
+            op = self._queue[0]
+            try:
+                if op.data is not None:
+                    await self._sink.sink_write(op.data)
+                else:
+                    await self._gate.wait_settled()
+                    if self._gate.state is PromiseState.FULFILLED:
+                        await self._sink.sink_close()
+                    self._state = "closed"
+            except JSThrow as thrown:
+                self.fail(thrown.value)
+                return
+            self._queue.popleft()
+            op.promise.resolve(None)
+        self._pump = None
+        self._wake_idle()
+
+    def _wake_idle(self) -> None:
+        waiters, self._idle = self._idle, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)

@@ -1,0 +1,51 @@
+"""Turning an ``--adapter`` value into a way to reach the implementation.
+
+Forms: ``reference``, ``reference+<mutant>`` (a deliberately broken reference),
+``stdio:CMD ARGS`` (any program speaking the protocol on stdin/stdout) and
+``ws://HOST:PORT/PATH`` (a WebSocket server speaking it).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from ..errors import UsageError
+from ..protocol.transports import InProcessTransport, StdioTransport, WebSocketTransport
+from ..runner import AdapterSpec
+
+BUILTIN = ("reference",)
+
+
+def mutant_names() -> list[str]:
+    from .reference.mutants import MUTANTS
+
+    return sorted(MUTANTS)
+
+
+def resolve(value: str) -> AdapterSpec:
+    if value == "reference" or value.startswith("reference+"):
+        mutant = value.partition("+")[2] or None
+        if mutant is not None and mutant not in mutant_names():
+            raise UsageError(f"--adapter {value}: unknown mutant {mutant!r}; known: {', '.join(mutant_names())}")
+
+        def make_reference() -> InProcessTransport:
+            from .reference import ReferenceAdapter
+
+            return InProcessTransport(lambda: ReferenceAdapter(mutant=mutant))
+
+        return AdapterSpec(value, make_reference)
+    if value.startswith("stdio:"):
+        command = value[len("stdio:"):].strip()
+        try:
+            argv = shlex.split(command)
+        except ValueError as error:
+            raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
+        if not argv:
+            raise UsageError("--adapter stdio: needs a command, e.g. stdio:'node adapter.js'")
+        return AdapterSpec(value, lambda: StdioTransport(argv))
+    if value.startswith(("ws://", "wss://")):
+        return AdapterSpec(value, lambda: WebSocketTransport(value))
+    raise UsageError(
+        f"--adapter {value!r}: expected one of {', '.join(BUILTIN)}, reference+<mutant>, "
+        "stdio:'CMD ARGS' or ws://HOST:PORT/PATH"
+    )

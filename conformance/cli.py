@@ -1,0 +1,250 @@
+"""The ``connect-conformance`` command (DESIGN.md section 9).
+
+Exit codes of ``run``: 0 every outcome as expected; 1 unexpected outcomes;
+2 usage or spec error; 3 infrastructure error (the adapter would not start);
+130 interrupted (partial results are still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__, expectations, loader, selection
+from .adapters import registry
+from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
+from .model import Case
+from .outcomes import CaseResult
+from .progress import Progress
+from .protocol.client import Hello
+from .report import junit, results, summary
+from .runner import AdapterSpec, run_cases
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INFRASTRUCTURE = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own exit code 2 is ours too; the message names the subcommand.
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _paths(values: Sequence[str]) -> list[Path]:
+    if values:
+        return [Path(v) for v in values]
+    local = Path("spec")
+    return [local if local.is_dir() else loader.default_spec_dir()]
+
+
+def _load(paths: list[Path]) -> list[Case]:
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such spec file or folder: {path}")
+    return loader.load_strict(paths)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    parser.add_argument("-k", dest="keyword", metavar="EXPR",
+                        help="only cases whose id matches, e.g. -k 'address and not ipv6'")
+    parser.add_argument("--tag", action="append", default=[], metavar="T",
+                        help="only cases with this tag or area (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="connect-conformance", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"connect-conformance {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run cases against an implementation")
+    _add_selection(run)
+    run.add_argument("--adapter", default="reference",
+                     help="reference | reference+<mutant> | stdio:'CMD ARGS' | ws://HOST:PORT/PATH")
+    run.add_argument("--expectations", type=Path, metavar="FILE", help="known non-pass outcomes of this implementation")
+    run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
+    run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
+    run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
+
+    validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
+    validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+
+    listing = commands.add_parser("list", help="list cases with ids, levels and sources")
+    _add_selection(listing)
+
+    mutants = commands.add_parser("mutants", help="run the suite against each broken reference and show what catches it")
+    _add_selection(mutants)
+    mutants.add_argument("-n", dest="workers", type=int, default=2, metavar="N")
+    mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
+
+    servers = commands.add_parser("servers", help="run the peer's fixed-behaviour servers standalone")
+    servers.add_argument("--host", default="127.0.0.1")
+    servers.add_argument("--port", type=int, default=0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "list":
+            return _list(args)
+        if args.command == "mutants":
+            from .mutants_command import run_mutants
+
+            return run_mutants(_select(args), workers=args.workers, only=args.only)
+        if args.command == "servers":
+            from conformance_peer.standalone import main as serve_main
+
+            return serve_main(["--host", args.host, "--port", str(args.port)])
+    except SpecErrors as errors:
+        for error in errors.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(errors.errors)} problem(s) in the spec; nothing was run", file=sys.stderr)
+        return EXIT_USAGE
+    except (SpecError, UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE
+
+
+def _select(args: argparse.Namespace) -> list[Case]:
+    cases = selection.select(_load(_paths(args.paths)), args.keyword, args.tag)
+    if not cases:
+        raise UsageError("no case matches the selection")
+    return cases
+
+
+def _validate(args: argparse.Namespace) -> int:
+    paths = _paths(args.paths)
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such spec file or folder: {path}")
+    cases, errors = loader.load(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    files = len(loader.spec_files(paths))
+    if errors:
+        print(f"{len(errors)} problem(s) in {files} file(s)", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"ok: {len(cases)} cases in {files} file(s)")
+    return EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    for case in _select(args):
+        print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
+    return EXIT_OK
+
+
+@dataclass
+class RunState:
+    """What a run has gathered so far; still there when it is interrupted."""
+
+    hello: Hello | None = None
+    results: list[CaseResult] = field(default_factory=list)
+
+
+def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Progress | None,
+            state: RunState) -> None:
+    def on_result(result: CaseResult) -> None:
+        state.results.append(result)
+        if progress is not None:
+            progress(result)
+
+    async def go() -> None:
+        state.hello, _ = await run_cases(cases, adapter, workers=workers, on_result=on_result)
+
+    asyncio.run(go())
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise UsageError("-n must be at least 1")
+    cases = _select(args)
+    known = expectations.load(args.expectations) if args.expectations else None
+    adapter = registry.resolve(args.adapter)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    state = RunState()
+    progress = Progress(len(cases), verbose=args.verbose)
+    print(f"running {len(cases)} cases against {adapter.name} with {args.workers} worker(s)", file=sys.stderr)
+    interrupted = False
+    infrastructure: str | None = None
+    try:
+        execute(cases, adapter, args.workers, progress, state)
+    except KeyboardInterrupt:
+        interrupted = True
+    except InfrastructureError as error:
+        infrastructure = str(error)
+    progress.finish()
+    order = {case.id: index for index, case in enumerate(cases)}
+    done = sorted(state.results, key=lambda r: order[r.id])
+    verdict = expectations.gate(done, known)
+    header = results.RunHeader(
+        adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
+        adapter_spec=adapter.name,
+        started=started.isoformat(timespec="seconds"),
+        duration_s=time.monotonic() - clock,
+        workers=args.workers,
+        spec_revision=results.spec_revision([c.file for c in cases]),
+        selection={"keyword": args.keyword, "tags": args.tag, "paths": [str(p) for p in _paths(args.paths)],
+                   "selected": len(cases), "expectations": str(args.expectations) if args.expectations else None},
+        interrupted=interrupted,
+        error=infrastructure,
+    )
+    write_reports(args.report_dir, header, done, verdict)
+    if infrastructure:
+        print(f"error: {infrastructure}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    print(summary.text_table(done))
+    _print_gate(verdict, known)
+    print(f"reports written to {args.report_dir}/ (results.json, junit.xml, summary.md)")
+    if interrupted:
+        print(f"interrupted: {len(done)} of {len(cases)} cases ran; partial results written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if verdict.ok else EXIT_UNEXPECTED
+
+
+def write_reports(directory: Path, header: results.RunHeader, done: list[CaseResult],
+                  verdict: expectations.GateResult) -> None:
+    results.write_json(directory / "results.json", results.results_document(header, done, verdict.as_dict()))
+    junit.write_junit(directory / "junit.xml", f"connect-conformance: {header.adapter_spec}", done)
+    notes = [f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
+             f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."]
+    if header.interrupted:
+        notes.append("**Interrupted**: partial results.")
+    (directory / "summary.md").write_text(summary.markdown("connect-conformance results", done, notes), encoding="utf-8")
+
+
+def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
+    for result, expected in verdict.unexpected:
+        first = result.message.splitlines()[0] if result.message else ""
+        print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
+        if first:
+            print(f"    {first}")
+    if known is not None:
+        print(f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
+              f"{len(verdict.unexpected)} unexpected, {len(verdict.unused)} unused")
+        for case_id in verdict.unused:
+            print(f"    unused expectation: {case_id}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

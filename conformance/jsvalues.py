@@ -1,0 +1,144 @@
+"""JS values as they cross the adapter protocol (docs/adapter-protocol.md, section 3).
+
+JSON carries most JS values as they are; the rest travel as objects tagged
+with a ``$type`` key. This module owns both directions, so the harness, the
+reference implementation and the tests agree on one encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import Any
+
+#: Byte views an adapter may be asked to build (``view`` of a bytes value).
+BYTE_VIEWS = (
+    "Uint8Array",
+    "ArrayBuffer",
+    "DataView",
+    "Int8Array",
+    "Uint8ClampedArray",
+    "Uint16Array",
+    "Int16Array",
+    "Uint32Array",
+    "Int32Array",
+    "Float32Array",
+    "Float64Array",
+    "Buffer",
+)
+
+
+class UndefinedType:
+    """JS ``undefined``; distinct from ``None`` (JS ``null``)."""
+
+    _instance: UndefinedType | None = None
+
+    def __new__(cls) -> UndefinedType:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNDEFINED = UndefinedType()
+
+
+@dataclass(frozen=True)
+class JSBytes:
+    """Bytes held by a JS byte view (``Uint8Array`` unless ``view`` says otherwise)."""
+
+    data: bytes
+    view: str = "Uint8Array"
+
+    def __repr__(self) -> str:
+        shown = self.data[:32]
+        more = "..." if len(self.data) > 32 else ""
+        return f"{self.view}({shown!r}{more}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class JSBigInt:
+    value: int
+
+
+def expand_pattern(seed: bytes, size: int) -> bytes:
+    if size == 0:
+        return b""
+    if not seed:
+        raise ValueError("a pattern needs a non-empty seed")
+    repeats = size // len(seed) + 1
+    return (seed * repeats)[:size]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode(value: Any) -> Any:
+    """Turn a protocol value into its Python model (tags resolved, recursively)."""
+    if isinstance(value, list):
+        return [decode(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if "$type" not in value:
+        return {key: decode(item) for key, item in value.items()}
+    kind = value["$type"]
+    if kind == "undefined":
+        return UNDEFINED
+    if kind == "bytes":
+        return JSBytes(base64.b64decode(value["b64"]), value.get("view", "Uint8Array"))
+    if kind == "pattern":
+        data = expand_pattern(base64.b64decode(value["seed"]), int(value["size"]))
+        return JSBytes(data, value.get("view", "Uint8Array"))
+    if kind == "number":
+        special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf, "-0": -0.0}
+        return special[value["value"]]
+    if kind == "bigint":
+        return JSBigInt(int(value["value"]))
+    raise ValueError(f"unknown $type {kind!r}")
+
+
+def encode(value: Any) -> Any:
+    """Turn a Python model value into its protocol form."""
+    if value is UNDEFINED:
+        return {"$type": "undefined"}
+    if isinstance(value, JSBytes):
+        return {"$type": "bytes", "b64": b64(value.data), "view": value.view}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$type": "bytes", "b64": b64(bytes(value)), "view": "Uint8Array"}
+    if isinstance(value, JSBigInt):
+        return {"$type": "bigint", "value": str(value.value)}
+    if isinstance(value, float):
+        if math.isnan(value):
+            return {"$type": "number", "value": "NaN"}
+        if math.isinf(value):
+            return {"$type": "number", "value": "Infinity" if value > 0 else "-Infinity"}
+        if value == 0 and math.copysign(1.0, value) < 0:
+            return {"$type": "number", "value": "-0"}
+        return value
+    if isinstance(value, list | tuple):
+        return [encode(item) for item in value]
+    if isinstance(value, dict):
+        return {key: encode(item) for key, item in value.items() if item is not UNDEFINED}
+    return value
+
+
+def typeof(value: Any) -> str:
+    """JS ``typeof`` of a Python model value."""
+    if value is UNDEFINED:
+        return "undefined"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, JSBigInt):
+        return "bigint"
+    return "object"

@@ -1,0 +1,398 @@
+"""Reading spec files into ``Case`` objects, with every problem reported as ``file:line``.
+
+Validation happens in two layers. The JSON Schema (``schema/case.schema.json``)
+describes each field; steps are checked one action at a time, because a single
+schema with an alternative per action produces unreadable errors. Then the
+lint rules of spec/README.md section 7 catch what a schema cannot (duplicate
+ids, unknown variables, regexes that do not compile...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from . import schema, units, yamlsource
+from .errors import SpecError, SpecErrors
+from .model import ACTIONS, MODIFIERS, Case, PeerSpec, Step
+
+CATALOGUE_SIZE = 49
+_SOURCE_FORMS = (
+    re.compile(r"^B([1-9]|[1-9][0-9])$"),
+    re.compile(r"^(docs|spec):\S+$"),
+    re.compile(r"^[a-z0-9-]+#[0-9]+$"),
+    re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+#[0-9]+$"),
+    re.compile(r"^https?://\S+$"),
+)
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+PEER_VARIABLES = (
+    "peer.host",
+    "peer.hostname",
+    "peer.port",
+    "peer.address",
+    "peer.refused_port",
+    "peer.refused_address",
+)
+_LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.address")
+DEFAULT_CASE_TIMEOUT = 15.0
+
+
+def _validator(definition: str) -> jsonschema.protocols.Validator:
+    root = schema.load("case.schema.json")
+    subschema = {"$ref": f"#/$defs/{definition}", "$defs": root["$defs"]}
+    cls = jsonschema.validators.validator_for(root)
+    return cls(subschema)
+
+
+def _describe(error: ValidationError) -> str:
+    instance = error.instance
+    # jsonschema types these loosely (they may be "unset"); here they are always set.
+    schema: Any = error.schema
+    validator_value: Any = error.validator_value
+    got = type(instance).__name__ if not isinstance(instance, str) else f"string {instance!r}"
+    if error.validator == "type":
+        return f"expected {validator_value}, got {got}"
+    if error.validator == "enum":
+        choices = ", ".join(repr(choice) for choice in validator_value)
+        return f"expected one of {choices}, got {instance!r}"
+    if error.validator == "const":
+        return f"expected {validator_value!r}, got {instance!r}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
+        return f"unknown field {', '.join(map(repr, extra))} (expected one of {', '.join(allowed)})"
+    if error.validator == "pattern":
+        return f"{instance!r} does not match the pattern {validator_value}"
+    if error.validator == "minItems":
+        return f"expected at least {validator_value} item(s)"
+    if error.validator in ("oneOf", "anyOf") and "description" in schema:
+        return f"expected {schema['description']}, got {instance!r}"
+    if error.validator in ("oneOf", "anyOf"):
+        best = jsonschema.exceptions.best_match(error.context or [])
+        if best is not None and best.validator not in ("oneOf", "anyOf"):
+            return _describe(best)
+        return f"{instance!r} is not a valid value here"
+    return error.message
+
+
+class _FileChecker:
+    """Collects every problem in one file; builds cases only when there are none."""
+
+    def __init__(self, path: Path, area: str | None) -> None:
+        self.path = path
+        self.area = area
+        self.errors: list[SpecError] = []
+        self.document: Any = None
+
+    def problem(self, line: int | None, field: str, text: str) -> None:
+        self.errors.append(SpecError(self.path, line, field, text))
+
+    def schema_problems(
+        self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]
+    ) -> bool:
+        found = False
+        for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
+            full = path + list(error.absolute_path)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                error_schema: Any = error.schema
+                allowed = error_schema.get("properties", {})
+                full += sorted(key for key in error.instance if key not in allowed)[:1]
+            # The leading index only says which case of the file; the line says it better.
+            field = ".".join(str(part) for part in full[1:]) or "case"
+            self.problem(yamlsource.line_of(self.document, full), field, _describe(error))
+            found = True
+        return found
+
+    def read(self) -> list[Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.problem(None, "", f"cannot read: {error}")
+            return []
+        try:
+            self.document, duplicates = yamlsource.load(text)
+        except yamlsource.YamlProblem as problem:
+            self.problem(problem.line, "", problem.problem)
+            return []
+        for line, key in duplicates:
+            self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
+        if self.document is None:
+            return []
+        if not isinstance(self.document, list):
+            self.problem(getattr(self.document, "line", 1), "", "expected a list of cases")
+            return []
+        return self.document
+
+
+_STEP_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+
+
+def _step_validator(kind: str, name: str) -> jsonschema.protocols.Validator:
+    key = f"{kind}/{name}"
+    if key not in _STEP_VALIDATORS:
+        _STEP_VALIDATORS[key] = _validator(key)
+    return _STEP_VALIDATORS[key]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _regexes(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$regex" and isinstance(item, str):
+                yield item
+            else:
+                yield from _regexes(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _regexes(item)
+
+
+class _CaseChecker:
+    def __init__(self, checker: _FileChecker, raw: Any, index: int) -> None:
+        self.file = checker
+        self.raw = raw
+        self.path: list[str | int] = [index]
+
+    def line(self, *more: str | int) -> int | None:
+        return yamlsource.line_of(self.file.document, self.path + list(more))
+
+    def check(self) -> list[Case]:
+        if self.file.schema_problems(_validator("case"), self.raw, self.path):
+            # Steps are still checked so that one run of `validate` shows everything.
+            if isinstance(self.raw, dict) and isinstance(self.raw.get("steps"), list):
+                self.check_steps()
+            return []
+        case_id: str = self.raw["id"]
+        area = case_id.split(".", 1)[0]
+        if self.file.area is not None and area != self.file.area:
+            self.file.problem(
+                self.line("id"), "id", f"the area of {case_id!r} is {area!r}, but the file is in "
+                f"spec/{self.file.area}/ (ids start with their folder name)"
+            )
+        for position, source in enumerate(self.raw["source"]):
+            self.check_source(source, position)
+        steps = self.check_steps()
+        variants = self.raw.get("variants") or [None]
+        variant_names = [v["name"] for v in variants if v is not None]
+        for name in {n for n in variant_names if variant_names.count(n) > 1}:
+            self.file.problem(self.line("variants"), "variants", f"duplicate variant name {name!r}")
+        self.check_names(steps, variants)
+        if self.file.errors:
+            return []
+        return [self.build(steps, variant) for variant in variants]
+
+    def check_source(self, source: str, position: int) -> None:
+        line = self.line("source", position)
+        if not any(form.match(source) for form in _SOURCE_FORMS):
+            self.file.problem(
+                line, f"source.{position}", f"{source!r} is neither a behaviour id (B1..B"
+                f"{CATALOGUE_SIZE}) nor a document reference (docs:..., spec:..., repo#N, https://...)"
+            )
+        elif source.startswith("B") and not 1 <= int(source[1:]) <= CATALOGUE_SIZE:
+            self.file.problem(line, f"source.{position}", f"{source!r} is not in the catalogue (B1..B{CATALOGUE_SIZE})")
+
+    def check_steps(self) -> list[Step]:
+        steps: list[Step] = []
+        for index, raw in enumerate(self.raw["steps"]):
+            step = self.check_step(raw, index)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    def check_step(self, raw: Any, index: int) -> Step | None:
+        where: list[str | int] = ["steps", index]
+        line = self.line(*where) or 0
+        field = f"steps.{index}"
+        if not isinstance(raw, dict):
+            self.file.problem(line, field, f"expected a mapping with one action, got {type(raw).__name__}")
+            return None
+        actions = [key for key in raw if key in ACTIONS]
+        unknown = [key for key in raw if key not in ACTIONS and key not in MODIFIERS]
+        if not actions:
+            names = ", ".join(repr(key) for key in unknown) or "nothing"
+            self.file.problem(line, field, f"unknown step {names}: expected one of {', '.join(ACTIONS)}")
+            return None
+        for key in unknown:
+            self.file.problem(self.line(*where, key), f"{field}.{key}",
+                              f"unknown field {key!r} (expected one of {', '.join(MODIFIERS)})")
+        if len(actions) > 1:
+            self.file.problem(line, field, f"a step has exactly one action, got {', '.join(actions)}")
+            return None
+        action = actions[0]
+        bad = self.file.schema_problems(_step_validator("actions", action), raw[action], [*self.path, *where, action])
+        for key in MODIFIERS:
+            if key in raw:
+                bad |= self.file.schema_problems(_step_validator("modifiers", key), raw[key], [*self.path, *where, key])
+        for pattern in _regexes(raw.get("expect")):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                self.file.problem(self.line(*where, "expect"), f"{field}.expect", f"bad regex {pattern!r}: {error}")
+                bad = True
+        if unknown or bad:
+            return None
+        return Step(
+            index=index,
+            line=line,
+            action=action,
+            arg=raw[action],
+            expect=raw.get("expect"),
+            within=units.seconds(raw["within"]) if "within" in raw else None,
+            socket=raw.get("socket"),
+            name=raw.get("as"),
+            background=raw.get("background"),
+            note=raw.get("note"),
+        )
+
+    def check_names(self, steps: list[Step], variants: list[Any]) -> None:
+        peer = self.peer()
+        defined = set(PEER_VARIABLES if peer.kind != "none" else
+                      [v for v in PEER_VARIABLES if v not in _LISTENER_VARIABLES])
+        variant_keys: set[str] | None = None
+        for variant in variants:
+            if variant is not None:
+                keys = set(variant) - {"name"}
+                variant_keys = keys if variant_keys is None else variant_keys & keys
+        defined |= variant_keys or set()
+        sockets: set[str] = set()
+        backgrounds: set[str] = set()
+        for step in steps:
+            field = f"steps.{step.index}"
+            for text in _strings(step.arg):
+                for name in _VARIABLE.findall(text):
+                    if name not in defined:
+                        hint = " (this case has peer: none)" if name in _LISTENER_VARIABLES else ""
+                        self.file.problem(step.line, field, f"unknown variable ${{{name}}}{hint}")
+            if step.socket is not None and step.socket not in sockets:
+                self.file.problem(step.line, f"{field}.socket", f"no earlier step names a socket {step.socket!r}")
+            if step.action in ("connect", "start_tls") and step.name:
+                sockets.add(step.name)
+            if step.background:
+                if step.background in backgrounds:
+                    self.file.problem(step.line, f"{field}.background", f"background name {step.background!r} used twice")
+                backgrounds.add(step.background)
+            if step.action == "join" and step.arg not in backgrounds:
+                self.file.problem(step.line, field, f"join {step.arg!r}: no earlier step has background: {step.arg}")
+
+    def peer(self) -> PeerSpec:
+        # The schema has checked these values against PeerSpec's literals.
+        raw: Any = self.raw.get("peer", "plain")
+        if isinstance(raw, str):
+            return PeerSpec(kind=raw)  # type: ignore[arg-type]
+        return PeerSpec(kind=raw["kind"], host=raw.get("host", "127.0.0.1"))
+
+    def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
+        raw = self.raw
+        variables = {k: v for k, v in (variant or {}).items() if k != "name"}
+        name = variant["name"] if variant else None
+        return Case(
+            id=f"{raw['id']}[{name}]" if name else raw["id"],
+            base_id=raw["id"],
+            variant=name,
+            title=raw["title"],
+            level=raw["level"],
+            source=tuple(raw["source"]),
+            tags=tuple(raw.get("tags", ())),
+            requires=tuple(raw.get("requires", ())),
+            peer=self.peer(),
+            timeout=units.seconds(raw["timeout"]) if "timeout" in raw else DEFAULT_CASE_TIMEOUT,
+            steps=tuple(steps),
+            variables=variables,
+            file=str(self.file.path),
+            line=self.line() or 0,
+        )
+
+
+def _area_of(path: Path, root: Path | None) -> str | None:
+    if root is None:
+        return None
+    try:
+        relative = path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    return relative.parts[0] if len(relative.parts) > 1 else None
+
+
+def spec_files(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+def find_spec_root(path: Path) -> Path | None:
+    """The ``spec/`` folder containing ``path`` (areas are its sub-folders)."""
+    for candidate in [path, *path.resolve().parents]:
+        if candidate.name == "spec" and candidate.is_dir():
+            return candidate
+    return None
+
+
+def load_file(path: Path, root: Path | None = None) -> tuple[list[Case], list[SpecError]]:
+    checker = _FileChecker(path, _area_of(path, root if root else find_spec_root(path.parent)))
+    cases: list[Case] = []
+    for index, raw in enumerate(checker.read()):
+        before = len(checker.errors)
+        built = _CaseChecker(checker, raw, index).check()
+        if len(checker.errors) == before:
+            cases.extend(built)
+    return (cases if not checker.errors else []), checker.errors
+
+
+def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
+    """Every case under ``paths``, and every problem found (duplicate ids across files too).
+
+    A file with any problem contributes no case: an invalid spec never runs.
+    """
+    cases: list[Case] = []
+    errors: list[SpecError] = []
+    seen: dict[str, Case] = {}
+    for path in spec_files(list(paths)):
+        file_cases, file_errors = load_file(path)
+        errors.extend(file_errors)
+        for case in file_cases:
+            if case.id in seen:
+                first = seen[case.id]
+                errors.append(SpecError(case.file, case.line, "id",
+                                        f"duplicate id {case.id!r} (first defined at {first.location})"))
+                continue
+            seen[case.id] = case
+            cases.append(case)
+    return cases, errors
+
+
+def load_strict(paths: Iterable[Path]) -> list[Case]:
+    cases, errors = load(paths)
+    if errors:
+        raise SpecErrors(errors)
+    return cases
+
+
+def default_spec_dir() -> Path:
+    """``spec/`` of this checkout, or the copy installed with the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "spec", here / "spec_data"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "spec"

@@ -1,0 +1,92 @@
+"""Cases and steps as loaded from spec files (see spec/README.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+LEVELS = ("must", "should", "info")
+
+CLIENT_ACTIONS = (
+    "connect",
+    "await",
+    "get",
+    "read",
+    "read_bytes",
+    "write",
+    "close_writer",
+    "abort_writer",
+    "cancel_reader",
+    "get_reader",
+    "get_writer",
+    "release_lock",
+    "close",
+    "start_tls",
+)
+PEER_ACTIONS = (
+    "peer.accept",
+    "peer.send",
+    "peer.recv",
+    "peer.expect_eof",
+    "peer.expect_reset",
+    "peer.expect_silence",
+    "peer.echo",
+    "peer.shutdown",
+    "peer.close",
+    "peer.reset",
+)
+CONTROL_ACTIONS = ("sleep", "join", "end")
+ACTIONS = CLIENT_ACTIONS + PEER_ACTIONS + CONTROL_ACTIONS
+MODIFIERS = ("expect", "within", "socket", "as", "background", "note")
+
+#: Steps whose operation returns synchronously (the rest are promises or peer work).
+SYNC_ACTIONS = ("connect", "get", "get_reader", "get_writer", "release_lock", "start_tls")
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    kind: Literal["plain", "none"] = "plain"
+    host: Literal["127.0.0.1", "::1"] = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    line: int
+    action: str
+    arg: Any
+    expect: dict[str, Any] | None = None
+    within: float | None = None
+    socket: str | None = None
+    name: str | None = None  # the `as` modifier
+    background: str | None = None
+    note: str | None = None
+
+    def describe(self) -> str:
+        return f"step {self.index + 1} ({self.action}, line {self.line})"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    title: str
+    level: str
+    source: tuple[str, ...]
+    steps: tuple[Step, ...]
+    file: str
+    line: int
+    tags: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    peer: PeerSpec = field(default_factory=PeerSpec)
+    timeout: float = 15.0
+    variables: dict[str, Any] = field(default_factory=dict)
+    base_id: str = ""
+    variant: str | None = None
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"

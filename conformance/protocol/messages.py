@@ -1,0 +1,71 @@
+"""Checking adapter-protocol messages against their schemas (docs/adapter-protocol.md).
+
+Every request the harness sends and every response it receives is validated,
+so a non-conforming adapter is reported as broken (``error``) instead of
+producing confusing ``fail`` outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+PROTOCOL_VERSION = 1
+_SCHEMAS = resources.files(__package__).joinpath("schemas")
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(_SCHEMAS.joinpath(f"{name}.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
+def _registry() -> Registry[Any]:
+    resources_ = []
+    for entry in _SCHEMAS.iterdir():
+        if entry.name.endswith(".json"):
+            schema = _schema(entry.name[: -len(".json")])
+            resources_.append((schema["$id"], Resource.from_contents(schema)))
+    registry: Registry[Any] = Registry().with_resources(resources_)
+    return registry
+
+
+def ops() -> list[str]:
+    return sorted(e.name[:-5] for e in _SCHEMAS.iterdir() if e.name.endswith(".json") and e.name != "common.json")
+
+
+@cache
+def _validator(op: str, response: bool) -> jsonschema.protocols.Validator:
+    schema = _schema(op)
+    target = {"$ref": schema["$id"] + ("#/$defs/response" if response else "")}
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(target, registry=_registry())
+
+
+def _problem(validator: jsonschema.protocols.Validator, message: Any) -> str | None:
+    if validator.is_valid(message):
+        return None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(message))
+    if error is None:
+        return "invalid"
+    where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
+
+
+def request_problem(message: dict[str, Any]) -> str | None:
+    op = message.get("op")
+    if not isinstance(op, str) or op not in ops():
+        return f"unknown op {op!r}"
+    return _problem(_validator(op, response=False), message)
+
+
+def response_problem(op: str, message: Any) -> str | None:
+    if not isinstance(message, dict):
+        return f"a response must be a JSON object, got {type(message).__name__}"
+    return _problem(_validator(op, response=True), message)

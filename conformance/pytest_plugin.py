@@ -1,0 +1,169 @@
+"""pytest skin over the runner: ``pytest --adapter reference spec/``.
+
+Spec files are collected only when ``--adapter`` is given, so the project's
+own test run never picks them up by accident. Each case is one item; each
+pytest process (xdist worker) keeps one adapter lane and one event loop for
+its whole session. With ``--alluredir``, allure-pytest records each case with
+its id, level, tags and sources as labels and its transcript as an attachment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import expectations, loader
+from .adapters import registry
+from .errors import InfrastructureError
+from .model import Case
+from .outcomes import CaseResult, Outcome
+from .runner import Lane
+
+_SEVERITY = {"must": "critical", "should": "normal", "info": "minor"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("connect-conformance")
+    group.addoption("--adapter", default=None,
+                    help="collect spec/*.yaml cases and run them against this adapter (e.g. reference)")
+    group.addoption("--expectations", default=None, help="expectations file of the implementation")
+
+
+class _Session:
+    """The lane and event loop of one pytest process."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.adapter = registry.resolve(config.getoption("--adapter"))
+        path = config.getoption("--expectations")
+        self.expectations = expectations.load(Path(path)) if path else None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lane: Lane | None = None
+        self.failure: str | None = None
+
+    def run(self, case: Case) -> CaseResult:
+        if self.failure:
+            raise InfrastructureError(self.failure)
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        if self.lane is None:
+            lane = Lane(self.adapter)
+            try:
+                self.loop.run_until_complete(lane.start())
+            except InfrastructureError as error:
+                self.failure = str(error)
+                raise
+            self.lane = lane
+        return self.loop.run_until_complete(self.lane.run_case(case))
+
+    def close(self) -> None:
+        if self.loop is None:
+            return
+        if self.lane is not None:
+            self.loop.run_until_complete(self.lane.close())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+        self.loop = None
+
+
+_SESSION_KEY = pytest.StashKey[_Session]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--adapter"):
+        config.stash[_SESSION_KEY] = _Session(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION_KEY, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix != ".yaml" or _SESSION_KEY not in parent.config.stash:
+        return None
+    if loader.find_spec_root(file_path.parent) is None:
+        return None
+    return SpecFile.from_parent(parent, path=file_path)
+
+
+class SpecFile(pytest.File):
+    def collect(self) -> Iterator[SpecItem]:
+        cases, errors = loader.load_file(self.path)
+        if errors:
+            raise SpecFileError("\n".join(str(e) for e in errors))
+        for case in cases:
+            yield SpecItem.from_parent(self, name=case.id, case=case)
+
+
+class SpecFileError(Exception):
+    pass
+
+
+class CaseNotPassing(Exception):
+    def __init__(self, result: CaseResult, expected: str | None = None) -> None:
+        self.result = result
+        self.expected = expected
+        super().__init__(result.message)
+
+
+class SpecItem(pytest.Item):
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def runtest(self) -> None:
+        session: _Session = self.config.stash[_SESSION_KEY]
+        result = session.run(self.case)
+        _allure(self.case, result)
+        entry = session.expectations.expected(self.case.id) if session.expectations else None
+        if entry is not None:
+            if result.outcome.value == entry.outcome or (entry.flaky and result.outcome is Outcome.PASS):
+                if result.outcome is not Outcome.PASS:
+                    pytest.xfail(f"expected {entry.outcome}: {entry.reason}")
+                return
+            raise CaseNotPassing(result, expected=entry.outcome)
+        if result.outcome is Outcome.SKIP:
+            pytest.skip(result.message)
+        if result.outcome is not Outcome.PASS:
+            raise CaseNotPassing(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        error = excinfo.value
+        if isinstance(error, CaseNotPassing):
+            result = error.result
+            lines = [f"{result.outcome.value}: {result.id} ({result.level}) at {result.file}:{result.line}",
+                     result.message]
+            if error.expected:
+                lines.insert(1, f"expected outcome: {error.expected}")
+            lines.append("transcript:")
+            lines.extend("  " + json.dumps(entry, ensure_ascii=False)[:300] for entry in result.transcript)
+            return "\n".join(lines)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, max(self.case.line - 1, 0), f"case {self.case.id}"
+
+
+def _allure(case: Case, result: CaseResult) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    allure.dynamic.title(case.title)
+    allure.dynamic.label("case_id", case.id)
+    allure.dynamic.label("level", case.level)
+    allure.dynamic.label("area", case.area)
+    allure.dynamic.severity(_SEVERITY[case.level])
+    allure.dynamic.tag(*case.tags)
+    for source in case.source:
+        allure.dynamic.label("source", source)
+        if source.startswith("http"):
+            allure.dynamic.link(source, name=source)
+    allure.attach(json.dumps(result.as_dict(), indent=1, ensure_ascii=False), name="transcript",
+                  attachment_type=allure.attachment_type.JSON)

@@ -1,0 +1,1 @@
+"""What a run leaves behind: results.json, junit.xml, summary.md."""

@@ -1,0 +1,96 @@
+"""``results.json``: the run header, the summary and every case with its transcript (DESIGN.md section 9)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import socket
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..outcomes import CaseResult, Outcome
+
+RESULTS_FORMAT = 1
+
+
+def spec_revision(files: Sequence[str]) -> str:
+    """A digest of the spec files' contents: two runs with equal revisions ran the same cases."""
+    digest = hashlib.sha256()
+    for name in sorted(set(files)):
+        path = Path(name)
+        digest.update(path.name.encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def summary_counts(results: Sequence[CaseResult]) -> dict[str, int]:
+    counts = Counter(result.outcome.value for result in results)
+    summary = {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}
+    summary["total"] = len(results)
+    return summary
+
+
+def host_facts() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "hostname": socket.gethostname(),
+    }
+
+
+@dataclass
+class RunHeader:
+    adapter: dict[str, Any]
+    adapter_spec: str
+    started: str
+    duration_s: float
+    workers: int
+    spec_revision: str
+    selection: dict[str, Any] = field(default_factory=dict)
+    interrupted: bool = False
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "adapter": self.adapter,
+            "adapter_spec": self.adapter_spec,
+            "suite_version": __version__,
+            "spec_revision": self.spec_revision,
+            "started": self.started,
+            "duration_s": round(self.duration_s, 3),
+            "workers": self.workers,
+            "selection": self.selection,
+            "interrupted": self.interrupted,
+            "error": self.error,
+            "host": host_facts(),
+        }
+
+
+def results_document(header: RunHeader, results: Sequence[CaseResult],
+                     gate: dict[str, Any] | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "format": RESULTS_FORMAT,
+        "run": header.as_dict(),
+        "summary": summary_counts(results),
+        "cases": [result.as_dict() for result in results],
+    }
+    if gate is not None:
+        document["gate"] = gate
+    return document
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write atomically: an interrupted run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    temporary.replace(path)

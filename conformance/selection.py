@@ -1,0 +1,90 @@
+"""Choosing cases: ``-k EXPR`` (pytest-like) and ``--tag``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .errors import UsageError
+from .model import Case
+
+_TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
+
+
+class _Parser:
+    """``EXPR := OR; OR := AND ('or' AND)*; AND := NOT ('and' NOT)*; NOT := 'not' NOT | '(' OR ')' | WORD``.
+
+    A word matches a case when it is a substring of the case id.
+    """
+
+    def __init__(self, expression: str) -> None:
+        self.tokens = _TOKEN.findall(expression)
+        self.position = 0
+        self.expression = expression
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise UsageError(f"-k {self.expression!r}: unexpected end of expression")
+        self.position += 1
+        return token
+
+    def parse(self) -> object:
+        tree = self.parse_or()
+        if self.peek() is not None:
+            raise UsageError(f"-k {self.expression!r}: unexpected {self.peek()!r}")
+        return tree
+
+    def parse_or(self) -> object:
+        tree = self.parse_and()
+        while self.peek() == "or":
+            self.take()
+            tree = ("or", tree, self.parse_and())
+        return tree
+
+    def parse_and(self) -> object:
+        tree = self.parse_not()
+        while self.peek() == "and":
+            self.take()
+            tree = ("and", tree, self.parse_not())
+        return tree
+
+    def parse_not(self) -> object:
+        token = self.take()
+        if token == "not":
+            return ("not", self.parse_not())
+        if token == "(":
+            tree = self.parse_or()
+            if self.take() != ")":
+                raise UsageError(f"-k {self.expression!r}: missing ')'")
+            return tree
+        if token in ("and", "or", ")"):
+            raise UsageError(f"-k {self.expression!r}: unexpected {token!r}")
+        return ("word", token)
+
+
+def _evaluate(tree: object, text: str) -> bool:
+    assert isinstance(tree, tuple)
+    kind = tree[0]
+    if kind == "word":
+        return bool(tree[1] in text)
+    if kind == "not":
+        return not _evaluate(tree[1], text)
+    if kind == "and":
+        return _evaluate(tree[1], text) and _evaluate(tree[2], text)
+    return _evaluate(tree[1], text) or _evaluate(tree[2], text)
+
+
+def select(cases: Sequence[Case], keyword: str | None = None, tags: Sequence[str] = ()) -> list[Case]:
+    tree = _Parser(keyword).parse() if keyword else None
+    chosen = []
+    for case in cases:
+        if tree is not None and not _evaluate(tree, case.id):
+            continue
+        if tags and not set(tags) & set(case.tags) and case.area not in tags:
+            continue
+        chosen.append(case)
+    return chosen

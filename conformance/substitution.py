@@ -1,0 +1,32 @@
+"""``${name}`` substitution in case values (spec/README.md section 2)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+
+class UnknownVariable(KeyError):
+    pass
+
+
+def substitute(value: Any, variables: dict[str, Any]) -> Any:
+    """A copy of ``value`` with variables replaced; a lone ``${x}`` keeps its value's type."""
+    if isinstance(value, str):
+        whole = _VARIABLE.fullmatch(value)
+        if whole:
+            return _lookup(whole.group(1), variables)
+        return _VARIABLE.sub(lambda m: str(_lookup(m.group(1), variables)), value)
+    if isinstance(value, dict):
+        return {key: substitute(item, variables) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, variables) for item in value]
+    return value
+
+
+def _lookup(name: str, variables: dict[str, Any]) -> Any:
+    if name not in variables:
+        raise UnknownVariable(name)
+    return variables[name]

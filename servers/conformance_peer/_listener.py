@@ -1,0 +1,56 @@
+"""A listening socket of one session, and the connections it has not handed out yet."""
+
+import asyncio
+
+from ._stream import Stream
+
+
+class Listener:
+    """Listens on `host`, port 0; queues every incoming connection until someone accepts it.
+
+    Connections are accepted by the kernel and asyncio as they come, so a client
+    that connects before the case's `peer.accept` step is simply waiting in the queue.
+    """
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Stream] = asyncio.Queue()
+        self._server: asyncio.Server | None = None
+        self.streams: list[Stream] = []
+        """Every connection this listener got, accepted or not (to close them at the end)."""
+
+    @classmethod
+    async def open(cls, host: str) -> "Listener":
+        listener = cls()
+        loop = asyncio.get_running_loop()
+        listener._server = await loop.create_server(
+            lambda: Stream(listener._connected), host=host, port=0
+        )
+        return listener
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def next(self, timeout: float) -> Stream | None:
+        """The oldest connection not yet handed out; None when none arrives within `timeout`.
+
+        A queued connection is returned even with a zero timeout: `get()` does not
+        suspend when the queue has an item, so the deadline cannot interrupt it.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._queue.get()
+        except TimeoutError:
+            return None
+
+    async def aclose(self) -> None:
+        """Stops listening; the connections stay for their owner to close."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def _connected(self, stream: Stream) -> None:
+        self.streams.append(stream)
+        self._queue.put_nowait(stream)

@@ -1,0 +1,50 @@
+"""The README's first command, and the pytest plugin, on the whole spec against the reference."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+from tests.integration.cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_run_against_the_reference_passes_every_case_and_writes_the_reports(tmp_path: Path) -> None:
+    done = run_cli("run", "-n", "2", report_dir=tmp_path, timeout=300)
+    assert done.code == 0, done.stdout + done.stderr
+    results = done.results()
+    not_passing = [(c["id"], c["outcome"], c["message"]) for c in results["cases"] if c["outcome"] != "pass"]
+    assert not_passing == []
+    assert results["summary"]["total"] >= 70
+    assert results["run"]["adapter"]["name"] == "reference"
+    for name in ("results.json", "junit.xml", "summary.md"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_pytest_plugin_with_two_workers_runs_the_same_cases(tmp_path: Path) -> None:
+    listed = subprocess.run([sys.executable, "-m", "conformance", "list"], capture_output=True, text=True,
+                            cwd=REPO, timeout=60, check=True)
+    count = len(listed.stdout.splitlines())
+    process = subprocess.run(
+        [sys.executable, "-m", "pytest", "--adapter", "reference", "spec/", "-n", "2", "-q",
+         "--alluredir", str(tmp_path / "allure")],
+        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+    )
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    summary = re.search(r"(\d+) passed", process.stdout)
+    assert summary is not None, process.stdout[-2000:]
+    assert int(summary.group(1)) == count
+    assert "failed" not in process.stdout.splitlines()[-1]
+    results = list((tmp_path / "allure").glob("*-result.json"))
+    assert len(results) == count
+    sample = results[0].read_text()
+    assert '"case_id"' in sample
+    assert '"level"' in sample
+    assert '"transcript"' in sample

@@ -1,0 +1,236 @@
+"""The step interpreter, driven with plain data: no sockets, no event loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance.interpreter import (
+    CaseInterpreter,
+    ClientOp,
+    EndSession,
+    Finished,
+    PeerOp,
+    StartBackground,
+)
+from conformance.outcomes import Outcome
+from tests.helpers import case_from_yaml
+
+PEER = {"peer.address": "127.0.0.1:4000", "peer.host": "127.0.0.1", "peer.hostname": "127.0.0.1",
+        "peer.port": 4000, "peer.refused_port": 4001, "peer.refused_address": "127.0.0.1:4001"}
+CLEAN_END = {"status": "returned", "value": {"open_sockets": 0, "unhandled_rejections": []}}
+
+
+def interpreter(steps: str, extra: str = "") -> CaseInterpreter:
+    case = case_from_yaml(f"""\
+    - id: lifecycle.t
+      title: t
+      level: must
+      source: [B16]
+{extra}      steps:
+{steps}""")
+    return CaseInterpreter(case, dict(PEER))
+
+
+def drive(machine: CaseInterpreter, replies: list[Any]) -> list[Any]:
+    """Feed ``replies`` in order; return the actions asked for, ending with Finished."""
+    actions = []
+    queue = list(replies)
+    while True:
+        action = machine.next_action()
+        actions.append(action)
+        if isinstance(action, Finished):
+            return actions
+        machine.observe(queue.pop(0) if queue else CLEAN_END)
+
+
+SOCKET = {"status": "returned", "value": {"socket": "s1"}}
+
+
+def test_variables_are_substituted_and_the_socket_handle_is_used() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}", options: {allowHalfOpen: true}}
+        - await: opened
+          expect: {resolves: {remoteAddress: "${peer.address}", localAddress: {$absent: true}}}
+""")
+    actions = drive(machine, [SOCKET, {"status": "resolved", "value": {"remoteAddress": "127.0.0.1:4000"}}])
+    connect, opened, end, finished = actions
+    assert connect.request == {"op": "connect", "address": "127.0.0.1:4000", "options": {"allowHalfOpen": True}}
+    assert opened.request == {"op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 2000}
+    assert isinstance(end, EndSession)
+    assert end.judged
+    assert finished == Finished(Outcome.PASS, "")
+
+
+def test_a_mismatch_fails_naming_the_step_line_and_both_values() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - await: opened
+          expect: {resolves: {remoteAddress: "${peer.address}"}}
+""")
+    actions = drive(machine, [SOCKET, {"status": "resolved", "value": {"remoteAddress": "127.0.0.1"}}])
+    finished = actions[-1]
+    assert finished.outcome is Outcome.FAIL
+    assert "step 2 (await, line 7)" in finished.message
+    assert "'127.0.0.1:4000'" in finished.message
+    assert "'127.0.0.1'" in finished.message
+    assert isinstance(actions[-2], EndSession)
+    assert not actions[-2].judged
+
+
+def test_steps_after_a_failure_are_not_run() -> None:
+    machine = interpreter("""\
+        - connect: {address: "x"}
+          expect: {throws: {name: TypeError}}
+        - sleep: 1s
+""")
+    actions = drive(machine, [SOCKET])
+    assert [type(a).__name__ for a in actions] == ["ClientOp", "EndSession", "Finished"]
+    assert "expected a synchronous throw" in actions[-1].message
+
+
+def test_the_default_expectation_of_a_promise_step_is_to_resolve() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - write: "hi"
+""")
+    actions = drive(machine, [SOCKET, {"status": "rejected", "error": {"name": "TypeError", "message": "no"}}])
+    assert actions[1].request["data"] == {"$type": "bytes", "b64": "aGk=", "view": "Uint8Array"}
+    assert actions[-1].outcome is Outcome.FAIL
+    assert "expected it to resolve, but it rejected" in actions[-1].message
+
+
+def test_error_messages_match_by_regex_and_prefix() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.refused_address}"}
+        - await: opened
+          expect: {rejects: {name: Error, message: {$regex: "^proxy request failed"}}}
+        - await: closed
+          expect: {rejects: {message: {$prefix: "proxy"}}}
+""")
+    error = {"name": "Error", "message": "proxy request failed, cannot connect to the specified address"}
+    actions = drive(machine, [SOCKET, {"status": "rejected", "error": error}, {"status": "rejected", "error": error}])
+    assert actions[-1] == Finished(Outcome.PASS, "")
+
+
+def test_a_pending_expectation_waits_exactly_its_duration() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - await: closed
+          expect: {pending: {for: 300ms}}
+""")
+    actions = drive(machine, [SOCKET, {"status": "pending", "promise": "p1"}])
+    assert actions[1].request["timeout_ms"] == 300
+    assert actions[-1].outcome is Outcome.PASS
+
+
+def test_a_background_write_is_started_at_once_and_awaited_at_its_join() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - write: {pattern: "ab", size: 1MiB}
+          background: big
+        - peer.accept: {}
+        - join: big
+          within: 10s
+""")
+    actions = drive(machine, [
+        SOCKET,
+        {"status": "pending", "promise": "p7"},
+        {"accepted": True, "name": "c1"},
+        {"status": "resolved"},
+    ])
+    write, accept, join = actions[1], actions[2], actions[3]
+    assert write.request["timeout_ms"] == 0
+    assert write.request["data"] == {"$type": "pattern", "seed": "YWI=", "size": 1048576, "view": "Uint8Array"}
+    assert isinstance(accept, PeerOp)
+    assert accept.method == "accept"
+    assert isinstance(join, ClientOp)
+    assert join.request == {"op": "await", "promise": "p7", "timeout_ms": 10000}
+    assert actions[-1].outcome is Outcome.PASS
+
+
+def test_a_background_peer_step_becomes_a_task_and_its_join_is_judged() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - peer.accept: {}
+        - peer.echo: {}
+          background: echo
+          expect: {size: 5}
+        - join: echo
+""")
+    actions = drive(machine, [SOCKET, {"accepted": True, "name": "c1"}, None,
+                              {"length": 4, "ended": "eof", "timed_out": False}])
+    assert isinstance(actions[2], StartBackground)
+    assert actions[2].action.kwargs["conn"] == "c1"
+    assert actions[-1].outcome is Outcome.FAIL
+    assert "expected 5 bytes, got 4" in actions[-1].message
+
+
+def test_the_peer_distinguishes_fin_from_rst() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - peer.accept: {}
+        - peer.expect_eof: {}
+""")
+    actions = drive(machine, [SOCKET, {"accepted": True, "name": "c1"}, {"kind": "reset"}])
+    assert "expected EOF (FIN), but saw a reset (RST)" in actions[-1].message
+
+
+def test_unhandled_rejections_at_the_implicit_end_fail_the_case() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.refused_address}"}
+        - sleep: 100ms
+""")
+    leak = {"status": "returned", "value": {"open_sockets": 0,
+            "unhandled_rejections": [{"name": "Error", "message": "proxy request failed"}]}}
+    actions = drive(machine, [SOCKET, None, leak])
+    assert actions[-1].outcome is Outcome.FAIL
+    assert "unhandled rejections" in actions[-1].message
+    assert "B22" in actions[-1].message
+
+
+def test_an_unsupported_op_is_the_adapters_fault() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - get: upgraded
+""")
+    actions = drive(machine, [SOCKET, {"status": "unsupported", "reason": "no such property"}])
+    assert actions[-1].outcome is Outcome.ERROR
+    assert "no such property" in actions[-1].message
+
+
+def test_using_a_socket_after_connect_threw_is_a_harness_error_not_a_failure() -> None:
+    machine = interpreter("""\
+        - connect: {address: "bad"}
+          expect: {any_of: [{throws: {name: TypeError}}, {returns: socket}]}
+        - await: opened
+""")
+    actions = drive(machine, [{"status": "threw", "error": {"name": "TypeError", "message": "x"}}])
+    assert actions[-1].outcome is Outcome.ERROR
+    assert "no socket exists yet" in actions[-1].message
+
+
+def test_any_of_reports_every_alternative_when_none_holds() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - close: {}
+          expect: {any_of: [{resolves: {$type: undefined}}, {rejects: {name: TypeError}}]}
+""")
+    actions = drive(machine, [SOCKET, {"status": "pending", "promise": "p1"}])
+    assert "none of the allowed outcomes happened" in actions[-1].message
+    assert actions[-1].message.count("was still pending") == 2
+
+
+def test_a_timeout_reported_by_the_runner_ends_without_judging() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - sleep: 10s
+""")
+    assert isinstance(machine.next_action(), ClientOp)
+    machine.observe(SOCKET)
+    machine.next_action()
+    machine.fault(Outcome.TIMEOUT, "deadline")
+    end = machine.next_action()
+    assert isinstance(end, EndSession)
+    assert not end.judged
+    machine.observe(CLEAN_END)
+    assert machine.next_action() == Finished(Outcome.TIMEOUT, "deadline")

@@ -1,0 +1,143 @@
+"""Spec loading and validation: every problem names file:line, the field and what was expected."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conformance import loader
+
+GOOD = """\
+- id: lifecycle.example
+  title: An example case
+  level: must
+  source: [B16]
+  steps:
+    - connect: {address: "${peer.address}"}
+    - await: opened
+"""
+
+
+def write(tmp_path: Path, text: str, area: str = "lifecycle", name: str = "cases.yaml") -> Path:
+    folder = tmp_path / "spec" / area
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def problems(tmp_path: Path, text: str, area: str = "lifecycle") -> list[str]:
+    write(tmp_path, text, area)
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert not cases or errors == [], "a file with problems must contribute no case"
+    return [str(error) for error in errors]
+
+
+def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert errors == []
+    (case,) = cases
+    assert case.id == "lifecycle.example"
+    assert case.location == f"{path}:1"
+    assert [step.action for step in case.steps] == ["connect", "await"]
+    assert case.steps[1].line == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        pytest.param("- id: lifecycle.x\n  title: [unclosed\n", 3, "invalid YAML", id="bad-yaml"),
+        pytest.param(GOOD.replace("- await: opened", "- wait_for: opened"), 7,
+                     "unknown step 'wait_for': expected one of connect", id="unknown-step"),
+        pytest.param(GOOD.replace("  level: must", "  level: must\n  priority: 3"), 4,
+                     "unknown field 'priority'", id="unknown-case-field"),
+        pytest.param(GOOD.replace("- await: opened", "- await: opened\n      wthin: 2s"), 8,
+                     "unknown field 'wthin'", id="unknown-step-field"),
+        pytest.param(GOOD.replace("source: [B16]", "source: B16"), 4,
+                     "source: expected array, got string", id="wrong-type"),
+        pytest.param(GOOD.replace("  source: [B16]\n", ""), 1, "'source' is required", id="missing-source"),
+        pytest.param(GOOD.replace("- await: opened", "- await: opened\n      expect: {rejects: {message: {$regex: '(unclosed'}}}"),
+                     8, "bad regex '(unclosed'", id="bad-regex"),
+        pytest.param(GOOD.replace("  level: must", "  level: must\n  requires: [quic]"), 4,
+                     "expected one of 'ipv6', 'tls'", id="unknown-capability"),
+        pytest.param(GOOD.replace("level: must", "level: mandatory"), 3,
+                     "expected one of 'must', 'should', 'info', got 'mandatory'", id="bad-level"),
+        pytest.param(GOOD.replace("source: [B16]", "source: [B99]"), 4,
+                     "'B99' is not in the catalogue", id="unknown-behaviour"),
+        pytest.param(GOOD.replace("source: [B16]", "source: [somewhere]"), 4,
+                     "neither a behaviour id", id="bad-source-form"),
+        pytest.param(GOOD.replace("${peer.address}", "${peer.adress}"), 6,
+                     "unknown variable ${peer.adress}", id="unknown-variable"),
+        pytest.param(GOOD.replace("- await: opened", "- join: writer"), 7,
+                     "no earlier step has background: writer", id="join-without-background"),
+        pytest.param(GOOD.replace("id: lifecycle.example", "id: address.example"), 1,
+                     "the area of 'address.example' is 'address'", id="area-mismatch"),
+        pytest.param(GOOD.replace("  level: must\n", "  level: must\n  level: info\n"), 4,
+                     "duplicate key", id="duplicate-key"),
+        pytest.param(GOOD.replace("- await: opened", "- read_bytes: {n: lots}"), 7,
+                     "expected a size (512, 64KiB, 16MiB) or null", id="bad-size"),
+    ],
+)
+def test_malformed_cases_are_rejected_with_file_line_field_and_expectation(
+    tmp_path: Path, text: str, line: int, expected: str
+) -> None:
+    found = problems(tmp_path, text)
+    assert found, "the malformed case was accepted"
+    path = tmp_path / "spec" / "lifecycle" / "cases.yaml"
+    assert any(expected in problem for problem in found), found
+    assert any(problem.startswith(f"{path}:{line}:") for problem in found), found
+
+
+def test_duplicate_ids_across_files_name_both_places(tmp_path: Path) -> None:
+    first = write(tmp_path, GOOD, name="a.yaml")
+    second = write(tmp_path, GOOD, name="b.yaml")
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert len(cases) == 1
+    (error,) = errors
+    assert str(error).startswith(f"{second}:1: id: duplicate id 'lifecycle.example'")
+    assert f"first defined at {first}:1" in str(error)
+
+
+def test_one_broken_file_does_not_hide_the_cases_of_another(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, name="good.yaml")
+    write(tmp_path, "- id: [\n", name="broken.yaml")
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert [case.id for case in cases] == ["lifecycle.example"]
+    assert len(errors) == 1
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("level: must", "level: maybe").replace("- await: opened", "- wait: opened")
+    found = problems(tmp_path, text)
+    assert len(found) == 2, found
+
+
+def test_variants_expand_into_cases_with_their_variables(tmp_path: Path) -> None:
+    text = """\
+    - id: lifecycle.variants
+      title: Variants
+      level: must
+      source: [B4]
+      peer: none
+      variants:
+        - {name: one, address: "a:1"}
+        - {name: two, address: "b:2"}
+      steps:
+        - connect: {address: "${address}"}
+    """
+    write(tmp_path, text)
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert errors == []
+    assert [(c.id, c.variables) for c in cases] == [
+        ("lifecycle.variants[one]", {"address": "a:1"}),
+        ("lifecycle.variants[two]", {"address": "b:2"}),
+    ]
+
+
+def test_listener_variables_are_unknown_without_a_listener(tmp_path: Path) -> None:
+    text = GOOD.replace("  steps:", "  peer: none\n  steps:")
+    found = problems(tmp_path, text)
+    assert any("unknown variable ${peer.address} (this case has peer: none)" in p for p in found), found

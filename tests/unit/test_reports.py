@@ -1,0 +1,66 @@
+"""results.json, junit.xml and summary.md from a set of results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conformance.adapters import registry
+from conformance.errors import UsageError
+from conformance.outcomes import CaseResult, Outcome
+from conformance.report import junit, results, summary
+
+RESULTS = [
+    CaseResult(id="address.a", outcome=Outcome.PASS, level="must", duration_ms=3),
+    CaseResult(id="address.b", outcome=Outcome.FAIL, level="must", message="step 1: expected x | y\nmore"),
+    CaseResult(id="streams.c", outcome=Outcome.ERROR, level="should", message="adapter failure: silent"),
+    CaseResult(id="streams.d", outcome=Outcome.SKIP, level="info", message="lacks capability: ipv6"),
+    CaseResult(id="streams.e", outcome=Outcome.TIMEOUT, level="must", message="deadline"),
+]
+
+
+def test_results_json_has_header_summary_and_cases(tmp_path: Path) -> None:
+    header = results.RunHeader(adapter={"name": "reference"}, adapter_spec="reference", started="2026-01-01T00:00:00",
+                               duration_s=1.5, workers=2, spec_revision="abc")
+    path = tmp_path / "results.json"
+    results.write_json(path, results.results_document(header, RESULTS))
+    document = json.loads(path.read_text())
+    assert document["summary"] == {"pass": 1, "fail": 1, "error": 1, "timeout": 1, "skip": 1, "total": 5}
+    assert document["run"]["adapter"]["name"] == "reference"
+    assert document["run"]["suite_version"]
+    assert [case["outcome"] for case in document["cases"]] == ["pass", "fail", "error", "skip", "timeout"]
+    assert not (tmp_path / "results.json.part").exists()
+
+
+def test_junit_maps_outcomes_to_failure_error_and_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    junit.write_junit(path, "suite", RESULTS)
+    suite = ET.parse(path).getroot()
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "1", "2", "1")
+    kinds = {case.get("name"): [child.tag for child in case] for case in suite}
+    assert kinds == {"address.a": [], "address.b": ["failure"], "streams.c": ["error"],
+                     "streams.d": ["skipped"], "streams.e": ["error"]}
+
+
+def test_summary_tables_count_by_area_and_escape_pipes() -> None:
+    text = summary.markdown("t", RESULTS)
+    assert "| address | 2 | 1 | 1 | 0 | 0 | 0 |" in text
+    assert "| total | 5 | 1 | 1 | 1 | 1 | 1 |" in text
+    assert "expected x \\| y" in text
+    table = summary.text_table(RESULTS)
+    assert table.splitlines()[0].split() == ["area", "cases", "pass", "fail", "error", "timeout", "skip"]
+
+
+@pytest.mark.parametrize("value", ["nope", "stdio:", "reference+no-such-mutant", "http://x"])
+def test_unknown_adapters_are_usage_errors(value: str) -> None:
+    with pytest.raises(UsageError):
+        registry.resolve(value)
+
+
+def test_adapter_forms_resolve() -> None:
+    assert registry.resolve("reference").name == "reference"
+    assert registry.resolve("stdio:node a.js --x 'y z'").name == "stdio:node a.js --x 'y z'"
+    assert registry.resolve("ws://127.0.0.1:1/p").name == "ws://127.0.0.1:1/p"
