@@ -5,8 +5,8 @@ The public Python API is what this module exports; everything else may change.
 
 __version__ = "0.1.0"
 
-from .adapters.registry import resolve as resolve_adapter  # noqa: E402
-from .errors import (  # noqa: E402
+from .adapters.registry import resolve as resolve_adapter
+from .errors import (
     AdapterError,
     ConformanceError,
     InfrastructureError,
@@ -14,10 +14,10 @@ from .errors import (  # noqa: E402
     SpecErrors,
     UsageError,
 )
-from .loader import load_strict as load_cases  # noqa: E402
-from .model import Case, Step  # noqa: E402
-from .outcomes import CaseResult, Outcome  # noqa: E402
-from .runner import AdapterSpec, run_cases  # noqa: E402
+from .loader import load_strict as load_cases
+from .model import Case, Step
+from .outcomes import CaseResult, Outcome
+from .runner import AdapterSpec, run_cases
 
 __all__ = [
     "AdapterError",

@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(mutants)
     mutants.add_argument("-n", dest="workers", type=int, default=2, metavar="N")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
+    mutants.add_argument("--parallel", type=int, default=4, metavar="M", help="mutant suites run at once (default 4)")
 
     servers = commands.add_parser("servers", help="run the peer's fixed-behaviour servers standalone")
     servers.add_argument("--host", default="127.0.0.1")
@@ -106,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "mutants":
             from .mutants_command import run_mutants
 
-            return run_mutants(_select(args), workers=args.workers, only=args.only)
+            return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
         if args.command == "servers":
             from conformance_peer.standalone import main as serve_main
 
@@ -129,6 +130,24 @@ def _select(args: argparse.Namespace) -> list[Case]:
     if not cases:
         raise UsageError("no case matches the selection")
     return cases
+
+
+def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecError]]:
+    """The valid selected cases, and the spec problems (printed; the broken cases do not run)."""
+    paths = _paths(args.paths)
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such spec file or folder: {path}")
+    loaded, errors = loader.load(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will",
+              file=sys.stderr)
+    cases = selection.select(loaded, args.keyword, args.tag)
+    if not cases:
+        raise UsageError("no case matches the selection" if not errors else "no valid case to run")
+    return cases, errors
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -177,7 +196,7 @@ def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Pro
 def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("-n must be at least 1")
-    cases = _select(args)
+    cases, spec_errors = _select_lenient(args)
     known = expectations.load(args.expectations) if args.expectations else None
     adapter = registry.resolve(args.adapter)
     started = datetime.now(UTC)
@@ -208,6 +227,7 @@ def _run(args: argparse.Namespace) -> int:
                    "selected": len(cases), "expectations": str(args.expectations) if args.expectations else None},
         interrupted=interrupted,
         error=infrastructure,
+        spec_errors=[str(error) for error in spec_errors],
     )
     write_reports(args.report_dir, header, done, verdict)
     if infrastructure:
@@ -219,6 +239,9 @@ def _run(args: argparse.Namespace) -> int:
     if interrupted:
         print(f"interrupted: {len(done)} of {len(cases)} cases ran; partial results written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if spec_errors:
+        print(f"{len(spec_errors)} problem(s) in the spec (listed above and in results.json)", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK if verdict.ok else EXIT_UNEXPECTED
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import units
@@ -237,9 +237,9 @@ class CaseInterpreter:
         return self._current_conn
 
     def _timeout_ms(self, step: Step) -> int:
-        expect = self._expectation(step)
-        if "pending" in expect:
-            return int(units.seconds(expect["pending"]["for"]) * 1000)
+        pending = _pending_for(self._expectation(step))
+        if pending is not None:
+            return int(pending * 1000)
         return int(self._within(step) * 1000)
 
     def _client_request(self, step: Step) -> dict[str, Any]:
@@ -338,16 +338,18 @@ class CaseInterpreter:
         background = self._background.get(name)
         if background is None:
             raise SpecRuntimeError(f"no background step named {name!r}")
+        # An expectation written on the join wins over the background step's own.
+        judged = replace(background.step, expect=join_step.expect) if join_step.expect else background.step
         if background.peer:
-            self._awaiting = ("peer_join", background.step)
+            self._awaiting = ("peer_join", judged)
             return JoinBackground(join_step, name, self._within(join_step))
         reply = background.reply or {}
         if reply.get("status") == "pending":
-            self._awaiting = ("client", background.step)
+            self._awaiting = ("client", judged)
             timeout_ms = int(self._within(join_step) * 1000)
-            return ClientOp(background.step, {"op": "await", "promise": reply["promise"], "timeout_ms": timeout_ms})
+            return ClientOp(judged, {"op": "await", "promise": reply["promise"], "timeout_ms": timeout_ms})
         # It had settled already: judge the stored reply, then go on.
-        self._judge_client(background.step, reply)
+        self._judge_client(judged, reply)
         return self.next_action()
 
     # Observations --------------------------------------------------------------------------
@@ -461,7 +463,11 @@ class CaseInterpreter:
             if value.get("done") or data is None:
                 return f"expected a chunk, got {show(shorten(value))}"
             want = to_bytes(wanted)
-            return None if data == want else f"expected chunk {describe_bytes(want)}, got {describe_bytes(data)}"
+            if data != want:
+                return f"expected chunk {describe_bytes(want)}, got {describe_bytes(data)}"
+            view = wanted.get("view") if isinstance(wanted, dict) else None
+            got_view = value["value"].get("view")
+            return None if view is None or view == got_view else f"expected a {view} chunk, got a {got_view}"
         if kind in ("bytes", "size"):
             return _compare_received(kind, wanted, value)
         return f"unknown expectation {kind!r}"
@@ -499,6 +505,14 @@ class CaseInterpreter:
         if self.outcome is None:
             self.outcome = outcome
             self.message = message
+
+
+def _pending_for(expect: dict[str, Any]) -> float | None:
+    """How long a ``pending`` expectation (possibly inside ``any_of``) asks the adapter to wait."""
+    if "pending" in expect:
+        return units.seconds(expect["pending"]["for"])
+    durations = [d for option in expect.get("any_of", []) if (d := _pending_for(option)) is not None]
+    return max(durations) if durations else None
 
 
 def _seen(reply: dict[str, Any]) -> str:

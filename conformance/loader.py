@@ -276,7 +276,7 @@ class _CaseChecker:
         backgrounds: set[str] = set()
         for step in steps:
             field = f"steps.{step.index}"
-            for text in _strings(step.arg):
+            for text in [*_strings(step.arg), *_strings(step.expect)]:
                 for name in _VARIABLE.findall(text):
                     if name not in defined:
                         hint = " (this case has peer: none)" if name in _LISTENER_VARIABLES else ""
@@ -357,13 +357,14 @@ def load_file(path: Path, root: Path | None = None) -> tuple[list[Case], list[Sp
         built = _CaseChecker(checker, raw, index).check()
         if len(checker.errors) == before:
             cases.extend(built)
-    return (cases if not checker.errors else []), checker.errors
+    return cases, checker.errors
 
 
 def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
-    """Every case under ``paths``, and every problem found (duplicate ids across files too).
+    """Every valid case under ``paths``, and every problem found (duplicate ids across files too).
 
-    A file with any problem contributes no case: an invalid spec never runs.
+    An invalid case never runs, but it costs only itself: the other cases of
+    its file still load (a file that is not YAML at all contributes none).
     """
     cases: list[Case] = []
     errors: list[SpecError] = []

@@ -24,7 +24,19 @@ async def _run(cases: Sequence[Case], adapter: str, workers: int) -> list[CaseRe
     return done
 
 
-def run_mutants(cases: Sequence[Case], workers: int = 2, only: Sequence[str] = ()) -> int:
+async def _run_all(cases: Sequence[Case], names: Sequence[str], workers: int,
+                   parallel: int) -> dict[str, list[CaseResult]]:
+    # Cases mostly wait on sockets and timers, so several mutant suites share the loop well.
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(name: str) -> tuple[str, list[CaseResult]]:
+        async with gate:
+            return name, await _run(cases, f"reference+{name}", workers)
+
+    return dict(await asyncio.gather(*(one(name) for name in names)))
+
+
+def run_mutants(cases: Sequence[Case], workers: int = 2, only: Sequence[str] = (), parallel: int = 4) -> int:
     from .adapters.reference.mutants import MUTANTS
 
     unknown = [name for name in only if name not in MUTANTS]
@@ -41,11 +53,11 @@ def run_mutants(cases: Sequence[Case], workers: int = 2, only: Sequence[str] = (
             print(f"  {result.outcome.value} {result.id}: {result.message.splitlines()[0] if result.message else ''}")
         return 1
     print(f"reference: {len(baseline)} cases pass; running {len(names)} mutant(s)", file=sys.stderr)
+    runs = asyncio.run(_run_all(cases, names, workers, parallel))
     escaped = []
     width = max(len(name) for name in names)
     for name in names:
-        done = asyncio.run(_run(cases, f"reference+{name}", workers))
-        catching = [r for r in done if r.outcome not in (Outcome.PASS, Outcome.SKIP)]
+        catching = [r for r in runs[name] if r.outcome not in (Outcome.PASS, Outcome.SKIP)]
         shown = ", ".join(r.id for r in catching[:4]) + (f" (+{len(catching) - 4} more)" if len(catching) > 4 else "")
         status = f"caught by {len(catching)}" if catching else "ESCAPED"
         print(f"{name.ljust(width)}  {status:14}  {MUTANTS[name]}")

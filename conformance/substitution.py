@@ -29,4 +29,5 @@ def substitute(value: Any, variables: dict[str, Any]) -> Any:
 def _lookup(name: str, variables: dict[str, Any]) -> Any:
     if name not in variables:
         raise UnknownVariable(name)
-    return variables[name]
+    # A variant's value may itself name peer variables ("${peer.host}:80").
+    return substitute(variables[name], {k: v for k, v in variables.items() if k != name})

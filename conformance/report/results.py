@@ -58,6 +58,7 @@ class RunHeader:
     selection: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
     error: str | None = None
+    spec_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class RunHeader:
             "selection": self.selection,
             "interrupted": self.interrupted,
             "error": self.error,
+            "spec_errors": self.spec_errors,
             "host": host_facts(),
         }
 

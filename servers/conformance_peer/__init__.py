@@ -17,12 +17,16 @@ from ._results import (
     Received,
     SeenKind,
     Sent,
+    TlsInfo,
 )
 from ._session import ListenerKind, ListenerSpec, LoopbackHost, PeerSession, open_session
+from ._tls import CertificateFiles, CertificateName
 from .standalone import Listening, ServerKind, ServerSpec, serve
 
 __all__ = [
     "Accepted",
+    "CertificateFiles",
+    "CertificateName",
     "ChunkPlan",
     "Echoed",
     "EndKind",
@@ -39,6 +43,7 @@ __all__ = [
     "Sent",
     "ServerKind",
     "ServerSpec",
+    "TlsInfo",
     "UnknownConnection",
     "UnsupportedListener",
     "open_session",

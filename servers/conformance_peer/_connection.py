@@ -8,11 +8,12 @@ reading a connection the peer has closed itself.
 import asyncio
 import contextlib
 import hashlib
+import ssl
 from collections.abc import Iterator
 
 from ._chunks import ChunkPlan, cut
 from ._errors import PeerError
-from ._results import Echoed, EndKind, EndSeen, Received, Sent
+from ._results import Echoed, EndKind, EndSeen, Received, Sent, TlsInfo
 from ._stream import Stream
 
 CLOSE_GRACE = 5.0
@@ -132,6 +133,27 @@ class Connection:
                 return False
         return True
 
+    async def handshake(self, timeout: float) -> TlsInfo:
+        """Waits up to `timeout` for the TLS handshake under way to end.
+
+        A handshake still going at the deadline counts as failed: the connection is closed.
+        """
+        handshake = self._stream.handshake
+        assert handshake is not None, "no TLS handshake was started on this connection"
+        await asyncio.wait({handshake}, timeout=max(0.0, timeout))
+        if not handshake.done():
+            self._stream.fail_tls(f"the TLS handshake did not finish within {max(0.0, timeout):.3g} s")
+        return handshake.result()
+
+    async def start_tls(self, context: ssl.SSLContext, timeout: float) -> TlsInfo:
+        """Upgrades to TLS (server side) and waits up to `timeout` for the handshake."""
+        if self._stream.handshake is not None:
+            raise PeerError(f"connection {self.name!r} already speaks TLS")
+        self._check_writable()
+        with self._reader():  # the bytes not read yet belong to the handshake now
+            self._stream.start_tls(context)
+            return await self.handshake(timeout)
+
     def shutdown_write(self) -> None:
         """Half-closes: FIN goes out after the bytes already written."""
         self._stream.shutdown_write()
@@ -156,6 +178,7 @@ class Connection:
     @contextlib.contextmanager
     def _reader(self) -> Iterator[None]:
         """Marks the one op that may read this connection now."""
+        self._check_tls()
         if self._stream.closed_locally:
             raise PeerError(f"cannot read connection {self.name!r}: the peer closed it")
         if self._reading:
@@ -166,6 +189,14 @@ class Connection:
         finally:
             self._reading = False
 
+    def _check_tls(self) -> None:
+        if self._stream.tls_error is not None:
+            raise PeerError(
+                f"connection {self.name!r} has no TLS session: the handshake failed"
+                f" ({self._stream.tls_error})"
+            )
+
     def _check_writable(self) -> None:
+        self._check_tls()
         if self._stream.write_shut:
             raise PeerError(f"cannot write connection {self.name!r}: the peer already shut it down")

@@ -1,6 +1,7 @@
 """A listening socket of one session, and the connections it has not handed out yet."""
 
 import asyncio
+import ssl
 
 from ._stream import Stream
 
@@ -10,17 +11,20 @@ class Listener:
 
     Connections are accepted by the kernel and asyncio as they come, so a client
     that connects before the case's `peer.accept` step is simply waiting in the queue.
+    With a TLS context, each connection's handshake starts as soon as it arrives (a
+    client may wait for it before the case accepts); `accept` then waits for its end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
         self._queue: asyncio.Queue[Stream] = asyncio.Queue()
         self._server: asyncio.Server | None = None
         self.streams: list[Stream] = []
         """Every connection this listener got, accepted or not (to close them at the end)."""
 
     @classmethod
-    async def open(cls, host: str) -> "Listener":
-        listener = cls()
+    async def open(cls, host: str, tls: ssl.SSLContext | None = None) -> "Listener":
+        listener = cls(tls)
         loop = asyncio.get_running_loop()
         listener._server = await loop.create_server(
             lambda: Stream(listener._connected), host=host, port=0
@@ -52,5 +56,7 @@ class Listener:
             await self._server.wait_closed()
 
     def _connected(self, stream: Stream) -> None:
+        if self._tls is not None:
+            stream.start_tls(self._tls)
         self.streams.append(stream)
         self._queue.put_nowait(stream)

@@ -29,15 +29,51 @@ def preview(data: bytes) -> object:
 
 
 @dataclass(frozen=True)
+class TlsInfo:
+    """How a TLS handshake went: `ok` with the session's parameters, or the `error`.
+
+    `sni` is the server name the client asked for, None when it sent none (as
+    clients do for an IP literal). A failed handshake keeps what was known
+    (the SNI often is) and says why in `error`.
+    """
+
+    ok: bool
+    version: str | None = None
+    """The protocol version, such as "TLSv1.3"."""
+    sni: str | None = None
+    cipher: str | None = None
+    """The cipher suite, such as "TLS_AES_256_GCM_SHA384"."""
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "version": self.version,
+            "sni": self.sni,
+            "cipher": self.cipher,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
 class Accepted:
     """A connection was accepted and stored under `name`."""
 
     name: str
     remote_address: str
     """The client's end, as `host:port` (`[::1]:port` for IPv6)."""
+    tls: TlsInfo | None = None
+    """The handshake, on a `tls` listener (which shakes hands as it accepts); None otherwise."""
 
     def as_dict(self) -> dict[str, object]:
-        return {"accepted": True, "name": self.name, "remote_address": self.remote_address}
+        out: dict[str, object] = {
+            "accepted": True,
+            "name": self.name,
+            "remote_address": self.remote_address,
+        }
+        if self.tls is not None:
+            out["tls"] = self.tls.as_dict()
+        return out
 
 
 @dataclass(frozen=True)

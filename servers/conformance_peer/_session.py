@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import socket
+import ssl
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, get_args
@@ -12,9 +13,12 @@ from ._connection import Connection
 from ._errors import PeerError, UnknownConnection, UnsupportedListener
 from ._listener import Listener
 from ._refused import reserve_refused_port
-from ._results import Accepted, Echoed, EndSeen, NoConnection, Received, Sent
+from ._results import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
+from ._tls import CertificateFiles, CertificateName, server_context
 
-ListenerKind = Literal["plain", "none"]
+ListenerKind = Literal["plain", "none", "tls", "starttls"]
+"""`plain` TCP; `tls` from the first byte; `starttls` plaintext first, upgraded later by
+`start_tls`; `none` opens no listener (only the refused port)."""
 LoopbackHost = Literal["127.0.0.1", "::1"]
 
 ABORT_GRACE = 1.0
@@ -27,6 +31,8 @@ class ListenerSpec:
 
     kind: ListenerKind = "plain"
     host: LoopbackHost = "127.0.0.1"
+    cert: CertificateName = "good"
+    """The certificate a `tls` or `starttls` listener presents."""
 
 
 class PeerSession:
@@ -35,8 +41,17 @@ class PeerSession:
     Use `open_session()` to make one and `aclose()` (or `async with`) to end it.
     """
 
-    def __init__(self, listener: Listener | None, host: str, refused: socket.socket) -> None:
+    def __init__(
+        self,
+        listener: Listener | None,
+        host: str,
+        refused: socket.socket,
+        kind: ListenerKind = "plain",
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._listener = listener
+        self._kind = kind
+        self._tls = tls
         self._refused = refused
         self._connections: dict[str, Connection] = {}
         self._closed = False
@@ -67,17 +82,37 @@ class PeerSession:
         await self.aclose()
 
     async def accept(self, name: str, timeout: float) -> Accepted | NoConnection:
-        """Takes the next incoming connection (or one that came earlier) and names it `name`."""
+        """Takes the next incoming connection (or one that came earlier) and names it `name`.
+
+        On a `tls` listener it also waits for that connection's handshake, within
+        the same `timeout`: `Accepted.tls` says how it went (a failed one is closed).
+        """
         if self._listener is None:
             raise PeerError("this session has no listener (peer: none)")
         if name in self._connections:
             raise PeerError(f"a connection named {name!r} was already accepted")
+        deadline = asyncio.get_running_loop().time() + timeout
         stream = await self._listener.next(timeout)
         if stream is None:
             return NoConnection(name, timeout)
         connection = Connection(name, stream)
         self._connections[name] = connection
-        return Accepted(name, connection.remote_address)
+        tls = None
+        if self._kind == "tls":
+            tls = await connection.handshake(deadline - asyncio.get_running_loop().time())
+        return Accepted(name, connection.remote_address, tls)
+
+    async def start_tls(self, conn: str, timeout: float) -> TlsInfo:
+        """Upgrades a `starttls` connection to TLS, server side, within `timeout`.
+
+        Bytes the case read before stay what they were; bytes not read yet are
+        the client's first TLS bytes. Every op then works on the decrypted stream.
+        A failed handshake is returned (`ok` False, the connection closed), not raised.
+        """
+        connection = self._get(conn)
+        if self._kind != "starttls" or self._tls is None:
+            raise PeerError(f"start_tls needs a starttls listener, not {self._kind!r}")
+        return await connection.start_tls(self._tls, timeout)
 
     async def send(self, conn: str, data: bytes, chunks: ChunkPlan | None, timeout: float) -> Sent:
         return await self._get(conn).send(data, chunks, timeout)
@@ -121,17 +156,43 @@ class PeerSession:
             raise UnknownConnection(name) from None
 
 
-async def open_session(spec: ListenerSpec) -> PeerSession:
-    """Opens the listener `spec` asks for (port 0 on loopback) and reserves a refused port."""
+async def open_session(
+    spec: ListenerSpec, certificates: CertificateFiles | None = None
+) -> PeerSession:
+    """Opens the listener `spec` asks for (port 0 on loopback) and reserves a refused port.
+
+    `tls` and `starttls` listeners need the run's `certificates`.
+    """
     if spec.kind not in get_args(ListenerKind):
         raise UnsupportedListener(f"listener kind {spec.kind!r} is not served by this peer")
     if spec.host not in get_args(LoopbackHost):
         raise UnsupportedListener(f"the peer listens on loopback only, not on {spec.host!r}")
+    tls = None
+    if spec.kind in ("tls", "starttls"):
+        tls = _tls_context(spec, certificates)
     refused = reserve_refused_port()
     listener = None
     with contextlib.ExitStack() as on_error:
         on_error.callback(refused.close)
-        if spec.kind == "plain":
-            listener = await Listener.open(spec.host)
+        if spec.kind != "none":
+            listener = await Listener.open(spec.host, tls if spec.kind == "tls" else None)
         on_error.pop_all()
-    return PeerSession(listener, spec.host, refused)
+    return PeerSession(listener, spec.host, refused, spec.kind, tls)
+
+
+def _tls_context(spec: ListenerSpec, certificates: CertificateFiles | None) -> ssl.SSLContext:
+    if certificates is None:
+        raise UnsupportedListener(
+            f"a {spec.kind!r} listener needs the run's certificates:"
+            " open_session(spec, certificates=CertificateFiles(...))"
+        )
+    if spec.cert not in get_args(CertificateName):
+        raise UnsupportedListener(f"there is no certificate named {spec.cert!r}")
+    try:
+        chain, key = certificates.paths(spec.cert)
+    except KeyError:
+        raise UnsupportedListener(f"the run's certificates have no {spec.cert!r}") from None
+    try:
+        return server_context(chain, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise PeerError(f"cannot load the {spec.cert!r} certificate ({chain}, {key}): {exc}") from exc

@@ -1,34 +1,67 @@
 """Fixed-behaviour servers for standalone use: `serve()`, and `main()` behind
 `python -m conformance_peer`, `python servers/peer.py` and `connect-conformance servers`.
 
-Each listener has a kind; today only `echo` (plain TCP: write back every byte,
-answer the client's FIN with ours). TLS echo and STARTTLS echo slot in as more
-kinds: a new entry of `ServerKind` (which is also the `--kind` choice), its
-handler in `_HANDLERS`, and an SSL context passed to `start_server` in `_start`.
+Each listener has a kind (`ServerKind`, also the `--kind` choice):
+
+| kind | behaviour |
+|---|---|
+| `echo` | plain TCP: writes back every byte, answers the client's FIN with ours |
+| `tls` | the same over TLS from the first byte |
+| `starttls` | echoes plaintext lines until `STARTTLS\r\n`, answers `OK\r\n`, upgrades, echoes |
+
+The behaviours themselves are in `_behaviours`.
 """
 
 import argparse
 import asyncio
 import json
 import signal
+import ssl
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, get_args
 
-ServerKind = Literal["echo"]
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+from ._behaviours import Handler, echo, starttls_echo
 
-READ_SIZE = 256 * 1024
+ServerKind = Literal["echo", "tls", "starttls"]
+TLS_KINDS: tuple[ServerKind, ...] = ("tls", "starttls")
+
+
+class CannotListen(OSError):
+    """A listener could not be opened (port taken, no such address); names which one."""
+
+    def __init__(self, spec: "ServerSpec", cause: OSError) -> None:
+        super().__init__(f"cannot listen on {spec.host} port {spec.port}: {cause}")
+        self.spec = spec
 
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One listener to run: its kind, host and port (0 picks a free one)."""
+    """One listener to run: its kind, host and port (0 picks a free one).
+
+    `tls` and `starttls` need `cert` (the certificate chain, PEM) and `key` (its
+    private key, PEM).
+    """
 
     kind: ServerKind = "echo"
     host: str = "127.0.0.1"
     port: int = 0
+    cert: Path | None = None
+    key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind in TLS_KINDS and (self.cert is None or self.key is None):
+            raise ValueError(f"a {self.kind} server needs a certificate: cert and key files")
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context (None for `echo`); OSError when the files don't load."""
+        if self.cert is None or self.key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, self.key)
+        return context
 
 
 @dataclass(frozen=True)
@@ -78,7 +111,11 @@ async def serve(
 
 
 async def _start(spec: ServerSpec, handlers: set[asyncio.Task[None]]) -> asyncio.Server:
-    handler = _HANDLERS[spec.kind]
+    context = spec.tls_context() if spec.kind in TLS_KINDS else None
+    handler: Handler = echo
+    if spec.kind == "starttls":
+        assert context is not None
+        handler = starttls_echo(context)
 
     async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -89,25 +126,12 @@ async def _start(spec: ServerSpec, handlers: set[asyncio.Task[None]]) -> asyncio
         finally:
             handlers.discard(task)
 
-    return await asyncio.start_server(tracked, spec.host, spec.port)
-
-
-async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Writes back every byte it reads; on the client's FIN closes (FIN after the last byte)."""
     try:
-        while data := await reader.read(READ_SIZE):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass  # the client reset: nothing left to echo to
-    except asyncio.CancelledError:
-        writer.transport.abort()  # the server is stopping: don't wait for a slow reader
-        raise
-    finally:
-        writer.close()
-
-
-_HANDLERS: dict[ServerKind, Handler] = {"echo": echo}
+        return await asyncio.start_server(
+            tracked, spec.host, spec.port, ssl=context if spec.kind == "tls" else None
+        )
+    except OSError as exc:
+        raise CannotListen(spec, exc) from exc
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,25 +140,62 @@ def parser() -> argparse.ArgumentParser:
         description=(
             "Run the connect() conformance peer's standalone servers. Prints one JSON line "
             'per listener, e.g. {"kind": "echo", "host": "127.0.0.1", "port": 40123}, '
-            "then serves until SIGINT or SIGTERM."
+            "then serves until SIGINT or SIGTERM. STARTTLS echo: plaintext lines are echoed "
+            "until the line STARTTLS\\r\\n, answered OK\\r\\n; then TLS, and every byte is echoed."
         ),
     )
-    p.add_argument("--kind", choices=get_args(ServerKind), default="echo", help="server behaviour")
+    p.add_argument(
+        "--kind",
+        action="append",
+        choices=get_args(ServerKind),
+        help="server behaviour; repeat for several listeners, one JSON line each (default: echo)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port to bind (default: 0, pick a free one)")
+    p.add_argument(
+        "--port",
+        action="append",
+        type=int,
+        help="port to bind (default: 0, pick a free one); with several --kind, one --port each, in order",
+    )
+    p.add_argument("--cert", type=Path, help="certificate chain (PEM) for --kind tls/starttls")
+    p.add_argument("--key", type=Path, help="its private key (PEM) for --kind tls/starttls")
     return p
 
 
+def specs_from(args: argparse.Namespace, p: argparse.ArgumentParser) -> list[ServerSpec]:
+    """The listeners the command line asks for; exits 2 (argparse) on a contradiction."""
+    kinds: list[ServerKind] = args.kind or ["echo"]
+    ports: list[int] = args.port or [0]
+    if len(ports) == 1 and (ports[0] == 0 or len(kinds) == 1):
+        ports = ports * len(kinds)
+    if len(ports) != len(kinds):
+        p.error("with several --kind, give one --port per --kind (or none, for free ports)")
+    tls = [kind for kind in kinds if kind in TLS_KINDS]
+    if tls and (args.cert is None or args.key is None):
+        p.error(f"--kind {tls[0]} needs --cert FILE and --key FILE")
+    return [
+        ServerSpec(kind=kind, host=args.host, port=port, cert=args.cert, key=args.key)
+        for kind, port in zip(kinds, ports, strict=True)
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    spec = ServerSpec(kind=args.kind, host=args.host, port=args.port)
+    p = parser()
+    specs = specs_from(p.parse_args(argv), p)
+    tls = next((spec for spec in specs if spec.kind in TLS_KINDS), None)
+    if tls is not None:
+        try:
+            tls.tls_context()  # fail before listening, naming the files
+        except OSError as exc:  # ssl.SSLError is one too
+            print(
+                f"conformance-peer: cannot load --cert {tls.cert} --key {tls.key}: {exc}",
+                file=sys.stderr,
+            )
+            return 1
     try:
-        asyncio.run(_serve_until_signal([spec]))
+        asyncio.run(_serve_until_signal(specs))
     except OSError as exc:
-        print(
-            f"conformance-peer: cannot listen on {spec.host} port {spec.port}: {exc}",
-            file=sys.stderr,
-        )
+        print(f"conformance-peer: {exc}", file=sys.stderr)
         return 1
     return 0
 

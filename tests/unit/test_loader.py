@@ -31,7 +31,7 @@ def write(tmp_path: Path, text: str, area: str = "lifecycle", name: str = "cases
 def problems(tmp_path: Path, text: str, area: str = "lifecycle") -> list[str]:
     write(tmp_path, text, area)
     cases, errors = loader.load([tmp_path / "spec"])
-    assert not cases or errors == [], "a file with problems must contribute no case"
+    assert not cases or errors == [], "the broken case must not load"
     return [str(error) for error in errors]
 
 
@@ -104,6 +104,14 @@ def test_duplicate_ids_across_files_name_both_places(tmp_path: Path) -> None:
 def test_one_broken_file_does_not_hide_the_cases_of_another(tmp_path: Path) -> None:
     write(tmp_path, GOOD, name="good.yaml")
     write(tmp_path, "- id: [\n", name="broken.yaml")
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert [case.id for case in cases] == ["lifecycle.example"]
+    assert len(errors) == 1
+
+
+def test_a_broken_case_costs_only_itself(tmp_path: Path) -> None:
+    broken = GOOD.replace("lifecycle.example", "lifecycle.broken").replace("level: must", "level: maybe")
+    write(tmp_path, GOOD + broken)
     cases, errors = loader.load([tmp_path / "spec"])
     assert [case.id for case in cases] == ["lifecycle.example"]
     assert len(errors) == 1

@@ -10,7 +10,7 @@ task or socket behind.
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import platform
 import socket as stdlib_socket
 from collections.abc import Awaitable, Callable
@@ -21,8 +21,10 @@ import conformance
 from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 
 from .arguments import parse_connect_arguments
+from .collect import read_bytes
 from .errors import JSThrow
 from .mutants import MUTANTS, quirks_for
+from .payload import BLOCK_SIZE, repeated_pattern
 from .promises import Promise
 from .readable import ReadableStreamReader, ReadResult
 from .session import Encoder, Session, SocketEntry, encode_error
@@ -159,8 +161,8 @@ class ReferenceAdapter:
     async def _connect(self, message: dict[str, Any]) -> Response:
         if "address" not in message:
             raise ProtocolError("connect needs an address")
-        address = decode(message["address"])
-        options = decode(message["options"]) if "options" in message else UNDEFINED
+        address = _decode(message["address"])
+        options = _decode(message["options"]) if "options" in message else UNDEFINED
         session = self._session
         try:
             request = parse_connect_arguments(address, options, self.quirks)
@@ -222,14 +224,14 @@ class ReferenceAdapter:
         except JSThrow as thrown:
             return _threw(thrown)
         result: Promise[Any] = Promise(self._session.tracker, handled=True)
-        self._session.tasks.spawn(_collect(reader, n, digest, result))
+        self._session.tasks.spawn(read_bytes(reader, n, digest, result))
         return await self._session.outcome(result, _identity, _timeout_ms(message))
 
     async def _write(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         if "data" not in message:
             raise ProtocolError("write needs data")
-        data = decode(message["data"])
+        data = _decode_chunk(message["data"])
         try:
             writer = self._writer(entry)
         except JSThrow as thrown:
@@ -246,7 +248,7 @@ class ReferenceAdapter:
 
     async def _abort_writer(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
-        reason = decode(message.get("reason", {"$type": "undefined"}))
+        reason = _decode(message.get("reason", {"$type": "undefined"}))
         try:
             writer = self._writer(entry)
         except JSThrow as thrown:
@@ -255,7 +257,7 @@ class ReferenceAdapter:
 
     async def _cancel_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
-        reason = decode(message.get("reason", {"$type": "undefined"}))
+        reason = _decode(message.get("reason", {"$type": "undefined"}))
         try:
             reader = self._reader(entry)
         except JSThrow as thrown:
@@ -306,7 +308,7 @@ class ReferenceAdapter:
 
     async def _start_tls(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
-        options = decode(message["options"]) if "options" in message else UNDEFINED
+        options = _decode(message["options"]) if "options" in message else UNDEFINED
         try:
             upgraded = entry.socket.start_tls(options)
         except JSThrow as thrown:
@@ -337,35 +339,24 @@ class ReferenceAdapter:
         return entry.writer
 
 
-async def _collect(
-    reader: ReadableStreamReader, n: int | None, digest: bool, result: Promise[Any]
-) -> None:
-    """``read_bytes``: read chunks until ``n`` bytes (None: until done), then settle ``result``."""
-    hasher = hashlib.sha256() if digest else None
-    parts: list[bytes] = []
-    length = chunks = 0
-    done = False
+def _decode(value: Any) -> Any:
     try:
-        while n is None or length < n:
-            chunk = await reader.read(None if n is None else n - length).join()
-            if chunk.done:
-                done = True
-                break
-            chunks += 1
-            length += len(chunk.value)
-            if hasher is not None:
-                hasher.update(chunk.value)
-            else:
-                parts.append(chunk.value)
-    except JSThrow as thrown:
-        result.reject(thrown.value)
-        return
-    value: dict[str, Any] = {"length": length, "done": done, "chunks": chunks}
-    if hasher is not None:
-        value["sha256"] = hasher.hexdigest()
-    else:
-        value["data"] = encode(JSBytes(b"".join(parts)))
-    result.resolve(value)
+        return decode(value)
+    except (ValueError, KeyError, TypeError) as error:  # binascii.Error is a ValueError
+        raise ProtocolError(f"cannot decode the value {str(value)[:80]}: {error!r}") from None
+
+
+def _decode_chunk(value: Any) -> Any:
+    """A write's data; a large pattern stays a repeated block instead of being built whole."""
+    if isinstance(value, dict) and value.get("$type") == "pattern":
+        try:
+            size = int(value["size"])
+            if size > BLOCK_SIZE:
+                seed = base64.b64decode(value["seed"], validate=True)
+                return repeated_pattern(seed, size, str(value.get("view", "Uint8Array")))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProtocolError(f"bad pattern {value}: {error!r}") from None
+    return _decode(value)
 
 
 def _threw(thrown: JSThrow) -> Response:

@@ -35,6 +35,7 @@ from .connection import (
 )
 from .errors import JSError, JSThrow, type_error
 from .mutants import Quirks
+from .payload import Payload, pieces
 from .promises import Promise, PromiseState, RejectionTracker
 from .readable import ReadableStream
 from .tasks import TaskSet
@@ -139,16 +140,11 @@ class Socket:
             raise JSThrow(self._connect_failure or JSError("TypeError", errors.SOCKET_CLOSED))
         return self._connection
 
-    async def sink_write(self, data: bytes) -> None:
+    async def sink_write(self, data: Payload) -> None:
         connection = await self._usable_connection()
         try:
-            if len(data) <= WRITE_SLICE:
-                connection.write(data)
-                await connection.drain()
-                return
-            view = memoryview(data)
-            for start in range(0, len(view), WRITE_SLICE):
-                connection.write(view[start : start + WRITE_SLICE])
+            for piece in pieces(data, WRITE_SLICE):
+                connection.write(piece)
                 await connection.drain()
         except ConnectionLost:
             raise JSThrow(JSError("Error", errors.CONNECTION_LOST)) from None

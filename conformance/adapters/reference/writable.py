@@ -29,13 +29,14 @@ from conformance.jsvalues import JSBytes
 from . import errors
 from .errors import JSError, JSThrow, type_error
 from .mutants import Quirks
+from .payload import Payload, RepeatedBytes
 from .promises import Promise, PromiseState, RejectionTracker
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WritableSink(Protocol):
-    async def sink_write(self, data: bytes) -> None: ...
+    async def sink_write(self, data: Payload) -> None: ...
 
     async def sink_close(self) -> None: ...
 
@@ -48,7 +49,7 @@ Spawn = Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]]
 @dataclass
 class _Op:
     promise: Promise[None]
-    data: bytes | None  # None: close (FIN)
+    data: Payload | None  # None: close (FIN)
 
 
 class WritableStreamWriter:
@@ -77,10 +78,12 @@ class WritableStreamWriter:
         self._stream.release(self)
 
 
-def chunk_bytes(chunk: object, quirks: Quirks) -> bytes:
+def chunk_bytes(chunk: object, quirks: Quirks) -> Payload:
     """B28: the bytes a chunk stands for; raises ``JSThrow`` (TypeError) for other types."""
     if isinstance(chunk, JSBytes):
         return chunk.data  # immutable, so "copied" already
+    if isinstance(chunk, RepeatedBytes):
+        return chunk  # a byte view too, only not built in memory
     if isinstance(chunk, bytes | bytearray | memoryview):
         return bytes(chunk)
     if isinstance(chunk, str):
@@ -154,7 +157,7 @@ class WritableStream:
             data = chunk_bytes(chunk, self._quirks)
         except JSThrow as thrown:
             return self.rejected(thrown.value)
-        if not data:
+        if len(data) == 0:
             return Promise.resolved(self.tracker, None)
         return self._enqueue(data)
 
@@ -210,7 +213,7 @@ class WritableStream:
 
     # -- the pump ----------------------------------------------------------------------
 
-    def _enqueue(self, data: bytes | None) -> Promise[None]:
+    def _enqueue(self, data: Payload | None) -> Promise[None]:
         promise: Promise[None] = Promise(self.tracker)
         self._queue.append(_Op(promise, data))
         if self._pump is None:

@@ -47,8 +47,8 @@ class Client:
         message = {"seq": self._seq, "op": op, **arguments}
         problem = messages.request_problem(message)
         assert problem is None, f"test bug, invalid request {message}: {problem}"
-        reply = await self.adapter.request(json.loads(json.dumps(message)))
-        reply = json.loads(json.dumps(reply))  # what crosses a real transport
+        answer = await self.adapter.request(json.loads(json.dumps(message)))
+        reply: dict[str, Any] = json.loads(json.dumps(answer))  # what crosses a real transport
         problem = messages.response_problem(op, reply)
         assert problem is None, f"invalid response {reply}: {problem}"
         assert reply["seq"] == self._seq

@@ -10,6 +10,7 @@ import pytest
 from conformance.adapters.reference import errors
 from conformance.adapters.reference.errors import JSError, JSThrow
 from conformance.adapters.reference.mutants import FAITHFUL, Quirks, quirks_for
+from conformance.adapters.reference.payload import Payload
 from conformance.adapters.reference.promises import Promise, PromiseState, RejectionTracker
 from conformance.adapters.reference.readable import HIGH_WATER, ReadableStream, ReadResult
 from conformance.adapters.reference.tasks import TaskSet
@@ -221,7 +222,7 @@ class FakeSink:
         self.open = asyncio.Event()
         self.open.set()
 
-    async def sink_write(self, data: bytes) -> None:
+    async def sink_write(self, data: Payload) -> None:
         await self.open.wait()
         self.events.append(data)
 

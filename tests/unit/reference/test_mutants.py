@@ -1,0 +1,270 @@
+"""Every mutant is a real, observable bug: a scenario tells it apart from the reference.
+
+Each scenario drives the adapter through the protocol and returns one
+observation. The test checks the reference's observation against the
+catalogue, and that the mutant's observation differs, so the spec has
+something to catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from conformance.adapters.reference import MUTANTS, ReferenceAdapter, errors
+
+from .support import Client, Peer, data, peer, refused_port, run
+
+Scenario = Callable[[Client, Peer, int], Awaitable[Any]]
+SCENARIOS: dict[str, tuple[Scenario, Any]] = {}
+
+REQUIRED = {
+    "allow-half-open-ignored", "default-allow-half-open-true", "missing-port-defaults-443",
+    "secure-transport-not-validated", "close-without-flush", "opened-before-connection",
+    "remote-address-as-ip", "writes-after-close-accepted", "peer-eof-never-done",
+    "invalid-port-accepted", "opened-not-marked-handled", "close-rejects-on-failure",
+    "reset-as-eof", "writer-close-no-fin", "validation-order-swapped",
+}
+
+
+def scenario(mutant: str, reference_sees: Any) -> Callable[[Scenario], Scenario]:
+    def register(function: Scenario) -> Scenario:
+        SCENARIOS[mutant] = (function, reference_sees)
+        return function
+
+    return register
+
+
+async def status(client: Client, op: str, **arguments: Any) -> str:
+    reply = await client.op(op, **arguments)
+    return str(reply["status"])
+
+
+@scenario("allow-half-open-ignored", "pending")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address, {"allowHalfOpen": True})
+    conn = await listener.accept()
+    conn.shutdown_write()
+    await client.op("read", socket=s, timeout_ms=2000)
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=300)
+
+
+@scenario("default-allow-half-open-true", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    conn.shutdown_write()
+    await client.op("read", socket=s, timeout_ms=2000)
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=1000)
+
+
+@scenario("missing-port-defaults-443", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address="127.0.0.1")
+
+
+@scenario("secure-transport-not-validated", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address=listener.address, options={"secureTransport": "tls"})
+
+
+@scenario("close-without-flush", 16 * 1024 * 1024)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    size = 16 * 1024 * 1024
+    await client.op("write", socket=s, timeout_ms=0, data={"$type": "pattern", "seed": "eA==", "size": size})
+    await client.op("close", socket=s, timeout_ms=0)
+    conn = await listener.accept()
+    received = 0
+    try:
+        while chunk := await asyncio.wait_for(conn.reader.read(1 << 20), 5):
+            received += len(chunk)
+    except ConnectionError:
+        pass
+    return received
+
+
+@scenario("opened-before-connection", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"127.0.0.1:{refused}")
+    return await status(client, "await", socket=s, promise="opened", timeout_ms=2000)
+
+
+@scenario("remote-address-as-ip", "localhost")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"localhost:{listener.port}")
+    reply = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    return reply["value"]["remoteAddress"].split(":")[0]
+
+
+@scenario("writes-after-close-accepted", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("close", socket=s, timeout_ms=2000)
+    return await status(client, "write", socket=s, data=data(b"x"), timeout_ms=2000)
+
+
+@scenario("peer-eof-never-done", {"done": True})
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    conn.shutdown_write()
+    reply = await client.op("read", socket=s, timeout_ms=500)
+    return reply.get("value", reply["status"])
+
+
+@scenario("invalid-port-accepted", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address={"hostname": "127.0.0.1", "port": 70000})
+
+
+@scenario("opened-not-marked-handled", [])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await client.connect(f"127.0.0.1:{refused}")
+    await asyncio.sleep(0.2)
+    return (await client.end())["unhandled_rejections"]
+
+
+@scenario("close-rejects-on-failure", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"127.0.0.1:{refused}")
+    await client.op("await", socket=s, promise="closed", timeout_ms=2000)
+    return await status(client, "close", socket=s, timeout_ms=2000)
+
+
+@scenario("reset-as-eof", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    conn.reset()
+    return await status(client, "read", socket=s, timeout_ms=2000)
+
+
+@scenario("writer-close-no-fin", "eof")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    await client.op("close_writer", socket=s, timeout_ms=2000)
+    try:
+        return "eof" if await conn.recv_until_eof(timeout=0.5) == b"" else "data"
+    except TimeoutError:
+        return "silence"
+
+
+@scenario("validation-order-swapped", errors.ADDRESS_MISSING_PORT)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    reply = await client.op("connect", address="nope", options={"secureTransport": "tls"})
+    return reply["error"]["message"]
+
+
+@scenario("host-check-skipped", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address=f"{listener.address}/path")
+
+
+@scenario("connect-error-is-type-error", "Error")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"127.0.0.1:{refused}")
+    return (await client.op("await", socket=s, promise="opened", timeout_ms=2000))["error"]["name"]
+
+
+@scenario("closed-resolves-on-failure", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"127.0.0.1:{refused}")
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=2000)
+
+
+@scenario("opened-has-local-address", ["remoteAddress"])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    return sorted((await client.op("await", socket=s, promise="opened", timeout_ms=2000))["value"])
+
+
+@scenario("http-port-hint-missing", errors.CONNECT_FAILED + errors.HTTP_PORT_HINT)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect("nowhere.invalid:443")
+    return (await client.op("await", socket=s, promise="opened", timeout_ms=2000))["error"]["message"]
+
+
+@scenario("eof-closes-without-read", "pending")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    conn.shutdown_write()
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=300)
+
+
+@scenario("string-chunks-rejected", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    return await status(client, "write", socket=s, data="text", timeout_ms=2000)
+
+
+@scenario("reads-after-close-done", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("close", socket=s, timeout_ms=2000)
+    return await status(client, "read", socket=s, timeout_ms=2000)
+
+
+@scenario("reader-lock-not-enforced", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("get_reader", socket=s)
+    return await status(client, "get_reader", socket=s)
+
+
+@scenario("start-tls-checks-reordered", errors.STARTTLS_AFTER_CLOSE)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("close", socket=s, timeout_ms=2000)
+    return (await client.op("start_tls", socket=s))["error"]["message"]
+
+
+@scenario("read-chunks-not-uint8array", "Uint8Array")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    await conn.send(b"x")
+    return (await client.op("read", socket=s, timeout_ms=2000))["value"]["value"]["view"]
+
+
+async def observe(mutant: str | None, function: Scenario) -> Any:
+    with refused_port() as refused:
+        async with peer() as listener:
+            client = Client(mutant)
+            try:
+                return await function(client, listener, refused)
+            finally:
+                await client.adapter.aclose()
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_the_mutant_is_observably_different(mutant: str) -> None:
+    function, reference_sees = SCENARIOS[mutant]
+    assert run(observe(None, function)) == reference_sees
+    assert run(observe(mutant, function)) != reference_sees
+
+
+def test_every_mutant_has_a_scenario_and_the_required_ones_exist() -> None:
+    assert set(SCENARIOS) == set(MUTANTS)
+    assert set(MUTANTS) >= REQUIRED
+    assert len(MUTANTS) >= 14
+    assert all(description and "\n" not in description for description in MUTANTS.values())
+
+
+def test_a_mutant_names_itself_in_hello() -> None:
+    async def hello() -> Any:
+        return await Client("reset-as-eof").op("hello", protocol=1)
+
+    assert run(hello())["value"]["name"] == "reference+reset-as-eof"
+
+
+def test_unknown_mutants_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown mutant"):
+        ReferenceAdapter(mutant="no-such-bug")
+
