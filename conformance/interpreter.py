@@ -303,6 +303,8 @@ class CaseInterpreter:
             return PeerOp(step, "wait_end", {"conn": conn, "timeout": units.seconds(arg["for"])})
         if action == "peer.echo":
             return PeerOp(step, "echo", {"conn": conn, "chunks": arg.get("chunks"), "timeout": within})
+        if action == "peer.start_tls":
+            return PeerOp(step, "start_tls", {"conn": conn, "timeout": within})
         method = {"peer.shutdown": "shutdown_write", "peer.close": "close", "peer.reset": "reset"}[action]
         return PeerOp(step, method, {"conn": conn})
 
@@ -551,6 +553,15 @@ def _compare_received(kind: str, wanted: Any, value: dict[str, Any]) -> str | No
     return f"expected {describe_bytes(want)}, got {describe_bytes(got)} (first difference at byte {same})"
 
 
+def _tls_problem(wanted: Any, tls: Any) -> str | None:
+    if tls is None:
+        return "no TLS handshake happened (is the listener plain?)"
+    problem = match(wanted, tls, "handshake")
+    if problem and tls.get("error"):
+        problem += f" (handshake error: {tls['error']})"
+    return problem
+
+
 def _peer_problem(step: Step, expect: dict[str, Any] | None, result: dict[str, Any]) -> str | None:
     action = step.action
     if expect and "any_of" in expect:
@@ -559,7 +570,13 @@ def _peer_problem(step: Step, expect: dict[str, Any] | None, result: dict[str, A
     if action == "peer.accept":
         if expect and "no_connection" in expect:
             return None if not result.get("accepted") else "a connection arrived, but none was expected"
-        return None if result.get("accepted") else f"no connection arrived within {result.get('waited_s', '?')} s"
+        if not result.get("accepted"):
+            return f"no connection arrived within {result.get('waited_s', '?')} s"
+        if expect and "tls" in expect:
+            return _tls_problem(expect["tls"], result.get("tls"))
+        return None
+    if action == "peer.start_tls":
+        return _tls_problem(expect["tls"] if expect and "tls" in expect else {"ok": True}, result.get("tls"))
     if action in ("peer.expect_eof", "peer.expect_reset", "peer.expect_silence"):
         wanted = {"peer.expect_eof": "eof", "peer.expect_reset": "reset", "peer.expect_silence": "silence"}[action]
         kind = result.get("kind")

@@ -297,7 +297,7 @@ class _CaseChecker:
         raw: Any = self.raw.get("peer", "plain")
         if isinstance(raw, str):
             return PeerSpec(kind=raw)  # type: ignore[arg-type]
-        return PeerSpec(kind=raw["kind"], host=raw.get("host", "127.0.0.1"))
+        return PeerSpec(kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"))
 
     def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
         raw = self.raw

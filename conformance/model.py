@@ -34,6 +34,7 @@ PEER_ACTIONS = (
     "peer.shutdown",
     "peer.close",
     "peer.reset",
+    "peer.start_tls",
 )
 CONTROL_ACTIONS = ("sleep", "join", "end")
 ACTIONS = CLIENT_ACTIONS + PEER_ACTIONS + CONTROL_ACTIONS
@@ -45,8 +46,9 @@ SYNC_ACTIONS = ("connect", "get", "get_reader", "get_writer", "release_lock", "s
 
 @dataclass(frozen=True)
 class PeerSpec:
-    kind: Literal["plain", "none"] = "plain"
+    kind: Literal["plain", "none", "tls", "starttls"] = "plain"
     host: Literal["127.0.0.1", "::1"] = "127.0.0.1"
+    cert: Literal["good", "wrong-host", "untrusted", "expired"] = "good"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from conformance_peer import Accepted, ChunkPlan, Echoed, EndSeen, NoConnection, Received, Sent
+from conformance_peer import (
+    Accepted,
+    ChunkPlan,
+    Echoed,
+    EndSeen,
+    NoConnection,
+    Received,
+    Sent,
+    TlsInfo,
+)
 
 
 def prepare(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -40,6 +49,8 @@ def normalise(method: str, result: Any) -> dict[str, Any]:
         return observed
     if isinstance(result, Echoed):
         return {"length": result.length, "ended": result.ended, "timed_out": result.timed_out}
+    if isinstance(result, TlsInfo):
+        return {"tls": result.as_dict()}
     if result is None:
         return {"done": method}
     raise TypeError(f"unexpected peer result {result!r} from {method}")

@@ -19,10 +19,11 @@ import pytest
 
 from . import expectations, loader
 from .adapters import registry
+from .certificates import RunCertificates
 from .errors import InfrastructureError
 from .model import Case
 from .outcomes import CaseResult, Outcome
-from .runner import Lane
+from .runner import Lane, RunContext
 
 _SEVERITY = {"must": "critical", "should": "normal", "info": "minor"}
 
@@ -44,6 +45,7 @@ class _Session:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lane: Lane | None = None
         self.failure: str | None = None
+        self.certificates: RunCertificates | None = None
 
     def run(self, case: Case) -> CaseResult:
         if self.failure:
@@ -51,7 +53,8 @@ class _Session:
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
         if self.lane is None:
-            lane = Lane(self.adapter)
+            self.certificates = RunCertificates()
+            lane = Lane(self.adapter, RunContext(self.certificates))
             try:
                 self.loop.run_until_complete(lane.start())
             except InfrastructureError as error:
@@ -68,6 +71,8 @@ class _Session:
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.loop = None
+        if self.certificates is not None:
+            self.certificates.close()
 
 
 _SESSION_KEY = pytest.StashKey[_Session]()

@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conformance_peer import ListenerSpec, PeerSession, open_session
+from conformance_peer import ListenerSpec, PeerError, PeerSession, open_session
 
+from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
 from .interpreter import (
     CaseInterpreter,
@@ -36,17 +37,37 @@ from .protocol.transports import Transport
 
 
 @dataclass(frozen=True)
+class RunContext:
+    """What every adapter and peer session of one run shares: the run's certificates."""
+
+    certificates: RunCertificates
+
+    @property
+    def ca_pem(self) -> str:
+        return self.certificates.ca_pem
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.certificates.ca_file)
+
+
+@dataclass(frozen=True)
 class AdapterSpec:
-    """How to reach one implementation: a display name and a transport factory."""
+    """How to reach one implementation: a display name and a transport factory.
+
+    The factory gets the run's context at launch, because some runtimes read
+    their trust anchors only when they start.
+    """
 
     name: str
-    make_transport: Callable[[], Transport]
+    make_transport: Callable[[RunContext], Transport]
 
 
 class Lane:
-    def __init__(self, adapter: AdapterSpec, validate: bool = True) -> None:
+    def __init__(self, adapter: AdapterSpec, context: RunContext, validate: bool = True) -> None:
         self.adapter = adapter
-        self.client = AdapterClient(adapter.make_transport, validate=validate)
+        self.context = context
+        self.client = AdapterClient(lambda: adapter.make_transport(context), validate=validate)
 
     async def start(self) -> Hello:
         return await self.client.start()
@@ -87,8 +108,9 @@ class Lane:
             result.message = f"the adapter lacks capability: {', '.join(missing)}"
             return
         try:
-            peer = await open_session(ListenerSpec(kind=case.peer.kind, host=case.peer.host))
-        except OSError as error:
+            spec = ListenerSpec(kind=case.peer.kind, host=case.peer.host, cert=case.peer.cert)
+            peer = await open_session(spec, self.context.certificates.peer_files())
+        except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
@@ -184,7 +206,14 @@ async def run_cases(
 
     Raises ``InfrastructureError`` when the adapter cannot start at all.
     """
-    lanes = [Lane(adapter, validate=validate) for _ in range(max(1, min(workers, len(cases) or 1)))]
+    with RunCertificates() as certificates:
+        context = RunContext(certificates)
+        return await _run_lanes(cases, adapter, context, workers, on_result, validate)
+
+
+async def _run_lanes(cases: Sequence[Case], adapter: AdapterSpec, context: RunContext, workers: int,
+                     on_result: ResultCallback | None, validate: bool) -> tuple[Hello, list[CaseResult]]:
+    lanes = [Lane(adapter, context, validate=validate) for _ in range(max(1, min(workers, len(cases) or 1)))]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

@@ -11,7 +11,7 @@ import shlex
 
 from ..errors import UsageError
 from ..protocol.transports import InProcessTransport, StdioTransport, WebSocketTransport
-from ..runner import AdapterSpec
+from ..runner import AdapterSpec, RunContext
 
 BUILTIN = ("reference",)
 
@@ -22,13 +22,18 @@ def mutant_names() -> list[str]:
     return sorted(MUTANTS)
 
 
+def launch_environment(context: RunContext) -> dict[str, str]:
+    """What a spawned adapter learns at start-up (docs/adapter-protocol.md, Launch)."""
+    return {"CONNECT_CONFORMANCE_CA_FILE": context.ca_file, "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem}
+
+
 def resolve(value: str) -> AdapterSpec:
     if value == "reference" or value.startswith("reference+"):
         mutant = value.partition("+")[2] or None
         if mutant is not None and mutant not in mutant_names():
             raise UsageError(f"--adapter {value}: unknown mutant {mutant!r}; known: {', '.join(mutant_names())}")
 
-        def make_reference() -> InProcessTransport:
+        def make_reference(context: RunContext) -> InProcessTransport:
             from .reference import ReferenceAdapter
 
             return InProcessTransport(lambda: ReferenceAdapter(mutant=mutant))
@@ -42,9 +47,9 @@ def resolve(value: str) -> AdapterSpec:
             raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
         if not argv:
             raise UsageError("--adapter stdio: needs a command, e.g. stdio:'node adapter.js'")
-        return AdapterSpec(value, lambda: StdioTransport(argv))
+        return AdapterSpec(value, lambda context: StdioTransport(argv, env=launch_environment(context)))
     if value.startswith(("ws://", "wss://")):
-        return AdapterSpec(value, lambda: WebSocketTransport(value))
+        return AdapterSpec(value, lambda context: WebSocketTransport(value))
     raise UsageError(
         f"--adapter {value!r}: expected one of {', '.join(BUILTIN)}, reference+<mutant>, "
         "stdio:'CMD ARGS' or ws://HOST:PORT/PATH"

@@ -140,9 +140,10 @@ class Connection:
         """
         handshake = self._stream.handshake
         assert handshake is not None, "no TLS handshake was started on this connection"
-        await asyncio.wait({handshake}, timeout=max(0.0, timeout))
+        timeout = max(0.0, timeout)
+        await asyncio.wait({handshake}, timeout=timeout)
         if not handshake.done():
-            self._stream.fail_tls(f"the TLS handshake did not finish within {max(0.0, timeout):.3g} s")
+            self._stream.fail_tls(f"the TLS handshake did not finish within {timeout:.3g} s")
         return handshake.result()
 
     async def start_tls(self, context: ssl.SSLContext, timeout: float) -> TlsInfo:
@@ -190,6 +191,9 @@ class Connection:
             self._reading = False
 
     def _check_tls(self) -> None:
+        handshake = self._stream.handshake
+        if handshake is not None and not handshake.done():
+            raise PeerError(f"connection {self.name!r} is in the middle of its TLS handshake")
         if self._stream.tls_error is not None:
             raise PeerError(
                 f"connection {self.name!r} has no TLS session: the handshake failed"

@@ -7,7 +7,10 @@ workerd's network service and kj's socket code:
   (``[v6]:port``, ``host:port``; a colon-laden host without brackets is an
   IPv6 literal *without* a port, B9), and a port of 0 cannot be dialled;
 * names ending in ``.invalid`` (RFC 6761) fail without any lookup, so cases
-  can ask for a DNS failure without sending a query;
+  can ask for a DNS failure without sending a query; the only names looked up
+  at all are ``localhost`` and ``*.localhost`` (from /etc/hosts, RFC 6761 again):
+  any other name fails as unresolvable, so the reference never sends a DNS
+  query off the machine;
 * like a workerd ``network`` service with ``allow = ["local"]``, only loopback
   addresses may be dialled: anything else fails as "blocked" (B26), so the
   reference never sends traffic off the machine.
@@ -83,6 +86,11 @@ def _is_reserved_invalid(host: str) -> bool:
     return name == "invalid" or name.endswith(".invalid")
 
 
+def _is_localhost(host: str) -> bool:
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
 async def _resolve(target: NetworkAddress) -> list[str]:
     """The loopback IP addresses to try for ``target``, in order."""
     if not target.host or target.port == 0:
@@ -92,6 +100,8 @@ async def _resolve(target: NetworkAddress) -> list[str]:
     try:
         candidates = [str(ipaddress.ip_address(target.host))]
     except ValueError:
+        if not _is_localhost(target.host):
+            raise ConnectError(f"{target.host}: not resolved (the reference looks up only localhost)") from None
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(
@@ -211,12 +221,13 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close after sending what is buffered (kj: destroy the stream)."""
-        if self._transport is not None:
+        if self._transport is not None and not self._lost:
             self._transport.close()
 
     def abort(self) -> None:
         """Close at once, discarding buffered data."""
-        if self._transport is not None:
+        # Not once closed: asyncio's transport would schedule its teardown a second time.
+        if self._transport is not None and not self._lost:
             self._transport.abort()
 
     async def wait_closed(self) -> None:

@@ -51,7 +51,8 @@ def pieces(payload: Payload, limit: int) -> Iterator[bytes | memoryview]:
             yield piece
         return
     if len(payload) <= limit:
-        yield payload
+        if payload:
+            yield payload
         return
     view = memoryview(payload)
     for start in range(0, len(view), limit):

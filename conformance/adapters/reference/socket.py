@@ -249,14 +249,16 @@ class Socket:
     def destroy(self, *, discard_buffered: bool) -> None:
         """Drop the connection (B35 step 5); also how ``end`` gets rid of a socket."""
         self.destroyed = True
-        connection, self._connection = self._connection, None
-        if connection is None:
+        if self._connection is not None:
+            self._dead_connection, self._connection = self._connection, None
+        dead = self._dead_connection
+        if dead is None:
             return
-        self._dead_connection = connection
+        # Again with discard_buffered (from ``end``), it cuts a graceful close short.
         if discard_buffered:
-            connection.abort()
+            dead.abort()
         else:
-            connection.close()
+            dead.close()
 
     async def wait_destroyed(self) -> None:
         """Wait until the connection that ``destroy`` dropped has really closed."""

@@ -1,10 +1,11 @@
-"""Shared fixtures of the peer's tests: make `conformance_peer` importable, run a scenario."""
+"""Shared fixtures of the peer's tests: make `conformance_peer` importable, run a scenario,
+the run's certificates."""
 
 import asyncio
 import socket
 import struct
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,3 +59,12 @@ class LoopbackClient:
 @pytest.fixture
 def client() -> LoopbackClient:
     return LoopbackClient()
+
+
+@pytest.fixture(scope="session")
+def certs() -> Iterator[Any]:
+    """The run's CA and server certificates (`conformance.certificates.RunCertificates`)."""
+    from conformance.certificates import RunCertificates
+
+    with RunCertificates() as run_certificates:
+        yield run_certificates

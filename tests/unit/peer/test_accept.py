@@ -103,7 +103,7 @@ def test_session_without_listener_has_only_the_refused_port(run: Any) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    [ListenerSpec(kind="tls"), ListenerSpec(host="0.0.0.0")],  # type: ignore[arg-type]
+    [ListenerSpec(kind="quic"), ListenerSpec(host="0.0.0.0")],  # type: ignore[arg-type]
     ids=["unknown-kind", "not-loopback"],
 )
 def test_open_session_rejects_what_it_cannot_serve(run: Any, spec: ListenerSpec) -> None:

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conformance_peer import Accepted, Echoed, EndSeen, NoConnection, Received, Sent
+from conformance_peer import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
 from conformance_peer._results import PREVIEW_LIMIT
 
 
@@ -11,6 +11,8 @@ from conformance_peer._results import PREVIEW_LIMIT
     "result",
     [
         Accepted("conn", "127.0.0.1:5000"),
+        Accepted("conn", "127.0.0.1:5000", TlsInfo(True, "TLSv1.3", None, "TLS_AES_128_GCM_SHA256")),
+        TlsInfo(False, error="[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca"),
         NoConnection("conn", 0.3),
         Sent(10, 2, False, False),
         Received(b"\xff\x00", "ab", 2, "reset", False),
@@ -35,3 +37,19 @@ def test_long_bytes_are_cut_in_the_transcript() -> None:
     as_dict = EndSeen("data", b"a" * (PREVIEW_LIMIT + 1)).as_dict()
     assert as_dict["data"] == {"hex": "61" * 64, "truncated": True}
     assert as_dict["length"] == PREVIEW_LIMIT + 1
+
+
+def test_accepted_shows_tls_only_when_there_was_a_handshake() -> None:
+    assert Accepted("c", "127.0.0.1:1").as_dict() == {
+        "accepted": True,
+        "name": "c",
+        "remote_address": "127.0.0.1:1",
+    }
+    failed = TlsInfo(False, sni="localhost", error="the TLS handshake did not finish within 2 s")
+    assert Accepted("c", "127.0.0.1:1", failed).as_dict()["tls"] == {
+        "ok": False,
+        "version": None,
+        "sni": "localhost",
+        "cipher": None,
+        "error": "the TLS handshake did not finish within 2 s",
+    }

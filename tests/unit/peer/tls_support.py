@@ -20,10 +20,7 @@ READ_SIZE = 65536
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:
     """A verifying client context trusting only `ca_file` (None: the system's CAs, not ours)."""
-    context = ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
-    return context
+    return ssl.create_default_context(cafile=None if ca_file is None else str(ca_file))
 
 
 class TlsClient:

@@ -64,8 +64,10 @@ class Client:
         return handle
 
     async def end(self, timeout_ms: int = 2000) -> dict[str, Any]:
+        tasks = self.adapter.session.tasks
         reply = await self.op("end", timeout_ms=timeout_ms)
         assert reply["status"] == "returned", reply
+        assert tasks.crashes == [], "a background task of the reference crashed"
         value: dict[str, Any] = reply["value"]
         return value
 

@@ -240,7 +240,9 @@ async def observe(mutant: str | None, function: Scenario) -> Any:
             try:
                 return await function(client, listener, refused)
             finally:
+                tasks = client.adapter.session.tasks
                 await client.adapter.aclose()
+                assert tasks.crashes == []
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))

@@ -14,7 +14,7 @@ from .support import Client, echo_server, run
 
 SIZE = 64 * 1024 * 1024
 SEED = b"0123456789abcdef"
-ROUNDS = 3
+ROUNDS = 5
 BLOCK = 64 * 1024
 
 
