@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -88,9 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
     mutants.add_argument("--parallel", type=int, default=4, metavar="M", help="mutant suites run at once (default 4)")
 
-    servers = commands.add_parser("servers", help="run the peer's fixed-behaviour servers standalone")
+    servers = commands.add_parser(
+        "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)")
+    servers.add_argument("--kind", action="append", choices=["echo", "tls", "starttls"], default=[],
+                         help="a listener to open (repeatable; default: echo)")
     servers.add_argument("--host", default="127.0.0.1")
-    servers.add_argument("--port", type=int, default=0)
+    servers.add_argument("--port", type=int, action="append", default=[],
+                         help="its port (one per --kind, or none: pick free ports)")
     return parser
 
 
@@ -109,9 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
         if args.command == "servers":
-            from conformance_peer.standalone import main as serve_main
-
-            return serve_main(["--host", args.host, "--port", str(args.port)])
+            return _servers(args)
     except SpecErrors as errors:
         for error in errors.errors:
             print(error, file=sys.stderr)
@@ -148,6 +152,27 @@ def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecErro
     if not cases:
         raise UsageError("no case matches the selection" if not errors else "no valid case to run")
     return cases, errors
+
+
+def _servers(args: argparse.Namespace) -> int:
+    """Run the peer standalone; TLS kinds present a certificate from a CA made for this run only."""
+    from conformance_peer.standalone import main as serve_main
+
+    from .certificates import RunCertificates
+
+    kinds = args.kind or ["echo"]
+    argv = ["--host", args.host]
+    for kind in kinds:
+        argv += ["--kind", kind]
+    for port in args.port:
+        argv += ["--port", str(port)]
+    if not {"tls", "starttls"} & set(kinds):
+        return serve_main(argv)
+    with RunCertificates() as certificates:
+        # Clients must trust this CA; it is deleted when the servers stop.
+        print(json.dumps({"kind": "ca", "file": str(certificates.ca_file)}), flush=True)
+        return serve_main([*argv, "--cert", str(certificates.chain_file("good")),
+                           "--key", str(certificates.key_file("good"))])
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -188,9 +213,16 @@ def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Pro
             progress(result)
 
     async def go() -> None:
+        # SIGTERM ends a run like Ctrl-C: cancelled cases, partial results, everything cleaned up.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         state.hello, _ = await run_cases(cases, adapter, workers=workers, on_result=on_result)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ def resolve(value: str) -> AdapterSpec:
         def make_reference(context: RunContext) -> InProcessTransport:
             from .reference import ReferenceAdapter
 
-            return InProcessTransport(lambda: ReferenceAdapter(mutant=mutant))
+            return InProcessTransport(lambda: ReferenceAdapter(mutant=mutant, ca_pem=context.ca_pem))
 
         return AdapterSpec(value, make_reference)
     if value.startswith("stdio:"):

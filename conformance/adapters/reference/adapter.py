@@ -6,6 +6,12 @@ against the reference also exercises the protocol. It lives in the harness's
 event loop: every op returns within its ``timeout_ms``, background work
 belongs to the current session, and ``end``/``shutdown``/``aclose`` leave no
 task or socket behind.
+
+TLS needs the run's CA, handed over at launch (docs/adapter-protocol.md,
+section 7): ``ReferenceAdapter(ca_pem=...)``. With it the adapter declares
+the ``tls`` and ``starttls`` capabilities; without it ``secureTransport: "on"``
+fails like a network without ``tlsOptions`` (B44) and ``start_tls`` answers
+``unsupported``.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from .promises import Promise
 from .readable import ReadableStreamReader, ReadResult
 from .session import Encoder, Session, SocketEntry, encode_error
 from .socket import Socket, StartTlsUnavailable
+from .tls import TlsConfig
 from .writable import WritableStreamWriter
 
 PROTOCOL_VERSION = 1
@@ -67,13 +74,18 @@ def _identity(value: Any) -> Any:
 
 
 class ReferenceAdapter:
-    """The reference ``connect()``; ``mutant`` names a deliberately broken variant (see mutants.py)."""
+    """The reference ``connect()``.
 
-    def __init__(self, mutant: str | None = None) -> None:
+    ``mutant`` names a deliberately broken variant (see mutants.py); ``ca_pem``
+    is the run's CA certificate, the only trust anchor of TLS (None: no TLS).
+    """
+
+    def __init__(self, mutant: str | None = None, ca_pem: str | None = None) -> None:
         if mutant is not None and mutant not in MUTANTS:
             raise ValueError(f"unknown mutant {mutant!r}; known: {', '.join(sorted(MUTANTS))}")
         self.mutant = mutant
         self.quirks = quirks_for(mutant)
+        self._tls = TlsConfig(ca_pem, self.quirks) if ca_pem else None
         self._session = Session()
         self._shut_down = False
         self._ops: dict[str, Callable[[dict[str, Any]], Awaitable[Response]]] = {
@@ -131,6 +143,8 @@ class ReferenceAdapter:
         if message.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol {message.get('protocol')!r} is not supported; this is 1")
         capabilities = ["unhandled-rejections"]
+        if self._tls is not None:
+            capabilities[:0] = ["tls", "starttls"]
         if _can_bind_ipv6_loopback():
             capabilities.insert(0, "ipv6")
         value = {
@@ -168,7 +182,9 @@ class ReferenceAdapter:
             request = parse_connect_arguments(address, options, self.quirks)
         except JSThrow as thrown:
             return _threw(thrown)
-        socket = Socket(request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks)
+        socket = Socket(
+            request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks, tls=self._tls
+        )
         return {"status": "returned", "value": {"socket": session.add_socket(socket)}}
 
     async def _await(self, message: dict[str, Any]) -> Response:

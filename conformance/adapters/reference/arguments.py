@@ -1,4 +1,5 @@
-"""Turning ``connect(address, options)`` arguments into a validated request (B4-B15).
+"""Turning ``connect(address, options)`` arguments into a validated request (B4-B15),
+and ``startTls(options)``'s argument (B42).
 
 The order of the checks is observable (B11): a call with both a bad address
 and a bad ``secureTransport`` reports the address. In workerd the work happens
@@ -123,3 +124,18 @@ def _parse_secure_transport(value: str | None, quirks: Quirks) -> SecureTranspor
     if quirks.secure_transport_not_validated:
         return "off"
     raise type_error(errors.UNSUPPORTED_SECURE_TRANSPORT + value)
+
+
+def parse_tls_options(options: Any) -> str | None:
+    """``startTls(options)``'s argument (JSG ``TlsOptions``): the ``expectedServerHostname``, if any.
+
+    Converted before the method runs, so a bad argument throws before B39's checks.
+    """
+    if options is UNDEFINED or options is None:
+        return None
+    if isinstance(options, dict):
+        raw = options.get("expectedServerHostname", UNDEFINED)
+        return None if raw is UNDEFINED else to_js_string(raw)
+    if is_object_form(options):
+        return None  # arrays and byte views are objects without the property
+    raise type_error(errors.STARTTLS_OPTIONS_NOT_OBJECT)

@@ -19,10 +19,19 @@ Events (data, EOF, loss) go straight to the socket model's callbacks, so a
 read that is already waiting is fulfilled without a task switch. Peer EOF
 keeps the transport open (half-close, B29/B33).
 
-TLS later: ``secure`` is where ``secureTransport: "on"`` will wrap the
-connection (``loop.start_tls`` on this transport, keeping this protocol), and
-STARTTLS will do the same on a live connection. Until then "on" fails the way
-workerd does without ``tlsOptions`` (B44): as a connection failure.
+TLS (``start_tls``) runs on the same connection and the same protocol, for
+``secureTransport: "on"`` right after connecting and for ``startTls()`` later
+(B17, B40): from then on the events carry plaintext. Over TLS:
+
+* the peer's close_notify is its EOF; a FIN (or a bad record) without it
+  breaks the stream like a reset: kj reports "peer disconnected without
+  gracefully ending TLS session" as DISCONNECTED, which is B21's "Network
+  connection lost.";
+* ``write_eof`` sends close_notify, then FIN, and reading goes on (B29);
+* ``close`` sends close_notify before closing, so the peer sees a clean end.
+
+The handshake's own failures (certificate, protocol, the peer leaving) are
+``TlsFailure``; the connection is closed after the alert went out.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
+from .tls import TlsError, TlsSession
+
 #: Flow-control thresholds of the transport's write buffer.
 WRITE_HIGH_WATER = 1024 * 1024
 WRITE_LOW_WATER = 256 * 1024
@@ -40,6 +51,10 @@ WRITE_LOW_WATER = 256 * 1024
 
 class ConnectError(Exception):
     """The connection could not be made; the message says why (for logs only)."""
+
+
+class TlsFailure(ConnectError):
+    """The TLS handshake failed; the connection is closed."""
 
 
 class ConnectionLost(Exception):
@@ -116,13 +131,11 @@ async def _resolve(target: NetworkAddress) -> list[str]:
     return allowed
 
 
-async def open_connection(address: str, events: ConnectionEvents, *, secure: bool) -> Connection:
-    """Connect to ``address`` (as validated by ``connect()``); raises ``ConnectError``."""
+async def open_connection(address: str, events: ConnectionEvents) -> Connection:
+    """Connect to ``address`` (as validated by ``connect()``) over TCP; raises ``ConnectError``."""
     target = split_network_address(address)
     if target is None:
         raise ConnectError(f"{address!r}: not a network address")
-    if secure:
-        raise ConnectError("TLS is not available in the reference yet")
     loop = asyncio.get_running_loop()
     failures: list[str] = []
     for ip in await _resolve(target):
@@ -142,7 +155,14 @@ class Connection(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._lost = False
+        self._loss_reported = False
+        self._peer_eof = False  # a FIN arrived (before or after TLS started)
+        self._eof_written = False  # we sent FIN: nothing more can go out
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._tls: TlsSession | None = None
+        #: While a handshake runs: its outcome, None for success or why it failed.
+        self._handshake: asyncio.Future[str | None] | None = None
+        self._tls_eof_reported = False
 
     # -- asyncio's callbacks ---------------------------------------------------------
 
@@ -152,10 +172,19 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
 
     def data_received(self, data: bytes) -> None:
-        self._events.connection_data(data)
+        if self._tls is None:
+            self._events.connection_data(data)
+        else:
+            self._tls.feed(data)
+            self._advance_tls()
 
     def eof_received(self) -> bool:
-        self._events.connection_eof()
+        self._peer_eof = True
+        if self._tls is None:
+            self._events.connection_eof()
+        else:
+            self._tls.feed_eof()
+            self._advance_tls()
         return True  # keep our write side open: TCP half-close
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -163,7 +192,11 @@ class Connection(asyncio.Protocol):
         self._wake_drainers()
         if not self._closed.done():
             self._closed.set_result(None)
-        self._events.connection_lost(exc)
+        if self._handshaking:
+            self._end_handshake(f"the connection was {'reset' if exc else 'closed'} during the TLS handshake")
+        elif not self._loss_reported:
+            self._loss_reported = True
+            self._events.connection_lost(exc)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -173,6 +206,10 @@ class Connection(asyncio.Protocol):
         self._wake_drainers()
 
     # -- the socket model's side -------------------------------------------------------
+
+    def set_events(self, events: ConnectionEvents) -> None:
+        """Send later events elsewhere: startTls hands the connection to the new socket (B40)."""
+        self._events = events
 
     @property
     def peer_ip(self) -> str:
@@ -187,9 +224,37 @@ class Connection(asyncio.Protocol):
         host = str(local[0])
         return f"[{host}]:{local[1]}" if ":" in host else f"{host}:{local[1]}"
 
+    async def start_tls(self, session: TlsSession, early: bytes = b"") -> None:
+        """Run the client handshake on this connection; raises ``TlsFailure``.
+
+        ``early`` holds bytes that arrived before TLS started and nobody read
+        (STARTTLS): they are the first bytes the handshake sees.
+        """
+        assert self._tls is None, "TLS starts once per connection"
+        self._tls = session
+        outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._handshake = outcome
+        if self._lost or self._eof_written:
+            self._end_handshake("the connection was shut before the TLS handshake")
+        else:
+            self.resume_reading()  # the handshake must hear the server, whatever the app read
+            if early:
+                session.feed(early)
+            if self._peer_eof:
+                session.feed_eof()
+            self._advance_tls()  # sends the ClientHello
+        reason = await outcome
+        if reason is not None:
+            raise TlsFailure(reason)
+
     def write(self, data: bytes | memoryview) -> None:
         if self._lost or self._transport is None or self._transport.is_closing():
             raise ConnectionLost("the connection is closed")
+        if self._tls is not None:
+            try:
+                data = self._tls.encrypt(data)
+            except TlsError as error:
+                raise ConnectionLost(str(error)) from None
         self._transport.write(data)
 
     async def drain(self) -> None:
@@ -206,9 +271,12 @@ class Connection(asyncio.Protocol):
             raise ConnectionLost("the connection is closed")
 
     def write_eof(self) -> None:
-        """Half-close: FIN once the buffered data is sent."""
+        """Half-close: (close_notify and) FIN once the buffered data is sent."""
         if self._lost or self._transport is None or self._transport.is_closing():
             raise ConnectionLost("the connection is closed")
+        if self._tls is not None:
+            self._send(self._tls.close_notify())
+        self._eof_written = True
         self._transport.write_eof()
 
     def pause_reading(self) -> None:
@@ -221,7 +289,9 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         """Close after sending what is buffered (kj: destroy the stream)."""
-        if self._transport is not None and not self._lost:
+        if self._transport is not None and not self._lost and not self._transport.is_closing():
+            if self._tls is not None:
+                self._send(self._tls.close_notify())  # a clean end for the peer (once)
             self._transport.close()
 
     def abort(self) -> None:
@@ -232,6 +302,57 @@ class Connection(asyncio.Protocol):
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed)
+
+    # -- TLS ------------------------------------------------------------------------
+
+    @property
+    def _handshaking(self) -> bool:
+        return self._handshake is not None and not self._handshake.done()
+
+    def _advance_tls(self) -> None:
+        """Run the session on what arrived: the handshake, then plaintext and its end."""
+        tls = self._tls
+        assert tls is not None
+        if self._handshaking:
+            try:
+                done = tls.handshake()
+            except TlsError as failure:
+                self._send(tls.output())  # the alert, so the server learns why
+                self._end_handshake(str(failure))
+                return
+            self._send(tls.output())
+            if not done:
+                return
+            self._end_handshake(None)
+        if not tls.established or self._lost:
+            return
+        plain, error = tls.read()
+        self._send(tls.output())
+        if plain:
+            self._events.connection_data(plain)
+        if error is not None:
+            self._break(ConnectionLost(error))
+        elif tls.ended and not self._tls_eof_reported:
+            self._tls_eof_reported = True
+            self._events.connection_eof()
+
+    def _end_handshake(self, failure: str | None) -> None:
+        if self._handshake is not None and not self._handshake.done():
+            self._handshake.set_result(failure)
+        if failure is not None and self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def _break(self, error: Exception) -> None:
+        """The TLS stream broke: report it as a loss (B21), then drop the connection."""
+        if not self._loss_reported:
+            self._loss_reported = True
+            self._events.connection_lost(error)
+        self.abort()
+
+    def _send(self, records: bytes) -> None:
+        transport = self._transport
+        if records and transport is not None and not transport.is_closing() and not self._eof_written:
+            transport.write(records)
 
     def _wake_drainers(self) -> None:
         waiters, self._drain_waiters = self._drain_waiters, []

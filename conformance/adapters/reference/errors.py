@@ -12,6 +12,8 @@ The messages are kept together, copied literally from the behaviour catalogue
 
 from __future__ import annotations
 
+import secrets
+
 
 class JSError:
     """A JS ``Error`` (or subclass) object: ``name`` is the constructor name."""
@@ -104,3 +106,17 @@ STARTTLS_WRONG_OPTION = (
 STARTTLS_TWICE = (
     "startTls has already been called on this socket, or the socket was transferred over RPC."
 )
+STARTTLS_OPTIONS_NOT_OBJECT = (
+    "Failed to execute 'startTls' on 'Socket': parameter 1 is not of type 'TlsOptions'."
+)
+
+# B40, B43: startTls's asynchronous part. A handshake or certificate failure is a
+# kj error without a JS type, which JS sees as an "internal error" with a fresh id (B21).
+STARTTLS_CLOSED_DURING = "The connection was closed before startTls completed."
+INTERNAL_ERROR_PREFIX = "internal error; reference = "
+
+
+def internal_error_message() -> str:
+    """B21: "internal error; reference = <id>", with an id like workerd's (random, lower-case)."""
+    alphabet = "0123456789abcdefghijklmnopqrstuv"
+    return INTERNAL_ERROR_PREFIX + "".join(secrets.choice(alphabet) for _ in range(24))

@@ -45,6 +45,15 @@ class Quirks:
     reader_lock_not_enforced: bool = False
     start_tls_checks_reordered: bool = False
     read_chunks_not_uint8array: bool = False
+    start_tls_no_verify: bool = False
+    opened_before_handshake: bool = False
+    start_tls_twice_allowed: bool = False
+    start_tls_on_off_allowed: bool = False
+    sni_not_sent: bool = False
+    tls_hostname_not_checked: bool = False
+    old_socket_not_upgraded: bool = False
+    start_tls_error_is_proxy_error: bool = False
+    expected_server_hostname_ignored: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
@@ -152,6 +161,42 @@ _TABLE: dict[str, tuple[str, str]] = {
     "read-chunks-not-uint8array": (
         "read_chunks_not_uint8array",
         "read() chunks are Node Buffers instead of Uint8Array (B27)",
+    ),
+    "start-tls-no-verify": (
+        "start_tls_no_verify",
+        "startTls upgrades without verifying the certificate or the hostname (B40, B45)",
+    ),
+    "opened-before-handshake": (
+        "opened_before_handshake",
+        "with secureTransport 'on', opened resolves once TCP connects, before (and even without) the TLS handshake (B17, B18)",
+    ),
+    "start-tls-twice-allowed": (
+        "start_tls_twice_allowed",
+        "a second startTls while the first upgrade is pending returns another socket instead of throwing (B39)",
+    ),
+    "start-tls-on-off-allowed": (
+        "start_tls_on_off_allowed",
+        "startTls works on a socket opened with secureTransport 'off' instead of throwing (B39)",
+    ),
+    "sni-not-sent": (
+        "sni_not_sent",
+        "the TLS ClientHello carries no SNI, even for a DNS name (B45)",
+    ),
+    "tls-hostname-not-checked": (
+        "tls_hostname_not_checked",
+        "with secureTransport 'on', the certificate chain is verified but not the hostname (B18, B45)",
+    ),
+    "old-socket-not-upgraded": (
+        "old_socket_not_upgraded",
+        "after startTls the old socket keeps upgraded false and its closed never resolves (B40)",
+    ),
+    "start-tls-error-is-proxy-error": (
+        "start_tls_error_is_proxy_error",
+        "a failed startTls handshake rejects with the 'proxy request failed' message instead of a generic Error (B40)",
+    ),
+    "expected-server-hostname-ignored": (
+        "expected_server_hostname_ignored",
+        "startTls ignores expectedServerHostname and verifies the address's hostname (B42)",
     ),
 }
 

@@ -11,7 +11,8 @@ WHATWG stream, because that is what sockets use and its rules differ:
   what drives the auto-close of B31.
 
 The connection pushes data in (``push``, ``push_eof``, ``push_error``);
-nothing here does I/O. When more than ``HIGH_WATER`` bytes wait unread, the
+nothing here does I/O. ``startTls`` detaches the stream (B41): it stays locked
+for good, and the bytes nobody read go to the TLS handshake. When more than ``HIGH_WATER`` bytes wait unread, the
 source is asked to stop reading, so a slow consumer backs up the peer
 instead of growing this queue.
 """
@@ -96,12 +97,15 @@ class ReadableStream:
         self._pending: _PendingRead | None = None
         self._reader: ReadableStreamReader | None = None
         self.pending_closure = False
+        self.detached = False
 
     @property
     def locked(self) -> bool:
-        return self._reader is not None
+        return self._reader is not None or self.detached
 
     def get_reader(self) -> ReadableStreamReader:
+        if self.detached:
+            raise type_error(errors.READABLE_LOCKED)  # B41: a detached stream stays locked
         if self._reader is not None and not self._quirks.reader_lock_not_enforced:
             raise type_error(errors.READABLE_LOCKED)
         reader = ReadableStreamReader(self)
@@ -180,6 +184,23 @@ class ReadableStream:
 
     def set_pending_closure(self) -> None:
         self.pending_closure = True
+
+    def detach(self) -> None:
+        """startTls takes the source away (B41); a held reader makes that throw.
+
+        Data already read is fine (workerd detaches with IgnoreDisturbed::YES).
+        """
+        if self._reader is not None:
+            raise type_error(errors.READABLE_LOCKED)
+        self.detached = True
+
+    def take_unread(self) -> bytes:
+        """The bytes that arrived but were never read; they belong to the connection again."""
+        unread = b"".join(self._queue)
+        self._queue.clear()
+        self._queued = 0
+        self._paused = False  # the new owner of the connection decides about reading
+        return unread
 
     # -- internals -------------------------------------------------------------------
 

@@ -14,7 +14,16 @@ Theory of operation (section numbers are the catalogue's behaviours):
   and FIN) and resolves ``closed``, unless ``allowHalfOpen`` (B31-B33);
 * a broken connection (peer RST) errors both streams with "Network connection
   lost." (B21) and fulfils ``closed`` (write-disconnect, B34);
-* ``close()`` follows B35-B38 step by step; a second call returns ``closed``.
+* ``close()`` follows B35-B38 step by step; a second call returns ``closed``;
+* with ``secureTransport: "on"`` the TLS handshake runs on the new
+  connection, and ``opened`` waits for it (B17); a handshake or certificate
+  failure is a connection failure like any other (B18);
+* ``startTls()`` (B39-B42) checks its preconditions, then returns a new
+  socket at once. In the background it flushes the old writable, detaches
+  the old streams, marks the old socket upgraded, resolves its ``closed``,
+  and hands the connection to the new socket, which shakes hands on it. A
+  failure there rejects the new ``opened`` and ``closed`` with an "internal
+  error" (the handshake) or the TypeError that stopped the detach (B41).
 
 Both ``opened`` and ``closed`` are created marked as handled (B22).
 """
@@ -22,14 +31,17 @@ Both ``opened`` and ``closed`` are created marked as handled (B22).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import errors
-from .arguments import ConnectRequest
+from .arguments import ConnectRequest, parse_tls_options
 from .connection import (
     ConnectError,
     Connection,
+    ConnectionEvents,
     ConnectionLost,
+    TlsFailure,
     open_connection,
     split_network_address,
 )
@@ -39,6 +51,7 @@ from .payload import Payload, pieces
 from .promises import Promise, PromiseState, RejectionTracker
 from .readable import ReadableStream
 from .tasks import TaskSet
+from .tls import TlsConfig
 from .writable import WritableStream
 
 #: Big chunks go to the transport in slices, waiting for its buffer to drain between them.
@@ -48,7 +61,15 @@ SocketInfo = dict[str, Any]
 
 
 class StartTlsUnavailable(Exception):
-    """startTls() passed its checks, but this reference cannot do TLS yet."""
+    """startTls() passed its checks, but the adapter was launched without a CA (B44)."""
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """Where a socket returned by ``startTls()`` gets its connection, and the name it verifies."""
+
+    origin: Socket
+    hostname: str
 
 
 class Socket:
@@ -59,11 +80,14 @@ class Socket:
         tracker: RejectionTracker,
         tasks: TaskSet,
         quirks: Quirks,
+        tls: TlsConfig | None = None,
+        upgrade: Upgrade | None = None,
     ) -> None:
         self._request = request
         self._tracker = tracker
         self._tasks = tasks
         self._quirks = quirks
+        self._tls = tls
         self.secure_transport: str = request.secure_transport
         self.upgraded = False
         self.opened: Promise[SocketInfo] = Promise(
@@ -76,24 +100,38 @@ class Socket:
         self.writable = WritableStream(
             tracker, sink=self, gate=self.opened, spawn=tasks.spawn, quirks=quirks
         )
-        self._connection: Connection | None = None
+        self._link: Connection | None = None  # the connection this socket owns, usable or not yet
+        self._connection: Connection | None = None  # the link, once usable (B17)
         self._connect_done = asyncio.Event()
         self._dead_connection: Connection | None = None
         self._connect_failure: JSError | None = None  # the writable's abort reason (B19)
         self._read_paused = False
         self._closing = False
         self.destroyed = False
+        self._upgrade_started = False  # startTls was called: B39 (4)
+        self._handed_over = False  # startTls took the connection: B39 (2)
+        if upgrade is not None:
+            tasks.spawn(self._take_over(upgrade))
+            return
         if quirks.opened_before_connection:
             self.opened.resolve({"remoteAddress": request.destination.address})
         tasks.spawn(self._connect())
 
+    @property
+    def hostname(self) -> str:
+        """The hostname part of the address: what TLS sends as SNI and verifies (B45)."""
+        target = split_network_address(self._request.destination.address)
+        return target.host if target is not None else ""
+
     # -- connecting -----------------------------------------------------------------------
 
     async def _connect(self) -> None:
+        secure = self.secure_transport == "on"
+        if secure and self._tls is None:
+            self._fail_connect()  # B44: a network without tlsOptions cannot do "on"
+            return
         try:
-            connection = await open_connection(
-                self._request.destination.address, self, secure=self.secure_transport == "on"
-            )
+            connection = await open_connection(self._request.destination.address, self)
         except ConnectError:
             self._fail_connect()
             return
@@ -101,6 +139,22 @@ class Socket:
             self._dead_connection = connection
             connection.abort()
             return
+        self._link = connection
+        if secure:
+            assert self._tls is not None
+            if self._quirks.opened_before_handshake:
+                self.opened.resolve(self._socket_info(connection))
+            try:
+                await connection.start_tls(self._tls.session(self.hostname, upgrade=False))
+            except TlsFailure:
+                self._drop_link()
+                self._fail_connect()  # B18: for "on", a failed handshake is a failed connection
+                return
+            if self.destroyed:
+                return  # the session ended during the handshake; destroy() dropped the connection
+        self._become_usable(connection)
+
+    def _become_usable(self, connection: Connection) -> None:
         self._connection = connection
         if self._read_paused:
             connection.pause_reading()
@@ -117,20 +171,39 @@ class Socket:
         return info
 
     def _fail_connect(self) -> None:
-        message = errors.CONNECT_FAILED
-        target = split_network_address(self._request.destination.address)
-        if target is not None and target.port in (80, 443) and not self._quirks.http_port_hint_missing:
-            message += errors.HTTP_PORT_HINT
-        error = JSError("TypeError" if self._quirks.connect_error_is_type_error else "Error", message)
+        error = self._proxy_error()
         if self._quirks.closed_resolves_on_failure:
             self.closed.resolve(None)
         else:
             self.closed.reject(error)
         self.opened.reject(error)
+        self._end_streams(JSError("Error", errors.KJ_DESCRIPTION_PREFIX + error.message))
+
+    def _proxy_error(self) -> JSError:
+        """B18's error for this socket's address."""
+        message = errors.CONNECT_FAILED
+        target = split_network_address(self._request.destination.address)
+        if target is not None and target.port in (80, 443) and not self._quirks.http_port_hint_missing:
+            message += errors.HTTP_PORT_HINT
+        return JSError("TypeError" if self._quirks.connect_error_is_type_error else "Error", message)
+
+    def _fail(self, error: object) -> None:
+        """The connection never became usable, for a reason other than B18's (startTls, B40/B41)."""
+        self.closed.reject(error)
+        self.opened.reject(error)
+        self._end_streams(error)
+
+    def _end_streams(self, abort_reason: object) -> None:
+        """B19: reads are done, writes reject with ``abort_reason``."""
         self.readable.cancel_quietly()
-        self._connect_failure = JSError("Error", errors.KJ_DESCRIPTION_PREFIX + message)
-        self.writable.fail(self._connect_failure)
+        self._connect_failure = abort_reason if isinstance(abort_reason, JSError) else None
+        self.writable.fail(abort_reason)
         self._connect_done.set()
+
+    def _drop_link(self) -> None:
+        if self._link is not None:
+            self._dead_connection, self._link = self._link, None
+            self._dead_connection.abort()
 
     # -- the writable's sink --------------------------------------------------------------
 
@@ -150,7 +223,7 @@ class Socket:
             raise JSThrow(JSError("Error", errors.CONNECTION_LOST)) from None
 
     async def sink_close(self) -> None:
-        """The writable's close: FIN after the queued data (B29)."""
+        """The writable's close: FIN after the queued data (B29); over TLS, close_notify first."""
         connection = await self._usable_connection()
         if self._quirks.writer_close_no_fin:
             return
@@ -249,8 +322,9 @@ class Socket:
     def destroy(self, *, discard_buffered: bool) -> None:
         """Drop the connection (B35 step 5); also how ``end`` gets rid of a socket."""
         self.destroyed = True
-        if self._connection is not None:
-            self._dead_connection, self._connection = self._connection, None
+        self._connection = None
+        if self._link is not None:
+            self._dead_connection, self._link = self._link, None
         dead = self._dead_connection
         if dead is None:
             return
@@ -265,18 +339,94 @@ class Socket:
         if self._dead_connection is not None:
             await self._dead_connection.wait_closed()
 
-    # -- startTls (B39) ---------------------------------------------------------------------
+    # -- startTls (B39-B42) ---------------------------------------------------------------
 
     def start_tls(self, options: object) -> Socket:
+        """``socket.startTls(options)``: the new socket, or a sync TypeError (B39)."""
+        expected_hostname = parse_tls_options(options)
         if self.secure_transport == "on":
             raise type_error(errors.STARTTLS_ON_TLS_SOCKET)
         checks = [
-            (self.destroyed, errors.STARTTLS_AFTER_CLOSE),
-            (self.secure_transport == "off", errors.STARTTLS_WRONG_OPTION),
+            (self.destroyed or self._handed_over, errors.STARTTLS_AFTER_CLOSE),
+            (
+                self.secure_transport == "off" and not self._quirks.start_tls_on_off_allowed,
+                errors.STARTTLS_WRONG_OPTION,
+            ),
         ]
         if self._quirks.start_tls_checks_reordered:
             checks.reverse()
+        checks.append(
+            (self._upgrade_started and not self._quirks.start_tls_twice_allowed, errors.STARTTLS_TWICE)
+        )
         for failed, message in checks:
             if failed:
                 raise type_error(message)
-        raise StartTlsUnavailable("startTls() needs TLS, which the reference does not have yet")
+        if self._tls is None:
+            raise StartTlsUnavailable("startTls() needs the run's CA, and the adapter has none")
+        self._upgrade_started = True  # workerd moves the domain to the new socket: B39 (4)
+        hostname = self.hostname
+        if expected_hostname is not None and not self._quirks.expected_server_hostname_ignored:
+            hostname = expected_hostname  # B42, autogate off (workerd's default)
+        request = replace(self._request, secure_transport="on")
+        return Socket(
+            request,
+            tracker=self._tracker,
+            tasks=self._tasks,
+            quirks=self._quirks,
+            tls=self._tls,
+            upgrade=Upgrade(self, hostname),
+        )
+
+    async def _take_over(self, upgrade: Upgrade) -> None:
+        """The new socket's side of startTls: take the connection, then shake hands on it (B40)."""
+        try:
+            connection, unread = await upgrade.origin.hand_over(self)
+        except JSThrow as thrown:
+            self._fail(thrown.value)
+            return
+        if self.destroyed:  # the session ended meanwhile
+            self._dead_connection = connection
+            connection.abort()
+            return
+        self._link = connection
+        assert self._tls is not None
+        try:
+            await connection.start_tls(self._tls.session(upgrade.hostname, upgrade=True), unread)
+        except TlsFailure:
+            self._drop_link()
+            if self._quirks.start_tls_error_is_proxy_error:
+                self._fail(self._proxy_error())
+            else:
+                self._fail(JSError("Error", errors.internal_error_message()))
+            return
+        if self.destroyed:
+            return
+        self._become_usable(connection)
+
+    async def hand_over(self, successor: ConnectionEvents) -> tuple[Connection, bytes]:
+        """The old socket's side of startTls: flush, detach, give the connection away (B40, B41).
+
+        Returns the connection and the bytes that arrived but were never read
+        (they go to the handshake); raises ``JSThrow`` with what the new
+        socket's ``opened`` rejects with.
+        """
+        if self._connect_done.is_set() and self.opened.state is PromiseState.REJECTED:
+            raise JSThrow(self.opened.reason)  # the plaintext connection never existed
+        await self.writable.flush()
+        if self.destroyed:
+            raise type_error(errors.STARTTLS_CLOSED_DURING)  # close() won the race (B43)
+        self.writable.detach()
+        self.readable.detach()
+        self._handed_over = True
+        if not self._quirks.old_socket_not_upgraded:
+            self.upgraded = True  # set before closed resolves, as workerd does
+            self.closed.resolve(None)
+        await self._connect_done.wait()
+        connection = self._connection
+        if connection is None:
+            if self.opened.state is PromiseState.REJECTED:
+                raise JSThrow(self.opened.reason)
+            raise type_error(errors.STARTTLS_CLOSED_DURING)
+        self._connection = self._link = None
+        connection.set_events(successor)
+        return connection, self.readable.take_unread()

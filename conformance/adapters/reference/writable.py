@@ -117,10 +117,11 @@ class WritableStream:
         self._close_promise: Promise[None] | None = None
         self._writer: WritableStreamWriter | None = None
         self.pending_closure = False
+        self.detached = False
 
     @property
     def locked(self) -> bool:
-        return self._writer is not None
+        return self._writer is not None or self.detached
 
     @property
     def state(self) -> str:
@@ -132,7 +133,7 @@ class WritableStream:
         return self._state == "closed" or self._close_promise is not None
 
     def get_writer(self) -> WritableStreamWriter:
-        if self._writer is not None:
+        if self._writer is not None or self.detached:  # B41: a detached stream stays locked
             raise type_error(errors.WRITABLE_LOCKED)
         self._writer = WritableStreamWriter(self)
         return self._writer
@@ -207,6 +208,12 @@ class WritableStream:
 
     def set_pending_closure(self) -> None:
         self.pending_closure = True
+
+    def detach(self) -> None:
+        """startTls takes the sink away (B41), after flushing; a held writer makes that throw."""
+        if self._writer is not None:
+            raise type_error(errors.WRITABLE_LOCKED)
+        self.detached = True
 
     def rejected(self, reason: object) -> Promise[None]:
         return Promise.rejected(self.tracker, reason)

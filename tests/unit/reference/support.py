@@ -38,8 +38,8 @@ def data(payload: bytes, view: str = "Uint8Array") -> dict[str, Any]:
 class Client:
     """Drives a ReferenceAdapter with protocol messages, validating both directions."""
 
-    def __init__(self, mutant: str | None = None) -> None:
-        self.adapter = ReferenceAdapter(mutant=mutant)
+    def __init__(self, mutant: str | None = None, ca_pem: str | None = None) -> None:
+        self.adapter = ReferenceAdapter(mutant=mutant, ca_pem=ca_pem)
         self._seq = 0
 
     async def op(self, op: str, **arguments: Any) -> dict[str, Any]:
