@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
     mutants.add_argument("--parallel", type=int, default=4, metavar="M", help="mutant suites run at once (default 4)")
 
+    install = commands.add_parser("install", help="install the npm packages of the JS adapters now (else: on first use)")
+    install.add_argument("adapters", nargs="*", metavar="ADAPTER", help="workerd, node-socket (default: both)")
+
+    report = commands.add_parser("report", help="published reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
+    publish = report_commands.add_parser(
+        "publish", help="regenerate reports/README.md (the matrix) from reports/<implementation>/results.json")
+    publish.add_argument("--reports", type=Path, default=Path("reports"), metavar="DIR")
+    publish.add_argument("--run", action="store_true",
+                         help="first run the suite against each implementation (with its expectations file)")
+    publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
+
     servers = commands.add_parser(
         "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)")
     servers.add_argument("--kind", action="append", choices=["echo", "tls", "starttls"], default=[],
@@ -116,6 +128,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
         if args.command == "servers":
             return _servers(args)
+        if args.command == "report":
+            return _publish(args)
+        if args.command == "install":
+            from .adapters import npm_cache
+
+            unknown = [name for name in args.adapters if name not in npm_cache.PACKAGE_SETS]
+            if unknown:
+                raise UsageError(f"install: unknown adapter(s) {', '.join(unknown)}; "
+                                 f"expected {', '.join(npm_cache.PACKAGE_SETS)}")
+            for name in args.adapters or npm_cache.PACKAGE_SETS:
+                print(f"{name}: {npm_cache.ensure(name)}")
+            return EXIT_OK
     except SpecErrors as errors:
         for error in errors.errors:
             print(error, file=sys.stderr)
@@ -124,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SpecError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except InfrastructureError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_USAGE
@@ -152,6 +179,32 @@ def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecErro
     if not cases:
         raise UsageError("no case matches the selection" if not errors else "no valid case to run")
     return cases, errors
+
+
+PUBLISHED = ("reference", "workerd", "node-socket")
+PUBLISH_COMMAND = "connect-conformance report publish --run"
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
+    from .report import matrix
+
+    names = list(args.only) or list(PUBLISHED)
+    code = EXIT_OK
+    if args.run:
+        for name in names:
+            run_args = ["run", "--adapter", name, "-n", "2", "--report-dir", str(args.reports / name)]
+            known = Path("expectations") / f"{name}.yaml"
+            if known.is_file():
+                run_args += ["--expectations", str(known)]
+            print(f"== {name}", file=sys.stderr, flush=True)
+            result = main(run_args)
+            if result not in (EXIT_OK, EXIT_UNEXPECTED):
+                return result
+            code = max(code, result)
+    target = matrix.write(args.reports, list(PUBLISHED), PUBLISH_COMMAND)
+    print(f"wrote {target}")
+    return code
 
 
 def _servers(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ class _Session:
         self.lane: Lane | None = None
         self.failure: str | None = None
         self.certificates: RunCertificates | None = None
+        self.context: RunContext | None = None
 
     def run(self, case: Case) -> CaseResult:
         if self.failure:
@@ -54,7 +55,8 @@ class _Session:
             self.loop = asyncio.new_event_loop()
         if self.lane is None:
             self.certificates = RunCertificates()
-            lane = Lane(self.adapter, RunContext(self.certificates))
+            self.context = RunContext(self.certificates)
+            lane = Lane(self.adapter, self.context)
             try:
                 self.loop.run_until_complete(lane.start())
             except InfrastructureError as error:
@@ -68,6 +70,8 @@ class _Session:
             return
         if self.lane is not None:
             self.loop.run_until_complete(self.lane.close())
+        if self.context is not None:
+            self.loop.run_until_complete(self.context.resources.aclose())
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.loop = None

@@ -1,6 +1,7 @@
 """Turning an ``--adapter`` value into a way to reach the implementation.
 
 Forms: ``reference``, ``reference+<mutant>`` (a deliberately broken reference),
+``workerd`` (the real runtime, from npm), ``node-socket`` (``@arrowood.dev/socket`` on Node),
 ``stdio:CMD ARGS`` (any program speaking the protocol on stdin/stdout) and
 ``ws://HOST:PORT/PATH`` (a WebSocket server speaking it).
 """
@@ -13,7 +14,7 @@ from ..errors import UsageError
 from ..protocol.transports import InProcessTransport, StdioTransport, WebSocketTransport
 from ..runner import AdapterSpec, RunContext
 
-BUILTIN = ("reference",)
+BUILTIN = ("reference", "workerd", "node-socket")
 
 
 def mutant_names() -> list[str]:
@@ -39,6 +40,14 @@ def resolve(value: str) -> AdapterSpec:
             return InProcessTransport(lambda: ReferenceAdapter(mutant=mutant, ca_pem=context.ca_pem))
 
         return AdapterSpec(value, make_reference)
+    if value == "workerd":
+        from .workerd import workerd_spec
+
+        return workerd_spec()
+    if value == "node-socket":
+        from .node_socket import node_socket_spec
+
+        return node_socket_spec()
     if value.startswith("stdio:"):
         command = value[len("stdio:"):].strip()
         try:

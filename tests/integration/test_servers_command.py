@@ -77,7 +77,8 @@ def test_tls_and_starttls_echo_servers_work_with_real_clients() -> None:
                  "-no_ign_eof"],  # -quiet implies -ign_eof; without this s_client never exits
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             ) as client:
-                assert client.stdin is not None and client.stdout is not None
+                assert client.stdin is not None
+                assert client.stdout is not None
                 client.stdin.write(b"from s_client\n")
                 client.stdin.flush()
                 echoed = b""

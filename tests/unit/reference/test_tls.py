@@ -15,13 +15,13 @@ import ssl
 from typing import Any
 
 import pytest
+from conformance_peer import CertificateName
 
 from conformance.adapters.reference import errors
 from conformance.adapters.reference.adapter import _can_bind_ipv6_loopback
 from conformance.adapters.reference.tls import TlsConfig, TlsSession
 from conformance.adapters.reference_stdio import launch_ca_pem
 from conformance.certificates import RunCertificates
-from conformance_peer import CertificateName
 
 from .support import Client, Conn, Peer, data, peer, run
 from .tls_support import ServerTls, server_context
@@ -43,7 +43,8 @@ async def value(client: Client, op: str, **arguments: Any) -> Any:
 
 async def chunk(client: Client, socket: str) -> bytes:
     reply = await client.op("read", socket=socket, timeout_ms=2000)
-    assert reply["status"] == "resolved" and not reply["value"]["done"], reply
+    assert reply["status"] == "resolved", reply
+    assert not reply["value"]["done"], reply
     return base64.b64decode(reply["value"]["value"]["b64"])
 
 
@@ -93,7 +94,8 @@ def test_hello_declares_tls_and_starttls_with_a_ca(certs: RunCertificates) -> No
 def test_the_ca_is_the_only_trust_anchor(certs: RunCertificates) -> None:
     config = TlsConfig(certs.ca_pem, Client().adapter.quirks)
     context = config._verifying
-    assert context.check_hostname and context.verify_mode is ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.minimum_version is ssl.TLSVersion.TLSv1_2
     assert len(context.get_ca_certs()) == 1  # no system store
 
@@ -169,7 +171,8 @@ def test_on_over_ipv6_verifies_the_ip_without_brackets_and_sends_no_sni(certs: R
         try:
             client = tls_client(certs)
             s, side, failure = await open_tls(client, listener, certs, host="[::1]")
-            assert failure is None and side.sni is None
+            assert failure is None
+            assert side.sni is None
             assert await value(client, "await", socket=s, promise="opened", timeout_ms=2000) == {
                 "remoteAddress": f"[::1]:{port}"
             }
@@ -186,7 +189,7 @@ def test_on_with_a_bad_certificate_fails_like_b18(certs: RunCertificates, name: 
     async def scenario() -> None:
         async with peer() as listener:
             client = tls_client(certs)
-            s, server, failure = await open_tls(client, listener, certs, host="localhost", name=name)
+            s, _, failure = await open_tls(client, listener, certs, host="localhost", name=name)
             assert failure is not None  # the client refused the certificate
             opened = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
             closed = await client.op("await", socket=s, promise="closed", timeout_ms=2000)

@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import ssl
 
-from conformance.certificates import RunCertificates
 from conformance_peer import CertificateName
+
+from conformance.certificates import RunCertificates
 
 from .support import Conn
 
