@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adapter", default="reference",
                      help="reference | reference+<mutant> | stdio:'CMD ARGS' | ws://HOST:PORT/PATH")
     run.add_argument("--expectations", type=Path, metavar="FILE", help="known non-pass outcomes of this implementation")
+    run.add_argument("--update-expectations", type=Path, metavar="FILE",
+                     help="after the run, rewrite FILE from its outcomes (existing reasons are kept)")
     run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
     run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
@@ -101,6 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--run", action="store_true",
                          help="first run the suite against each implementation (with its expectations file)")
     publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
+    check = report_commands.add_parser("validate", help="check results.json files against the results schema")
+    check.add_argument("files", nargs="+", type=Path)
+    diff = report_commands.add_parser("compare", help="regressions, fixes, new and removed cases between two runs")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
+    html = report_commands.add_parser("html", help="a single-file, offline HTML report of one or more runs")
+    html.add_argument("files", nargs="+", type=Path)
+    html.add_argument("-o", "--output", type=Path, default=Path("reports/latest/index.html"))
 
     servers = commands.add_parser(
         "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)")
@@ -129,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "servers":
             return _servers(args)
         if args.command == "report":
-            return _publish(args)
+            return _report(args)
         if args.command == "install":
             from .adapters import npm_cache
 
@@ -185,9 +196,47 @@ PUBLISHED = ("reference", "workerd", "node-socket")
 PUBLISH_COMMAND = "connect-conformance report publish --run"
 
 
+def _report(args: argparse.Namespace) -> int:
+    if args.report_command == "publish":
+        return _publish(args)
+    if args.report_command == "validate":
+        from .report.validate import validate_file
+
+        bad = 0
+        for path in args.files:
+            found = validate_file(path)
+            if found:
+                bad += 1
+                for problem in found:
+                    print(f"{path}: {problem}", file=sys.stderr)
+            else:
+                print(f"{path}: ok")
+        return EXIT_UNEXPECTED if bad else EXIT_OK
+    if args.report_command == "compare":
+        from .report import compare
+
+        for path in (args.old, args.new):
+            if not path.is_file():
+                raise UsageError(f"no such results file: {path}")
+        comparison = compare.compare_files(args.old, args.new)
+        print(compare.markdown(comparison), end="")
+        if args.json:
+            results.write_json(args.json, comparison.as_dict())
+        return EXIT_UNEXPECTED if comparison.regressions else EXIT_OK
+    if args.report_command == "html":
+        from .report import html as html_report
+
+        for path in args.files:
+            if not path.is_file():
+                raise UsageError(f"no such results file: {path}")
+        print(f"wrote {html_report.write(list(args.files), args.output)}")
+        return EXIT_OK
+    raise UsageError(f"unknown report command {args.report_command}")
+
+
 def _publish(args: argparse.Namespace) -> int:
     """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
-    from .report import matrix
+    from .report import badges, matrix
 
     names = list(args.only) or list(PUBLISHED)
     code = EXIT_OK
@@ -204,6 +253,10 @@ def _publish(args: argparse.Namespace) -> int:
             code = max(code, result)
     target = matrix.write(args.reports, list(PUBLISHED), PUBLISH_COMMAND)
     print(f"wrote {target}")
+    present = [name for name in PUBLISHED if (args.reports / name / "results.json").is_file()]
+    for name in present:
+        impl = matrix.Implementation.load(name, args.reports / name / "results.json")
+        print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
     return code
 
 
@@ -315,6 +368,10 @@ def _run(args: argparse.Namespace) -> int:
         spec_errors=[str(error) for error in spec_errors],
     )
     write_reports(args.report_dir, header, done, verdict)
+    if args.update_expectations and not interrupted and not infrastructure:
+        previous = expectations.load(args.update_expectations) if args.update_expectations.is_file() else None
+        expectations.write(args.update_expectations, expectations.updated(done, previous, adapter.name))
+        print(f"expectations rewritten: {args.update_expectations}")
     if infrastructure:
         print(f"error: {infrastructure}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
@@ -349,9 +406,13 @@ def _print_gate(verdict: expectations.GateResult, known: expectations.Expectatio
             print(f"    {first}")
     if known is not None:
         print(f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
-              f"{len(verdict.unexpected)} unexpected, {len(verdict.unused)} unused")
+              f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
+              f"{len(verdict.expired)} expired")
         for case_id in verdict.unused:
             print(f"    unused expectation: {case_id}")
+        for case_id in verdict.expired:
+            entry = known.expected(case_id)
+            print(f"EXPIRED expectation (until {entry.until if entry else '?'}): {case_id}: look at it again")
 
 
 if __name__ == "__main__":

@@ -7,18 +7,24 @@ cases:
     outcome: timeout
     reason: "closed stays pending with allowHalfOpen (B33, workerd#5653)"
     link: https://github.com/cloudflare/workerd/issues/5653
+    until: 2027-06-30      # optional: the gate fails once this date has passed
+    flaky: true            # optional: pass or this outcome, both accepted (and counted)
 ```
 A case without an entry is expected to pass. Unexpected failures *and*
 unexpected passes fail the gate: an unnoticed fix would otherwise let a later
-regression through.
+regression through. An entry past its ``until`` date fails the gate, so
+known failures get looked at again; entries no run used are reported.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from . import yamlsource
 from .errors import SpecError
@@ -33,6 +39,20 @@ class Expectation:
     reason: str
     link: str | None = None
     flaky: bool = False
+    until: datetime.date | None = None
+
+    def expired(self, today: datetime.date) -> bool:
+        return self.until is not None and today > self.until
+
+    def as_yaml(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"outcome": self.outcome, "reason": self.reason}
+        if self.link:
+            entry["link"] = self.link
+        if self.flaky:
+            entry["flaky"] = True
+        if self.until:
+            entry["until"] = self.until
+        return entry
 
 
 @dataclass
@@ -69,11 +89,15 @@ def load(path: Path) -> Expectations:
                             f"expected one of fail, error, timeout, skip, got {outcome!r}")
         if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
             raise SpecError(path, line, f"{case_id}.reason", "every expectation needs a reason")
-        unknown = set(entry) - {"outcome", "reason", "link", "flaky"}
+        unknown = set(entry) - {"outcome", "reason", "link", "flaky", "until"}
         if unknown:
-            raise SpecError(path, line, case_id, f"unknown field(s) {sorted(unknown)} (expected outcome, reason, link, flaky)")
+            raise SpecError(path, line, case_id,
+                            f"unknown field(s) {sorted(unknown)} (expected outcome, reason, link, flaky, until)")
+        until = entry.get("until")
+        if until is not None and not isinstance(until, datetime.date):
+            raise SpecError(path, line, f"{case_id}.until", f"expected a date like 2027-06-30, got {until!r}")
         result.cases[case_id] = Expectation(outcome=outcome, reason=entry["reason"], link=entry.get("link"),
-                                            flaky=bool(entry.get("flaky", False)))
+                                            flaky=bool(entry.get("flaky", False)), until=until)
     return result
 
 
@@ -83,10 +107,11 @@ class GateResult:
     expected_failures: int = 0
     flaky: int = 0
     unused: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.unexpected
+        return not self.unexpected and not self.expired
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,11 +120,14 @@ class GateResult:
             "expected_non_pass": self.expected_failures,
             "flaky": self.flaky,
             "unused": self.unused,
+            "expired": self.expired,
         }
 
 
-def gate(results: Sequence[CaseResult], expectations: Expectations | None) -> GateResult:
+def gate(results: Sequence[CaseResult], expectations: Expectations | None,
+         today: datetime.date | None = None) -> GateResult:
     expectations = expectations or Expectations()
+    today = today or datetime.date.today()
     verdict = GateResult()
     seen = set()
     for result in results:
@@ -110,6 +138,8 @@ def gate(results: Sequence[CaseResult], expectations: Expectations | None) -> Ga
             if result.outcome not in (Outcome.PASS, Outcome.SKIP):
                 verdict.unexpected.append((result, "pass"))
             continue
+        if entry.expired(today):
+            verdict.expired.append(result.id)
         if entry.flaky:
             verdict.flaky += 1
             if result.outcome.value not in (entry.outcome, "pass"):
@@ -121,3 +151,37 @@ def gate(results: Sequence[CaseResult], expectations: Expectations | None) -> Ga
             verdict.unexpected.append((result, entry.outcome))
     verdict.unused = sorted(set(expectations.cases) - seen)
     return verdict
+
+
+def updated(results: Sequence[CaseResult], previous: Expectations | None, implementation: str) -> dict[str, Any]:
+    """The expectations document a run implies: every non-pass outcome, keeping known reasons.
+
+    Entries of cases this run did not select stay as they were; flaky entries
+    stay while the case passes or shows its flaky outcome; a new entry's reason
+    quotes what was observed, for a person to replace with the why.
+    """
+    previous = previous or Expectations()
+    ran = {result.id: result for result in results}
+    cases: dict[str, Any] = {}
+    for case_id, kept in previous.cases.items():
+        if case_id not in ran:
+            cases[case_id] = kept.as_yaml()
+    for result in results:
+        entry = previous.expected(result.id)
+        if result.outcome is Outcome.PASS and not (entry and entry.flaky):
+            continue
+        if entry is not None and (entry.outcome == result.outcome.value or entry.flaky):
+            cases[result.id] = entry.as_yaml()
+            continue
+        first = result.message.splitlines()[0] if result.message else result.outcome.value
+        reason = entry.reason if entry is not None else f"observed: {first}"
+        cases[result.id] = Expectation(result.outcome.value, reason, entry.link if entry else None,
+                                       until=entry.until if entry else None).as_yaml()
+    return {"implementation": previous.implementation or implementation, "cases": dict(sorted(cases.items()))}
+
+
+def write(path: Path, document: dict[str, Any]) -> None:
+    header = ("# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
+              "# Every entry needs a reason that cites the behaviour id or issue.\n")
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+    path.write_text(header + text, encoding="utf-8")

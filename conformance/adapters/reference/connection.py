@@ -277,7 +277,15 @@ class Connection(asyncio.Protocol):
         if self._tls is not None:
             self._send(self._tls.close_notify())
         self._eof_written = True
-        self._transport.write_eof()
+        try:
+            self._transport.write_eof()
+        except OSError as error:  # e.g. ENOTCONN: the peer is gone and a reset already came back
+            if self._tls is not None and self._tls.ended:
+                # The peer's close_notify came first, so the TLS session is over both ways and
+                # our FIN is a courtesy. kj's TlsConnection sends nothing at all then, and its
+                # shutdownWrite succeeds: closed resolves (B31).
+                return
+            raise ConnectionLost(f"cannot half-close: {error}") from None
 
     def pause_reading(self) -> None:
         if self._transport is not None and not self._transport.is_closing():

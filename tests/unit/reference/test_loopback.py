@@ -440,3 +440,23 @@ def test_ipv6_loopback_when_available() -> None:
             await server.wait_closed()
 
     run(scenario())
+
+
+def test_half_close_after_the_peer_is_gone_is_not_a_crash() -> None:
+    """shutdown(SHUT_WR) fails with ENOTCONN once a reset came back; that is a lost connection."""
+
+    async def scenario() -> None:
+        async with peer() as listener:
+            client = Client()
+            s = await client.connect(listener.address)
+            conn = await listener.accept()
+            await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+            conn.close()
+            await asyncio.sleep(0.05)
+            await client.op("write", socket=s, data=data(b"into the void"), timeout_ms=2000)
+            await asyncio.sleep(0.05)  # the peer's reset comes back
+            reply = await client.op("close_writer", socket=s, timeout_ms=2000)
+            assert reply["status"] in ("resolved", "rejected")
+            await client.end()  # asserts that no task crashed
+
+    run(scenario())

@@ -272,6 +272,23 @@ def test_on_peer_close_notify_is_eof_and_closes_our_side(certs: RunCertificates)
     run(scenario())
 
 
+def test_on_peer_full_close_read_to_done_resolves_closed(certs: RunCertificates) -> None:
+    async def scenario() -> None:
+        async with peer() as listener:
+            client = tls_client(certs)
+            s, server, _ = await open_tls(client, listener, certs, host="localhost")
+            await server.send(b"bye")
+            await server.shutdown_write()
+            server.conn.close()  # gone for good: our close_notify and FIN meet a reset
+            reply = await client.op("read_bytes", socket=s, n=None, timeout_ms=2000)
+            assert reply["value"]["done"] is True
+            assert reply["value"]["length"] == 3
+            await value(client, "await", socket=s, promise="closed", timeout_ms=2000)  # B31
+            assert await client.end() == {"open_sockets": 0, "unhandled_rejections": []}
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("how", ["reset", "fin-without-close-notify"])
 def test_on_a_broken_tls_stream_is_network_connection_lost(certs: RunCertificates, how: str) -> None:
     async def scenario() -> None:

@@ -1,0 +1,344 @@
+"""The ``workerd`` adapter: the real runtime from npm, one process per lane.
+
+``workerd_spec()`` installs the pinned npm ``workerd`` (``npm_cache.ensure``) and
+returns an ``AdapterSpec`` whose transport factory gives each lane a
+``WorkerdTransport``. Opening that transport:
+
+1. writes a private temporary folder (0700): ``config.capnp`` (see ``workerd_config``),
+   ``worker.js`` (``js/workerd-worker.js``), ``interpreter.js`` (``js/interpreter.js``)
+   and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
+2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with
+   ``--socket-fd http=<fd>``, so no port is chosen twice;
+3. starts ``node_modules/workerd/bin/workerd serve config.capnp`` directly (never through
+   npx, which leaves the server orphaned when it is signalled), in a process group of its
+   own that also dies with the harness (``PR_SET_PDEATHSIG``);
+4. waits until a ``hello`` over WebSocket answers.
+
+Closing sends SIGTERM to the process group, SIGKILL 2 s later, reaps the process and
+removes the folder. A lane whose session broke is restarted with a fresh process (the
+client closes the transport and the factory makes a new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..errors import AdapterError, InfrastructureError
+from ..protocol.transports import WebSocketTransport
+from ..runner import AdapterSpec, RunContext
+from . import npm_cache
+from .workerd_config import (
+    CA_FILE,
+    INTERPRETER_MODULE,
+    WORKER_MODULE,
+    WorkerdConfig,
+    render,
+)
+
+JS = resources.files(__package__).joinpath("js")
+STARTUP_TIMEOUT_S = 20.0
+TERM_GRACE_S = 2.0
+OUTPUT_LINES = 200
+CONFIG_FILE = "config.capnp"
+
+
+@dataclass(frozen=True)
+class WorkerdRuntime:
+    """The installed runtime: where its binary is and what it calls itself."""
+
+    binary: Path
+    version: str
+    """The npm package's version, e.g. ``1.20261117.1``."""
+    runtime: str
+    """``workerd --version``, e.g. ``workerd 2026-11-17``."""
+
+    @classmethod
+    def from_node_modules(cls, node_modules: Path) -> WorkerdRuntime:
+        package = node_modules / "workerd"
+        binary = (package / "bin" / "workerd").resolve()
+        if not binary.is_file() or not os.access(binary, os.X_OK):
+            raise InfrastructureError(f"the workerd binary is missing or not executable: {binary}")
+        try:
+            version = str(json.loads((package / "package.json").read_text())["version"])
+        except (OSError, ValueError, KeyError) as error:
+            raise InfrastructureError(f"cannot read the workerd package version: {error}") from None
+        try:
+            done = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
+                                  timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise InfrastructureError(f"{binary} --version failed: {error}") from None
+        runtime = done.stdout.strip() or done.stderr.strip()
+        if done.returncode != 0 or not runtime:
+            raise InfrastructureError(f"{binary} --version failed (exit {done.returncode}): {done.stderr.strip()}")
+        return cls(binary=binary, version=version, runtime=runtime)
+
+
+def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = None) -> AdapterSpec:
+    """The ``--adapter workerd`` spec: installs the pinned runtime now, one process per lane later.
+
+    ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
+    """
+    runtime = WorkerdRuntime.from_node_modules(node_modules or npm_cache.ensure("workerd"))
+
+    def make(context: RunContext) -> WorkerdTransport:
+        return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
+
+    return AdapterSpec("workerd", make)
+
+
+def _js_source(name: str) -> bytes:
+    return JS.joinpath(name).read_bytes()
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child receive SIGKILL when the harness dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the harness died before the line above
+            os._exit(1)
+
+    return arm
+
+
+def _kill_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _last_resort(pid: int, folder: str) -> None:
+    """At interpreter exit, for a transport nobody closed: kill its group, remove its folder."""
+    _kill_group(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class WorkerdTransport(WebSocketTransport):
+    """One workerd process (this lane's), reached over WebSocket: one WebSocket per case session."""
+
+    def __init__(self, runtime: WorkerdRuntime, ca_pem: str, interpreter: Path | None = None,
+                 startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+        super().__init__("ws://127.0.0.1:0/")
+        self.runtime = runtime
+        self._ca_pem = ca_pem
+        self._interpreter = interpreter
+        self._startup_timeout = startup_timeout
+        self._process: asyncio.subprocess.Process | None = None
+        self._output: deque[str] = deque(maxlen=OUTPUT_LINES)
+        self._output_task: asyncio.Task[None] | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self.directory: Path | None = None
+        self.port: int | None = None
+        self.startup_s: float | None = None
+        """Seconds from spawning workerd to its first ``hello`` answer."""
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    # -- start -------------------------------------------------------------------------------
+
+    def _write_folder(self) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="connect-conformance-workerd-"))
+        os.chmod(folder, 0o700)
+        self.directory = folder
+        interpreter = (self._interpreter.read_bytes() if self._interpreter is not None
+                       else _js_source("interpreter.js"))
+        files = {
+            WORKER_MODULE: _js_source("workerd-worker.js"),
+            INTERPRETER_MODULE: interpreter,
+            CA_FILE: self._ca_pem.encode("ascii"),
+            CONFIG_FILE: render(WorkerdConfig(
+                adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
+            )).encode("utf-8"),
+        }
+        for name, data in files.items():
+            path = folder / name
+            path.write_bytes(data)
+            os.chmod(path, 0o600)
+        return folder
+
+    async def open(self) -> None:
+        try:
+            await self._start()
+        except BaseException as error:
+            await self.close()
+            if isinstance(error, OSError):
+                raise InfrastructureError(f"cannot start workerd: {error}") from None
+            raise
+
+    async def _start(self) -> None:
+        try:
+            folder = self._write_folder()
+        except FileNotFoundError as error:
+            raise InfrastructureError(f"the workerd adapter is missing a file: {error}") from None
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(128)
+            self.port = listener.getsockname()[1]
+            self.url = f"ws://127.0.0.1:{self.port}/"
+            fd = listener.fileno()
+            spawned = time.perf_counter()
+            self._process = await asyncio.create_subprocess_exec(
+                str(self.runtime.binary), "serve", CONFIG_FILE, "--socket-fd", f"http={fd}",
+                cwd=folder, pass_fds=(fd,),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=_parent_death_signal(),
+            )
+        finally:
+            # workerd holds its own copy; ours must go, so a dead workerd refuses connections.
+            listener.close()
+        self._finalizer = weakref.finalize(self, _last_resort, self._process.pid, str(folder))
+        assert self._process.stdout is not None
+        self._output_task = asyncio.create_task(self._collect_output(self._process.stdout))
+        await self._wait_ready()
+        self.startup_s = time.perf_counter() - spawned
+
+    async def _collect_output(self, stream: asyncio.StreamReader) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in stream:
+                self._output.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    async def _probe(self) -> None:
+        """One ``hello`` on a connection of its own (its adapter instance is discarded)."""
+        reply = await self.exchange({"seq": 1, "op": "hello", "protocol": 1}, 5.0)
+        if not isinstance(reply, dict) or reply.get("status") != "returned":
+            raise AdapterError(f"hello answered {reply!r}")
+
+    async def _wait_ready(self) -> None:
+        process = self._process
+        assert process is not None
+        deadline = time.monotonic() + self._startup_timeout
+        exited = asyncio.ensure_future(process.wait())
+        last = "no answer yet"
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise InfrastructureError(
+                        f"workerd did not answer hello within {self._startup_timeout:g} s ({last})"
+                        + self._output_note())
+                probe = asyncio.ensure_future(self._probe())
+                done, _ = await asyncio.wait({probe, exited}, timeout=left,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if probe in done:
+                    error = probe.exception()
+                    if error is None:
+                        return
+                    last = str(error)
+                else:
+                    probe.cancel()
+                    with contextlib.suppress(BaseException):
+                        await probe
+                if exited.done():
+                    await asyncio.sleep(0.05)  # let the output reader catch the last lines
+                    raise InfrastructureError(
+                        f"workerd exited with {_how(process.returncode)} before answering hello"
+                        + self._output_note())
+                if probe in done:
+                    await asyncio.sleep(0.1)
+        finally:
+            if not exited.done():
+                exited.cancel()
+                with contextlib.suppress(BaseException):
+                    await exited
+
+    # -- diagnostics -------------------------------------------------------------------------
+
+    def _output_note(self, lines: int = 15) -> str:
+        tail = list(self._output)[-lines:]
+        if not tail:
+            return "; workerd printed nothing"
+        return "\nworkerd output (last lines):\n  " + "\n  ".join(tail)
+
+    def diagnostics(self) -> str:
+        tail = list(self._output)[-10:]
+        note = ""
+        process = self._process
+        if process is not None and process.returncode is not None:
+            note = f"workerd exited with {_how(process.returncode)}\n"
+        if not tail:
+            return note.rstrip("\n")
+        return note + "workerd output (last lines):\n  " + "\n  ".join(tail)
+
+    # -- stop --------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        try:
+            await self.close_session()
+        finally:
+            await self._stop_process()
+
+    async def _stop_process(self) -> None:
+        process, self._process = self._process, None
+        task, self._output_task = self._output_task, None
+        folder, self.directory = self.directory, None
+        try:
+            if process is not None:
+                await _stop(process)
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if process is not None:
+                transport = getattr(process, "_transport", None)
+                if transport is not None:
+                    transport.close()
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """SIGTERM to workerd's process group, SIGKILL after a grace period; always reaped.
+
+    The group is never signalled after workerd was reaped (its id could be reused).
+    """
+    try:
+        if process.returncode is None:
+            _kill_group(process.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TERM_GRACE_S):
+                    await process.wait()
+    finally:
+        if process.returncode is None:
+            _kill_group(process.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await process.wait()
+
+
+def _how(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    return f"signal {-code}" if code < 0 else f"code {code}"
