@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.helpers import REPO
 from tests.integration.cli import run_cli
@@ -167,7 +168,7 @@ def test_update_expectations_rewrites_the_file_keeping_reasons(tmp_path: Path) -
     done = run_cli("run", "--adapter", "reference+writer-close-no-fin", "-k", "half-open.writer-close",
                    "--update-expectations", str(path), report_dir=tmp_path / "r")
     assert done.code == 1
-    import yaml
+
 
     rewritten = yaml.safe_load(path.read_text())["cases"]
     kept = rewritten["half-open.writer-close-sends-fin-read-side-stays-open"]
@@ -191,4 +192,5 @@ def test_publish_writes_the_matrix_and_badges(tmp_path: Path, real_run: dict[str
     for case in real_run["cases"]:
         assert f"`{case['id']}`" in matrix
     badge = (reports / "badges" / "reference.svg").read_text()
-    assert badge.startswith("<svg") and "must" in badge
+    assert badge.startswith("<svg")
+    assert "must" in badge
