@@ -65,7 +65,7 @@ class Exchange:
         seq = self.reply.get("seq") if isinstance(self.reply, dict) else None
         return type(seq) is int and seq == self.seq
 
-    def field(self, key: str) -> Any:
+    def get(self, key: str) -> Any:
         return self.reply.get(key) if isinstance(self.reply, dict) else None
 
     def describe(self) -> str:
@@ -152,20 +152,21 @@ class Wire:
         exchange.schema_problem = messages.response_problem(_schema_for(exchange.op), exchange.reply)
         return exchange
 
-    async def begin(self, case: str) -> Exchange:
+    async def begin(self, case: str, seq: int | None = None) -> Exchange:
         """Opens a case session (a WebSocket of its own, for WebSocket adapters)."""
         try:
             await self.transport.open_session()
         except AdapterError as error:
             self.broken = True
-            exchange = Exchange({"seq": self.next_seq(), "op": "begin", "case": case}, 0.0, failure=str(error))
+            message = {"seq": self.next_seq() if seq is None else seq, "op": "begin", "case": case}
+            exchange = Exchange(message, 0.0, failure=str(error))
             self.exchanges.append(exchange)
             return exchange
         self.in_session = True
-        return await self.send({"op": "begin", "case": case})
+        return await self.send({"op": "begin", "case": case}, seq=seq)
 
-    async def end(self, timeout_ms: int = 2000) -> Exchange:
-        exchange = await self.send({"op": "end", "timeout_ms": timeout_ms})
+    async def end(self, timeout_ms: int = 2000, seq: int | None = None) -> Exchange:
+        exchange = await self.send({"op": "end", "timeout_ms": timeout_ms}, seq=seq)
         await self.leave_session()
         return exchange
 

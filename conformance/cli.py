@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     html.add_argument("files", nargs="+", type=Path)
     html.add_argument("-o", "--output", type=Path, default=Path("reports/latest/index.html"))
 
+    adapter_check = commands.add_parser(
+        "adapter-check", help="check that an adapter speaks the adapter protocol (not whether the implementation conforms)")
+    adapter_check.add_argument("--adapter", required=True,
+                               help="reference | stdio:'CMD ARGS' | ws://HOST:PORT/PATH | any --adapter value of run")
+    adapter_check.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                               help="seconds an answer may take beyond its timeout_ms (default 5, as in run)")
+
     servers = commands.add_parser(
         "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)")
     servers.add_argument("--kind", action="append", choices=["echo", "tls", "starttls"], default=[],
@@ -139,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
         if args.command == "servers":
             return _servers(args)
+        if args.command == "adapter-check":
+            from .adapter_check import command
+
+            return command(args.adapter, timeout=args.timeout)
         if args.command == "report":
             return _report(args)
         if args.command == "install":

@@ -35,7 +35,6 @@ from .peer_results import normalise, prepare
 from .protocol.client import AdapterClient, Hello
 from .protocol.transports import Transport
 
-
 T = TypeVar("T")
 
 

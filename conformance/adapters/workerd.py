@@ -57,6 +57,8 @@ STARTUP_TIMEOUT_S = 20.0
 TERM_GRACE_S = 2.0
 OUTPUT_LINES = 200
 CONFIG_FILE = "config.capnp"
+#: Temporary folders are named ``<prefix><harness pid>-<random>``.
+FOLDER_PREFIX = "connect-conformance-workerd-"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,24 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return arm
 
 
+def _sweep_stale_folders() -> None:
+    """Remove the folders of harnesses that died without cleaning up (SIGKILL): their
+    workerd died with them (``PR_SET_PDEATHSIG``), only the folder was left behind."""
+    with contextlib.suppress(OSError):
+        for entry in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+            owner = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+            if not owner.isdigit() or int(owner) == os.getpid():
+                continue
+            try:
+                if entry.stat().st_uid != os.getuid():
+                    continue
+                os.kill(int(owner), 0)  # signal 0: only asks whether the harness still exists
+            except ProcessLookupError:
+                shutil.rmtree(entry, ignore_errors=True)
+            except OSError:
+                continue
+
+
 def _kill_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -165,7 +185,8 @@ class WorkerdTransport(WebSocketTransport):
     # -- start -------------------------------------------------------------------------------
 
     def _write_folder(self) -> Path:
-        folder = Path(tempfile.mkdtemp(prefix="connect-conformance-workerd-"))
+        _sweep_stale_folders()
+        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         os.chmod(folder, 0o700)
         self.directory = folder
         interpreter = (self._interpreter.read_bytes() if self._interpreter is not None

@@ -54,7 +54,7 @@ async function serve(server, adapter, data) {
                                reason: `the reply cannot be encoded: ${describe(error)}` });
   }
   trySend(server, encoded);
-  if (message?.op === "shutdown") {
+  if (adapter.isShutDown === true) {
     try {
       server.close(1000, "shutdown");
     } catch {

@@ -14,7 +14,7 @@ SEED = "YWJj"  # base64 of "abc"
 CONNECT_FAILED = {"name": "Error", "message": errors.CONNECT_FAILED}
 
 
-def test_hello_declares_no_tls_yet() -> None:
+def test_hello_without_a_ca_declares_no_tls() -> None:
     async def scenario() -> None:
         client = Client()
         reply = await client.op("hello", protocol=1)
@@ -292,7 +292,7 @@ def test_localhost_resolves_and_reports_the_name() -> None:
     run(scenario())
 
 
-def test_secure_transport_on_fails_like_b18_until_tls_exists() -> None:
+def test_secure_transport_on_without_a_ca_fails_like_b18_without_dialling() -> None:
     async def scenario() -> None:
         async with peer() as listener:
             client = Client()

@@ -242,18 +242,6 @@ def test_on_opened_waits_for_the_handshake(certs: RunCertificates) -> None:
     run(scenario())
 
 
-def test_on_without_a_ca_fails_without_dialling() -> None:
-    async def scenario() -> None:
-        async with peer() as listener:
-            client = Client()
-            s = await client.connect(listener.address, {"secureTransport": "on"})
-            assert (await client.op("await", socket=s, promise="opened", timeout_ms=2000))["error"] == CONNECT_FAILED
-            assert listener.connections.empty()  # B44
-            await client.end()
-
-    run(scenario())
-
-
 def test_on_peer_close_notify_is_eof_and_closes_our_side(certs: RunCertificates) -> None:
     async def scenario() -> None:
         async with peer() as listener:

@@ -1,0 +1,276 @@
+"""A single-file, offline HTML report of one or more runs: the richer sibling of ``matrix.py``.
+
+The page is one file with everything inline: the style, a small vanilla script,
+and the data as JSON in a ``<script type="application/json">`` block. The
+script builds the page from that data with ``textContent`` and
+``createElement`` only, so any string that came from a results file or an
+adapter is shown as text and never parsed as HTML. In the JSON block ``<``,
+``>``, ``&`` (and every non-ASCII character, U+2028/U+2029 included) are
+written as ``\\uXXXX`` escapes, so no string can close the element. A
+Content-Security-Policy allows only this page's own script and style (by
+hash) and no network access at all.
+
+It shows, after Autobahn's agents x cases index and Bowtie's report site: the
+implementations (adapter name, version, runtime), the suite version and spec
+revision, the run dates and durations; per implementation the pass rate per
+level and a per-case score; the matrix of cases by implementations grouped by
+area, filterable by outcome, level, tag and text; and for each case a view with
+its sources, its location in ``spec/`` and, per implementation, the outcome,
+the message and the transcript as a step table.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import math
+import re
+from collections import defaultdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+LEVELS = ("must", "should", "info")
+OUTCOMES = ("pass", "fail", "error", "timeout", "skip")
+SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
+DEFAULT_TITLE = "Compatibility report: connect() of cloudflare:sockets"
+
+_VARIANT = re.compile(r"\[[^\]]*\]$")
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("html_assets", name).read_text(encoding="utf-8")
+
+
+def _finite(value: Any) -> Any:
+    """The document with NaN and infinities replaced by null, which JSON.parse cannot read."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def embed_json(data: Any) -> str:
+    """JSON safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` escaped, ASCII only.
+
+    ``ensure_ascii`` also writes U+2028 and U+2029 (and lone surrogates) as escapes.
+    """
+    text = json.dumps(_finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _base_id(case_id: str) -> str:
+    """A parametrised case's id without its ``[variant]`` suffix."""
+    return _VARIANT.sub("", case_id)
+
+
+def _scores(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pass rates per level and overall, plus the per-case score.
+
+    As in ``matrix.py`` only ``pass`` counts as passed (a skip is a gap too). The
+    per-case score weighs each case once: the variants of a parametrised case
+    share one weight, scored by the fraction of them that pass (as Interop scores
+    a test by the fraction of its subtests).
+    """
+    scores: dict[str, Any] = {}
+    for level in LEVELS:
+        chosen = [case for case in cases if case["level"] == level]
+        scores[level] = [sum(case["outcome"] == "pass" for case in chosen), len(chosen)]
+    scores["all"] = [sum(case["outcome"] == "pass" for case in cases), len(cases)]
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for case in cases:
+        groups[_base_id(case["id"])].append(case["outcome"] == "pass")
+    fractions = [sum(passed) / len(passed) for passed in groups.values()]
+    scores["per_case"] = sum(fractions) / len(fractions) if fractions else None
+    scores["case_groups"] = len(fractions)
+    return scores
+
+
+def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    run = _as_dict(document.get("run"))
+    gate = document.get("gate")
+    unexpected = {_text(_as_dict(entry).get("id")) for entry in _as_list(_as_dict(gate).get("unexpected"))}
+    cases: dict[str, dict[str, Any]] = {}
+    for raw in _as_list(document.get("cases")):
+        raw = _as_dict(raw)
+        case_id = _text(raw.get("id"))
+        if not case_id or case_id in cases:
+            continue
+        outcome = _text(raw.get("outcome"))
+        cases[case_id] = {
+            "id": case_id,
+            "title": _text(raw.get("title")),
+            "level": _text(raw.get("level")),
+            "tags": [_text(tag) for tag in _as_list(raw.get("tags"))],
+            "source": [_text(source) for source in _as_list(raw.get("source"))],
+            "location": _text(raw.get("location")),
+            "outcome": outcome,
+            "message": _text(raw.get("message")),
+            "duration_ms": raw.get("duration_ms") if isinstance(raw.get("duration_ms"), int | float) else None,
+            "transcript": _as_list(raw.get("transcript")),
+            # An outcome the expectations file records: only known when the run had a gate.
+            "known": gate is not None and outcome != "pass" and case_id not in unexpected,
+            "unexpected": case_id in unexpected,
+        }
+    summary = _as_dict(document.get("summary"))
+    info = {
+        "name": name,
+        "run": {
+            "adapter": _as_dict(run.get("adapter")),
+            "adapter_spec": _text(run.get("adapter_spec")),
+            "suite_version": _text(run.get("suite_version")),
+            "spec_revision": _text(run.get("spec_revision")),
+            "started": _text(run.get("started")),
+            "duration_s": run.get("duration_s") if isinstance(run.get("duration_s"), int | float) else None,
+            "workers": run.get("workers"),
+            "selection": _as_dict(run.get("selection")),
+            "interrupted": bool(run.get("interrupted")),
+            "error": run.get("error") if isinstance(run.get("error"), str) else None,
+            "spec_errors": [_text(error) for error in _as_list(run.get("spec_errors"))],
+            "host": _as_dict(run.get("host")),
+        },
+        "summary": {key: value for key, value in summary.items() if isinstance(value, int)},
+        "gate": None if gate is None else {
+            "ok": bool(_as_dict(gate).get("ok")),
+            "unexpected": len(unexpected),
+            "expected_non_pass": _as_dict(gate).get("expected_non_pass"),
+            "flaky": _as_dict(gate).get("flaky"),
+        },
+        "scores": _scores(list(cases.values())),
+    }
+    return info, cases
+
+
+def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE) -> dict[str, Any]:
+    """What the page's script renders: implementations, and the union of their cases."""
+    implementations = []
+    per_impl: list[dict[str, dict[str, Any]]] = []
+    for name, document in results:
+        info, cases = _implementation(name, _as_dict(document))
+        implementations.append(info)
+        per_impl.append(cases)
+    all_ids = sorted({case_id for cases in per_impl for case_id in cases})
+    rows = []
+    for case_id in all_ids:
+        first = next(cases[case_id] for cases in per_impl if case_id in cases)
+        cells = []
+        for cases in per_impl:
+            case = cases.get(case_id)
+            cells.append(None if case is None else {
+                key: case[key] for key in
+                ("outcome", "message", "duration_ms", "transcript", "known", "unexpected")})
+        rows.append({
+            "id": case_id,
+            "area": case_id.split(".", 1)[0],
+            **{key: first[key] for key in ("title", "level", "tags", "source", "location")},
+            "results": cells,
+        })
+    revisions = sorted({impl["run"]["spec_revision"] for impl in implementations})
+    return {
+        "format": 1,
+        "title": title,
+        "levels": list(LEVELS),
+        "outcomes": list(OUTCOMES),
+        "symbols": SYMBOLS,
+        "spec_revisions": revisions,
+        "implementations": implementations,
+        "cases": rows,
+    }
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def render(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, *,
+           content_security_policy: bool = True) -> str:
+    """The whole page for (name, loaded results.json) pairs, one per implementation.
+
+    ``content_security_policy=False`` leaves the policy out; only tests use it,
+    to check that the escaping alone keeps hostile strings inert.
+    """
+    script = _asset("report.js")
+    style = _asset("report.css")
+    if "</script" in script.lower() or "</style" in style.lower():
+        raise RuntimeError("an html_assets file contains a closing tag")
+    data = embed_json(report_data(results, title))
+    policy = ""
+    if content_security_policy:
+        rules = ("default-src 'none'", f"script-src {_csp_hash(script)}", f"style-src {_csp_hash(style)}",
+                 "img-src data:", "base-uri 'none'", "form-action 'none'")
+        policy = f'<meta http-equiv="Content-Security-Policy" content="{html.escape("; ".join(rules))}">\n'
+    page_title = html.escape(title.encode("utf-8", "replace").decode("utf-8"))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        + policy
+        + '<meta name="referrer" content="no-referrer">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<link rel="icon" href="data:,">\n'
+        f"<title>{page_title}</title>\n"
+        f"<style>{style}</style>\n"
+        "</head>\n<body>\n"
+        '<noscript><p class="noscript">This report is drawn by its inline script: '
+        "enable JavaScript to read it, or read the results.json files it was made from.</p></noscript>\n"
+        '<div id="app" aria-busy="true"></div>\n'
+        f'<script type="application/json" id="report-data">{data}</script>\n'
+        f"<script>{script}</script>\n"
+        "</body>\n</html>\n"
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not JSON ({error})") from error
+    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
+        raise ValueError(f"{path}: not a results.json document (no 'cases' list)")
+    return document
+
+
+def _default_names(paths: list[Path]) -> list[str]:
+    """``reports/<implementation>/results.json`` gives ``<implementation>``; duplicates get a suffix."""
+    names: list[str] = []
+    for path in paths:
+        folder = path if path.is_dir() else path.resolve().parent
+        base = folder.name or str(path)
+        name, number = base, 2
+        while name in names:
+            name, number = f"{base} ({number})", number + 1
+        names.append(name)
+    return names
+
+
+def write(paths: list[Path], output: Path, names: list[str] | None = None,
+          title: str = DEFAULT_TITLE) -> Path:
+    """Write the report of these results.json files (or folders holding one) to ``output``."""
+    if names is None:
+        names = _default_names(paths)
+    if len(names) != len(paths):
+        raise ValueError(f"{len(paths)} results files but {len(names)} names")
+    page = render([(name, _load(path)) for name, path in zip(names, paths, strict=True)], title)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(output.name + ".part")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(output)
+    return output

@@ -1,0 +1,403 @@
+"""The workerd adapter against the real runtime (npm ``workerd``): representative cases pass,
+one workerd process per lane, and nothing is ever left behind (processes, temporary folders),
+even when the run is interrupted or killed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.adapters import npm_cache
+from conformance.adapters.workerd import FOLDER_PREFIX, WorkerdRuntime, WorkerdTransport
+from conformance.certificates import RunCertificates
+from conformance.errors import AdapterError, InfrastructureError
+from conformance.protocol.client import AdapterClient
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+#: One case per behaviour the adapter must carry: opened/remoteAddress, plain echo,
+#: half-open, TLS (good and rejected certificates), STARTTLS, unhandled-rejection reporting.
+REPRESENTATIVE = (
+    "lifecycle.opened-socket-info-string-form",
+    "lifecycle.refused-rejects-opened-and-closed",
+    "streams.echo-round-trip",
+    "streams.large-transfer-peer-to-client",
+    "half-open.writer-close-sends-fin-read-side-stays-open",
+    "half-open.allow-half-open-true-keeps-writable",
+    "tls.opened-resolves-after-handshake[localhost]",
+    "tls.opened-resolves-after-handshake[ipv4-literal]",
+    "tls.echo-round-trip-large",
+    "tls.untrusted-cert-rejects[localhost]",
+    "tls.cert-failure-unawaited-no-unhandled-rejection",
+    "starttls.upgrade-round-trip[localhost]",
+    "starttls.upgrade-round-trip[ipv4-literal]",
+    "starttls.new-socket-reports-on",
+    "address.ipv6-bracketed-string-connects",
+)
+SELECTION = " or ".join(REPRESENTATIVE)
+
+
+@pytest.fixture(scope="module")
+def runtime() -> WorkerdRuntime:
+    try:
+        return WorkerdRuntime.from_node_modules(npm_cache.ensure("workerd", quiet=True))
+    except InfrastructureError as error:
+        pytest.skip(f"workerd is not available: {error}")
+
+
+# -- process and folder hygiene ---------------------------------------------------------------
+
+
+def workerd_processes(binary: Path, marker: str) -> list[int]:
+    """Live processes running ``binary`` whose environment carries ``marker`` (so runs of
+    other tests or other people on this machine never count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv0 = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+            if argv0 != str(binary).encode() or marker.encode() not in (entry / "environ").read_bytes():
+                continue
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_until_gone(binary: Path, marker: str, seconds: float = 5.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := workerd_processes(binary, marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+def harness(tmp_path: Path, marker: str, *args: str) -> subprocess.Popen[str]:
+    temp = tmp_path / "tmp"
+    temp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(temp), "CONNECT_CONFORMANCE_TEST_MARKER": marker}
+    return subprocess.Popen(
+        [sys.executable, "-m", "conformance", "run", "--adapter", "workerd",
+         "--report-dir", str(tmp_path / "report"), *args],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for_passes(process: subprocess.Popen[str], count: int) -> None:
+    assert process.stderr is not None
+    seen = 0
+    while seen < count:
+        line = process.stderr.readline()
+        assert line, "the run ended before it could be interrupted"
+        seen += line.startswith("PASS")
+
+
+def results_of(tmp_path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((tmp_path / "report" / "results.json").read_text())
+    return loaded
+
+
+# -- whole runs through the command line --------------------------------------------------------
+
+
+def test_representative_cases_pass_and_nothing_is_left(tmp_path: Path, runtime: WorkerdRuntime) -> None:
+    marker = uuid.uuid4().hex
+    process = harness(tmp_path, marker, "-n", "2", "-k", SELECTION)
+    _, stderr = process.communicate(timeout=240)
+    results = results_of(tmp_path)
+    outcomes = {case["id"]: case["outcome"] for case in results["cases"]}
+    assert set(outcomes) == set(REPRESENTATIVE)
+    assert [(i, o) for i, o in outcomes.items() if o == "error"] == [], stderr
+    assert {i: o for i, o in outcomes.items() if o != "pass"} == {}, stderr
+    assert process.returncode == 0, stderr
+    adapter = results["run"]["adapter"]
+    assert adapter["name"] == "workerd"
+    assert adapter["version"] == runtime.version
+    assert adapter["runtime"] == runtime.runtime
+    assert adapter["runtime"].startswith("workerd 20")
+    assert set(adapter["capabilities"]) == {"ipv6", "tls", "starttls", "unhandled-rejections"}
+    assert results["run"]["interrupted"] is False
+    opened = next(c for c in results["cases"] if c["id"] == "lifecycle.opened-socket-info-string-form")
+    replies = [step["observed"] for step in opened["transcript"] if step.get("action") == "await"]
+    assert any("remoteAddress" in (reply.get("value") or {}) for reply in replies)
+    assert wait_until_gone(runtime.binary, marker) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_ctrl_c_mid_run_leaves_no_workerd(tmp_path: Path, runtime: WorkerdRuntime) -> None:
+    marker = uuid.uuid4().hex
+    process = harness(tmp_path, marker, "-v", "-n", "2", "-k", "streams or lifecycle or tls")
+    try:
+        wait_for_passes(process, 3)
+        assert len(workerd_processes(runtime.binary, marker)) == 2, "one workerd per lane"
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    results = results_of(tmp_path)
+    assert results["run"]["interrupted"] is True
+    assert 3 <= results["summary"]["total"] < results["run"]["selection"]["selected"]
+    assert wait_until_gone(runtime.binary, marker) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_sigterm_mid_run_leaves_no_workerd(tmp_path: Path, runtime: WorkerdRuntime) -> None:
+    marker = uuid.uuid4().hex
+    process = harness(tmp_path, marker, "-v", "-k", "streams or lifecycle")
+    try:
+        wait_for_passes(process, 2)
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert wait_until_gone(runtime.binary, marker) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_killed_harness_takes_workerd_with_it(tmp_path: Path, runtime: WorkerdRuntime,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = uuid.uuid4().hex
+    process = harness(tmp_path, marker, "-v", "-k", "streams or lifecycle")
+    try:
+        wait_for_passes(process, 1)
+        assert workerd_processes(runtime.binary, marker) != []
+        process.kill()  # SIGKILL: no cleanup code of the harness runs
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert wait_until_gone(runtime.binary, marker) == [], "workerd outlived its harness"
+    # Only the folder is left; the next workerd adapter in this folder removes it.
+    stale = list((tmp_path / "tmp").glob(f"{FOLDER_PREFIX}*"))
+    assert len(stale) == 1
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+    async def open_and_close() -> None:
+        with RunCertificates() as certificates:
+            transport = WorkerdTransport(runtime, certificates.ca_pem)
+            await transport.open()
+            await transport.close()
+
+    asyncio.run(open_and_close())
+    assert not stale[0].exists()
+    assert list((tmp_path / "tmp").glob(f"{FOLDER_PREFIX}*")) == []
+
+
+# -- the transport on its own -----------------------------------------------------------------
+
+
+@pytest.fixture
+def ca_pem() -> Iterator[str]:
+    with RunCertificates() as certificates:
+        yield certificates.ca_pem
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_open_serves_hello_and_close_removes_everything(runtime: WorkerdRuntime, ca_pem: str) -> None:
+    async def scenario() -> None:
+        transport = WorkerdTransport(runtime, ca_pem)
+        await transport.open()
+        pid, folder = transport.pid, transport.directory
+        assert pid is not None
+        assert folder is not None
+        assert folder.name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert sorted(p.name for p in folder.iterdir()) == ["ca.pem", "config.capnp", "interpreter.js", "worker.js"]
+        assert (folder / "ca.pem").read_text() == ca_pem
+        assert os.getpgid(pid) == pid, "workerd leads a process group of its own"
+        assert transport.startup_s is not None
+        assert 0 < transport.startup_s < 20
+        assert transport.url == f"ws://127.0.0.1:{transport.port}/"
+        reply = await transport.exchange({"seq": 1, "op": "hello", "protocol": 1}, 5)
+        assert reply["value"]["name"] == "workerd"
+        # One WebSocket per session, each with a fresh adapter.
+        await transport.open_session()
+        assert (await transport.exchange({"seq": 1, "op": "begin", "case": "x"}, 5))["status"] == "returned"
+        end = await transport.exchange({"seq": 2, "op": "end", "timeout_ms": 100}, 5)
+        assert end["value"] == {"open_sockets": 0, "unhandled_rejections": []}
+        await transport.close_session()
+        await transport.close()
+        assert not process_alive(pid)
+        assert not folder.exists()
+        await transport.close()  # twice is harmless
+
+    asyncio.run(scenario())
+
+
+def test_plain_http_gets_400(runtime: WorkerdRuntime, ca_pem: str) -> None:
+    async def scenario() -> None:
+        transport = WorkerdTransport(runtime, ca_pem)
+        await transport.open()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", transport.port)
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            status = await reader.readline()
+            writer.close()
+            assert status.startswith(b"HTTP/1.1 400")
+        finally:
+            await transport.close()
+
+    asyncio.run(scenario())
+
+
+def test_awkward_versions_reach_hello_verbatim(runtime: WorkerdRuntime, ca_pem: str) -> None:
+    odd = WorkerdRuntime(binary=runtime.binary, version='1.2"3\\4 ✓', runtime="workerd\n\t2026 'x'")
+
+    async def scenario() -> dict[str, Any]:
+        client = AdapterClient(lambda: WorkerdTransport(odd, ca_pem))
+        hello = await client.start()
+        await client.close()
+        return hello.as_dict()
+
+    hello = asyncio.run(scenario())
+    assert hello["version"] == odd.version
+    assert hello["runtime"] == odd.runtime
+
+
+def test_a_broken_session_restarts_the_process(runtime: WorkerdRuntime, ca_pem: str) -> None:
+    async def scenario() -> None:
+        transports: list[WorkerdTransport] = []
+
+        def make() -> WorkerdTransport:
+            transports.append(WorkerdTransport(runtime, ca_pem))
+            return transports[-1]
+
+        client = AdapterClient(make)
+        await client.start()
+        first = transports[0].pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)  # the workerd this test started
+        await asyncio.sleep(0.2)
+        with pytest.raises(AdapterError):
+            await client.call({"op": "begin", "case": "x"})
+        assert client.broken
+        assert "exited with signal 9" in client.diagnostics()
+        await client.restart()
+        second = transports[1].pid
+        assert second is not None
+        assert second != first
+        assert not process_alive(first)
+        assert (await client.call({"op": "begin", "case": "y"}))["status"] == "returned"
+        folders = [t.directory for t in transports]
+        await client.close()
+        assert not process_alive(second)
+        assert folders[1] is not None
+        assert not folders[1].exists()
+        assert transports[0].directory is None
+
+    asyncio.run(scenario())
+
+
+def test_connect_reaches_loopback_only(runtime: WorkerdRuntime, ca_pem: str) -> None:
+    """A listener on this machine's own non-loopback address (delivered locally, never on the
+    wire) is refused by the network policy: nothing connects."""
+    addresses = [a for a in _local_addresses() if not a.startswith("127.")]
+    if not addresses:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+
+    async def scenario() -> tuple[dict[str, Any], int]:
+        accepted = 0
+
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, addresses[0], 0)
+        port = server.sockets[0].getsockname()[1]
+        transport = WorkerdTransport(runtime, ca_pem)
+        await transport.open()
+        try:
+            await transport.open_session()
+            await transport.exchange({"seq": 1, "op": "begin", "case": "policy"}, 5)
+            await transport.exchange({"seq": 2, "op": "connect", "address": f"{addresses[0]}:{port}"}, 5)
+            reply = await transport.exchange(
+                {"seq": 3, "op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 3000}, 10)
+            await asyncio.sleep(0.2)
+        finally:
+            await transport.close()
+            server.close()
+            await server.wait_closed()
+        return reply, accepted
+
+    reply, accepted = asyncio.run(scenario())
+    assert reply["status"] == "rejected"
+    assert accepted == 0
+
+
+def _local_addresses() -> list[str]:
+    done = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, check=False)
+    return [line.split()[3].split("/")[0] for line in done.stdout.splitlines() if " inet " in line]
+
+
+def test_a_worker_that_does_not_load_is_an_infrastructure_error(
+        runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
+    broken = tmp_path / "interpreter.js"
+    broken.write_text("export function createAdapter( {\n")
+
+    async def scenario() -> WorkerdTransport:
+        transport = WorkerdTransport(runtime, ca_pem, interpreter=broken)
+        with pytest.raises(InfrastructureError, match=r"(?s)exited with code 1.*SyntaxError"):
+            await transport.open()
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.pid is None
+    assert transport.directory is None
+
+
+def test_a_silent_worker_times_out(runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
+    silent = tmp_path / "interpreter.js"
+    silent.write_text("export function createAdapter() {\n"
+                      "  return { handle: () => new Promise(() => {}), noteUnhandled() {} };\n}\n")
+    pids: list[int] = []
+
+    async def scenario() -> WorkerdTransport:
+        transport = WorkerdTransport(runtime, ca_pem, interpreter=silent, startup_timeout=1.5)
+        original = transport._collect_output
+
+        async def spy(stream: asyncio.StreamReader) -> None:
+            if transport.pid is not None:
+                pids.append(transport.pid)
+            await original(stream)
+
+        transport._collect_output = spy  # type: ignore[method-assign]
+        started = time.monotonic()
+        with pytest.raises(InfrastructureError, match="did not answer hello within 1.5 s"):
+            await transport.open()
+        assert time.monotonic() - started < 6
+        return transport
+
+    transport = asyncio.run(scenario())
+    assert transport.directory is None
+    assert pids
+    assert not process_alive(pids[0])

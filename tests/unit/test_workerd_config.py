@@ -1,0 +1,127 @@
+"""The workerd adapter's generated config (conformance/adapters/workerd_config.py): a pure function."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conformance.adapters.workerd_config import (
+    ALLOW,
+    COMPATIBILITY_DATE,
+    WorkerdConfig,
+    capnp_string,
+    render,
+)
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
+
+
+def parse_capnp_string(literal: str) -> str:
+    """The inverse of ``capnp_string`` for the escapes Cap'n Proto defines."""
+    assert literal.startswith('"')
+    assert literal.endswith('"')
+    body, out, index = literal[1:-1], [], 0
+    while index < len(body):
+        char = body[index]
+        assert char != '"', f"unescaped quote in {literal!r}"
+        assert ord(char) >= 0x20, f"raw control character in {literal!r}"
+        if char != "\\":
+            out.append(char)
+            index += 1
+            continue
+        kind = body[index + 1]
+        if kind == "x":
+            out.append(chr(int(body[index + 2:index + 4], 16)))
+            index += 4
+        else:
+            out.append(_ESCAPES[kind])
+            index += 2
+    return "".join(out)
+
+
+def field(text: str, name: str) -> str:
+    """The capnp string literal assigned to ``name`` (the first one)."""
+    match = re.search(rf'\b{name} = ("(?:[^"\\]|\\.)*")', text)
+    assert match, f"no {name} in the config"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("value", [
+    "", "plain", 'say "hi"', "back\\slash", "line\nbreak\r\n", "tab\there", "bell\x07 del\x7f nul\x00",
+    "ünïcødé ✓", '\\"', "trailing\\",
+])
+def test_capnp_string_round_trips(value: str) -> None:
+    literal = capnp_string(value)
+    assert parse_capnp_string(literal) == value
+    assert "\n" not in literal
+
+
+def test_capnp_string_escapes() -> None:
+    assert capnp_string('a"b') == '"a\\"b"'
+    assert capnp_string("a\\b") == '"a\\\\b"'
+    assert capnp_string("a\nb") == '"a\\nb"'
+    assert capnp_string("\x01") == '"\\x01"'
+
+
+def test_connect_reaches_loopback_only() -> None:
+    text = render(WorkerdConfig())
+    assert ALLOW == ("local",)
+    (network,) = re.findall(r'\(name = "internet", network = \((.*?)\n    \)\)', text, re.S)
+    assert re.search(r'allow = \["local"\],', network)
+    for word in ("public", "private", "network", "unix", "deny"):
+        assert f'"{word}"' not in text
+    assert text.count("allow =") == 1
+
+
+def test_trusts_only_the_run_ca() -> None:
+    text = render(WorkerdConfig())
+    assert 'tlsOptions = (trustedCertificates = [ embed "ca.pem" ])' in text
+    assert "trustBrowserCas" not in text
+    assert text.count("trustedCertificates") == 1
+    assert 'embed "other.pem"' in render(WorkerdConfig(ca_file="other.pem"))
+
+
+def test_worker_modules_date_and_socket() -> None:
+    text = render(WorkerdConfig())
+    assert '(name = "main", worker = .adapterWorker)' in text
+    modules = re.findall(r'\(name = ("[^"]*"), esModule = embed ("[^"]*")\)', text)
+    assert modules == [('"worker.js"', '"worker.js"'), ('"interpreter.js"', '"interpreter.js"')]
+    assert parse_capnp_string(field(text, "compatibilityDate")) == COMPATIBILITY_DATE
+    assert "compatibilityFlags = []" in text
+    assert '(name = "http", address = "127.0.0.1:0", http = (), service = "main")' in text
+    assert text.startswith("# Generated")
+    assert 'using Workerd = import "/workerd/workerd.capnp";' in text
+
+
+def test_flags_and_date_are_quoted() -> None:
+    text = render(WorkerdConfig(compatibility_date="2026-01-01", compatibility_flags=("a", 'b"c')))
+    assert 'compatibilityFlags = ["a", "b\\"c"]' in text
+    assert 'compatibilityDate = "2026-01-01"' in text
+
+
+def test_adapter_binding_round_trips_awkward_text() -> None:
+    info = {"version": '1.2"3\\4', "runtime": "workerd 2026-11-17\nsecond line ✓"}
+    text = render(WorkerdConfig(adapter_info=info))
+    match = re.search(r'\(name = "ADAPTER", json = ("(?:[^"\\]|\\.)*")\)', text)
+    assert match
+    assert json.loads(parse_capnp_string(match.group(1))) == info
+
+
+@pytest.mark.parametrize("name", ["", "../worker.js", "/etc/passwd", "dir/worker.js", ".hidden", "a\nb"])
+def test_file_names_must_be_plain(name: str) -> None:
+    with pytest.raises(ValueError, match="plain file name"):
+        render(WorkerdConfig(modules=(name,)))
+    with pytest.raises(ValueError, match="plain file name"):
+        render(WorkerdConfig(ca_file=name))
+
+
+def test_needs_a_module() -> None:
+    with pytest.raises(ValueError, match="at least one module"):
+        render(WorkerdConfig(modules=()))
+
+
+def test_render_is_pure() -> None:
+    config = WorkerdConfig(adapter_info={"version": "1", "runtime": "r"})
+    assert render(config) == render(config)
