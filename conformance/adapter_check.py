@@ -175,12 +175,13 @@ def render(report: CheckReport, encoding: str | None = "utf-8") -> str:
     if report.hello:
         hello = report.hello
         capabilities = hello.get("capabilities")
-        shown = ", ".join(map(str, capabilities)) if isinstance(capabilities, list) else capabilities
+        listed = ", ".join(map(str, capabilities)) if isinstance(capabilities, list) else capabilities
         lines.append(f"adapter: {hello.get('name')} {hello.get('version')} on {hello.get('runtime')}, "
-                     f"protocol {hello.get('protocol')}, capabilities [{shown}]")
+                     f"protocol {hello.get('protocol')}, capabilities [{listed}]")
     lines.append("")
     width = max(len(check_id) for check_id in CATALOGUE)
-    for check in report.checks:
+    shown = report.checks if report.started else [c for c in report.checks if c.status is not Status.SKIP]
+    for check in shown:
         if check.status in (Status.FAIL, Status.WARN):
             text = check.detail
         else:
@@ -192,10 +193,13 @@ def render(report: CheckReport, encoding: str | None = "utf-8") -> str:
     if (failed or warned or not report.started) and report.diagnostics:
         lines += ["", *report.diagnostics]
     lines.append("")
-    lines.append(f"{len(report.checks)} checks: {report.count(Status.PASS)} passed, {warned} warnings, "
-                 f"{failed} failed, {report.count(Status.SKIP)} skipped ({report.duration_s:.1f} s)")
+    if report.started:
+        lines.append(f"{len(report.checks)} checks: {report.count(Status.PASS)} passed, "
+                     f"{warned} warning{'' if warned == 1 else 's'}, "
+                     f"{failed} failed, {report.count(Status.SKIP)} skipped ({report.duration_s:.1f} s)")
     if not report.started:
-        lines.append("the adapter did not start: run would exit 3 with this adapter")
+        lines.append(f"the adapter did not start, so the other {len(report.checks) - len(shown)} checks "
+                     "did not run; run would exit 3 with this adapter")
     elif failed:
         lines.append("the adapter breaks the protocol: fix the failures above (docs/adapters.md), then run again")
     else:

@@ -102,7 +102,7 @@ class Recorder:
     def need(self, exchange: Exchange, check_id: str, expected: str, hint: str = "") -> Exchange:
         """The exchange, if it was answered; else ``check_id`` fails and the probe stops."""
         if not exchange.answered:
-            self.fail(check_id, expected, exchange.describe(), hint or NO_ANSWER_HINT)
+            self.fail(check_id, expected, exchange.describe(), no_answer_hint(exchange.failure, hint))
             raise StopProbe(check_id)
         return exchange
 
@@ -117,5 +117,17 @@ class Recorder:
                 for check_id in CATALOGUE]
 
 
-NO_ANSWER_HINT = ("answer every request with exactly one JSON line carrying its seq, within timeout_ms "
-                  "(+5 s); log to stderr, never stdout (docs/adapters.md, The message loop)")
+def no_answer_hint(failure: str | None, fallback: str = "") -> str:
+    """What to do about an exchange that got no usable answer, from how it broke."""
+    failure = failure or ""
+    if "not JSON" in failure or "JSON " in failure:
+        return ("only protocol responses may appear on stdout, one JSON object per line: "
+                "send logs to stderr (docs/adapters.md, section 14, Pitfalls)")
+    if "exited" in failure or "closed its stdout" in failure or "stdin is closed" in failure:
+        return ("the adapter died (its stderr is shown below): catch errors per request and answer "
+                "them; exit only after shutdown or at the end of stdin")
+    if "no answer" in failure:
+        return fallback or ("answer every request within its timeout_ms: answer pending rather than "
+                            "wait longer, and flush stdout after each response (docs/adapters.md, section 8)")
+    return fallback or ("answer every request with exactly one JSON line carrying its seq "
+                        "(docs/adapters.md, section 3, The message loop)")

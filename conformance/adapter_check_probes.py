@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from . import schema
-from .adapter_check_model import Recorder
+from .adapter_check_model import Recorder, no_answer_hint
 from .adapter_check_wire import SLOW_S, Exchange, RawLines, Wire, preview
-from .protocol.client import HELLO_TIMEOUT_S
 from .errors import InfrastructureError
+from .protocol.client import HELLO_TIMEOUT_S
 from .runner import RunContext
 
 #: JS's largest exact integer: the largest seq a JS adapter can echo exactly.
@@ -43,7 +43,7 @@ class Probe:
     """Starts a fresh instance of the adapter (hello said, not judged)."""
 
 
-def is_handle(value: Any) -> bool:
+def is_handle(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= 64
 
 
@@ -75,9 +75,9 @@ async def probe_hello(p: Probe) -> bool:
     rec = p.rec
     ex = await say_hello(p.wire)
     if not ex.answered:
-        rec.fail("hello.answers", f"a hello response within {ex.deadline_s:g} s", ex.describe(),
-                 "read requests from stdin line by line and answer hello first; the harness waits "
-                 f"{HELLO_TIMEOUT_S:g} s (docs/adapters.md, The message loop)")
+        rec.fail("hello.answers", f"a hello response within {ex.deadline_s:g} s", ex.describe(), no_answer_hint(
+            ex.failure, "read requests from stdin line by line and answer hello first; the harness waits "
+            f"{HELLO_TIMEOUT_S:g} s (docs/adapters.md, section 3, The message loop)"))
         return False
     if ex.status != "returned" or not ex.seq_echoed:
         rec.fail("hello.answers", f"status 'returned' with seq {ex.seq}", ex.describe(),
@@ -228,7 +228,7 @@ async def probe_malformed(p: Probe) -> None:
 # -- values --------------------------------------------------------------------------------------
 
 THREW_HINT = ("pass address and options to connect() as they come (decoded) and report what happens: "
-              "returned {socket} or threw {name, message} (docs/adapters.md, Values)")
+              "returned {socket} or threw {name, message} (docs/adapters.md, section 7, Errors)")
 
 
 def judge_sync_outcome(rec: Recorder, check_id: str, ex: Exchange) -> None:
@@ -250,7 +250,9 @@ def judge_sync_outcome(rec: Recorder, check_id: str, ex: Exchange) -> None:
             rec.fail(check_id, "value {socket: <handle>}", preview(value), "connect returns {\"socket\": \"s1\"}")
     else:
         hint = THREW_HINT
-        if ex.status == "protocol_error":
+        if ex.status == "unsupported":
+            hint = "connect is the one op every adapter implements: " + THREW_HINT
+        elif ex.status == "protocol_error":
             hint = "an invalid address is the implementation's to judge, not a malformed request: " + THREW_HINT
         rec.fail(check_id, "status 'threw' or 'returned'", ex.describe(), hint)
 
@@ -413,7 +415,8 @@ def judge_all(rec: Recorder, exchanges: list[Exchange]) -> None:
     late = [f"{ex.op} (seq {ex.seq}): {ex.failure}" for ex in exchanges if ex.timed_out]
     if late:
         rec.fail("wire.deadlines", "an answer within timeout_ms + the grace period", _listed(late),
-                 "answer pending when a promise has not settled after timeout_ms; never wait longer")
+                 "answer every request in time: pending for a promise still unsettled after timeout_ms, "
+                 "protocol_error for a request you cannot handle; never wait longer or stay silent")
         return
     slow = [f"{ex.op} answered after {ex.took()} (timeout_ms {ex.request.get('timeout_ms', 0)})"
             for ex in answered if ex.elapsed_s > ex.request.get("timeout_ms", 0) / 1000 + SLOW_S
@@ -422,5 +425,6 @@ def judge_all(rec: Recorder, exchanges: list[Exchange]) -> None:
         rec.warn("wire.deadlines", f"answers within timeout_ms + {SLOW_S:g} s", _listed(slow),
                  "the harness waits timeout_ms + 5 s, but a slow adapter makes slow, flaky runs")
         return
-    slowest = max(answered, key=lambda ex: ex.elapsed_s - ex.request.get("timeout_ms", 0) / 1000, default=None)
+    slowest = max((ex for ex in answered if ex.op != "hello"),
+                  key=lambda ex: ex.elapsed_s - ex.request.get("timeout_ms", 0) / 1000, default=None)
     rec.ok("wire.deadlines", f"slowest beyond its timeout_ms: {slowest.op} in {slowest.took()}" if slowest else "")

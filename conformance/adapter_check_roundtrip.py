@@ -35,9 +35,11 @@ def _tagged_bytes_problem(value: Any) -> str | None:
         return f"{preview(value, 100)} (not a tagged {{$type: bytes}} value)"
     if not isinstance(value.get("view"), str) or not value["view"]:
         return f"{preview(value, 100)} (no view: the chunk's constructor name, e.g. Uint8Array)"
+    if not isinstance(value.get("b64"), str):
+        return f"{preview(value, 100)} (no b64 string)"
     try:
-        base64.b64decode(value.get("b64", None), validate=True)
-    except (ValueError, TypeError):
+        base64.b64decode(value["b64"], validate=True)
+    except ValueError:
         return f"b64 {preview(value.get('b64'), 60)} is not base64"
     return None
 
@@ -65,7 +67,7 @@ async def _connected(p: Probe, peer: PeerSession, first_check: str) -> tuple[str
     if opened.status != "resolved" or not isinstance(opened.get("value"), dict):
         rec.fail(check_id, "status 'resolved' with the SocketInfo object", opened.describe(),
                  "await opened resolves with the SocketInfo, absent keys left out, e.g. "
-                 "{\"remoteAddress\": \"127.0.0.1:4000\"} (docs/adapters.md, await)")
+                 "{\"remoteAddress\": \"127.0.0.1:4000\"} (docs/adapters.md, section 5, await)")
         raise StopProbe(check_id)
     if not isinstance(accepted, Accepted):
         rec.fail(check_id, "the peer to accept a connection", "no connection within 5 s",
@@ -80,7 +82,7 @@ async def _read_all(wire: Wire, rec: Recorder, handle: str, n: int) -> bytes:
     """Reads chunks until ``n`` bytes came; records roundtrip.read's failure and stops on a bad one."""
     data = b""
     hint = ("read answers resolved {\"done\": false, \"value\": {\"$type\": \"bytes\", \"b64\": ..., "
-            "\"view\": \"Uint8Array\"}} or {\"done\": true} (docs/adapters.md, Values)")
+            "\"view\": \"Uint8Array\"}} or {\"done\": true} (docs/adapters.md, section 6, Values)")
     while len(data) < n:
         ex = rec.need(await wire.send({"op": "read", "socket": handle, "timeout_ms": 5000}),
                       "roundtrip.read", "status 'resolved'")
@@ -154,7 +156,7 @@ async def _check_get(rec: Recorder, wire: Wire, handle: str) -> None:
     else:
         rec.fail("roundtrip.get", "status 'returned' with value and typeof", ex.describe(),
                  "answer {\"status\": \"returned\", \"value\": \"off\", \"typeof\": \"string\"} "
-                 "(docs/adapters.md, get)")
+                 "(docs/adapters.md, section 5, get)")
 
 
 async def probe_pending(p: Probe) -> None:
@@ -167,7 +169,7 @@ async def probe_pending(p: Probe) -> None:
                                           "timeout_ms": PENDING_TIMEOUT_MS}),
                          "pending.timeout", "status 'pending'",
                          f"wait at most timeout_ms ({PENDING_TIMEOUT_MS} ms), then answer pending with a "
-                         "promise handle; keep the promise for a later await (docs/adapters.md, Handles)")
+                         "promise handle; keep the promise for a later await (docs/adapters.md, section 8, Handles)")
         promise = first.get("promise")
         low, high = PENDING_TIMEOUT_MS / 1000 - PENDING_EARLY_S, PENDING_TIMEOUT_MS / 1000 + PENDING_GRACE_S
         if first.status != "pending" or not is_handle(promise):
@@ -192,7 +194,7 @@ async def probe_pending(p: Probe) -> None:
 async def _check_handle(p: Probe, handle: str, promise: str) -> None:
     rec, wire = p.rec, p.wire
     hint = ("keep every promise you answered pending for under its handle until end, and await it again "
-            "when asked (docs/adapters.md, Handles and pending promises)")
+            "when asked (docs/adapters.md, section 8)")
     again = rec.need(await wire.send({"op": "await", "promise": promise, "timeout_ms": 100}),
                      "pending.await-handle", "status 'pending'", hint)
     if again.status != "pending" or not is_handle(again.get("promise")):

@@ -210,7 +210,7 @@ class WorkerdTransport(WebSocketTransport):
             await self._start()
         except BaseException as error:
             await self.close()
-            if isinstance(error, OSError):
+            if isinstance(error, (OSError, subprocess.SubprocessError)):
                 raise InfrastructureError(f"cannot start workerd: {error}") from None
             raise
 
@@ -229,7 +229,7 @@ class WorkerdTransport(WebSocketTransport):
             spawned = time.perf_counter()
             self._process = await asyncio.create_subprocess_exec(
                 str(self.runtime.binary), "serve", CONFIG_FILE, "--socket-fd", f"http={fd}",
-                cwd=folder, pass_fds=(fd,),
+                cwd=folder, pass_fds=(fd,), env={**os.environ, "PWD": str(folder)},
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_parent_death_signal(),
             )

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from . import fastcheck
+
 PROTOCOL_VERSION = 1
 _SCHEMAS = resources.files(__package__).joinpath("schemas")
 
@@ -36,8 +38,29 @@ def _registry() -> Registry[Any]:
     return registry
 
 
+@cache
+def _ops() -> frozenset[str]:
+    return frozenset(e.name[:-5] for e in _SCHEMAS.iterdir() if e.name.endswith(".json") and e.name != "common.json")
+
+
 def ops() -> list[str]:
-    return sorted(e.name[:-5] for e in _SCHEMAS.iterdir() if e.name.endswith(".json") and e.name != "common.json")
+    return sorted(_ops())
+
+
+@cache
+def _compiler() -> fastcheck.Compiler:
+    documents = {}
+    for entry in _SCHEMAS.iterdir():
+        if entry.name.endswith(".json"):
+            schema = _schema(entry.name[: -len(".json")])
+            documents[schema["$id"]] = schema
+    return fastcheck.Compiler(documents)
+
+
+@cache
+def _fast(op: str, response: bool) -> fastcheck.Check:
+    schema = _schema(op)
+    return _compiler().compile_ref("#/$defs/response" if response else "#", schema["$id"])
 
 
 @cache
@@ -60,12 +83,16 @@ def _problem(validator: jsonschema.protocols.Validator, message: Any) -> str | N
 
 def request_problem(message: dict[str, Any]) -> str | None:
     op = message.get("op")
-    if not isinstance(op, str) or op not in ops():
+    if not isinstance(op, str) or op not in _ops():
         return f"unknown op {op!r}"
+    if _fast(op, response=False)(message):
+        return None
     return _problem(_validator(op, response=False), message)
 
 
 def response_problem(op: str, message: Any) -> str | None:
     if not isinstance(message, dict):
         return f"a response must be a JSON object, got {type(message).__name__}"
+    if _fast(op, response=True)(message):
+        return None
     return _problem(_validator(op, response=True), message)

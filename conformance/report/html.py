@@ -34,7 +34,8 @@ from typing import Any
 
 LEVELS = ("must", "should", "info")
 OUTCOMES = ("pass", "fail", "error", "timeout", "skip")
-SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
+# Text symbols (not emoji) that common fonts have; the outcome's word is always shown beside them.
+SYMBOLS = {"pass": "✓", "fail": "✗", "error": "⚠\ufe0e", "timeout": "◷", "skip": "⊘"}
 DEFAULT_TITLE = "Compatibility report: connect() of cloudflare:sockets"
 
 _VARIANT = re.compile(r"\[[^\]]*\]$")
@@ -60,8 +61,8 @@ def embed_json(data: Any) -> str:
 
     ``ensure_ascii`` also writes U+2028 and U+2029 (and lone surrogates) as escapes.
     """
-    text = json.dumps(_finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -121,7 +121,7 @@ def test_representative_cases_pass_and_nothing_is_left(tmp_path: Path, runtime: 
     _, stderr = process.communicate(timeout=240)
     results = results_of(tmp_path)
     outcomes = {case["id"]: case["outcome"] for case in results["cases"]}
-    assert set(outcomes) == set(REPRESENTATIVE)
+    assert set(REPRESENTATIVE) <= set(outcomes)  # -k matches substrings: a few more may run
     assert [(i, o) for i, o in outcomes.items() if o == "error"] == [], stderr
     assert {i: o for i, o in outcomes.items() if o != "pass"} == {}, stderr
     assert process.returncode == 0, stderr
@@ -209,9 +209,14 @@ def test_a_killed_harness_takes_workerd_with_it(tmp_path: Path, runtime: Workerd
 
 
 @pytest.fixture
-def ca_pem() -> Iterator[str]:
+def ca_pem(runtime: WorkerdRuntime, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The run's CA; also marks every workerd the test starts, and checks none outlives it."""
+    marker = uuid.uuid4().hex
+    monkeypatch.setenv("CONNECT_CONFORMANCE_TEST_MARKER", marker)
     with RunCertificates() as certificates:
         yield certificates.ca_pem
+    assert wait_until_gone(runtime.binary, marker, seconds=1.0) == []
+    assert list(Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}{os.getpid()}-*")) == []
 
 
 def process_alive(pid: int) -> bool:
@@ -281,6 +286,62 @@ def test_awkward_versions_reach_hello_verbatim(runtime: WorkerdRuntime, ca_pem: 
     hello = asyncio.run(scenario())
     assert hello["version"] == odd.version
     assert hello["runtime"] == odd.runtime
+
+
+#: A stand-in interpreter that exposes the Worker's plumbing: replies in order, and the
+#: module-scope ``unhandledrejection`` hook credited to the session's adapter.
+PLUMBING_INTERPRETER = """
+export function createAdapter({ name, version, runtime, capabilities }) {
+  const unhandled = [];
+  let shut = false;
+  const ops = {
+    hello: () => ({ status: "returned", value: { name, version, runtime, protocol: 1, capabilities } }),
+    reject: () => { Promise.reject(new RangeError("nobody handles this")); return { status: "returned" }; },
+    sleep: (m) => new Promise((r) => setTimeout(() => r({ status: "returned", value: m.ms }), m.ms)),
+    end: () => new Promise((r) => setTimeout(() => r({ status: "returned", value: unhandled.splice(0) }), 0)),
+    shutdown: () => { shut = true; return { status: "returned" }; },
+  };
+  return {
+    async handle(m) { return { seq: m.seq, ...(await ops[m.op](m)) }; },
+    noteUnhandled(reason) { unhandled.push({ name: reason.name, message: reason.message }); },
+    get isShutDown() { return shut; },
+  };
+}
+"""
+
+
+def test_replies_in_order_and_unhandled_rejections_reach_the_session(
+        runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
+    from websockets.asyncio.client import connect
+
+    interpreter = tmp_path / "interpreter.js"
+    interpreter.write_text(PLUMBING_INTERPRETER)
+
+    async def scenario() -> None:
+        transport = WorkerdTransport(runtime, ca_pem, interpreter=interpreter)
+        await transport.open()
+        try:
+            async with connect(transport.url) as socket:
+                # Sent back to back: the slow one still answers first.
+                for seq, ms in ((1, 300), (2, 0), (3, 100)):
+                    await socket.send(json.dumps({"seq": seq, "op": "sleep", "ms": ms}))
+                replies = [json.loads(await socket.recv()) for _ in range(3)]
+                assert [r["seq"] for r in replies] == [1, 2, 3]
+                await socket.send(json.dumps({"seq": 4, "op": "reject"}))
+                await socket.recv()
+                await socket.send(json.dumps({"seq": 5, "op": "end"}))
+                end = json.loads(await socket.recv())
+                assert end["value"] == [{"name": "RangeError", "message": "nobody handles this"}]
+                await socket.send(json.dumps({"seq": 6, "op": "shutdown"}))
+                assert json.loads(await socket.recv())["status"] == "returned"
+                # After shutdown the Worker closes the WebSocket itself.
+                async with asyncio.timeout(5):
+                    await socket.wait_closed()
+                assert socket.close_code == 1000
+        finally:
+            await transport.close()
+
+    asyncio.run(scenario())
 
 
 def test_a_broken_session_restarts_the_process(runtime: WorkerdRuntime, ca_pem: str) -> None:
@@ -379,25 +440,15 @@ def test_a_silent_worker_times_out(runtime: WorkerdRuntime, ca_pem: str, tmp_pat
     silent = tmp_path / "interpreter.js"
     silent.write_text("export function createAdapter() {\n"
                       "  return { handle: () => new Promise(() => {}), noteUnhandled() {} };\n}\n")
-    pids: list[int] = []
 
     async def scenario() -> WorkerdTransport:
         transport = WorkerdTransport(runtime, ca_pem, interpreter=silent, startup_timeout=1.5)
-        original = transport._collect_output
-
-        async def spy(stream: asyncio.StreamReader) -> None:
-            if transport.pid is not None:
-                pids.append(transport.pid)
-            await original(stream)
-
-        transport._collect_output = spy  # type: ignore[method-assign]
         started = time.monotonic()
-        with pytest.raises(InfrastructureError, match="did not answer hello within 1.5 s"):
+        with pytest.raises(InfrastructureError, match=r"did not answer hello within 1\.5 s"):
             await transport.open()
         assert time.monotonic() - started < 6
         return transport
 
     transport = asyncio.run(scenario())
+    assert transport.pid is None
     assert transport.directory is None
-    assert pids
-    assert not process_alive(pids[0])

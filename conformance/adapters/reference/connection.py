@@ -247,6 +247,10 @@ class Connection(asyncio.Protocol):
         if reason is not None:
             raise TlsFailure(reason)
 
+    def can_write_now(self) -> bool:
+        """Writing would neither block nor fail: connected, not closing, buffer below its mark."""
+        return not (self._lost or self._write_paused or self._transport is None or self._transport.is_closing())
+
     def write(self, data: bytes | memoryview) -> None:
         if self._lost or self._transport is None or self._transport.is_closing():
             raise ConnectionLost("the connection is closed")

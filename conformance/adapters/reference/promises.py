@@ -133,13 +133,20 @@ class Promise(Generic[T]):
             return True
         if timeout is not None and timeout <= 0:
             return False
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
+        # A timer on the waiter instead of asyncio.wait(): no task per wait, which
+        # matters on the protocol's hot path (one wait per op).
+        timer = loop.call_later(timeout, _expire, waiter) if timeout is not None else None
         try:
-            await asyncio.wait((waiter,), timeout=timeout)
+            await waiter
         finally:
+            if timer is not None:
+                timer.cancel()
             if not waiter.done():
                 waiter.cancel()
+            if waiter in self._waiters:
                 self._waiters.remove(waiter)
         return self.settled
 
@@ -154,3 +161,8 @@ class Promise(Generic[T]):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -222,6 +222,17 @@ class Socket:
         except ConnectionLost:
             raise JSThrow(JSError("Error", errors.CONNECTION_LOST)) from None
 
+    def sink_write_now(self, data: bytes) -> bool:
+        connection = self._connection
+        if (not self._connect_done.is_set() or connection is None or len(data) > WRITE_SLICE
+                or not connection.can_write_now()):
+            return False
+        try:
+            connection.write(data)
+        except ConnectionLost:
+            return False  # the pump's path reports it, with the right error
+        return True
+
     async def sink_close(self) -> None:
         """The writable's close: FIN after the queued data (B29); over TLS, close_notify first."""
         connection = await self._usable_connection()

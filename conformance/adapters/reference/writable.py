@@ -38,6 +38,10 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 class WritableSink(Protocol):
     async def sink_write(self, data: Payload) -> None: ...
 
+    def sink_write_now(self, data: bytes) -> bool:
+        """Hand ``data`` to the connection at once if that cannot block; False: use sink_write."""
+        ...
+
     async def sink_close(self) -> None: ...
 
     def sink_abort(self, reason: object) -> None: ...
@@ -221,6 +225,11 @@ class WritableStream:
     # -- the pump ----------------------------------------------------------------------
 
     def _enqueue(self, data: Payload | None) -> Promise[None]:
+        # An idle, open stream hands a chunk straight to the connection: the write is
+        # done when it returns, as with the pump, minus two turns of the event loop.
+        if (isinstance(data, bytes) and self._pump is None and not self._queue
+                and self._gate.state is PromiseState.FULFILLED and self._sink.sink_write_now(data)):
+            return Promise.resolved(self.tracker, None)
         promise: Promise[None] = Promise(self.tracker)
         self._queue.append(_Op(promise, data))
         if self._pump is None:

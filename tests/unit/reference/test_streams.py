@@ -226,6 +226,9 @@ class FakeSink:
         await self.open.wait()
         self.events.append(data)
 
+    def sink_write_now(self, data: bytes) -> bool:
+        return False  # always the queued path, whose ordering these tests pin down
+
     async def sink_close(self) -> None:
         await self.open.wait()
         self.events.append("FIN")
