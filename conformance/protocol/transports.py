@@ -51,12 +51,11 @@ class InProcessTransport:
         self._adapter = self._make()
 
     async def exchange(self, message: dict[str, Any], timeout: float) -> Any:
+        # No per-op timer here: an in-process adapter runs on our own loop, and the
+        # case's deadline (runner) still bounds a hang; the timer cost 10% of a round trip.
         request = json.loads(json.dumps(message))
         try:
-            async with asyncio.timeout(timeout):
-                reply = await self._adapter.request(request)
-        except TimeoutError:
-            raise AdapterError(f"no answer to {message.get('op')} within {timeout:.1f} s") from None
+            reply = await self._adapter.request(request)
         except Exception as error:  # the adapter object crashed: its fault, not the case's
             raise AdapterError(f"the in-process adapter raised {type(error).__name__}: {error}") from error
         try:

@@ -61,8 +61,8 @@ def embed_json(data: Any) -> str:
 
     ``ensure_ascii`` also writes U+2028 and U+2029 (and lone surrogates) as escapes.
     """
-    text = json.dumps(_finite(data), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text
+    text = json.dumps(_finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _as_list(value: Any) -> list[Any]:

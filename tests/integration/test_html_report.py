@@ -191,7 +191,8 @@ class Page:
             if self.evaluate(f"Boolean({expression})"):
                 return
             self.browser.drain(0.05)
-        raise AssertionError(f"timed out waiting for {what}; page problems: {self.problems()}")
+        problems = self.problems()
+        raise AssertionError(f"timed out waiting for {what}; {len(problems)} page problems, the first: {problems[:3]}")
 
     def _events(self, *methods: str) -> list[dict[str, Any]]:
         return [event["params"] for event in self.browser.events

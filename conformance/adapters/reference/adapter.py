@@ -27,7 +27,7 @@ import conformance
 from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 
 from .arguments import parse_connect_arguments
-from .collect import read_bytes
+from .collect import Collector, read_bytes
 from .errors import JSThrow
 from .mutants import MUTANTS, quirks_for
 from .payload import BLOCK_SIZE, repeated_pattern
@@ -240,7 +240,10 @@ class ReferenceAdapter:
         except JSThrow as thrown:
             return _threw(thrown)
         result: Promise[Any] = Promise(self._session.tracker, handled=True)
-        self._session.tasks.spawn(read_bytes(reader, n, digest, result))
+        if digest:
+            self._session.tasks.spawn(read_bytes(reader, n, digest, result))
+        else:
+            Collector(reader, n, result).start()
         return await self._session.outcome(result, _identity, _timeout_ms(message))
 
     async def _write(self, message: dict[str, Any]) -> Response:

@@ -45,6 +45,55 @@ class BackgroundDigest:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class Collector:
+    """``read_bytes`` without digest, driven by the reads' own settling instead of a task.
+
+    Each chunk is taken in the same turn of the event loop that delivered it,
+    so a small read_bytes costs what a JS ``reader.read()`` loop would.
+    """
+
+    def __init__(self, reader: ReadableStreamReader, n: int | None, result: Promise[Any]) -> None:
+        self._reader, self._n, self._result = reader, n, result
+        self._parts: list[bytes] = []
+        self._length = self._chunks = 0
+
+    def start(self) -> None:
+        while True:
+            if self._n is not None and self._length >= self._n:
+                self._finish(done=False)
+                return
+            pending = self._reader.read(None if self._n is None else self._n - self._length)
+            pending.handled = True  # we consume its outcome, settled now or later
+            if not pending.settled:
+                pending.then(self._on_settled)
+                return
+            if not self._take(pending):
+                return
+
+    def _on_settled(self, pending: Promise[Any]) -> None:
+        if self._take(pending):
+            self.start()
+
+    def _take(self, pending: Promise[Any]) -> bool:
+        """Take one settled read; False once the result is settled."""
+        try:
+            chunk = pending.result()
+        except JSThrow as thrown:
+            self._result.reject(thrown.value)
+            return False
+        if chunk.done:
+            self._finish(done=True)
+            return False
+        self._chunks += 1
+        self._length += len(chunk.value)
+        self._parts.append(chunk.value)
+        return True
+
+    def _finish(self, done: bool) -> None:
+        data = encode(JSBytes(b"".join(self._parts)))
+        self._result.resolve({"length": self._length, "done": done, "chunks": self._chunks, "data": data})
+
+
 async def read_bytes(
     reader: ReadableStreamReader, n: int | None, digest: bool, result: Promise[Any]
 ) -> None:

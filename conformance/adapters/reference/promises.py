@@ -16,6 +16,7 @@ adapter, acting for the test's JS code, awaits with ``join``/``mark_handled``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import enum
 from typing import Any, Generic, TypeVar
 
@@ -58,7 +59,7 @@ class RejectionTracker:
 class Promise(Generic[T]):
     """One JS promise: pending, then fulfilled with a value or rejected with a reason."""
 
-    __slots__ = ("_reason", "_state", "_tracker", "_value", "_waiters", "handled")
+    __slots__ = ("_callbacks", "_reason", "_state", "_tracker", "_value", "_waiters", "handled")
 
     def __init__(self, tracker: RejectionTracker, *, handled: bool = False) -> None:
         self._tracker = tracker
@@ -66,6 +67,7 @@ class Promise(Generic[T]):
         self._value: T | None = None
         self._reason: object = None
         self._waiters: list[asyncio.Future[None]] = []
+        self._callbacks: list[Callable[[Promise[T]], None]] = []
         #: True once something would handle a rejection (JS: markAsHandled or a handler).
         self.handled = handled
 
@@ -150,6 +152,18 @@ class Promise(Generic[T]):
                 self._waiters.remove(waiter)
         return self.settled
 
+    def then(self, callback: Callable[[Promise[T]], None]) -> None:
+        """JS ``promise.then(...)``: a handler, called as soon as it settles (at once if it has).
+
+        Unlike a JS reaction it runs synchronously, which lets a read that data
+        fulfils be consumed in the same turn of the event loop.
+        """
+        self.handled = True
+        if self.settled:
+            callback(self)
+        else:
+            self._callbacks.append(callback)
+
     async def join(self) -> T:
         """JS ``await promise``: attaches a handler, waits, returns or raises ``JSThrow``."""
         self.handled = True
@@ -157,6 +171,9 @@ class Promise(Generic[T]):
         return self.result()
 
     def _wake(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():

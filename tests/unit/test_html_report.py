@@ -1,0 +1,259 @@
+"""The HTML report as text: self-contained, offline, hostile strings only as escaped JSON, the scores."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.outcomes import CaseResult, Outcome
+from conformance.report import html
+from conformance.report.results import RunHeader, results_document
+
+HOSTILE = (
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '"><svg onload=alert(1)>',
+    "</script><script>alert(1)</script>",
+    "<!--",
+    "a & b \u2028 c \u2029 d",
+)
+MARK = " ".join(HOSTILE)
+
+
+def _document(cases: list[CaseResult], adapter_name: str = "reference",
+              gate: dict[str, Any] | None = None) -> dict[str, Any]:
+    header = RunHeader(adapter={"name": adapter_name, "version": "1.0", "runtime": "CPython"},
+                       adapter_spec=adapter_name, started="2026-01-01T00:00:00+00:00", duration_s=1.5,
+                       workers=1, spec_revision="abc")
+    return results_document(header, cases, gate)
+
+
+def _case(case_id: str, outcome: Outcome = Outcome.PASS, level: str = "must", **fields: Any) -> CaseResult:
+    return CaseResult(id=case_id, outcome=outcome, level=level, title=fields.pop("title", "a title"),
+                      file="spec/x.yaml", line=3, **fields)
+
+
+def _hostile_document() -> dict[str, Any]:
+    transcript = [
+        {"variables": {"peer.host": MARK}},
+        {"step": 1, "line": 2, "action": MARK, "observed": {"value": MARK}, "expected": {"bytes": MARK},
+         "problem": MARK, "note": MARK},
+        {"step": "end", "line": None, "reply": {"value": MARK}, "judged": False},
+    ]
+    case = _case("area.hostile", Outcome.FAIL, title=MARK, message=MARK, tags=(MARK,),
+                 source=(MARK, "https://example.invalid/" + HOSTILE[2]), transcript=transcript)
+    return _document([case], adapter_name=MARK)
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[tuple[dict[str, str | None], str]] = []
+        self._in_script: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "script":
+            self._in_script = dict(attrs)
+            self.scripts.append((self._in_script, ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script is not None:
+            attrs, text = self.scripts[-1]
+            self.scripts[-1] = (attrs, text + data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = None
+
+
+def _parse(page: str) -> _Elements:
+    parser = _Elements()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+def _data_block(page: str) -> str:
+    match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_page_is_one_file_with_two_scripts_and_the_data_as_json() -> None:
+    results = [("reference", _document([_case("a.one"), _case("b.two", Outcome.FAIL)])),
+               ("other", _document([_case("a.one", Outcome.SKIP)]))]
+    page = html.render(results, title="My report")
+    parsed = _parse(page)
+    assert [attrs for attrs, _ in parsed.scripts] == [{"type": "application/json", "id": "report-data"}, {}]
+    assert json.loads(parsed.scripts[0][1]) == json.loads(json.dumps(html.report_data(results, "My report")))
+    assert "<title>My report</title>" in page
+    for tag, attrs in parsed.tags:
+        assert tag not in ("link", "img", "iframe") or attrs.get("href") == "data:,", (tag, attrs)
+        assert "src" not in attrs, (tag, attrs)
+
+
+def test_no_external_reference_outside_the_data() -> None:
+    page = html.render([("reference", _hostile_document())])
+    data = _data_block(page)
+    rest = page.replace(data, "")
+    assert "http://" not in rest
+    assert "https://" not in rest
+    assert "//" not in re.sub(r"<script>.*?</script>", "", rest, flags=re.S)  # the shell and the style
+    assert "@import" not in rest
+    assert "url(" not in rest
+    # The link from the case's source stays in the data, for the script to draw as an <a>.
+    assert "https://example.invalid/" in data
+
+
+def test_hostile_strings_appear_only_escaped_inside_the_json_block() -> None:
+    page = html.render([("name " + MARK, _hostile_document())], title="report")
+    data = _data_block(page)
+    for hostile in HOSTILE:
+        assert hostile not in page
+    for raw in ("<", ">", "&", "\u2028", "\u2029"):
+        assert raw not in data
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in data
+    assert data.count("\\u003cscript\\u003e") >= 10
+    assert "\\u2028" in data
+    # Outside the block the page has no trace of them.
+    assert "alert(1)" not in page.replace(data, "")
+    # And they come back exactly.
+    loaded = json.loads(data)
+    (case,) = loaded["cases"]
+    assert case["title"] == MARK
+    assert case["results"][0]["message"] == MARK
+    assert case["results"][0]["transcript"][1]["problem"] == MARK
+    assert loaded["implementations"][0]["name"] == "name " + MARK
+    assert loaded["implementations"][0]["run"]["adapter"]["name"] == MARK
+
+
+def test_the_title_is_escaped() -> None:
+    page = html.render([("reference", _document([_case("a.one")]))], title="<b>&</b>")
+    assert "<title>&lt;b&gt;&amp;&lt;/b&gt;</title>" in page
+
+
+def test_the_policy_allows_only_the_page_own_script_and_style() -> None:
+    page = html.render([("reference", _document([_case("a.one")]))])
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert policy is not None
+    script = re.search(r"<script>(.*?)</script>", page, re.S)
+    style = re.search(r"<style>(.*?)</style>", page, re.S)
+    assert script is not None
+    assert style is not None
+
+    def digest(text: str) -> str:
+        return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+    rules = dict(rule.strip().split(" ", 1) for rule in policy.group(1).replace("&#x27;", "'").split(";"))
+    assert rules["default-src"] == "'none'"
+    assert rules["script-src"] == f"'sha256-{digest(script.group(1))}'"
+    assert rules["style-src"] == f"'sha256-{digest(style.group(1))}'"
+    assert "Content-Security-Policy" not in html.render([("r", _document([]))], content_security_policy=False)
+
+
+def test_the_script_builds_the_page_without_parsing_markup() -> None:
+    script = html._asset("report.js")
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
+                 "setAttribute(\"on", "srcdoc"):
+        assert sink not in script, sink
+    for asset in ("report.js", "report.css"):
+        text = html._asset(asset).lower()
+        assert "</script" not in text
+        assert "</style" not in text
+        assert "http://" not in text
+        assert "https://" not in text
+
+
+def test_scores_per_level_overall_and_per_case() -> None:
+    cases = [
+        _case("a.x[1]"), _case("a.x[2]", Outcome.FAIL), _case("a.y", level="should"),
+        _case("b.z", Outcome.SKIP, level="info"),
+    ]
+    (impl,) = html.report_data([("r", _document(cases))])["implementations"]
+    scores = impl["scores"]
+    assert scores["must"] == [1, 2]
+    assert scores["should"] == [1, 1]
+    assert scores["info"] == [0, 1]
+    assert scores["all"] == [2, 4]
+    # a.x counts once (half its variants pass), a.y once, b.z once.
+    assert scores["case_groups"] == 3
+    assert scores["per_case"] == pytest.approx((0.5 + 1 + 0) / 3)
+
+
+def test_cases_are_the_union_and_a_missing_result_is_null() -> None:
+    data = html.report_data([("one", _document([_case("a.one"), _case("b.two")])),
+                             ("two", _document([_case("b.two", Outcome.FAIL), _case("c.three")]))])
+    rows = {row["id"]: row for row in data["cases"]}
+    assert list(rows) == ["a.one", "b.two", "c.three"]
+    assert [row["area"] for row in data["cases"]] == ["a", "b", "c"]
+    assert rows["a.one"]["results"][1] is None
+    assert rows["c.three"]["results"][0] is None
+    assert [cell["outcome"] for cell in rows["b.two"]["results"]] == ["pass", "fail"]
+    assert rows["b.two"]["location"] == "spec/x.yaml:3"
+
+
+def test_known_and_unexpected_outcomes_follow_the_gate() -> None:
+    cases = [_case("a.known", Outcome.FAIL), _case("a.new", Outcome.FAIL), _case("a.fixed")]
+    gate = {"ok": False, "unexpected": [{"id": "a.new", "outcome": "fail", "expected": "pass"},
+                                        {"id": "a.fixed", "outcome": "pass", "expected": "fail"}]}
+    rows = {row["id"]: row["results"][0] for row in html.report_data([("r", _document(cases, gate=gate))])["cases"]}
+    assert (rows["a.known"]["known"], rows["a.known"]["unexpected"]) == (True, False)
+    assert (rows["a.new"]["known"], rows["a.new"]["unexpected"]) == (False, True)
+    assert (rows["a.fixed"]["known"], rows["a.fixed"]["unexpected"]) == (False, True)
+    without_gate = html.report_data([("r", _document(cases))])["cases"]
+    assert not any(row["results"][0]["known"] for row in without_gate)
+
+
+def test_non_finite_numbers_and_odd_fields_do_not_break_the_data() -> None:
+    document = _document([_case("a.one")])
+    document["cases"][0]["duration_ms"] = float("nan")
+    document["run"]["duration_s"] = float("inf")
+    document["cases"].append({"id": "a.two", "outcome": "pass", "tags": "not-a-list", "transcript": None})
+    document["cases"].append("not a case")
+    data = json.loads(_data_block(html.render([("r", document)])))
+    rows = {row["id"]: row for row in data["cases"]}
+    assert rows["a.one"]["results"][0]["duration_ms"] is None
+    assert data["implementations"][0]["run"]["duration_s"] is None
+    assert rows["a.two"]["tags"] == []
+    assert rows["a.two"]["results"][0]["transcript"] == []
+
+
+def test_write_names_implementations_after_their_folders(tmp_path: Path) -> None:
+    paths = []
+    for folder in ("reference", "other/reference", "mutant"):
+        path = tmp_path / folder / "results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_document([_case("a.one")])), encoding="utf-8")
+        paths.append(path)
+    target = html.write([*paths[:2], paths[2].parent], tmp_path / "out" / "index.html")
+    assert target == tmp_path / "out" / "index.html"
+    assert list(target.parent.iterdir()) == [target]
+    data = json.loads(_data_block(target.read_text(encoding="utf-8")))
+    assert [impl["name"] for impl in data["implementations"]] == ["reference", "reference (2)", "mutant"]
+    named = html.write(paths[:1], tmp_path / "named.html", names=["mine"])
+    assert json.loads(_data_block(named.read_text(encoding="utf-8")))["implementations"][0]["name"] == "mine"
+
+
+def test_write_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
+    good = tmp_path / "results.json"
+    good.write_text(json.dumps(_document([])), encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"cases": 3}', encoding="utf-8")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match="names"):
+        html.write([good], tmp_path / "x.html", names=["a", "b"])
+    with pytest.raises(ValueError, match="not a results.json"):
+        html.write([bad], tmp_path / "x.html")
+    with pytest.raises(ValueError, match="not JSON"):
+        html.write([broken], tmp_path / "x.html")
+    assert not (tmp_path / "x.html").exists()
