@@ -252,7 +252,7 @@ def test_write_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="names"):
         html.write([good], tmp_path / "x.html", names=["a", "b"])
-    with pytest.raises(ValueError, match="not a results.json"):
+    with pytest.raises(ValueError, match=r"not a results\.json"):
         html.write([bad], tmp_path / "x.html")
     with pytest.raises(ValueError, match="not JSON"):
         html.write([broken], tmp_path / "x.html")

@@ -201,7 +201,7 @@
   function cellFor(row, index) {
     const result = row.results[index];
     if (!result) return el("td", { className: "cell missing" }, el("span", { ariaLabel: impls[index].name + ": not run" }, "·"));
-    const mark = result.known ? "*" : result.unexpected ? "!" : "";
+    const mark = result.known ? "*" : "";
     const note = result.known ? " (recorded in the expectations file)" : result.unexpected ? " (unexpected)" : "";
     const button = el("button", {
       type: "button", className: "cell-button", title: impls[index].name + ": " + result.outcome + note,
@@ -248,7 +248,7 @@
   function legend() {
     return el("p", { className: "legend" }, "Legend: ",
       data.outcomes.map((outcome) => [outcomeBadge(outcome), " "]),
-      "· * outcome recorded in the implementation's expectations file · ! unexpected by the run's gate. ",
+      "· * the outcome is recorded in the implementation's expectations file. ",
       "Click a case id or a cell for its transcript.");
   }
 
