@@ -16,8 +16,8 @@ adapter, acting for the test's JS code, awaits with ``join``/``mark_handled``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import enum
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .errors import JSThrow

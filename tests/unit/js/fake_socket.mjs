@@ -7,8 +7,8 @@
 //   echo      opened resolves with {remoteAddress, localAddress: undefined}; every
 //             written chunk comes back from the readable as the very same object
 //             (so views round-trip); writer.close() ends the readable
-//   refused   opened and closed reject with Error("connection refused") after 50 ms,
-//             with no handler attached (unhandled rejections unless someone awaits)
+//   refused   opened rejects with Error("connection refused") after 50 ms and closed
+//             after 150 ms, with no handler attached (unhandled unless someone awaits)
 //   undef     opened rejects with undefined (handled: nobody else notices)
 //   silent    opened never settles
 //   slow      writes resolve after 300 ms
@@ -47,7 +47,7 @@ class FakeSocket {
     if (host === "refused") {
       const error = new Error("connection refused");
       this.opened = new Promise((_, reject) => setTimeout(() => reject(error), 50));
-      setTimeout(() => rejectClosed(error), 50);
+      setTimeout(() => rejectClosed(error), 150);
     } else if (host === "undef") {
       this.opened = settled(Promise.reject(undefined));
     } else if (host === "silent") {
