@@ -248,6 +248,7 @@ def _report(args: argparse.Namespace) -> int:
 def _publish(args: argparse.Namespace) -> int:
     """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
     from .report import badges, matrix
+    from .report import html as html_report
 
     names = list(args.only) or list(PUBLISHED)
     code = EXIT_OK
@@ -268,6 +269,9 @@ def _publish(args: argparse.Namespace) -> int:
     for name in present:
         impl = matrix.Implementation.load(name, args.reports / name / "results.json")
         print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
+    if present:
+        files = [args.reports / name / "results.json" for name in present]
+        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present)}")
     return code
 
 

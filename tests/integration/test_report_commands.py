@@ -191,6 +191,9 @@ def test_publish_writes_the_matrix_and_badges(tmp_path: Path, real_run: dict[str
     assert "| reference |" in matrix
     for case in real_run["cases"]:
         assert f"`{case['id']}`" in matrix
+    page = (reports / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") or page.lower().startswith("<!doctype html>")
+    assert real_run["cases"][0]["id"] in page
     badge = (reports / "badges" / "reference.svg").read_text()
     assert badge.startswith("<svg")
     assert "must" in badge
