@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from conformance.adapters.node_socket import adapter_script
 from conformance.jsvalues import b64, expand_pattern
 
 from .support import FAKE_VERSION, NodeAdapter, elapsed, install_fake_package, node_or_none
@@ -504,3 +507,38 @@ def test_an_exception_inside_the_interpreter_is_a_protocol_error_not_a_crash(ada
     assert "the interpreter failed" in answer["reason"]
     assert "getter exploded" in answer["reason"]
     assert adapter.call("end", timeout_ms=1000)["status"] == "returned"
+
+
+# -- runtime-agnostic ---------------------------------------------------------------------------
+
+
+def test_the_interpreter_needs_no_node_globals(tmp_path: Path) -> None:
+    """Buffer, process and require removed (as in a Worker), the ops still work; Buffer views are unsupported."""
+    assert NODE is not None
+    seed = b"0123456789abcdef"
+    requests: list[dict[str, Any]] = [
+        {"seq": 1, "op": "hello", "protocol": 1},
+        {"seq": 2, "op": "begin", "case": "agnostic"},
+        {"seq": 3, "op": "connect", "address": "echo:1"},
+        {"seq": 4, "op": "write", "socket": "s1", "timeout_ms": 1000, "data": data(b"hi", "Buffer")},
+        {"seq": 5, "op": "write", "socket": "s1", "timeout_ms": 1000,
+         "data": {"$type": "pattern", "seed": b64(seed), "size": MiB + 3, "view": "Uint8Array"}},
+        {"seq": 6, "op": "read_bytes", "socket": "s1", "timeout_ms": 1000, "n": MiB + 3, "digest": True},
+        {"seq": 7, "op": "write", "socket": "s1", "timeout_ms": 1000, "data": data(b"\x00\xff" * 40000)},
+        {"seq": 8, "op": "read", "socket": "s1", "timeout_ms": 1000},
+        {"seq": 9, "op": "end", "timeout_ms": 1000},
+    ]
+    path = tmp_path / "requests.json"
+    path.write_text(json.dumps(requests))
+    interpreter = Path(adapter_script()).with_name("interpreter.js")
+    done = subprocess.run([NODE, str(Path(__file__).with_name("agnostic_check.mjs")), str(interpreter), str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    assert [a["seq"] for a in answers] == list(range(1, 10))
+    assert answers[0]["value"]["name"] == "agnostic"
+    assert answers[3]["status"] == "unsupported"
+    assert "Buffer" in answers[3]["reason"]
+    assert answers[5]["value"]["sha256"] == hashlib.sha256(expand_pattern(seed, MiB + 3)).hexdigest()
+    assert answers[7]["value"] == {"done": False, "value": data(b"\x00\xff" * 40000)}
+    assert answers[8]["value"] == {"open_sockets": 1, "unhandled_rejections": []}
