@@ -34,17 +34,29 @@
 //   "unhandledrejection" event); `end` reports the ones of the session as
 //   `{name, message}` (non-Error values: `{name: null, message: null, value}`).
 //   Call it for every report; it never throws.
+// - Also exported, for shells and tests: encodeValue/decodeValue (section 3
+//   values), encodeError, bytesToBase64/base64ToBytes (chunked, fine for 64 MiB)
+//   and expandPattern.
 //
 // Behaviour notes (the same as the Python reference adapter):
 // - No handler is ever attached to `opened`/`closed` unless an op awaits them
 //   (B22); `end` looks at `closed` only when the session is over. Any promise
 //   an op has awaited keeps a handler from then on, so a `pending` handle stays
 //   awaitable and its later rejection is never reported as unhandled.
+// - `end` attaches a handler to every socket's `closed` only then (to count
+//   `open_sockets`), closes the ones still open and waits at most timeout_ms;
+//   a rejection its own close() causes is therefore not reported. Rejections
+//   noted between `end` and the next `begin` belong to no case and are dropped.
+// - `get` reads secureTransport, upgraded, opened, closed (type only, unless
+//   undefined), readable_identity and writable_identity; a property the socket
+//   lacks reads as undefined (typeof "undefined"). Other names: `unsupported`.
 // - Per socket the adapter holds one current reader and writer, acquired on
 //   first use by read/read_bytes/cancel_reader and write/close_writer/
 //   abort_writer; `get_reader`/`get_writer` make a fresh call whose result
 //   becomes current when none is held; `release_lock` with nothing held is a
 //   no-op.
+// - A bytes value with view "Buffer" uses globalThis.Buffer where the runtime has
+//   one (Node; workerd with nodejs_compat), else the op answers `unsupported`.
 // - `read_bytes` never consumes past `n`: when a chunk carries more than is
 //   still wanted, the rest is kept by the adapter and is what the next
 //   `read`/`read_bytes` on that socket returns first (a default reader cannot

@@ -55,6 +55,9 @@ async function main() {
   // The package leaves rejected `closed` promises unhandled; without this hook Node would
   // exit. They are the implementation's behaviour, reported by `end`.
   process.on("unhandledRejection", (reason) => adapter.noteUnhandled(reason));
+  // A rejection reported above and awaited later (an op, or `end` closing the socket) is
+  // normal here; without a listener Node prints a PromiseRejectionHandledWarning each time.
+  process.on("rejectionHandled", () => {});
   process.on("uncaughtException", (error) => {
     log("uncaught exception (the process goes on):", error && error.stack ? error.stack : String(error));
   });

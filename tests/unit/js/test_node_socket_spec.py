@@ -1,0 +1,57 @@
+"""``node_socket_spec()``: how the node-socket adapter is launched (no process is started here)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.adapters import node_socket, npm_cache, registry
+from conformance.errors import InfrastructureError
+from conformance.protocol.transports import StdioTransport
+
+
+@dataclass
+class FakeContext:
+    ca_file: str = "/run/ca.pem"
+    ca_pem: str = "-----BEGIN CERTIFICATE-----\n...\n"
+
+
+def test_without_node_on_path_the_spec_is_an_infrastructure_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    installs: list[str] = []
+    monkeypatch.setattr(npm_cache, "ensure", lambda name, quiet=False: installs.append(name))
+    with pytest.raises(InfrastructureError, match=r"needs Node\.js"):
+        node_socket.node_socket_spec()
+    assert installs == []
+
+
+def test_the_spec_runs_the_shell_with_the_package_and_the_runs_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/node/bin/node" if name == "node" else None)
+    installs: list[str] = []
+
+    def ensure(name: str, quiet: bool = False) -> Path:
+        installs.append(name)
+        return Path("/cache/npm/node-socket-abc/node_modules")
+
+    monkeypatch.setattr(npm_cache, "ensure", ensure)
+    spec = registry.resolve("node-socket")
+    assert installs == ["node-socket"]  # installed before the run, not per lane
+    assert spec.name == "node-socket"
+    context: Any = FakeContext()
+    transport = spec.make_transport(context)
+    assert isinstance(transport, StdioTransport)
+    assert transport.argv[0] == "/opt/node/bin/node"
+    script = Path(transport.argv[1])
+    assert script.name == "node-socket.mjs"
+    assert script.is_file()
+    assert (script.parent / "interpreter.js").is_file()
+    env = transport._env
+    assert env is not None
+    assert env["NODE_EXTRA_CA_CERTS"] == "/run/ca.pem"
+    assert env["CONNECT_CONFORMANCE_NODE_MODULES"] == "/cache/npm/node-socket-abc/node_modules"
+    assert env["CONNECT_CONFORMANCE_CA_FILE"] == "/run/ca.pem"
+    assert env["CONNECT_CONFORMANCE_CA_PEM"] == context.ca_pem
