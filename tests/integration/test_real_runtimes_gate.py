@@ -1,0 +1,29 @@
+"""The whole suite against the real runtimes: with their expectations files the gate passes (exit 0);
+without them it would fail, because each has known non-pass outcomes (issue: real implementations, item 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance import expectations
+from conformance.outcomes import CaseResult, Outcome
+from tests.helpers import REPO
+from tests.integration.cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize(("adapter", "workers"), [("workerd", "2"), ("node-socket", "4")])
+def test_full_suite_passes_the_gate_only_with_its_expectations(tmp_path: Path, adapter: str, workers: str) -> None:
+    known = REPO / "expectations" / f"{adapter}.yaml"
+    done = run_cli("run", "--adapter", adapter, "-n", workers, "--expectations", str(known),
+                   report_dir=tmp_path, timeout=600)
+    assert done.code == 0, done.stdout[-3000:]
+    document = done.results()
+    assert document["summary"]["total"] >= 200
+    assert document["summary"]["error"] == 0
+    results = [CaseResult(id=c["id"], outcome=Outcome(c["outcome"]), level=c["level"]) for c in document["cases"]]
+    assert not expectations.gate(results, None).ok, "without the expectations file the gate must fail"
+    assert document["gate"]["unused"] == []
