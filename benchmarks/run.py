@@ -6,10 +6,17 @@
   asyncio streams;
 - 64 MiB echo throughput through the reference versus raw asyncio loopback.
 
-Goals (issue: harness core): plain suite under 15 s with 2 workers, round-trip
-overhead under 3x raw, bulk throughput at least half of raw.
+and for the real runtimes (skip with --skip-runtimes):
 
-Usage: python benchmarks/run.py [--round-trips N] [--megabytes M] [--skip-suite]
+- workerd start-up time (spawn to the first hello answered), median of 5;
+- median per-case time on workerd and on node-socket versus the reference;
+- full-suite wall time on workerd with 1 and 2 workers.
+
+Goals: the plain suite under 15 s with 2 workers, round-trip overhead under 3x
+raw, bulk throughput at least half of raw; the full suite against workerd under
+30 s with 2 workers.
+
+Usage: python benchmarks/run.py [--round-trips N] [--megabytes M] [--skip-suite] [--skip-runtimes]
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conformance import loader
-from conformance.adapters import registry
+from conformance.adapters import npm_cache, registry
 from conformance.adapters.reference import ReferenceAdapter
+from conformance.certificates import RunCertificates
+from conformance.outcomes import CaseResult
 from conformance.protocol.client import AdapterClient
 from conformance.protocol.transports import InProcessTransport
 from conformance.runner import run_cases
@@ -123,14 +132,58 @@ async def reference_throughput(port: int, size: int) -> float:
     return size / elapsed
 
 
-def suite_time(workers: int) -> tuple[float, int, dict[str, int]]:
+def suite_run(adapter: str, workers: int) -> tuple[float, list[CaseResult]]:
     cases = loader.load_strict([Path(__file__).resolve().parent.parent / "spec"])
+    spec = registry.resolve(adapter)  # installs npm packages first, outside the timing
     started = time.perf_counter()
-    _, results = asyncio.run(run_cases(cases, registry.resolve("reference"), workers=workers))
-    counts: dict[str, int] = {}
+    _, results = asyncio.run(run_cases(cases, spec, workers=workers))
+    return time.perf_counter() - started, results
+
+
+def counts(results: list[CaseResult]) -> dict[str, int]:
+    found: dict[str, int] = {}
     for result in results:
-        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
-    return time.perf_counter() - started, len(results), counts
+        found[result.outcome.value] = found.get(result.outcome.value, 0) + 1
+    return found
+
+
+def median_case_ms(results: list[CaseResult]) -> float:
+    return statistics.median(result.duration_ms for result in results)
+
+
+async def workerd_startups(times: int) -> list[float]:
+    from conformance.adapters.workerd import WorkerdRuntime, WorkerdTransport
+
+    runtime = WorkerdRuntime.from_node_modules(npm_cache.ensure("workerd"))
+    found = []
+    with RunCertificates() as certificates:
+        for _ in range(times):
+            transport = WorkerdTransport(runtime, certificates.ca_pem)
+            try:
+                await transport.open()
+                assert transport.startup_s is not None
+                found.append(transport.startup_s)
+            finally:
+                await transport.close()
+    return found
+
+
+def runtime_figures() -> None:
+    startups = asyncio.run(workerd_startups(5))
+    print(f"workerd start-up (spawn to first hello): median {statistics.median(startups) * 1000:.0f} ms"
+          f" (min {min(startups) * 1000:.0f}, max {max(startups) * 1000:.0f}; once per worker lane per run)")
+    reference_s, reference = suite_run("reference", 1)
+    workerd_1_s, workerd_1 = suite_run("workerd", 1)
+    workerd_2_s, workerd_2 = suite_run("workerd", 2)
+    node_s, node = suite_run("node-socket", 2)
+    base = median_case_ms(reference)
+    print(f"median per case, 1 worker: reference {base:.1f} ms, workerd {median_case_ms(workerd_1):.1f} ms"
+          f" ({median_case_ms(workerd_1) / base:.1f}x)")
+    print(f"median per case, node-socket (2 workers): {median_case_ms(node):.1f} ms"
+          f" ({median_case_ms(node) / base:.1f}x the reference's); its whole suite took {node_s:.1f} s {counts(node)}")
+    print(f"full suite on workerd, 1 worker:  {workerd_1_s:6.2f} s  {counts(workerd_1)}")
+    print(f"full suite on workerd, 2 workers: {workerd_2_s:6.2f} s  {counts(workerd_2)} (goal < 30 s)")
+    print(f"(the reference, 1 worker, in the same run: {reference_s:.2f} s)")
 
 
 async def adapter_figures(round_trips: int, size: int) -> dict[str, float]:
@@ -160,11 +213,12 @@ def main() -> None:
     parser.add_argument("--round-trips", type=int, default=2000)
     parser.add_argument("--megabytes", type=int, default=64)
     parser.add_argument("--skip-suite", action="store_true")
+    parser.add_argument("--skip-runtimes", action="store_true", help="leave out workerd and node-socket")
     args = parser.parse_args()
     if not args.skip_suite:
         for workers in (1, 2):
-            elapsed, count, counts = suite_time(workers)
-            print(f"suite on reference, {workers} worker(s): {elapsed:6.2f} s  ({count} cases: {counts})")
+            elapsed, results = suite_run("reference", workers)
+            print(f"suite on reference, {workers} worker(s): {elapsed:6.2f} s  ({len(results)} cases: {counts(results)})")
     figures = asyncio.run(adapter_figures(args.round_trips, args.megabytes * 1024 * 1024))
     ratio_rt = figures["ref_rt"] / figures["raw_rt"]
     print(f"round trip, raw asyncio:       {figures['raw_rt'] * 1e6:8.1f} us (median of {args.round_trips},"
@@ -174,6 +228,8 @@ def main() -> None:
     print(f"{args.megabytes} MiB echo, raw asyncio:       {figures['raw_bps'] / 2**20:8.1f} MiB/s")
     print(f"{args.megabytes} MiB echo, reference adapter: {figures['ref_bps'] / 2**20:8.1f} MiB/s"
           f"  -> {ratio_bps:.2f} of raw (goal >= 0.5)")
+    if not args.skip_runtimes:
+        runtime_figures()
 
 
 if __name__ == "__main__":
