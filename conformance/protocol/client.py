@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,9 @@ class AdapterClient:
         self._transport: Transport | None = None
         self._seq = 0
         self._validate = validate
+        # Requests are built by the interpreter, so an invalid one is a bug of ours; checking
+        # each costs a fifth of an in-process round trip. The project's own tests turn it on.
+        self._check_requests = validate and os.environ.get("CONNECT_CONFORMANCE_CHECK_REQUESTS") == "1"
         self.hello: Hello | None = None
         self.broken = False
         self.restarts = 0
@@ -75,7 +79,7 @@ class AdapterClient:
             raise AdapterError("the adapter is not running")
         self._seq += 1
         message = {"seq": self._seq, **request}
-        if self._validate:
+        if self._check_requests:
             problem = messages.request_problem(message)
             if problem:
                 raise AdapterError(f"harness bug: invalid request {request.get('op')}: {problem}")

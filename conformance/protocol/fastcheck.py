@@ -44,8 +44,12 @@ def _ANYTHING(value: Any) -> bool:
 
 
 def _all_of(checks: list[Check]) -> Check:
+    # Plain loops, not all(genexpr): this runs several times per message.
     def every(value: Any) -> bool:
-        return all(check(value) for check in checks)
+        for check in checks:  # noqa: SIM110 - a generator costs more than the check
+            if not check(value):
+                return False
+        return True
 
     return every
 
@@ -84,9 +88,15 @@ class Compiler:
             raise ValueError(f"unsupported schema {schema!r}")
         checks: list[Check] = []
         for keyword, argument in schema.items():
-            if keyword in _IGNORED:
+            if keyword in _IGNORED or keyword in ("then", "else"):
+                continue
+            if keyword == "allOf":  # flattened into this schema's own list: one loop, not two
+                checks.extend(self.compile(sub, base) for sub in argument)
                 continue
             checks.append(self.keyword(keyword, argument, schema, base))
+        checks = [check for check in checks if check is not _ANYTHING]
+        if not checks:
+            return _ANYTHING
         if len(checks) == 1:
             return checks[0]
         return _all_of(checks)
@@ -101,12 +111,25 @@ class Compiler:
                 return tests[0]
             return lambda value: any(test(value) for test in tests)
         if keyword == "const":
+            if isinstance(argument, str):
+                return lambda value: value == argument and isinstance(value, str)
             return lambda value: _equal(value, argument)
         if keyword == "enum":
+            if all(isinstance(option, str) for option in argument):
+                options = frozenset(argument)
+                return lambda value: isinstance(value, str) and value in options
             return lambda value: any(_equal(value, option) for option in argument)
         if keyword == "required":
             names = list(argument)
-            return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+
+            def required(value: Any) -> bool:
+                if isinstance(value, dict):
+                    for name in names:
+                        if name not in value:
+                            return False
+                return True
+
+            return required
         if keyword == "properties":
             compiled = {name: self.compile(sub, base) for name, sub in argument.items()}
             # Unconstrained properties ({}) need no call at all.
