@@ -43,17 +43,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _paths(values: Sequence[str]) -> list[Path]:
+    """The spec paths asked for (default: ./spec, else the checkout's); each must exist."""
     if values:
-        return [Path(v) for v in values]
-    local = Path("spec")
-    return [local if local.is_dir() else loader.default_spec_dir()]
-
-
-def _load(paths: list[Path]) -> list[Case]:
+        paths = [Path(v) for v in values]
+    else:
+        local = Path("spec")
+        paths = [local if local.is_dir() else loader.default_spec_dir()]
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such spec file or folder: {path}")
-    return loader.load_strict(paths)
+    return paths
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return command(args.adapter, timeout=args.timeout)
         if args.command == "report":
-            return _report(args)
+            from .report.commands import report
+
+            return report(args)
         if args.command == "install":
             from .adapters import npm_cache
 
@@ -179,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _select(args: argparse.Namespace) -> list[Case]:
-    cases = selection.select(_load(_paths(args.paths)), args.keyword, args.tag)
+    cases = selection.select(loader.load_strict(_paths(args.paths)), args.keyword, args.tag)
     if not cases:
         raise UsageError("no case matches the selection")
     return cases
@@ -188,9 +189,6 @@ def _select(args: argparse.Namespace) -> list[Case]:
 def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecError]]:
     """The valid selected cases, and the spec problems (printed; the broken cases do not run)."""
     paths = _paths(args.paths)
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"no such spec file or folder: {path}")
     loaded, errors = loader.load(paths)
     for error in errors:
         print(error, file=sys.stderr)
@@ -201,78 +199,6 @@ def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecErro
     if not cases:
         raise UsageError("no case matches the selection" if not errors else "no valid case to run")
     return cases, errors
-
-
-PUBLISHED = ("reference", "workerd", "node-socket")
-PUBLISH_COMMAND = "connect-conformance report publish --run"
-
-
-def _report(args: argparse.Namespace) -> int:
-    if args.report_command == "publish":
-        return _publish(args)
-    if args.report_command == "validate":
-        from .report.validate import validate_file
-
-        bad = 0
-        for path in args.files:
-            found = validate_file(path)
-            if found:
-                bad += 1
-                for problem in found:
-                    print(f"{path}: {problem}", file=sys.stderr)
-            else:
-                print(f"{path}: ok")
-        return EXIT_UNEXPECTED if bad else EXIT_OK
-    if args.report_command == "compare":
-        from .report import compare
-
-        for path in (args.old, args.new):
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
-        comparison = compare.compare_files(args.old, args.new)
-        print(compare.markdown(comparison), end="")
-        if args.json:
-            results.write_json(args.json, comparison.as_dict())
-        return EXIT_UNEXPECTED if comparison.regressions else EXIT_OK
-    if args.report_command == "html":
-        from .report import html as html_report
-
-        for path in args.files:
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
-        print(f"wrote {html_report.write(list(args.files), args.output)}")
-        return EXIT_OK
-    raise UsageError(f"unknown report command {args.report_command}")
-
-
-def _publish(args: argparse.Namespace) -> int:
-    """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
-    from .report import badges, matrix
-    from .report import html as html_report
-
-    names = list(args.only) or list(PUBLISHED)
-    code = EXIT_OK
-    if args.run:
-        for name in names:
-            run_args = ["run", "--adapter", name, "-n", "2", "--report-dir", str(args.reports / name)]
-            known = Path("expectations") / f"{name}.yaml"
-            if known.is_file():
-                run_args += ["--expectations", str(known)]
-            print(f"== {name}", file=sys.stderr, flush=True)
-            result = main(run_args)
-            if result not in (EXIT_OK, EXIT_UNEXPECTED):
-                return result
-            code = max(code, result)
-    target = matrix.write(args.reports, list(PUBLISHED), PUBLISH_COMMAND)
-    print(f"wrote {target}")
-    present = [name for name in PUBLISHED if (args.reports / name / "results.json").is_file()]
-    for name in present:
-        impl = matrix.Implementation.load(name, args.reports / name / "results.json")
-        print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
-    if present:
-        files = [args.reports / name / "results.json" for name in present]
-        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present)}")
-    return code
 
 
 def _servers(args: argparse.Namespace) -> int:
@@ -298,9 +224,6 @@ def _servers(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     paths = _paths(args.paths)
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"no such spec file or folder: {path}")
     cases, errors = loader.load(paths)
     for error in errors:
         print(error, file=sys.stderr)

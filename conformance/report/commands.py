@@ -1,0 +1,82 @@
+"""``connect-conformance report ...``: publish, validate, compare, html."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..cli import EXIT_OK, EXIT_UNEXPECTED, main
+from ..errors import UsageError
+from . import results
+
+PUBLISHED = ("reference", "workerd", "node-socket")
+PUBLISH_COMMAND = "connect-conformance report publish --run"
+
+
+def report(args: argparse.Namespace) -> int:
+    if args.report_command == "publish":
+        return _publish(args)
+    if args.report_command == "validate":
+        from .validate import validate_file
+
+        bad = 0
+        for path in args.files:
+            found = validate_file(path)
+            if found:
+                bad += 1
+                for problem in found:
+                    print(f"{path}: {problem}", file=sys.stderr)
+            else:
+                print(f"{path}: ok")
+        return EXIT_UNEXPECTED if bad else EXIT_OK
+    if args.report_command == "compare":
+        from . import compare
+
+        for path in (args.old, args.new):
+            if not path.is_file():
+                raise UsageError(f"no such results file: {path}")
+        comparison = compare.compare_files(args.old, args.new)
+        print(compare.markdown(comparison), end="")
+        if args.json:
+            results.write_json(args.json, comparison.as_dict())
+        return EXIT_UNEXPECTED if comparison.regressions else EXIT_OK
+    if args.report_command == "html":
+        from . import html as html_report
+
+        for path in args.files:
+            if not path.is_file():
+                raise UsageError(f"no such results file: {path}")
+        print(f"wrote {html_report.write(list(args.files), args.output)}")
+        return EXIT_OK
+    raise UsageError(f"unknown report command {args.report_command}")
+
+
+def _publish(args: argparse.Namespace) -> int:
+    """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
+    from . import badges, matrix
+    from . import html as html_report
+
+    names = list(args.only) or list(PUBLISHED)
+    code = EXIT_OK
+    if args.run:
+        for name in names:
+            run_args = ["run", "--adapter", name, "-n", "2", "--report-dir", str(args.reports / name)]
+            known = Path("expectations") / f"{name}.yaml"
+            if known.is_file():
+                run_args += ["--expectations", str(known)]
+            print(f"== {name}", file=sys.stderr, flush=True)
+            result = main(run_args)
+            if result not in (EXIT_OK, EXIT_UNEXPECTED):
+                return result
+            code = max(code, result)
+    target = matrix.write(args.reports, list(PUBLISHED), PUBLISH_COMMAND)
+    print(f"wrote {target}")
+    present = [name for name in PUBLISHED if (args.reports / name / "results.json").is_file()]
+    for name in present:
+        impl = matrix.Implementation.load(name, args.reports / name / "results.json")
+        print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
+    if present:
+        files = [args.reports / name / "results.json" for name in present]
+        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present)}")
+    return code
