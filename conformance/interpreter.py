@@ -165,6 +165,7 @@ class CaseInterpreter:
         self._promises: dict[str, str] = {}
         self._background: dict[str, _Background] = {}
         self._awaiting: tuple[str, Any] | None = None  # (kind, context) of the action in flight
+        self._sent: dict[str, Any] | None = None  # the request of the action in flight, for the transcript
         self._ended = False
         self._finished = False
         # The peer's ports go in the transcript: a report reader can match them to captures.
@@ -326,8 +327,10 @@ class CaseInterpreter:
                 self._record(step, {"peer": action.method, "background": step.background}, None, None)
                 return StartBackground(step.background, action)
             self._awaiting = ("peer", step)
+            self._sent = {"peer": action.method, **{k: v for k, v in action.kwargs.items() if v is not None}}
             return action
         request = self._client_request(step)
+        self._sent = request
         if step.background:
             request["timeout_ms"] = 0
             self._background[step.background] = _Background(step, peer=False)
@@ -349,7 +352,8 @@ class CaseInterpreter:
         if reply.get("status") == "pending":
             self._awaiting = ("client", judged)
             timeout_ms = int(self._within(join_step) * 1000)
-            return ClientOp(judged, {"op": "await", "promise": reply["promise"], "timeout_ms": timeout_ms})
+            self._sent = {"op": "await", "promise": reply["promise"], "timeout_ms": timeout_ms}
+            return ClientOp(judged, dict(self._sent))
         # It had settled already: judge the stored reply, then go on.
         self._judge_client(judged, reply)
         return self.next_action()
@@ -487,6 +491,8 @@ class CaseInterpreter:
 
     def _record(self, step: Step, request: Any, reply: Any, expect: Any, problem: str | None = None) -> None:
         entry: dict[str, Any] = {"step": step.index + 1, "line": step.line, "action": step.action}
+        # What was sent for this step (to the adapter, or asked of the peer), if not given.
+        request, self._sent = (request if request is not None else self._sent), None
         if request is not None:
             entry["request"] = shorten(request)
         if reply is not None:
@@ -498,10 +504,6 @@ class CaseInterpreter:
         if step.note:
             entry["note"] = step.note
         self.transcript.append(entry)
-
-    def record_request(self, request: dict[str, Any]) -> None:
-        """The runner reports the exact request sent (with seq), for the transcript."""
-        self.transcript.append({"sent": shorten(request)})
 
     def _decide(self, outcome: Outcome, message: str) -> None:
         if self.outcome is None:

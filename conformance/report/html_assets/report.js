@@ -310,12 +310,9 @@
   }
 
   // One row per transcript entry: step, line, action, sent, observed, expected, problem / note.
-  // The "sent" column is left out when no entry of this transcript recorded a request.
+  // The "sent" column shows each step's request (to the adapter, or asked of the peer).
   function transcriptRow(entry) {
     if (!entry || typeof entry !== "object") return { cells: ["", "", "", undefined, entry, undefined, ""] };
-    if ("sent" in entry && !("step" in entry)) {
-      return { className: "sent", cells: ["→", "", (entry.sent && entry.sent.op) || "request", entry.sent, undefined, undefined, ""] };
-    }
     if (entry.step === "end") {
       const judged = entry.judged ? "judged: open sockets and unhandled rejections count" : "not judged: the outcome was already decided";
       return { className: "end", cells: ["end", entry.line ?? "", "end of case", undefined, entry.reply, undefined, judged] };
