@@ -83,9 +83,7 @@ async def check_adapter(spec: AdapterSpec, grace_s: float = GRACE_S) -> CheckRep
     """Runs every check against the adapter ``spec`` names; ``grace_s`` is added to each op's timeout_ms."""
     started = time.monotonic()
     with RunCertificates() as certificates:
-        context = RunContext(certificates)
-        async with context.resources:
-            report = await _check(spec, context, grace_s)
+        report = await _check(spec, RunContext(certificates), grace_s)
     report.duration_s = time.monotonic() - started
     return report
 

@@ -182,7 +182,7 @@ class CaseInterpreter:
             if not self._ended:
                 self._ended = True
                 judged = self.outcome is None and self._implicit_end
-                self._awaiting = ("end", judged)
+                self._awaiting = ("end", (None, judged))
                 return EndSession(judged=judged)
             self._finished = True
             outcome = self.outcome or Outcome.PASS
@@ -315,7 +315,7 @@ class CaseInterpreter:
             return Sleep(step, units.seconds(step.arg))
         if step.action == "end":
             self._ended = True
-            self._awaiting = ("end", step)
+            self._awaiting = ("end", (step, True))
             return EndSession(judged=True)
         if step.action == "join" or (step.action == "await" and step.arg in self._background):
             return self._join(step, step.arg)
@@ -382,9 +382,8 @@ class CaseInterpreter:
     def _observe_peer_join(self, step: Step, result: dict[str, Any]) -> None:
         self._judge_peer(step, result)
 
-    def _observe_end(self, context: Any, reply: dict[str, Any]) -> None:
-        judged = context if isinstance(context, bool) else True
-        step = context if isinstance(context, Step) else None
+    def _observe_end(self, context: tuple[Step | None, bool], reply: dict[str, Any]) -> None:
+        step, judged = context
         self.transcript.append({"step": "end", "line": step.line if step else None,
                                 "reply": shorten(reply), "judged": judged})
         if not judged or self.outcome is not None:

@@ -12,22 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-#: Byte views an adapter may be asked to build (``view`` of a bytes value).
-BYTE_VIEWS = (
-    "Uint8Array",
-    "ArrayBuffer",
-    "DataView",
-    "Int8Array",
-    "Uint8ClampedArray",
-    "Uint16Array",
-    "Int16Array",
-    "Uint32Array",
-    "Int32Array",
-    "Float32Array",
-    "Float64Array",
-    "Buffer",
-)
-
 
 class UndefinedType:
     """JS ``undefined``; distinct from ``None`` (JS ``null``)."""

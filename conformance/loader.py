@@ -305,7 +305,6 @@ class _CaseChecker:
         name = variant["name"] if variant else None
         return Case(
             id=f"{raw['id']}[{name}]" if name else raw["id"],
-            base_id=raw["id"],
             variant=name,
             title=raw["title"],
             level=raw["level"],

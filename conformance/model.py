@@ -82,7 +82,6 @@ class Case:
     peer: PeerSpec = field(default_factory=PeerSpec)
     timeout: float = 15.0
     variables: dict[str, Any] = field(default_factory=dict)
-    base_id: str = ""
     variant: str | None = None
 
     @property

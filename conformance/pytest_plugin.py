@@ -46,7 +46,6 @@ class _Session:
         self.lane: Lane | None = None
         self.failure: str | None = None
         self.certificates: RunCertificates | None = None
-        self.context: RunContext | None = None
 
     def run(self, case: Case) -> CaseResult:
         if self.failure:
@@ -55,8 +54,7 @@ class _Session:
             self.loop = asyncio.new_event_loop()
         if self.lane is None:
             self.certificates = RunCertificates()
-            self.context = RunContext(self.certificates)
-            lane = Lane(self.adapter, self.context)
+            lane = Lane(self.adapter, RunContext(self.certificates))
             try:
                 self.loop.run_until_complete(lane.start())
             except InfrastructureError as error:
@@ -70,8 +68,6 @@ class _Session:
             return
         if self.lane is not None:
             self.loop.run_until_complete(self.lane.close())
-        if self.context is not None:
-            self.loop.run_until_complete(self.context.resources.aclose())
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.loop = None

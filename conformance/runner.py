@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from conformance_peer import ListenerSpec, PeerError, PeerSession, open_session
 
@@ -35,28 +35,16 @@ from .peer_results import normalise, prepare
 from .protocol.client import AdapterClient, Hello
 from .protocol.transports import Transport
 
-T = TypeVar("T")
 
-
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What every adapter and peer session of one run shares: the run's certificates, and
-    run-wide resources such as a runtime process that all lanes talk to (started once,
-    stopped when the run ends)."""
+    """What every adapter and peer session of one run shares: the run's certificates.
+
+    Runtime processes are not shared: each lane's transport owns its own (workerd),
+    so unhandled rejections of one session cannot be blamed on another.
+    """
 
     certificates: RunCertificates
-    resources: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
-    _shared: dict[str, Any] = field(default_factory=dict)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-
-    async def shared(self, key: str, start: Callable[[], contextlib.AbstractAsyncContextManager[T]]) -> T:
-        """The run's one instance of ``key``, entered on first use and exited at the end of the run."""
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if key not in self._shared:
-                self._shared[key] = await self.resources.enter_async_context(start())
-            value: T = self._shared[key]
-            return value
 
     @property
     def ca_pem(self) -> str:
@@ -223,9 +211,7 @@ async def run_cases(
     Raises ``InfrastructureError`` when the adapter cannot start at all.
     """
     with RunCertificates() as certificates:
-        context = RunContext(certificates)
-        async with context.resources:
-            return await _run_lanes(cases, adapter, context, workers, on_result, validate)
+        return await _run_lanes(cases, adapter, RunContext(certificates), workers, on_result, validate)
 
 
 async def _run_lanes(cases: Sequence[Case], adapter: AdapterSpec, context: RunContext, workers: int,

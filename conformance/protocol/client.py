@@ -43,7 +43,6 @@ class AdapterClient:
         self._check_requests = validate and os.environ.get("CONNECT_CONFORMANCE_CHECK_REQUESTS") == "1"
         self.hello: Hello | None = None
         self.broken = False
-        self.restarts = 0
 
     async def start(self) -> Hello:
         self._transport = self._make_transport()
@@ -66,7 +65,6 @@ class AdapterClient:
         return self.hello
 
     async def restart(self) -> Hello:
-        self.restarts += 1
         await self.close()
         return await self.start()
 

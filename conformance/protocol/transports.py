@@ -93,10 +93,6 @@ class StdioTransport:
         self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
         self._stderr_task: asyncio.Task[None] | None = None
 
-    @classmethod
-    def from_command(cls, command: str, env: Mapping[str, str] | None = None) -> StdioTransport:
-        return cls(shlex.split(command), env)
-
     async def open(self) -> None:
         env = dict(os.environ)
         env.update(self._env or {})
