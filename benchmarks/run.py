@@ -170,17 +170,23 @@ async def workerd_startups(times: int) -> list[float]:
 
 def runtime_figures() -> None:
     startups = asyncio.run(workerd_startups(5))
-    print(f"workerd start-up (spawn to first hello): median {statistics.median(startups) * 1000:.0f} ms"
-          f" (min {min(startups) * 1000:.0f}, max {max(startups) * 1000:.0f}; once per worker lane per run)")
+    print(
+        f"workerd start-up (spawn to first hello): median {statistics.median(startups) * 1000:.0f} ms"
+        f" (min {min(startups) * 1000:.0f}, max {max(startups) * 1000:.0f}; once per worker lane per run)"
+    )
     reference_s, reference = suite_run("reference", 1)
     workerd_1_s, workerd_1 = suite_run("workerd", 1)
     workerd_2_s, workerd_2 = suite_run("workerd", 2)
     node_s, node = suite_run("node-socket", 2)
     base = median_case_ms(reference)
-    print(f"median per case, 1 worker: reference {base:.1f} ms, workerd {median_case_ms(workerd_1):.1f} ms"
-          f" ({median_case_ms(workerd_1) / base:.1f}x)")
-    print(f"median per case, node-socket (2 workers): {median_case_ms(node):.1f} ms"
-          f" ({median_case_ms(node) / base:.1f}x the reference's); its whole suite took {node_s:.1f} s {counts(node)}")
+    print(
+        f"median per case, 1 worker: reference {base:.1f} ms, workerd {median_case_ms(workerd_1):.1f} ms"
+        f" ({median_case_ms(workerd_1) / base:.1f}x)"
+    )
+    print(
+        f"median per case, node-socket (2 workers): {median_case_ms(node):.1f} ms"
+        f" ({median_case_ms(node) / base:.1f}x the reference's); its whole suite took {node_s:.1f} s {counts(node)}"
+    )
     print(f"full suite on workerd, 1 worker:  {workerd_1_s:6.2f} s  {counts(workerd_1)}")
     print(f"full suite on workerd, 2 workers: {workerd_2_s:6.2f} s  {counts(workerd_2)} (goal < 30 s)")
     print(f"(the reference, 1 worker, in the same run: {reference_s:.2f} s)")
@@ -218,16 +224,22 @@ def main() -> None:
     if not args.skip_suite:
         for workers in (1, 2):
             elapsed, results = suite_run("reference", workers)
-            print(f"suite on reference, {workers} worker(s): {elapsed:6.2f} s  ({len(results)} cases: {counts(results)})")
+            print(
+                f"suite on reference, {workers} worker(s): {elapsed:6.2f} s  ({len(results)} cases: {counts(results)})"
+            )
     figures = asyncio.run(adapter_figures(args.round_trips, args.megabytes * 1024 * 1024))
     ratio_rt = figures["ref_rt"] / figures["raw_rt"]
-    print(f"round trip, raw asyncio:       {figures['raw_rt'] * 1e6:8.1f} us (median of {args.round_trips},"
-          " in blocks alternating with the adapter's)")
+    print(
+        f"round trip, raw asyncio:       {figures['raw_rt'] * 1e6:8.1f} us (median of {args.round_trips},"
+        " in blocks alternating with the adapter's)"
+    )
     print(f"round trip, reference adapter: {figures['ref_rt'] * 1e6:8.1f} us  -> {ratio_rt:.2f}x raw (goal < 3x)")
     ratio_bps = figures["ref_bps"] / figures["raw_bps"]
     print(f"{args.megabytes} MiB echo, raw asyncio:       {figures['raw_bps'] / 2**20:8.1f} MiB/s")
-    print(f"{args.megabytes} MiB echo, reference adapter: {figures['ref_bps'] / 2**20:8.1f} MiB/s"
-          f"  -> {ratio_bps:.2f} of raw (goal >= 0.5)")
+    print(
+        f"{args.megabytes} MiB echo, reference adapter: {figures['ref_bps'] / 2**20:8.1f} MiB/s"
+        f"  -> {ratio_bps:.2f} of raw (goal >= 0.5)"
+    )
     if not args.skip_runtimes:
         runtime_figures()
 

@@ -112,8 +112,12 @@ async def _check(spec: AdapterSpec, context: RunContext, grace_s: float) -> Chec
         try:
             wire = await start()
         except InfrastructureError as error:
-            rec.fail("hello.answers", "the adapter to start", str(error),
-                     "check the command: it is run as given, from the current folder")
+            rec.fail(
+                "hello.answers",
+                "the adapter to start",
+                str(error),
+                "check the command: it is run as given, from the current folder",
+            )
             return _finish(report, rec, wires)
         if not await probe_hello(Probe(wire, rec, context, grace_s, restart)):
             return _finish(report, rec, wires)
@@ -174,8 +178,10 @@ def render(report: CheckReport, encoding: str | None = "utf-8") -> str:
         hello = report.hello
         capabilities = hello.get("capabilities")
         listed = ", ".join(map(str, capabilities)) if isinstance(capabilities, list) else capabilities
-        lines.append(f"adapter: {hello.get('name')} {hello.get('version')} on {hello.get('runtime')}, "
-                     f"protocol {hello.get('protocol')}, capabilities [{listed}]")
+        lines.append(
+            f"adapter: {hello.get('name')} {hello.get('version')} on {hello.get('runtime')}, "
+            f"protocol {hello.get('protocol')}, capabilities [{listed}]"
+        )
     lines.append("")
     width = max(len(check_id) for check_id in CATALOGUE)
     shown = report.checks if report.started else [c for c in report.checks if c.status is not Status.SKIP]
@@ -192,22 +198,28 @@ def render(report: CheckReport, encoding: str | None = "utf-8") -> str:
         lines += ["", *report.diagnostics]
     lines.append("")
     if report.started:
-        lines.append(f"{len(report.checks)} checks: {report.count(Status.PASS)} passed, "
-                     f"{warned} warning{'' if warned == 1 else 's'}, "
-                     f"{failed} failed, {report.count(Status.SKIP)} skipped ({report.duration_s:.1f} s)")
+        lines.append(
+            f"{len(report.checks)} checks: {report.count(Status.PASS)} passed, "
+            f"{warned} warning{'' if warned == 1 else 's'}, "
+            f"{failed} failed, {report.count(Status.SKIP)} skipped ({report.duration_s:.1f} s)"
+        )
     if not report.started:
-        lines.append(f"the adapter did not start, so the other {len(report.checks) - len(shown)} checks "
-                     "did not run; run would exit 3 with this adapter")
+        lines.append(
+            f"the adapter did not start, so the other {len(report.checks) - len(shown)} checks "
+            "did not run; run would exit 3 with this adapter"
+        )
     elif failed:
         lines.append("the adapter breaks the protocol: fix the failures above (docs/adapters.md), then run again")
     else:
-        lines.append(f"the adapter speaks the protocol; next: connect-conformance run --adapter {_quoted(report.adapter)}")
+        lines.append(
+            f"the adapter speaks the protocol; next: connect-conformance run --adapter {_quoted(report.adapter)}"
+        )
     return "\n".join(lines)
 
 
 def _quoted(value: str) -> str:
     if value.startswith("stdio:"):
-        return "stdio:'" + value[len("stdio:"):].replace("'", "'\\''") + "'"
+        return "stdio:'" + value[len("stdio:") :].replace("'", "'\\''") + "'"
     return value
 
 

@@ -113,21 +113,28 @@ class Recorder:
 
     def checks(self) -> list[Check]:
         """Every check in catalogue order; one that never ran is skipped as not run."""
-        return [self._checks.get(check_id) or Check(check_id, Status.SKIP, "not run")
-                for check_id in CATALOGUE]
+        return [self._checks.get(check_id) or Check(check_id, Status.SKIP, "not run") for check_id in CATALOGUE]
 
 
 def no_answer_hint(failure: str | None, fallback: str = "") -> str:
     """What to do about an exchange that got no usable answer, from how it broke."""
     failure = failure or ""
     if "not JSON" in failure or "JSON " in failure:
-        return ("only protocol responses may appear on stdout, one JSON object per line: "
-                "send logs to stderr (docs/adapters.md, section 14, Pitfalls)")
+        return (
+            "only protocol responses may appear on stdout, one JSON object per line: "
+            "send logs to stderr (docs/adapters.md, section 14, Pitfalls)"
+        )
     if "exited" in failure or "closed its stdout" in failure or "stdin is closed" in failure:
-        return ("the adapter died (its stderr is shown below): catch errors per request and answer "
-                "them; exit only after shutdown or at the end of stdin")
+        return (
+            "the adapter died (its stderr is shown below): catch errors per request and answer "
+            "them; exit only after shutdown or at the end of stdin"
+        )
     if "no answer" in failure:
-        return fallback or ("answer every request within its timeout_ms: answer pending rather than "
-                            "wait longer, and flush stdout after each response (docs/adapters.md, section 8)")
-    return fallback or ("answer every request with exactly one JSON line carrying its seq "
-                        "(docs/adapters.md, section 3, The message loop)")
+        return fallback or (
+            "answer every request within its timeout_ms: answer pending rather than "
+            "wait longer, and flush stdout after each response (docs/adapters.md, section 8)"
+        )
+    return fallback or (
+        "answer every request with exactly one JSON line carrying its seq "
+        "(docs/adapters.md, section 3, The message loop)"
+    )

@@ -121,8 +121,9 @@ class Wire:
             self._seq += 1
         return self._seq
 
-    async def send(self, request: dict[str, Any], *, seq: int | None = None,
-                   deadline_s: float | None = None, validate: bool = True) -> Exchange:
+    async def send(
+        self, request: dict[str, Any], *, seq: int | None = None, deadline_s: float | None = None, validate: bool = True
+    ) -> Exchange:
         """Sends one request (``seq`` chosen here unless given) and waits for one reply."""
         seq = self.next_seq() if seq is None else seq
         self._used.add(seq)

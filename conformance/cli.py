@@ -57,10 +57,12 @@ def _paths(values: Sequence[str]) -> list[Path]:
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
-    parser.add_argument("-k", dest="keyword", metavar="EXPR",
-                        help="only cases whose id matches, e.g. -k 'address and not ipv6'")
-    parser.add_argument("--tag", action="append", default=[], metavar="T",
-                        help="only cases with this tag or area (repeatable)")
+    parser.add_argument(
+        "-k", dest="keyword", metavar="EXPR", help="only cases whose id matches, e.g. -k 'address and not ipv6'"
+    )
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="T", help="only cases with this tag or area (repeatable)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,11 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run cases against an implementation")
     _add_selection(run)
-    run.add_argument("--adapter", default="reference",
-                     help="reference | reference+<mutant> | stdio:'CMD ARGS' | ws://HOST:PORT/PATH")
+    run.add_argument(
+        "--adapter", default="reference", help="reference | reference+<mutant> | stdio:'CMD ARGS' | ws://HOST:PORT/PATH"
+    )
     run.add_argument("--expectations", type=Path, metavar="FILE", help="known non-pass outcomes of this implementation")
-    run.add_argument("--update-expectations", type=Path, metavar="FILE",
-                     help="after the run, rewrite FILE from its outcomes (existing reasons are kept)")
+    run.add_argument(
+        "--update-expectations",
+        type=Path,
+        metavar="FILE",
+        help="after the run, rewrite FILE from its outcomes (existing reasons are kept)",
+    )
     run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
     run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
@@ -85,22 +92,30 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list cases with ids, levels and sources")
     _add_selection(listing)
 
-    mutants = commands.add_parser("mutants", help="run the suite against each broken reference and show what catches it")
+    mutants = commands.add_parser(
+        "mutants", help="run the suite against each broken reference and show what catches it"
+    )
     _add_selection(mutants)
     mutants.add_argument("-n", dest="workers", type=int, default=2, metavar="N")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
     mutants.add_argument("--parallel", type=int, default=4, metavar="M", help="mutant suites run at once (default 4)")
 
-    install = commands.add_parser("install", help="install the npm packages of the JS adapters now (else: on first use)")
+    install = commands.add_parser(
+        "install", help="install the npm packages of the JS adapters now (else: on first use)"
+    )
     install.add_argument("adapters", nargs="*", metavar="ADAPTER", help="workerd, node-socket (default: both)")
 
     report = commands.add_parser("report", help="published reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
     publish = report_commands.add_parser(
-        "publish", help="regenerate reports/README.md (the matrix) from reports/<implementation>/results.json")
+        "publish", help="regenerate reports/README.md (the matrix) from reports/<implementation>/results.json"
+    )
     publish.add_argument("--reports", type=Path, default=Path("reports"), metavar="DIR")
-    publish.add_argument("--run", action="store_true",
-                         help="first run the suite against each implementation (with its expectations file)")
+    publish.add_argument(
+        "--run",
+        action="store_true",
+        help="first run the suite against each implementation (with its expectations file)",
+    )
     publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
     check = report_commands.add_parser("validate", help="check results.json files against the results schema")
     check.add_argument("files", nargs="+", type=Path)
@@ -113,19 +128,36 @@ def build_parser() -> argparse.ArgumentParser:
     html.add_argument("-o", "--output", type=Path, default=Path("reports/latest/index.html"))
 
     adapter_check = commands.add_parser(
-        "adapter-check", help="check that an adapter speaks the adapter protocol (not whether the implementation conforms)")
-    adapter_check.add_argument("--adapter", required=True,
-                               help="reference | stdio:'CMD ARGS' | ws://HOST:PORT/PATH | any --adapter value of run")
-    adapter_check.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                               help="seconds an answer may take beyond its timeout_ms (default 5, as in run)")
+        "adapter-check",
+        help="check that an adapter speaks the adapter protocol (not whether the implementation conforms)",
+    )
+    adapter_check.add_argument(
+        "--adapter",
+        required=True,
+        help="reference | stdio:'CMD ARGS' | ws://HOST:PORT/PATH | any --adapter value of run",
+    )
+    adapter_check.add_argument(
+        "--timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds an answer may take beyond its timeout_ms (default 5, as in run)",
+    )
 
     servers = commands.add_parser(
-        "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)")
-    servers.add_argument("--kind", action="append", choices=["echo", "tls", "starttls"], default=[],
-                         help="a listener to open (repeatable; default: echo)")
+        "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"
+    )
+    servers.add_argument(
+        "--kind",
+        action="append",
+        choices=["echo", "tls", "starttls"],
+        default=[],
+        help="a listener to open (repeatable; default: echo)",
+    )
     servers.add_argument("--host", default="127.0.0.1")
-    servers.add_argument("--port", type=int, action="append", default=[],
-                         help="its port (one per --kind, or none: pick free ports)")
+    servers.add_argument(
+        "--port", type=int, action="append", default=[], help="its port (one per --kind, or none: pick free ports)"
+    )
     return parser
 
 
@@ -158,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             unknown = [name for name in args.adapters if name not in npm_cache.PACKAGE_SETS]
             if unknown:
-                raise UsageError(f"install: unknown adapter(s) {', '.join(unknown)}; "
-                                 f"expected {', '.join(npm_cache.PACKAGE_SETS)}")
+                raise UsageError(
+                    f"install: unknown adapter(s) {', '.join(unknown)}; expected {', '.join(npm_cache.PACKAGE_SETS)}"
+                )
             for name in args.adapters or npm_cache.PACKAGE_SETS:
                 print(f"{name}: {npm_cache.ensure(name)}")
             return EXIT_OK
@@ -193,8 +226,7 @@ def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecErro
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
-        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will",
-              file=sys.stderr)
+        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will", file=sys.stderr)
     cases = selection.select(loaded, args.keyword, args.tag)
     if not cases:
         raise UsageError("no case matches the selection" if not errors else "no valid case to run")
@@ -218,8 +250,9 @@ def _servers(args: argparse.Namespace) -> int:
     with RunCertificates() as certificates:
         # Clients must trust this CA; it is deleted when the servers stop.
         print(json.dumps({"kind": "ca", "file": str(certificates.ca_file)}), flush=True)
-        return serve_main([*argv, "--cert", str(certificates.chain_file("good")),
-                           "--key", str(certificates.key_file("good"))])
+        return serve_main(
+            [*argv, "--cert", str(certificates.chain_file("good")), "--key", str(certificates.key_file("good"))]
+        )
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -249,8 +282,7 @@ class RunState:
     results: list[CaseResult] = field(default_factory=list)
 
 
-def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Progress | None,
-            state: RunState) -> None:
+def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Progress | None, state: RunState) -> None:
     def on_result(result: CaseResult) -> None:
         state.results.append(result)
         if progress is not None:
@@ -299,8 +331,13 @@ def _run(args: argparse.Namespace) -> int:
         duration_s=time.monotonic() - clock,
         workers=args.workers,
         spec_revision=results.spec_revision([c.file for c in cases]),
-        selection={"keyword": args.keyword, "tags": args.tag, "paths": [str(p) for p in _paths(args.paths)],
-                   "selected": len(cases), "expectations": str(args.expectations) if args.expectations else None},
+        selection={
+            "keyword": args.keyword,
+            "tags": args.tag,
+            "paths": [str(p) for p in _paths(args.paths)],
+            "selected": len(cases),
+            "expectations": str(args.expectations) if args.expectations else None,
+        },
         interrupted=interrupted,
         error=infrastructure,
         spec_errors=[str(error) for error in spec_errors],
@@ -325,15 +362,20 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.ok else EXIT_UNEXPECTED
 
 
-def write_reports(directory: Path, header: results.RunHeader, done: list[CaseResult],
-                  verdict: expectations.GateResult) -> None:
+def write_reports(
+    directory: Path, header: results.RunHeader, done: list[CaseResult], verdict: expectations.GateResult
+) -> None:
     results.write_json(directory / "results.json", results.results_document(header, done, verdict.as_dict()))
     junit.write_junit(directory / "junit.xml", f"connect-conformance: {header.adapter_spec}", done)
-    notes = [f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
-             f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."]
+    notes = [
+        f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
+        f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
+    ]
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")
-    (directory / "summary.md").write_text(summary.markdown("connect-conformance results", done, notes), encoding="utf-8")
+    (directory / "summary.md").write_text(
+        summary.markdown("connect-conformance results", done, notes), encoding="utf-8"
+    )
 
 
 def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
@@ -343,9 +385,11 @@ def _print_gate(verdict: expectations.GateResult, known: expectations.Expectatio
         if first:
             print(f"    {first}")
     if known is not None:
-        print(f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
-              f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
-              f"{len(verdict.expired)} expired")
+        print(
+            f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
+            f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
+            f"{len(verdict.expired)} expired"
+        )
         for case_id in verdict.unused:
             print(f"    unused expectation: {case_id}")
         for case_id in verdict.expired:

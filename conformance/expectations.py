@@ -85,19 +85,29 @@ def load(path: Path) -> Expectations:
             raise SpecError(path, line, case_id, "expected a mapping with outcome and reason")
         outcome = entry.get("outcome")
         if outcome not in _OUTCOMES - {"pass"}:
-            raise SpecError(path, line, f"{case_id}.outcome",
-                            f"expected one of fail, error, timeout, skip, got {outcome!r}")
+            raise SpecError(
+                path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {outcome!r}"
+            )
         if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
             raise SpecError(path, line, f"{case_id}.reason", "every expectation needs a reason")
         unknown = set(entry) - {"outcome", "reason", "link", "flaky", "until"}
         if unknown:
-            raise SpecError(path, line, case_id,
-                            f"unknown field(s) {sorted(unknown)} (expected outcome, reason, link, flaky, until)")
+            raise SpecError(
+                path,
+                line,
+                case_id,
+                f"unknown field(s) {sorted(unknown)} (expected outcome, reason, link, flaky, until)",
+            )
         until = entry.get("until")
         if until is not None and not isinstance(until, datetime.date):
             raise SpecError(path, line, f"{case_id}.until", f"expected a date like 2027-06-30, got {until!r}")
-        result.cases[case_id] = Expectation(outcome=outcome, reason=entry["reason"], link=entry.get("link"),
-                                            flaky=bool(entry.get("flaky", False)), until=until)
+        result.cases[case_id] = Expectation(
+            outcome=outcome,
+            reason=entry["reason"],
+            link=entry.get("link"),
+            flaky=bool(entry.get("flaky", False)),
+            until=until,
+        )
     return result
 
 
@@ -124,8 +134,9 @@ class GateResult:
         }
 
 
-def gate(results: Sequence[CaseResult], expectations: Expectations | None,
-         today: datetime.date | None = None) -> GateResult:
+def gate(
+    results: Sequence[CaseResult], expectations: Expectations | None, today: datetime.date | None = None
+) -> GateResult:
     expectations = expectations or Expectations()
     today = today or datetime.date.today()
     verdict = GateResult()
@@ -175,13 +186,16 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
             continue
         first = result.message.splitlines()[0] if result.message else result.outcome.value
         reason = entry.reason if entry is not None else f"observed: {first}"
-        cases[result.id] = Expectation(result.outcome.value, reason, entry.link if entry else None,
-                                       until=entry.until if entry else None).as_yaml()
+        cases[result.id] = Expectation(
+            result.outcome.value, reason, entry.link if entry else None, until=entry.until if entry else None
+        ).as_yaml()
     return {"implementation": previous.implementation or implementation, "cases": dict(sorted(cases.items()))}
 
 
 def write(path: Path, document: dict[str, Any]) -> None:
-    header = ("# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
-              "# Every entry needs a reason that cites the behaviour id or issue.\n")
+    header = (
+        "# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
+        "# Every entry needs a reason that cites the behaviour id or issue.\n"
+    )
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     path.write_text(header + text, encoding="utf-8")

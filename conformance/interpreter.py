@@ -122,14 +122,22 @@ def shorten(value: Any) -> Any:
     if isinstance(value, dict):
         if value.get("$type") == "bytes" and len(value.get("b64", "")) > TRANSCRIPT_BYTES:
             data = base64.b64decode(value["b64"])
-            return {"$type": "bytes", "view": value.get("view"), "length": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest(), "starts": describe_bytes(data[:32])}
+            return {
+                "$type": "bytes",
+                "view": value.get("view"),
+                "length": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "starts": describe_bytes(data[:32]),
+            }
         return {key: shorten(item) for key, item in value.items()}
     if isinstance(value, list):
         return [shorten(item) for item in value]
     if isinstance(value, bytes):
-        return describe_bytes(value) if len(value) <= TRANSCRIPT_BYTES else {
-            "length": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+        return (
+            describe_bytes(value)
+            if len(value) <= TRANSCRIPT_BYTES
+            else {"length": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+        )
     return value
 
 
@@ -258,8 +266,12 @@ class CaseInterpreter:
             return request
         if action == "await":
             if arg in ("opened", "closed"):
-                return {"op": "await", "socket": self._socket(step), "promise": arg,
-                        "timeout_ms": self._timeout_ms(step)}
+                return {
+                    "op": "await",
+                    "socket": self._socket(step),
+                    "promise": arg,
+                    "timeout_ms": self._timeout_ms(step),
+                }
             if arg in self._promises:
                 return {"op": "await", "promise": self._promises[arg], "timeout_ms": self._timeout_ms(step)}
             raise SpecRuntimeError(f"nothing to await named {arg!r}")
@@ -296,8 +308,9 @@ class CaseInterpreter:
             return PeerOp(step, "send", {"conn": conn, "data": to_bytes(data), "chunks": chunks, "timeout": within})
         if action == "peer.recv":
             n = None if arg["n"] is None else units.size(arg["n"])
-            return PeerOp(step, "recv", {"conn": conn, "n": n, "timeout": within,
-                                         "digest": bool(arg.get("digest", False))})
+            return PeerOp(
+                step, "recv", {"conn": conn, "n": n, "timeout": within, "digest": bool(arg.get("digest", False))}
+            )
         if action in ("peer.expect_eof", "peer.expect_reset"):
             return PeerOp(step, "wait_end", {"conn": conn, "timeout": within})
         if action == "peer.expect_silence":
@@ -368,8 +381,9 @@ class CaseInterpreter:
         self._background[step.background].reply = reply
         self._record(step, None, reply, None)
         if reply.get("status") in ("unsupported", "protocol_error"):
-            self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.get('status')}: "
-                         f"{reply.get('reason', '')}")
+            self._decide(
+                Outcome.ERROR, f"{step.describe()}: adapter answered {reply.get('status')}: {reply.get('reason', '')}"
+            )
         elif step.action == "connect" and reply.get("status") == "returned":
             self._take_socket(step, reply)
 
@@ -384,8 +398,9 @@ class CaseInterpreter:
 
     def _observe_end(self, context: tuple[Step | None, bool], reply: dict[str, Any]) -> None:
         step, judged = context
-        self.transcript.append({"step": "end", "line": step.line if step else None,
-                                "reply": shorten(reply), "judged": judged})
+        self.transcript.append(
+            {"step": "end", "line": step.line if step else None, "reply": shorten(reply), "judged": judged}
+        )
         if not judged or self.outcome is not None:
             return
         status = reply.get("status")
@@ -427,7 +442,7 @@ class CaseInterpreter:
             self._decide(Outcome.FAIL, f"{step.describe()}: {problem}")
 
     def _client_problem(self, step: Step, expect: dict[str, Any], reply: dict[str, Any]) -> str | None:
-        (kind, wanted), = expect.items()
+        ((kind, wanted),) = expect.items()
         status = reply.get("status")
         value = reply.get("value")
         seen = _seen(reply)

@@ -94,9 +94,7 @@ class _FileChecker:
     def problem(self, line: int | None, field: str, text: str) -> None:
         self.errors.append(SpecError(self.path, line, field, text))
 
-    def schema_problems(
-        self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]
-    ) -> bool:
+    def schema_problems(self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]) -> bool:
         found = False
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
             full = path + list(error.absolute_path)
@@ -184,8 +182,10 @@ class _CaseChecker:
         area = case_id.split(".", 1)[0]
         if self.file.area is not None and area != self.file.area:
             self.file.problem(
-                self.line("id"), "id", f"the area of {case_id!r} is {area!r}, but the file is in "
-                f"spec/{self.file.area}/ (ids start with their folder name)"
+                self.line("id"),
+                "id",
+                f"the area of {case_id!r} is {area!r}, but the file is in "
+                f"spec/{self.file.area}/ (ids start with their folder name)",
             )
         for position, source in enumerate(self.raw["source"]):
             self.check_source(source, position)
@@ -203,8 +203,10 @@ class _CaseChecker:
         line = self.line("source", position)
         if not any(form.match(source) for form in _SOURCE_FORMS):
             self.file.problem(
-                line, f"source.{position}", f"{source!r} is neither a behaviour id (B1..B"
-                f"{CATALOGUE_SIZE}) nor a document reference (docs:..., spec:..., repo#N, https://...)"
+                line,
+                f"source.{position}",
+                f"{source!r} is neither a behaviour id (B1..B"
+                f"{CATALOGUE_SIZE}) nor a document reference (docs:..., spec:..., repo#N, https://...)",
             )
         elif source.startswith("B") and not 1 <= int(source[1:]) <= CATALOGUE_SIZE:
             self.file.problem(line, f"source.{position}", f"{source!r} is not in the catalogue (B1..B{CATALOGUE_SIZE})")
@@ -231,8 +233,11 @@ class _CaseChecker:
             self.file.problem(line, field, f"unknown step {names}: expected one of {', '.join(ACTIONS)}")
             return None
         for key in unknown:
-            self.file.problem(self.line(*where, key), f"{field}.{key}",
-                              f"unknown field {key!r} (expected one of {', '.join(MODIFIERS)})")
+            self.file.problem(
+                self.line(*where, key),
+                f"{field}.{key}",
+                f"unknown field {key!r} (expected one of {', '.join(MODIFIERS)})",
+            )
         if len(actions) > 1:
             self.file.problem(line, field, f"a step has exactly one action, got {', '.join(actions)}")
             return None
@@ -264,8 +269,9 @@ class _CaseChecker:
 
     def check_names(self, steps: list[Step], variants: list[Any]) -> None:
         peer = self.peer()
-        defined = set(PEER_VARIABLES if peer.kind != "none" else
-                      [v for v in PEER_VARIABLES if v not in _LISTENER_VARIABLES])
+        defined = set(
+            PEER_VARIABLES if peer.kind != "none" else [v for v in PEER_VARIABLES if v not in _LISTENER_VARIABLES]
+        )
         variant_keys: set[str] | None = None
         for variant in variants:
             if variant is not None:
@@ -287,7 +293,9 @@ class _CaseChecker:
                 sockets.add(step.name)
             if step.background:
                 if step.background in backgrounds:
-                    self.file.problem(step.line, f"{field}.background", f"background name {step.background!r} used twice")
+                    self.file.problem(
+                        step.line, f"{field}.background", f"background name {step.background!r} used twice"
+                    )
                 backgrounds.add(step.background)
             if step.action == "join" and step.arg not in backgrounds:
                 self.file.problem(step.line, field, f"join {step.arg!r}: no earlier step has background: {step.arg}")
@@ -374,8 +382,11 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
         for case in file_cases:
             if case.id in seen:
                 first = seen[case.id]
-                errors.append(SpecError(case.file, case.line, "id",
-                                        f"duplicate id {case.id!r} (first defined at {first.location})"))
+                errors.append(
+                    SpecError(
+                        case.file, case.line, "id", f"duplicate id {case.id!r} (first defined at {first.location})"
+                    )
+                )
                 continue
             seen[case.id] = case
             cases.append(case)

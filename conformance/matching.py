@@ -31,7 +31,7 @@ def show(value: Any, limit: int = 200) -> str:
 
 def match(expected: Any, actual: Any, where: str = "value") -> str | None:
     if _is_matcher(expected):
-        (key, argument), = expected.items()
+        ((key, argument),) = expected.items()
         if key == "$any":
             return None
         if key == "$absent":
@@ -69,8 +69,10 @@ def match(expected: Any, actual: Any, where: str = "value") -> str | None:
                 return problem
         return None
     if type(expected) is not type(actual) and not (
-        isinstance(expected, int | float) and isinstance(actual, int | float)
-        and not isinstance(expected, bool) and not isinstance(actual, bool)
+        isinstance(expected, int | float)
+        and isinstance(actual, int | float)
+        and not isinstance(expected, bool)
+        and not isinstance(actual, bool)
     ):
         return f"{where} should be {show(expected)}, got {show(actual)}"
     if expected != actual:

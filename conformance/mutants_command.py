@@ -24,8 +24,9 @@ async def _run(cases: Sequence[Case], adapter: str, workers: int) -> list[CaseRe
     return done
 
 
-async def _run_all(cases: Sequence[Case], names: Sequence[str], workers: int,
-                   parallel: int) -> dict[str, list[CaseResult]]:
+async def _run_all(
+    cases: Sequence[Case], names: Sequence[str], workers: int, parallel: int
+) -> dict[str, list[CaseResult]]:
     # Cases mostly wait on sockets and timers, so several mutant suites share the loop well.
     gate = asyncio.Semaphore(parallel)
 

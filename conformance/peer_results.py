@@ -37,8 +37,12 @@ def normalise(method: str, result: Any) -> dict[str, Any]:
             observed["error"] = "the client reset the connection before everything was sent"
         return observed
     if isinstance(result, Received):
-        observed = {"length": result.length, "sha256": result.sha256, "ended": result.ended,
-                    "timed_out": result.timed_out}
+        observed = {
+            "length": result.length,
+            "sha256": result.sha256,
+            "ended": result.ended,
+            "timed_out": result.timed_out,
+        }
         if result.data is not None:
             observed["data"] = result.data
         return observed

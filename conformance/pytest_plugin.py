@@ -30,8 +30,9 @@ _SEVERITY = {"must": "critical", "should": "normal", "info": "minor"}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("connect-conformance")
-    group.addoption("--adapter", default=None,
-                    help="collect spec/*.yaml cases and run them against this adapter (e.g. reference)")
+    group.addoption(
+        "--adapter", default=None, help="collect spec/*.yaml cases and run them against this adapter (e.g. reference)"
+    )
     group.addoption("--expectations", default=None, help="expectations file of the implementation")
 
 
@@ -142,8 +143,10 @@ class SpecItem(pytest.Item):
         error = excinfo.value
         if isinstance(error, CaseNotPassing):
             result = error.result
-            lines = [f"{result.outcome.value}: {result.id} ({result.level}) at {result.file}:{result.line}",
-                     result.message]
+            lines = [
+                f"{result.outcome.value}: {result.id} ({result.level}) at {result.file}:{result.line}",
+                result.message,
+            ]
             if error.expected:
                 lines.insert(1, f"expected outcome: {error.expected}")
             lines.append("transcript:")
@@ -170,5 +173,8 @@ def _allure(case: Case, result: CaseResult) -> None:
         allure.dynamic.label("source", source)
         if source.startswith("http"):
             allure.dynamic.link(source, name=source)
-    allure.attach(json.dumps(result.as_dict(), indent=1, ensure_ascii=False), name="transcript",
-                  attachment_type=allure.attachment_type.JSON)
+    allure.attach(
+        json.dumps(result.as_dict(), indent=1, ensure_ascii=False),
+        name="transcript",
+        attachment_type=allure.attachment_type.JSON,
+    )

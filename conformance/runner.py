@@ -81,8 +81,16 @@ class Lane:
 
     async def run_case(self, case: Case) -> CaseResult:
         started = time.perf_counter()
-        result = CaseResult(id=case.id, outcome=Outcome.PASS, level=case.level, tags=case.tags,
-                            source=case.source, file=case.file, line=case.line, title=case.title)
+        result = CaseResult(
+            id=case.id,
+            outcome=Outcome.PASS,
+            level=case.level,
+            tags=case.tags,
+            source=case.source,
+            file=case.file,
+            line=case.line,
+            title=case.title,
+        )
         try:
             await self._run(case, result)
         except Exception as error:  # a bug of ours must not take the other cases down
@@ -135,8 +143,13 @@ class Lane:
         result.message = interpreter.message
         result.transcript = interpreter.transcript
 
-    async def _drive_case(self, case: Case, interpreter: CaseInterpreter, peer: PeerSession,
-                          background: dict[str, asyncio.Task[dict[str, Any]]]) -> None:
+    async def _drive_case(
+        self,
+        case: Case,
+        interpreter: CaseInterpreter,
+        peer: PeerSession,
+        background: dict[str, asyncio.Task[dict[str, Any]]],
+    ) -> None:
         try:
             await self.client.open_session()
             begin = await self.client.call({"op": "begin", "case": case.id})
@@ -161,8 +174,9 @@ class Lane:
             self.client.broken = True
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
 
-    async def _drive(self, interpreter: CaseInterpreter, peer: PeerSession,
-                     background: dict[str, asyncio.Task[dict[str, Any]]]) -> None:
+    async def _drive(
+        self, interpreter: CaseInterpreter, peer: PeerSession, background: dict[str, asyncio.Task[dict[str, Any]]]
+    ) -> None:
         while True:
             action = interpreter.next_action()
             if isinstance(action, Finished):
@@ -214,8 +228,14 @@ async def run_cases(
         return await _run_lanes(cases, adapter, RunContext(certificates), workers, on_result, validate)
 
 
-async def _run_lanes(cases: Sequence[Case], adapter: AdapterSpec, context: RunContext, workers: int,
-                     on_result: ResultCallback | None, validate: bool) -> tuple[Hello, list[CaseResult]]:
+async def _run_lanes(
+    cases: Sequence[Case],
+    adapter: AdapterSpec,
+    context: RunContext,
+    workers: int,
+    on_result: ResultCallback | None,
+    validate: bool,
+) -> tuple[Hello, list[CaseResult]]:
     lanes = [Lane(adapter, context, validate=validate) for _ in range(max(1, min(workers, len(cases) or 1)))]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()

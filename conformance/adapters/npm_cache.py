@@ -63,12 +63,18 @@ def ensure(name: str, quiet: bool = False) -> Path:
         for file, data in _package_files(name).items():
             (staging / file).write_bytes(data)
         if not quiet:
-            print(f"installing the npm packages of the {name} adapter into {target} (first use only)...",
-                  file=sys.stderr, flush=True)
+            print(
+                f"installing the npm packages of the {name} adapter into {target} (first use only)...",
+                file=sys.stderr,
+                flush=True,
+            )
         done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=staging, stdout=sys.stderr if not quiet else subprocess.DEVNULL,
-            stderr=sys.stderr if not quiet else subprocess.PIPE, timeout=INSTALL_TIMEOUT_S, check=False,
+            cwd=staging,
+            stdout=sys.stderr if not quiet else subprocess.DEVNULL,
+            stderr=sys.stderr if not quiet else subprocess.PIPE,
+            timeout=INSTALL_TIMEOUT_S,
+            check=False,
         )
         if done.returncode != 0:
             detail = done.stderr.decode(errors="replace")[-2000:] if done.stderr else ""

@@ -49,7 +49,7 @@ def resolve(value: str) -> AdapterSpec:
 
         return node_socket_spec()
     if value.startswith("stdio:"):
-        command = value[len("stdio:"):].strip()
+        command = value[len("stdio:") :].strip()
         try:
             argv = shlex.split(command)
         except ValueError as error:

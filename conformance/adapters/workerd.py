@@ -82,8 +82,7 @@ class WorkerdRuntime:
         except (OSError, ValueError, KeyError) as error:
             raise InfrastructureError(f"cannot read the workerd package version: {error}") from None
         try:
-            done = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                                  timeout=30, check=False)
+            done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30, check=False)
         except (OSError, subprocess.TimeoutExpired) as error:
             raise InfrastructureError(f"{binary} --version failed: {error}") from None
         runtime = done.stdout.strip() or done.stderr.strip()
@@ -135,7 +134,7 @@ def _sweep_stale_folders() -> None:
     workerd died with them (``PR_SET_PDEATHSIG``), only the folder was left behind."""
     with contextlib.suppress(OSError):
         for entry in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
-            owner = entry.name[len(FOLDER_PREFIX):].split("-", 1)[0]
+            owner = entry.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
             if not owner.isdigit() or int(owner) == os.getpid():
                 continue
             try:
@@ -162,8 +161,13 @@ def _last_resort(pid: int, folder: str) -> None:
 class WorkerdTransport(WebSocketTransport):
     """One workerd process (this lane's), reached over WebSocket: one WebSocket per case session."""
 
-    def __init__(self, runtime: WorkerdRuntime, ca_pem: str, interpreter: Path | None = None,
-                 startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        runtime: WorkerdRuntime,
+        ca_pem: str,
+        interpreter: Path | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT_S,
+    ) -> None:
         super().__init__("ws://127.0.0.1:0/")
         self.runtime = runtime
         self._ca_pem = ca_pem
@@ -189,15 +193,16 @@ class WorkerdTransport(WebSocketTransport):
         folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         os.chmod(folder, 0o700)
         self.directory = folder
-        interpreter = (self._interpreter.read_bytes() if self._interpreter is not None
-                       else _js_source("interpreter.js"))
+        interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
         files = {
             WORKER_MODULE: _js_source("workerd-worker.js"),
             INTERPRETER_MODULE: interpreter,
             CA_FILE: self._ca_pem.encode("ascii"),
-            CONFIG_FILE: render(WorkerdConfig(
-                adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
-            )).encode("utf-8"),
+            CONFIG_FILE: render(
+                WorkerdConfig(
+                    adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
+                )
+            ).encode("utf-8"),
         }
         for name, data in files.items():
             path = folder / name
@@ -228,10 +233,19 @@ class WorkerdTransport(WebSocketTransport):
             fd = listener.fileno()
             spawned = time.perf_counter()
             self._process = await asyncio.create_subprocess_exec(
-                str(self.runtime.binary), "serve", CONFIG_FILE, "--socket-fd", f"http={fd}",
-                cwd=folder, pass_fds=(fd,), env={**os.environ, "PWD": str(folder)},
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_parent_death_signal(),
+                str(self.runtime.binary),
+                "serve",
+                CONFIG_FILE,
+                "--socket-fd",
+                f"http={fd}",
+                cwd=folder,
+                pass_fds=(fd,),
+                env={**os.environ, "PWD": str(folder)},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_parent_death_signal(),
             )
         finally:
             # workerd holds its own copy; ours must go, so a dead workerd refuses connections.
@@ -265,10 +279,10 @@ class WorkerdTransport(WebSocketTransport):
                 if left <= 0:
                     raise InfrastructureError(
                         f"workerd did not answer hello within {self._startup_timeout:g} s ({last})"
-                        + self._output_note())
+                        + self._output_note()
+                    )
                 probe = asyncio.ensure_future(self._probe())
-                done, _ = await asyncio.wait({probe, exited}, timeout=left,
-                                             return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({probe, exited}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
                 if probe in done:
                     error = probe.exception()
                     if error is None:
@@ -281,8 +295,8 @@ class WorkerdTransport(WebSocketTransport):
                 if exited.done():
                     await asyncio.sleep(0.05)  # let the output reader catch the last lines
                     raise InfrastructureError(
-                        f"workerd exited with {_how(process.returncode)} before answering hello"
-                        + self._output_note())
+                        f"workerd exited with {_how(process.returncode)} before answering hello" + self._output_note()
+                    )
                 if probe in done:
                     await asyncio.sleep(0.1)
         finally:

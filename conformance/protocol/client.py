@@ -26,8 +26,13 @@ class Hello:
     capabilities: frozenset[str] = field(default_factory=frozenset)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "runtime": self.runtime,
-                "protocol": self.protocol, "capabilities": sorted(self.capabilities)}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "runtime": self.runtime,
+            "protocol": self.protocol,
+            "capabilities": sorted(self.capabilities),
+        }
 
 
 class AdapterClient:
@@ -48,8 +53,7 @@ class AdapterClient:
         self._transport = self._make_transport()
         await self._transport.open()
         try:
-            reply = await self.call({"op": "hello", "protocol": messages.PROTOCOL_VERSION},
-                                    timeout=HELLO_TIMEOUT_S)
+            reply = await self.call({"op": "hello", "protocol": messages.PROTOCOL_VERSION}, timeout=HELLO_TIMEOUT_S)
         except AdapterError as error:
             await self.close()
             raise InfrastructureError(f"the adapter did not answer hello: {error}") from None
@@ -58,8 +62,11 @@ class AdapterClient:
             await self.close()
             raise InfrastructureError(f"the adapter refused hello: {reply}")
         self.hello = Hello(
-            name=value["name"], version=value["version"], runtime=value["runtime"],
-            protocol=value["protocol"], capabilities=frozenset(value["capabilities"]),
+            name=value["name"],
+            version=value["version"],
+            runtime=value["runtime"],
+            protocol=value["protocol"],
+            capabilities=frozenset(value["capabilities"]),
         )
         self.broken = False
         return self.hello

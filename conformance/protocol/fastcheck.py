@@ -24,8 +24,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
-    or (isinstance(v, float) and v.is_integer()),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()),
     "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
@@ -80,9 +79,7 @@ class Compiler:
         return self.cache[key]
 
     def compile(self, schema: Any, base: str) -> Check:
-        if schema is True or schema == {} or (
-            isinstance(schema, dict) and not set(schema) - _IGNORED
-        ):
+        if schema is True or schema == {} or (isinstance(schema, dict) and not set(schema) - _IGNORED):
             return _ANYTHING
         if not isinstance(schema, dict):
             raise ValueError(f"unsupported schema {schema!r}")

@@ -39,7 +39,8 @@ class Comparison:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "old": self.old_name, "new": self.new_name,
+            "old": self.old_name,
+            "new": self.new_name,
             "regressions": [c.as_dict() for c in self.regressions],
             "fixes": [c.as_dict() for c in self.fixes],
             "changed": [c.as_dict() for c in self.changed],
@@ -89,13 +90,19 @@ def compare_files(old_path: Path, new_path: Path) -> Comparison:
 
 def markdown(comparison: Comparison) -> str:
     lines = [f"## connect-conformance: {comparison.new_name} vs {comparison.old_name}", ""]
-    counts = (f"{len(comparison.regressions)} regression(s), {len(comparison.fixes)} fix(es), "
-              f"{len(comparison.changed)} changed, {len(comparison.added)} new, {len(comparison.removed)} removed, "
-              f"{comparison.unchanged} unchanged")
+    counts = (
+        f"{len(comparison.regressions)} regression(s), {len(comparison.fixes)} fix(es), "
+        f"{len(comparison.changed)} changed, {len(comparison.added)} new, {len(comparison.removed)} removed, "
+        f"{comparison.unchanged} unchanged"
+    )
     lines.append(("**Regressions found.** " if comparison.regressions else "No regression. ") + counts)
-    sections = [("Regressions", comparison.regressions), ("Fixes", comparison.fixes),
-                ("Changed (non-pass to another non-pass)", comparison.changed),
-                ("New cases", comparison.added), ("Removed cases", comparison.removed)]
+    sections = [
+        ("Regressions", comparison.regressions),
+        ("Fixes", comparison.fixes),
+        ("Changed (non-pass to another non-pass)", comparison.changed),
+        ("New cases", comparison.added),
+        ("Removed cases", comparison.removed),
+    ]
     for title, changes in sections:
         if not changes:
             continue

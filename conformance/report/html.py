@@ -148,7 +148,9 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             "host": _as_dict(run.get("host")),
         },
         "summary": {key: value for key, value in summary.items() if isinstance(value, int)},
-        "gate": None if gate is None else {
+        "gate": None
+        if gate is None
+        else {
             "ok": bool(_as_dict(gate).get("ok")),
             "unexpected": len(unexpected),
             "expected_non_pass": _as_dict(gate).get("expected_non_pass"),
@@ -174,15 +176,21 @@ def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_
         cells = []
         for cases in per_impl:
             case = cases.get(case_id)
-            cells.append(None if case is None else {
-                key: case[key] for key in
-                ("outcome", "message", "duration_ms", "transcript", "known", "unexpected")})
-        rows.append({
-            "id": case_id,
-            "area": case_id.split(".", 1)[0],
-            **{key: first[key] for key in ("title", "level", "tags", "source", "location")},
-            "results": cells,
-        })
+            cells.append(
+                None
+                if case is None
+                else {
+                    key: case[key] for key in ("outcome", "message", "duration_ms", "transcript", "known", "unexpected")
+                }
+            )
+        rows.append(
+            {
+                "id": case_id,
+                "area": case_id.split(".", 1)[0],
+                **{key: first[key] for key in ("title", "level", "tags", "source", "location")},
+                "results": cells,
+            }
+        )
     revisions = sorted({impl["run"]["spec_revision"] for impl in implementations})
     return {
         "format": 1,
@@ -200,8 +208,9 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def render(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, *,
-           content_security_policy: bool = True) -> str:
+def render(
+    results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, *, content_security_policy: bool = True
+) -> str:
     """The whole page for (name, loaded results.json) pairs, one per implementation.
 
     ``content_security_policy=False`` leaves the policy out; only tests use it,
@@ -214,15 +223,19 @@ def render(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE
     data = embed_json(report_data(results, title))
     policy = ""
     if content_security_policy:
-        rules = ("default-src 'none'", f"script-src {_csp_hash(script)}", f"style-src {_csp_hash(style)}",
-                 "img-src data:", "base-uri 'none'", "form-action 'none'")
+        rules = (
+            "default-src 'none'",
+            f"script-src {_csp_hash(script)}",
+            f"style-src {_csp_hash(style)}",
+            "img-src data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+        )
         policy = f'<meta http-equiv="Content-Security-Policy" content="{html.escape("; ".join(rules))}">\n'
     page_title = html.escape(title.encode("utf-8", "replace").decode("utf-8"))
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        + policy
-        + '<meta name="referrer" content="no-referrer">\n'
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n' + policy + '<meta name="referrer" content="no-referrer">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<link rel="icon" href="data:,">\n'
         f"<title>{page_title}</title>\n"
@@ -262,8 +275,7 @@ def _default_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def write(paths: list[Path], output: Path, names: list[str] | None = None,
-          title: str = DEFAULT_TITLE) -> Path:
+def write(paths: list[Path], output: Path, names: list[str] | None = None, title: str = DEFAULT_TITLE) -> Path:
     """Write the report of these results.json files (or folders holding one) to ``output``."""
     if names is None:
         names = _default_names(paths)

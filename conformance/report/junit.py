@@ -11,22 +11,29 @@ from ..outcomes import CaseResult, Outcome
 
 def junit_tree(suite_name: str, results: Sequence[CaseResult]) -> ET.ElementTree:
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
-    suite = ET.Element("testsuite", {
-        "name": suite_name,
-        "tests": str(len(results)),
-        "failures": str(counts[Outcome.FAIL]),
-        "errors": str(counts[Outcome.ERROR] + counts[Outcome.TIMEOUT]),
-        "skipped": str(counts[Outcome.SKIP]),
-        "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}",
-    })
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": suite_name,
+            "tests": str(len(results)),
+            "failures": str(counts[Outcome.FAIL]),
+            "errors": str(counts[Outcome.ERROR] + counts[Outcome.TIMEOUT]),
+            "skipped": str(counts[Outcome.SKIP]),
+            "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}",
+        },
+    )
     for result in results:
-        case = ET.SubElement(suite, "testcase", {
-            "classname": result.id.split(".", 1)[0],
-            "name": result.id,
-            "time": f"{result.duration_ms / 1000:.3f}",
-            "file": result.file,
-            "line": str(result.line),
-        })
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": result.id.split(".", 1)[0],
+                "name": result.id,
+                "time": f"{result.duration_ms / 1000:.3f}",
+                "file": result.file,
+                "line": str(result.line),
+            },
+        )
         message = result.message.splitlines()[0] if result.message else result.outcome.value
         if result.outcome is Outcome.FAIL:
             ET.SubElement(case, "failure", {"message": message, "type": f"fail ({result.level})"}).text = result.message

@@ -32,8 +32,13 @@ class Implementation:
         gate = document.get("gate") or {}
         unexpected = {entry["id"] for entry in gate.get("unexpected", [])}
         expected = {c["id"] for c in cases if c["outcome"] != "pass" and c["id"] not in unexpected}
-        return cls(name=name, header=document["run"], outcomes={c["id"]: c["outcome"] for c in cases},
-                   levels={c["id"]: c["level"] for c in cases}, expected=expected)
+        return cls(
+            name=name,
+            header=document["run"],
+            outcomes={c["id"]: c["outcome"] for c in cases},
+            levels={c["id"]: c["level"] for c in cases},
+            expected=expected,
+        )
 
     def score(self, level: str) -> tuple[int, int]:
         ids = [case for case, case_level in self.levels.items() if case_level == level]
@@ -61,16 +66,20 @@ def markdown(implementations: list[Implementation], command: str) -> str:
         adapter = impl.header.get("adapter", {})
         scores = " | ".join(_percent(*impl.score(level)) for level in LEVELS)
         lines.append(f"| {impl.name} | {adapter.get('version', '?')} | {adapter.get('runtime', '?')} | {scores} |")
-    lines += ["", "Legend: " + ", ".join(f"{symbol} {outcome}" for outcome, symbol in SYMBOLS.items())
-              + "; `*` marks an outcome recorded in the implementation's expectations file (with its reason).", ""]
+    lines += [
+        "",
+        "Legend: "
+        + ", ".join(f"{symbol} {outcome}" for outcome, symbol in SYMBOLS.items())
+        + "; `*` marks an outcome recorded in the implementation's expectations file (with its reason).",
+        "",
+    ]
     by_area: dict[str, list[str]] = defaultdict(list)
     all_ids = sorted({case for impl in implementations for case in impl.outcomes})
     for case in all_ids:
         by_area[case.split(".", 1)[0]].append(case)
     levels = {case: level for impl in implementations for case, level in impl.levels.items()}
     for area in sorted(by_area):
-        lines += [f"## {area}", "", "| case | level | " + " | ".join(names) + " |",
-                  "|---|---|" + "---|" * len(names)]
+        lines += [f"## {area}", "", "| case | level | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         for case in by_area[area]:
             cells = []
             for impl in implementations:
@@ -85,8 +94,11 @@ def markdown(implementations: list[Implementation], command: str) -> str:
 
 
 def write(reports: Path, names: list[str], command: str) -> Path:
-    implementations = [Implementation.load(name, reports / name / "results.json")
-                       for name in names if (reports / name / "results.json").is_file()]
+    implementations = [
+        Implementation.load(name, reports / name / "results.json")
+        for name in names
+        if (reports / name / "results.json").is_file()
+    ]
     target = reports / "README.md"
     target.write_text(markdown(implementations, command), encoding="utf-8")
     return target

@@ -77,8 +77,9 @@ class RunHeader:
         }
 
 
-def results_document(header: RunHeader, results: Sequence[CaseResult],
-                     gate: dict[str, Any] | None = None) -> dict[str, Any]:
+def results_document(
+    header: RunHeader, results: Sequence[CaseResult], gate: dict[str, Any] | None = None
+) -> dict[str, Any]:
     document: dict[str, Any] = {
         "format": RESULTS_FORMAT,
         "run": header.as_dict(),

@@ -43,9 +43,7 @@ def starttls_echo(context: ssl.SSLContext) -> Handler:
     return handler
 
 
-async def _echo_lines_until_starttls(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> bool:
+async def _echo_lines_until_starttls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
     """Echoes plaintext lines; True once `STARTTLS\\r\\n` came, False at EOF."""
     while True:
         try:

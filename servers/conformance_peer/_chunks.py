@@ -19,9 +19,7 @@ class ChunkPlan:
 
     def __post_init__(self) -> None:
         if not 1 <= self.min <= self.max:
-            raise ValueError(
-                f"a chunk plan needs 1 <= min <= max, got min={self.min} max={self.max}"
-            )
+            raise ValueError(f"a chunk plan needs 1 <= min <= max, got min={self.min} max={self.max}")
 
     def sizes(self) -> Iterator[int]:
         """The endless sequence of chunk sizes of this plan."""

@@ -196,8 +196,7 @@ class Connection:
             raise PeerError(f"connection {self.name!r} is in the middle of its TLS handshake")
         if self._stream.tls_error is not None:
             raise PeerError(
-                f"connection {self.name!r} has no TLS session: the handshake failed"
-                f" ({self._stream.tls_error})"
+                f"connection {self.name!r} has no TLS session: the handshake failed ({self._stream.tls_error})"
             )
 
     def _check_writable(self) -> None:

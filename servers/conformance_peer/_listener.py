@@ -26,9 +26,7 @@ class Listener:
     async def open(cls, host: str, tls: ssl.SSLContext | None = None) -> "Listener":
         listener = cls(tls)
         loop = asyncio.get_running_loop()
-        listener._server = await loop.create_server(
-            lambda: Stream(listener._connected), host=host, port=0
-        )
+        listener._server = await loop.create_server(lambda: Stream(listener._connected), host=host, port=0)
         return listener
 
     @property

@@ -156,9 +156,7 @@ class PeerSession:
             raise UnknownConnection(name) from None
 
 
-async def open_session(
-    spec: ListenerSpec, certificates: CertificateFiles | None = None
-) -> PeerSession:
+async def open_session(spec: ListenerSpec, certificates: CertificateFiles | None = None) -> PeerSession:
     """Opens the listener `spec` asks for (port 0 on loopback) and reserves a refused port.
 
     `tls` and `starttls` listeners need the run's `certificates`.

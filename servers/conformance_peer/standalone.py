@@ -127,9 +127,7 @@ async def _start(spec: ServerSpec, handlers: set[asyncio.Task[None]]) -> asyncio
             handlers.discard(task)
 
     try:
-        return await asyncio.start_server(
-            tracked, spec.host, spec.port, ssl=context if spec.kind == "tls" else None
-        )
+        return await asyncio.start_server(tracked, spec.host, spec.port, ssl=context if spec.kind == "tls" else None)
     except OSError as exc:
         raise CannotListen(spec, exc) from exc
 

@@ -29,8 +29,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 from conformance.adapters.reference import ReferenceAdapter
 
-RULES = ("seq-int32", "unknown-op-unsupported", "unknown-op-silent", "await-ignores-timeout",
-         "end-without-report", "error-as-string", "stdout-log", "dies-on-bad-line")
+RULES = (
+    "seq-int32",
+    "unknown-op-unsupported",
+    "unknown-op-silent",
+    "await-ignores-timeout",
+    "end-without-report",
+    "error-as-string",
+    "stdout-log",
+    "dies-on-bad-line",
+)
 
 
 class Breaker:

@@ -35,6 +35,13 @@ def run_cli(*args: str, report_dir: Path, timeout: float = 120, env: dict[str, s
     command = [sys.executable, "-m", "conformance", *args]
     if args and args[0] == "run":
         command += ["--report-dir", str(report_dir)]
-    process = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                             env={**os.environ, **(env or {})}, check=False)
+    process = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
     return Completed(process.returncode, process.stdout, process.stderr, report_dir)

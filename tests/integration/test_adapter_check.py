@@ -65,8 +65,12 @@ class Checked:
 def adapter_check(adapter: str, *extra: str, timeout: float = 120) -> Checked:
     process = subprocess.run(
         [sys.executable, "-m", "conformance", "adapter-check", "--adapter", adapter, *extra],
-        capture_output=True, encoding="utf-8", timeout=timeout, cwd=REPO,
-        env={**os.environ, "PYTHONIOENCODING": "utf-8"}, check=False,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
     )
     return Checked(process.returncode, process.stdout, process.stderr)
 
@@ -74,14 +78,14 @@ def adapter_check(adapter: str, *extra: str, timeout: float = 120) -> Checked:
 def assert_all_pass(done: Checked, skipped: tuple[str, ...] = ()) -> None:
     symbols = done.symbols()
     assert set(symbols) == set(CATALOGUE), done.stdout
-    bad = {check_id: symbol for check_id, symbol in symbols.items()
-           if symbol != "✓" and check_id not in skipped}
+    bad = {check_id: symbol for check_id, symbol in symbols.items() if symbol != "✓" and check_id not in skipped}
     assert bad == {}, done.stdout + done.stderr
     assert done.code == EXIT_OK, done.stdout + done.stderr
     assert "the adapter speaks the protocol" in done.stdout
 
 
 # -- adapters that speak the protocol ------------------------------------------------------------
+
 
 def test_the_in_process_reference_passes_every_check() -> None:
     report = asyncio.run(check_adapter(resolve("reference")))
@@ -164,6 +168,7 @@ def test_the_minimal_example_of_the_guide_does_what_the_guide_says(tmp_path: Pat
 
 
 # -- adapters that break it -----------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_an_adapter_that_never_says_hello_cannot_start() -> None:

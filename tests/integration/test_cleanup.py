@@ -63,7 +63,11 @@ def start(tmp_path: Path, marker: str, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "TMPDIR": str(temp), "CONNECT_CONFORMANCE_TEST_MARKER": marker}
     return subprocess.Popen(
         [sys.executable, "-m", "conformance", "run", "--report-dir", str(tmp_path / "report"), *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -102,8 +106,9 @@ def test_ctrl_c_writes_partial_results_exits_130_and_leaves_nothing(tmp_path: Pa
 
 def test_a_complete_run_leaves_nothing(tmp_path: Path) -> None:
     marker = uuid.uuid4().hex
-    process = start(tmp_path, marker, "--adapter", STDIO_REFERENCE, "-n", "2", "-k", "[a] or [b] or [c]",
-                    str(FIXTURES / "slow"))
+    process = start(
+        tmp_path, marker, "--adapter", STDIO_REFERENCE, "-n", "2", "-k", "[a] or [b] or [c]", str(FIXTURES / "slow")
+    )
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     results = json.loads((tmp_path / "report" / "results.json").read_text())

@@ -62,8 +62,9 @@ def _chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.fail("chromium is not installed; the HTML report's browser test needs it: "
-                "apt-get install -y chromium", pytrace=False)
+    pytest.fail(
+        "chromium is not installed; the HTML report's browser test needs it: apt-get install -y chromium", pytrace=False
+    )
 
 
 class Browser:
@@ -76,14 +77,19 @@ class Browser:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.connection: ClientConnection | None = None
         self._stack = contextlib.ExitStack()
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
         try:
-            self.connection = self._stack.enter_context(connect(
-                self._websocket_url(profile / "DevToolsActivePort"), open_timeout=10, max_size=None))
+            self.connection = self._stack.enter_context(
+                connect(self._websocket_url(profile / "DevToolsActivePort"), open_timeout=10, max_size=None)
+            )
         except BaseException:
             self.close()
             raise
@@ -105,8 +111,13 @@ class Browser:
             return self.log.read_text(errors="replace")[-2000:]
         return ""
 
-    def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout: float = CALL_TIMEOUT) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session: str | None = None,
+        timeout: float = CALL_TIMEOUT,
+    ) -> dict[str, Any]:
         assert self.connection is not None
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -175,12 +186,17 @@ class Page:
             browser.call(f"{domain}.enable", session=self.session)
         self.url = path.resolve().as_uri()
         browser.call("Page.navigate", {"url": self.url}, session=self.session)
-        self.wait_for("document.readyState === 'complete' && document.documentElement.dataset.ready === 'true'",
-                      what="the report to finish drawing")
+        self.wait_for(
+            "document.readyState === 'complete' && document.documentElement.dataset.ready === 'true'",
+            what="the report to finish drawing",
+        )
 
     def evaluate(self, expression: str) -> Any:
-        reply = self.browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                       "awaitPromise": True}, session=self.session)
+        reply = self.browser.call(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=self.session,
+        )
         if "exceptionDetails" in reply:
             raise AssertionError(f"{expression!r} threw: {reply['exceptionDetails']}")
         return reply["result"].get("value")
@@ -195,15 +211,20 @@ class Page:
         raise AssertionError(f"timed out waiting for {what}; {len(problems)} page problems, the first: {problems[:3]}")
 
     def _events(self, *methods: str) -> list[dict[str, Any]]:
-        return [event["params"] for event in self.browser.events
-                if event.get("sessionId") == self.session and event.get("method") in methods]
+        return [
+            event["params"]
+            for event in self.browser.events
+            if event.get("sessionId") == self.session and event.get("method") in methods
+        ]
 
     def problems(self) -> list[str]:
         """Console errors and warnings, uncaught exceptions, error log entries (CSP violations among them)."""
         found = []
         for params in self._events("Runtime.consoleAPICalled"):
             if params.get("type") in ("error", "assert", "warning"):
-                found.append(f"console.{params['type']}: {[a.get('value', a.get('description')) for a in params.get('args', [])]}")
+                found.append(
+                    f"console.{params['type']}: {[a.get('value', a.get('description')) for a in params.get('args', [])]}"
+                )
         for params in self._events("Runtime.exceptionThrown"):
             details = params.get("exceptionDetails", {})
             found.append(f"exception: {details.get('exception', {}).get('description') or details.get('text')}")
@@ -219,7 +240,8 @@ class Page:
     def visible_case_ids(self) -> list[str]:
         result: list[str] = self.evaluate(
             "[...document.querySelectorAll('#matrix tr.case')].filter(r => r.checkVisibility())"
-            ".map(r => r.dataset.caseId)")
+            ".map(r => r.dataset.caseId)"
+        )
         return result
 
     def click(self, selector: str) -> None:
@@ -245,9 +267,21 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Completed]:
     folder = tmp_path_factory.mktemp("html-runs")
     adapters = {"reference": "reference", "no-fin": "reference+writer-close-no-fin"}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run_cli, "run", "--tag", "half-open", "-n", "4", "--adapter", adapter,
-                                     report_dir=folder / name, timeout=180)
-                   for name, adapter in adapters.items()}
+        futures = {
+            name: pool.submit(
+                run_cli,
+                "run",
+                "--tag",
+                "half-open",
+                "-n",
+                "4",
+                "--adapter",
+                adapter,
+                report_dir=folder / name,
+                timeout=180,
+            )
+            for name, adapter in adapters.items()
+        }
         done = {name: future.result() for name, future in futures.items()}
     for name, completed in done.items():
         assert (completed.report_dir / "results.json").is_file(), f"{name}: {completed.stdout}{completed.stderr}"
@@ -264,8 +298,9 @@ def opened(browser: Browser, path: Path) -> Iterator[Page]:
         page.close()
 
 
-def test_two_implementations_matrix_filters_and_case_view(browser: Browser, runs: dict[str, Completed],
-                                                          tmp_path: Path) -> None:
+def test_two_implementations_matrix_filters_and_case_view(
+    browser: Browser, runs: dict[str, Completed], tmp_path: Path
+) -> None:
     names = ["reference", "no-fin"]
     output = html.write([runs[name].report_dir / "results.json" for name in names], tmp_path / "report.html", names)
     outcomes = {name: runs[name].outcomes() for name in names}
@@ -275,13 +310,19 @@ def test_two_implementations_matrix_filters_and_case_view(browser: Browser, runs
         # One row per case, one column per implementation, every cell the outcome of its results file.
         assert page.evaluate("document.querySelectorAll('#matrix tr.case').length") == len(ids)
         assert sorted(page.visible_case_ids()) == ids
-        headers = page.evaluate("[...document.querySelectorAll('#matrix table.matrix')]"
-                                ".map(t => [...t.tHead.rows[0].cells].slice(2).map(c => c.textContent))")
+        headers = page.evaluate(
+            "[...document.querySelectorAll('#matrix table.matrix')]"
+            ".map(t => [...t.tHead.rows[0].cells].slice(2).map(c => c.textContent))"
+        )
         assert headers == [names] * len({case.split(".", 1)[0] for case in ids})
-        cells = page.evaluate("Object.fromEntries([...document.querySelectorAll('#matrix tr.case')]"
-                              ".map(r => [r.dataset.caseId, [...r.querySelectorAll('td.cell')].map(c => c.dataset.outcome)]))")
+        cells = page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#matrix tr.case')]"
+            ".map(r => [r.dataset.caseId, [...r.querySelectorAll('td.cell')].map(c => c.dataset.outcome)]))"
+        )
         assert cells == {case: [outcomes[name][case] for name in names] for case in ids}
-        assert page.evaluate("document.getElementById('status').textContent") == f"Showing {len(ids)} of {len(ids)} cases."
+        assert (
+            page.evaluate("document.getElementById('status').textContent") == f"Showing {len(ids)} of {len(ids)} cases."
+        )
 
         # Only "fail": exactly the rows where some implementation failed.
         for outcome in html.OUTCOMES:
@@ -301,16 +342,21 @@ def test_two_implementations_matrix_filters_and_case_view(browser: Browser, runs
         levels = {case["id"]: case["level"] for case in documents["reference"]["cases"]}
         assert sorted(page.visible_case_ids()) == sorted(case for case in ids if levels[case] != "must")
         page.click("#f-reset")
-        page.evaluate("const s = document.getElementById('f-tag'); s.value = 'tls';"
-                      "s.dispatchEvent(new Event('change', {bubbles: true}))")
+        page.evaluate(
+            "const s = document.getElementById('f-tag'); s.value = 'tls';"
+            "s.dispatchEvent(new Event('change', {bubbles: true}))"
+        )
         tags = {case["id"]: case["tags"] for case in documents["reference"]["cases"]}
         assert sorted(page.visible_case_ids()) == sorted(case for case in ids if "tls" in tags[case])
         page.click("#f-reset")
-        page.evaluate("const i = document.getElementById('f-search'); i.value = 'WRITER-close';"
-                      "i.dispatchEvent(new Event('input', {bubbles: true}))")
+        page.evaluate(
+            "const i = document.getElementById('f-search'); i.value = 'WRITER-close';"
+            "i.dispatchEvent(new Event('input', {bubbles: true}))"
+        )
         titles = {case["id"]: case["title"].lower() for case in documents["reference"]["cases"]}
         assert sorted(page.visible_case_ids()) == sorted(
-            case for case in ids if "writer-close" in case or "writer-close" in titles[case])
+            case for case in ids if "writer-close" in case or "writer-close" in titles[case]
+        )
         page.click("#f-reset")
 
         # Opening a failing case shows, per implementation, the outcome, the message and the transcript.
@@ -369,26 +415,50 @@ def _hostile_document() -> dict[str, Any]:
     mark = " ".join(HOSTILE)
     transcript = [
         {"variables": {"peer.host": HOSTILE[0], HOSTILE[1]: HOSTILE[2]}},
-        {"step": 1, "line": 3, "action": HOSTILE[1], "request": {"op": HOSTILE[2]},
-         "observed": {"value": HOSTILE[0], HOSTILE[3]: [HOSTILE[1]]}, "expected": {"bytes": HOSTILE[2]},
-         "problem": mark, "note": HOSTILE[4]},
+        {
+            "step": 1,
+            "line": 3,
+            "action": HOSTILE[1],
+            "request": {"op": HOSTILE[2]},
+            "observed": {"value": HOSTILE[0], HOSTILE[3]: [HOSTILE[1]]},
+            "expected": {"bytes": HOSTILE[2]},
+            "problem": mark,
+            "note": HOSTILE[4],
+        },
         {"sent": {"op": HOSTILE[0], "args": [HOSTILE[1]]}},
         {"step": "end", "line": None, "reply": {"value": HOSTILE[3]}, "judged": False},
         {"unknown": HOSTILE[1]},
     ]
     case = {
-        "id": "hostile.<img src=x onerror=\"window.__pwned=1\">", "title": "title " + mark, "outcome": "fail",
-        "level": "must", "tags": [HOSTILE[1], "safe"],
-        "source": [HOSTILE[0], "javascript:window.__pwned=1", 'https://example.invalid/"><svg onload="window.__pwned=1">'],
-        "location": "spec/" + HOSTILE[1] + ".yaml:1", "duration_ms": 1.0, "message": "message " + mark,
+        "id": 'hostile.<img src=x onerror="window.__pwned=1">',
+        "title": "title " + mark,
+        "outcome": "fail",
+        "level": "must",
+        "tags": [HOSTILE[1], "safe"],
+        "source": [
+            HOSTILE[0],
+            "javascript:window.__pwned=1",
+            'https://example.invalid/"><svg onload="window.__pwned=1">',
+        ],
+        "location": "spec/" + HOSTILE[1] + ".yaml:1",
+        "duration_ms": 1.0,
+        "message": "message " + mark,
         "transcript": transcript,
     }
     return {
         "format": 1,
-        "run": {"adapter": {"name": HOSTILE[0], "version": HOSTILE[1], "runtime": HOSTILE[2]},
-                "adapter_spec": HOSTILE[3], "suite_version": HOSTILE[4], "spec_revision": HOSTILE[1],
-                "started": HOSTILE[0], "duration_s": 1.0, "workers": 1, "interrupted": True, "error": HOSTILE[2],
-                "spec_errors": [HOSTILE[3]]},
+        "run": {
+            "adapter": {"name": HOSTILE[0], "version": HOSTILE[1], "runtime": HOSTILE[2]},
+            "adapter_spec": HOSTILE[3],
+            "suite_version": HOSTILE[4],
+            "spec_revision": HOSTILE[1],
+            "started": HOSTILE[0],
+            "duration_s": 1.0,
+            "workers": 1,
+            "interrupted": True,
+            "error": HOSTILE[2],
+            "spec_errors": [HOSTILE[3]],
+        },
         "summary": {"fail": 1, "total": 1},
         "cases": [case],
         "gate": {"ok": False, "unexpected": [{"id": case["id"], "outcome": "fail", "expected": "pass"}]},

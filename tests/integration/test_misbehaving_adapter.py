@@ -40,15 +40,15 @@ def test_each_misbehaviour_errors_its_own_case_and_the_others_still_pass(tmp_pat
 
 
 def test_an_adapter_that_never_says_hello_is_an_infrastructure_error(tmp_path: Path) -> None:
-    done = run_cli("run", "--adapter", MISBEHAVING + " --broken-hello", str(FIXTURES / "harness"),
-                   report_dir=tmp_path)
+    done = run_cli("run", "--adapter", MISBEHAVING + " --broken-hello", str(FIXTURES / "harness"), report_dir=tmp_path)
     assert done.code == 3, done.stderr
     assert "did not answer hello" in done.stderr
     assert done.results()["run"]["error"]
 
 
 def test_a_command_that_does_not_exist_is_an_infrastructure_error(tmp_path: Path) -> None:
-    done = run_cli("run", "--adapter", "stdio:/nonexistent/adapter --flag", str(FIXTURES / "harness"),
-                   report_dir=tmp_path)
+    done = run_cli(
+        "run", "--adapter", "stdio:/nonexistent/adapter --flag", str(FIXTURES / "harness"), report_dir=tmp_path
+    )
     assert done.code == 3
     assert "cannot start adapter" in done.stderr

@@ -20,8 +20,9 @@ def test_no_certificate_or_key_is_committed() -> None:
     found = []
     for name in filter(None, files.decode().split("\0")):
         path = REPO / name
-        if name.endswith((".pem", ".key", ".crt", ".p12")) or (path.is_file() and path.stat().st_size < 5_000_000
-              and PEM_BLOCK.search(path.read_text(errors="ignore"))):
+        if name.endswith((".pem", ".key", ".crt", ".p12")) or (
+            path.is_file() and path.stat().st_size < 5_000_000 and PEM_BLOCK.search(path.read_text(errors="ignore"))
+        ):
             found.append(name)
     assert found == []
 
@@ -31,9 +32,13 @@ def test_a_tls_run_leaves_no_ca_behind_and_writes_none_into_the_reports(tmp_path
     temp.mkdir()
     report = tmp_path / "report"
     done = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--tag", "tls", "--tag", "starttls",
-         "--report-dir", str(report)],
-        cwd=REPO, env={**os.environ, "TMPDIR": str(temp)}, capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "conformance", "run", "--tag", "tls", "--tag", "starttls", "--report-dir", str(report)],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(temp)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(json.loads((report / "results.json").read_text())["cases"]) >= 60

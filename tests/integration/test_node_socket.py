@@ -22,27 +22,29 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node on PATH)"),
 ]
 
-SUBSET = " or ".join([
-    "lifecycle.opened",
-    "lifecycle.close-resolves-and-settles-closed",
-    "lifecycle.refused-rejects-opened-and-closed",
-    "string-missing-port",
-    "half-open.peer-fin-closes-writable-by-default",
-    "half-open.allow-half-open-true-keeps-writable",
-    "half-open.peer-fin-closes-writable-when-false",
-    "streams.large-transfer-client-to-peer",
-    "streams.large-transfer-peer-to-client",
-    "streams.write-buffer-source-types",
-    "errors.failed-connect-unawaited-no-unhandled-rejection",
-    "tls.opened-resolves-after-handshake",
-    "tls.untrusted-cert-rejects",
-    "tls.write-reaches-peer",
-    "tls.peer-data-is-read",
-    "tls.version-at-least-1-2",
-    "starttls.untrusted-cert-rejects-new-opened",
-    "starttls.new-socket-write-before-opened",
-    "starttls.on-off-socket-throws",
-])
+SUBSET = " or ".join(
+    [
+        "lifecycle.opened",
+        "lifecycle.close-resolves-and-settles-closed",
+        "lifecycle.refused-rejects-opened-and-closed",
+        "string-missing-port",
+        "half-open.peer-fin-closes-writable-by-default",
+        "half-open.allow-half-open-true-keeps-writable",
+        "half-open.peer-fin-closes-writable-when-false",
+        "streams.large-transfer-client-to-peer",
+        "streams.large-transfer-peer-to-client",
+        "streams.write-buffer-source-types",
+        "errors.failed-connect-unawaited-no-unhandled-rejection",
+        "tls.opened-resolves-after-handshake",
+        "tls.untrusted-cert-rejects",
+        "tls.write-reaches-peer",
+        "tls.peer-data-is-read",
+        "tls.version-at-least-1-2",
+        "starttls.untrusted-cert-rejects-new-opened",
+        "starttls.new-socket-write-before-opened",
+        "starttls.on-off-socket-throws",
+    ]
+)
 
 #: The issue's required failures: the package diverges from workerd here.
 MUST_FAIL = [
@@ -91,8 +93,7 @@ def subset_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def outcomes(subset_run: dict[str, Any]) -> Outcomes:
-    return {case["id"]: {"outcome": case["outcome"], "message": case["message"] or ""}
-            for case in subset_run["cases"]}
+    return {case["id"]: {"outcome": case["outcome"], "message": case["message"] or ""} for case in subset_run["cases"]}
 
 
 def test_the_adapter_introduces_the_package_and_node(subset_run: dict[str, Any]) -> None:

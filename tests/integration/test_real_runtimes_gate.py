@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize(("adapter", "workers"), [("workerd", "2"), ("node-socket", "4")])
 def test_full_suite_passes_the_gate_only_with_its_expectations(tmp_path: Path, adapter: str, workers: str) -> None:
     known = REPO / "expectations" / f"{adapter}.yaml"
-    done = run_cli("run", "--adapter", adapter, "-n", workers, "--expectations", str(known),
-                   report_dir=tmp_path, timeout=600)
+    done = run_cli(
+        "run", "--adapter", adapter, "-n", workers, "--expectations", str(known), report_dir=tmp_path, timeout=600
+    )
     assert done.code == 0, done.stdout[-3000:]
     document = done.results()
     assert document["summary"]["total"] >= 200

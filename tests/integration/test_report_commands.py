@@ -38,8 +38,9 @@ def with_outcome(document: dict[str, Any], case_id: str, outcome: str) -> dict[s
         if case["id"] == case_id:
             case["outcome"] = outcome
             case["message"] = "step 2: expected it to resolve, but it rejected"
-    changed["summary"] = {o: sum(c["outcome"] == o for c in changed["cases"])
-                          for o in ("pass", "fail", "error", "timeout", "skip")}
+    changed["summary"] = {
+        o: sum(c["outcome"] == o for c in changed["cases"]) for o in ("pass", "fail", "error", "timeout", "skip")
+    }
     changed["summary"]["total"] = len(changed["cases"])
     return changed
 
@@ -47,8 +48,9 @@ def with_outcome(document: dict[str, Any], case_id: str, outcome: str) -> dict[s
 def test_validate_accepts_what_the_project_writes(tmp_path: Path, real_run: dict[str, Any]) -> None:
     published = sorted((REPO / "reports").glob("*/results.json"))
     assert published, "reports/ should hold published results"
-    done = run_cli("report", "validate", str(save(tmp_path, "r.json", real_run)), *map(str, published),
-                   report_dir=tmp_path)
+    done = run_cli(
+        "report", "validate", str(save(tmp_path, "r.json", real_run)), *map(str, published), report_dir=tmp_path
+    )
     assert done.code == 0, done.stderr
     assert done.stdout.count(": ok") == 1 + len(published)
 
@@ -96,8 +98,13 @@ def test_compare_the_other_way_exits_0_and_lists_a_fix(tmp_path: Path, real_run:
 def test_compare_lists_new_and_removed_cases(tmp_path: Path, real_run: dict[str, Any]) -> None:
     old_doc = copy.deepcopy(real_run)
     removed = old_doc["cases"].pop()
-    done = run_cli("report", "compare", str(save(tmp_path, "o.json", old_doc)),
-                   str(save(tmp_path, "n.json", real_run)), report_dir=tmp_path)
+    done = run_cli(
+        "report",
+        "compare",
+        str(save(tmp_path, "o.json", old_doc)),
+        str(save(tmp_path, "n.json", real_run)),
+        report_dir=tmp_path,
+    )
     assert done.code == 0
     assert f"`{removed['id']}`" in done.stdout.split("### New cases")[1]
 
@@ -110,7 +117,9 @@ def expectations_file(tmp_path: Path, entries: str) -> Path:
 
 def test_an_expired_expectation_fails_the_gate_and_an_unused_one_is_reported(tmp_path: Path) -> None:
     yesterday = datetime.date.today() - datetime.timedelta(days=1)
-    path = expectations_file(tmp_path, f"""\
+    path = expectations_file(
+        tmp_path,
+        f"""\
   half-open.writer-close-sends-fin-read-side-stays-open:
     outcome: fail
     reason: "the mutant sends no FIN (B29)"
@@ -118,9 +127,18 @@ def test_an_expired_expectation_fails_the_gate_and_an_unused_one_is_reported(tmp
   lifecycle.no-such-case:
     outcome: fail
     reason: "a stale entry"
-""")
-    done = run_cli("run", "--adapter", "reference+writer-close-no-fin", "-k", "writer-close-sends-fin-read-side",
-                   "--expectations", str(path), report_dir=tmp_path / "r")
+""",
+    )
+    done = run_cli(
+        "run",
+        "--adapter",
+        "reference+writer-close-no-fin",
+        "-k",
+        "writer-close-sends-fin-read-side",
+        "--expectations",
+        str(path),
+        report_dir=tmp_path / "r",
+    )
     assert done.code == 1, done.stdout + done.stderr
     assert "EXPIRED expectation" in done.stdout
     assert "unused expectation: lifecycle.no-such-case" in done.stdout
@@ -131,44 +149,76 @@ def test_an_expired_expectation_fails_the_gate_and_an_unused_one_is_reported(tmp
 
 def test_the_same_expectation_not_expired_passes_the_gate(tmp_path: Path) -> None:
     later = datetime.date.today() + datetime.timedelta(days=30)
-    path = expectations_file(tmp_path, f"""\
+    path = expectations_file(
+        tmp_path,
+        f"""\
   half-open.writer-close-sends-fin-read-side-stays-open:
     outcome: fail
     reason: "the mutant sends no FIN (B29)"
     until: {later.isoformat()}
-""")
-    done = run_cli("run", "--adapter", "reference+writer-close-no-fin", "-k", "writer-close-sends-fin-read-side",
-                   "--expectations", str(path), report_dir=tmp_path / "r")
+""",
+    )
+    done = run_cli(
+        "run",
+        "--adapter",
+        "reference+writer-close-no-fin",
+        "-k",
+        "writer-close-sends-fin-read-side",
+        "--expectations",
+        str(path),
+        report_dir=tmp_path / "r",
+    )
     assert done.code == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("adapter", ["reference", "reference+writer-close-no-fin"])
 def test_a_flaky_expectation_passes_either_way_and_is_counted(tmp_path: Path, adapter: str) -> None:
-    path = expectations_file(tmp_path, """\
+    path = expectations_file(
+        tmp_path,
+        """\
   half-open.writer-close-sends-fin-read-side-stays-open:
     outcome: fail
     reason: "flaky on purpose"
     flaky: true
-""")
-    done = run_cli("run", "--adapter", adapter, "-k", "writer-close-sends-fin-read-side",
-                   "--expectations", str(path), report_dir=tmp_path / "r")
+""",
+    )
+    done = run_cli(
+        "run",
+        "--adapter",
+        adapter,
+        "-k",
+        "writer-close-sends-fin-read-side",
+        "--expectations",
+        str(path),
+        report_dir=tmp_path / "r",
+    )
     assert done.code == 0, done.stdout + done.stderr
     assert done.results()["gate"]["flaky"] == 1
 
 
 def test_update_expectations_rewrites_the_file_keeping_reasons(tmp_path: Path) -> None:
-    path = expectations_file(tmp_path, """\
+    path = expectations_file(
+        tmp_path,
+        """\
   half-open.writer-close-sends-fin-read-side-stays-open:
     outcome: timeout
     reason: "our careful explanation (B29)"
   lifecycle.not-selected-this-time:
     outcome: fail
     reason: "kept: not run"
-""")
-    done = run_cli("run", "--adapter", "reference+writer-close-no-fin", "-k", "half-open.writer-close",
-                   "--update-expectations", str(path), report_dir=tmp_path / "r")
+""",
+    )
+    done = run_cli(
+        "run",
+        "--adapter",
+        "reference+writer-close-no-fin",
+        "-k",
+        "half-open.writer-close",
+        "--update-expectations",
+        str(path),
+        report_dir=tmp_path / "r",
+    )
     assert done.code == 1
-
 
     rewritten = yaml.safe_load(path.read_text())["cases"]
     kept = rewritten["half-open.writer-close-sends-fin-read-side-stays-open"]
@@ -176,8 +226,16 @@ def test_update_expectations_rewrites_the_file_keeping_reasons(tmp_path: Path) -
     assert rewritten["lifecycle.not-selected-this-time"]["reason"] == "kept: not run"
     failing = {c["id"] for c in done.results()["cases"] if c["outcome"] != "pass"}
     assert failing <= set(rewritten)
-    again = run_cli("run", "--adapter", "reference+writer-close-no-fin", "-k", "half-open.writer-close",
-                    "--expectations", str(path), report_dir=tmp_path / "r2")
+    again = run_cli(
+        "run",
+        "--adapter",
+        "reference+writer-close-no-fin",
+        "-k",
+        "half-open.writer-close",
+        "--expectations",
+        str(path),
+        report_dir=tmp_path / "r2",
+    )
     assert again.code == 0, again.stdout
 
 

@@ -53,8 +53,10 @@ def test_tls_and_starttls_echo_servers_work_with_real_clients() -> None:
                 plain.sendall(b"plain\n")
                 assert plain.recv(100) == b"plain\n"
 
-            with socket.create_connection(("127.0.0.1", ports["tls"]), timeout=5) as raw, \
-                    context.wrap_socket(raw, server_hostname="localhost") as tls:
+            with (
+                socket.create_connection(("127.0.0.1", ports["tls"]), timeout=5) as raw,
+                context.wrap_socket(raw, server_hostname="localhost") as tls,
+            ):
                 tls.sendall(b"over tls\n")
                 assert tls.recv(100) == b"over tls\n"
 
@@ -72,10 +74,22 @@ def test_tls_and_starttls_echo_servers_work_with_real_clients() -> None:
                 pytest.fail("openssl is not installed (apt-get install openssl)")
             # -verify_return_error: s_client gives up unless the chain verifies against the run's CA.
             with subprocess.Popen(
-                [OPENSSL, "s_client", "-connect", f"127.0.0.1:{ports['tls']}", "-CAfile", str(ca_file),
-                 "-servername", "localhost", "-verify_return_error", "-quiet",
-                 "-no_ign_eof"],  # -quiet implies -ign_eof; without this s_client never exits
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                [
+                    OPENSSL,
+                    "s_client",
+                    "-connect",
+                    f"127.0.0.1:{ports['tls']}",
+                    "-CAfile",
+                    str(ca_file),
+                    "-servername",
+                    "localhost",
+                    "-verify_return_error",
+                    "-quiet",
+                    "-no_ign_eof",
+                ],  # -quiet implies -ign_eof; without this s_client never exits
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
             ) as client:
                 assert client.stdin is not None
                 assert client.stdout is not None

@@ -29,13 +29,29 @@ def test_run_against_the_reference_passes_every_case_and_writes_the_reports(tmp_
 
 
 def test_the_pytest_plugin_with_two_workers_runs_the_same_cases(tmp_path: Path) -> None:
-    listed = subprocess.run([sys.executable, "-m", "conformance", "list"], capture_output=True, text=True,
-                            cwd=REPO, timeout=60, check=True)
+    listed = subprocess.run(
+        [sys.executable, "-m", "conformance", "list"], capture_output=True, text=True, cwd=REPO, timeout=60, check=True
+    )
     count = len(listed.stdout.splitlines())
     process = subprocess.run(
-        [sys.executable, "-m", "pytest", "--adapter", "reference", "spec/", "-n", "2", "-q",
-         "--alluredir", str(tmp_path / "allure")],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--adapter",
+            "reference",
+            "spec/",
+            "-n",
+            "2",
+            "-q",
+            "--alluredir",
+            str(tmp_path / "allure"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
     )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     last = process.stdout.strip().splitlines()[-1]

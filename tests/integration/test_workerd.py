@@ -92,9 +92,22 @@ def harness(tmp_path: Path, marker: str, *args: str) -> subprocess.Popen[str]:
     temp.mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(temp), "CONNECT_CONFORMANCE_TEST_MARKER": marker}
     return subprocess.Popen(
-        [sys.executable, "-m", "conformance", "run", "--adapter", "workerd",
-         "--report-dir", str(tmp_path / "report"), *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--adapter",
+            "workerd",
+            "--report-dir",
+            str(tmp_path / "report"),
+            *args,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -175,8 +188,9 @@ def test_sigterm_mid_run_leaves_no_workerd(tmp_path: Path, runtime: WorkerdRunti
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-def test_a_killed_harness_takes_workerd_with_it(tmp_path: Path, runtime: WorkerdRuntime,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_harness_takes_workerd_with_it(
+    tmp_path: Path, runtime: WorkerdRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     marker = uuid.uuid4().hex
     process = harness(tmp_path, marker, "-v", "-k", "streams or lifecycle")
     try:
@@ -311,7 +325,8 @@ export function createAdapter({ name, version, runtime, capabilities }) {
 
 
 def test_replies_in_order_and_unhandled_rejections_reach_the_session(
-        runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
+    runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path
+) -> None:
     from websockets.asyncio.client import connect
 
     interpreter = tmp_path / "interpreter.js"
@@ -402,7 +417,8 @@ def test_connect_reaches_loopback_only(runtime: WorkerdRuntime, ca_pem: str) -> 
             await transport.exchange({"seq": 1, "op": "begin", "case": "policy"}, 5)
             await transport.exchange({"seq": 2, "op": "connect", "address": f"{addresses[0]}:{port}"}, 5)
             reply = await transport.exchange(
-                {"seq": 3, "op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 3000}, 10)
+                {"seq": 3, "op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 3000}, 10
+            )
             await asyncio.sleep(0.2)
         finally:
             await transport.close()
@@ -421,7 +437,8 @@ def _local_addresses() -> list[str]:
 
 
 def test_a_worker_that_does_not_load_is_an_infrastructure_error(
-        runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
+    runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path
+) -> None:
     broken = tmp_path / "interpreter.js"
     broken.write_text("export function createAdapter( {\n")
 
@@ -438,8 +455,9 @@ def test_a_worker_that_does_not_load_is_an_infrastructure_error(
 
 def test_a_silent_worker_times_out(runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path) -> None:
     silent = tmp_path / "interpreter.js"
-    silent.write_text("export function createAdapter() {\n"
-                      "  return { handle: () => new Promise(() => {}), noteUnhandled() {} };\n}\n")
+    silent.write_text(
+        "export function createAdapter() {\n  return { handle: () => new Promise(() => {}), noteUnhandled() {} };\n}\n"
+    )
 
     async def scenario() -> WorkerdTransport:
         transport = WorkerdTransport(runtime, ca_pem, interpreter=silent, startup_timeout=1.5)

@@ -22,8 +22,22 @@ import sys
 from typing import Any
 
 VERSION = "0.1.0"
-CLIENT_OPS = {"connect", "await", "get", "read", "read_bytes", "write", "close_writer", "abort_writer",
-              "cancel_reader", "get_reader", "get_writer", "release_lock", "close", "start_tls"}
+CLIENT_OPS = {
+    "connect",
+    "await",
+    "get",
+    "read",
+    "read_bytes",
+    "write",
+    "close_writer",
+    "abort_writer",
+    "cancel_reader",
+    "get_reader",
+    "get_writer",
+    "release_lock",
+    "close",
+    "start_tls",
+}
 
 
 def log(*parts: object) -> None:
@@ -36,6 +50,7 @@ def send(message: dict[str, Any]) -> None:
 
 
 # -- values (docs/adapters.md, section 6) ---------------------------------------------------------
+
 
 class Undefined:
     def __repr__(self) -> str:
@@ -81,6 +96,7 @@ def encode(value: Any) -> Any:
 
 # -- errors (section 7) ---------------------------------------------------------------------------
 
+
 class JSError(Exception):
     """An Error of the toy implementation: a name and a message, as JavaScript has them."""
 
@@ -102,12 +118,13 @@ class ProtocolError(Exception):
 
 # -- the toy implementation of connect() ---------------------------------------------------------------
 
+
 def parse_address(address: Any) -> tuple[str, int]:
     if not isinstance(address, str):
-        raise JSError("TypeError", "toy connect() accepts only \"host:port\" strings")
+        raise JSError("TypeError", 'toy connect() accepts only "host:port" strings')
     host, colon, port = address.rpartition(":")
     if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise JSError("TypeError", f"toy connect() needs \"host:port\", got {address!r}")
+        raise JSError("TypeError", f'toy connect() needs "host:port", got {address!r}')
     return host.strip("[]"), int(port)
 
 
@@ -190,6 +207,7 @@ def connect(address: Any, options: Any = UNDEFINED) -> ToySocket:
 
 # -- the adapter -----------------------------------------------------------------------------------------
 
+
 class Adapter:
     def __init__(self) -> None:
         self.sockets: dict[str, ToySocket] = {}
@@ -199,9 +217,16 @@ class Adapter:
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "hello":
-            return {"status": "returned", "value": {
-                "name": "toy", "version": VERSION, "runtime": f"CPython {sys.version.split()[0]} asyncio",
-                "protocol": 1, "capabilities": []}}
+            return {
+                "status": "returned",
+                "value": {
+                    "name": "toy",
+                    "version": VERSION,
+                    "runtime": f"CPython {sys.version.split()[0]} asyncio",
+                    "protocol": 1,
+                    "capabilities": [],
+                },
+            }
         if op == "begin":
             self._discard()
             return {"status": "returned"}
@@ -223,8 +248,9 @@ class Adapter:
     async def _end(self, request: dict[str, Any]) -> dict[str, Any]:
         timeout = int(request.get("timeout_ms", 2000)) / 1000
         open_sockets = sum(1 for socket in self.sockets.values() if not socket.closed.done())
-        closing = [asyncio.ensure_future(socket.close()) for socket in self.sockets.values()
-                   if not socket.closed.done()]
+        closing = [
+            asyncio.ensure_future(socket.close()) for socket in self.sockets.values() if not socket.closed.done()
+        ]
         if closing:
             await asyncio.wait(closing, timeout=timeout)
         self._discard()
@@ -346,6 +372,7 @@ def _encode_read(chunk: bytes | None) -> Any:
 
 
 # -- the message loop (section 3) ----------------------------------------------------------------------
+
 
 async def main() -> None:
     loop = asyncio.get_running_loop()

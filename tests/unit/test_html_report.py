@@ -27,28 +27,55 @@ HOSTILE = (
 MARK = " ".join(HOSTILE)
 
 
-def _document(cases: list[CaseResult], adapter_name: str = "reference",
-              gate: dict[str, Any] | None = None) -> dict[str, Any]:
-    header = RunHeader(adapter={"name": adapter_name, "version": "1.0", "runtime": "CPython"},
-                       adapter_spec=adapter_name, started="2026-01-01T00:00:00+00:00", duration_s=1.5,
-                       workers=1, spec_revision="abc")
+def _document(
+    cases: list[CaseResult], adapter_name: str = "reference", gate: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    header = RunHeader(
+        adapter={"name": adapter_name, "version": "1.0", "runtime": "CPython"},
+        adapter_spec=adapter_name,
+        started="2026-01-01T00:00:00+00:00",
+        duration_s=1.5,
+        workers=1,
+        spec_revision="abc",
+    )
     return results_document(header, cases, gate)
 
 
 def _case(case_id: str, outcome: Outcome = Outcome.PASS, level: str = "must", **fields: Any) -> CaseResult:
-    return CaseResult(id=case_id, outcome=outcome, level=level, title=fields.pop("title", "a title"),
-                      file="spec/x.yaml", line=3, **fields)
+    return CaseResult(
+        id=case_id,
+        outcome=outcome,
+        level=level,
+        title=fields.pop("title", "a title"),
+        file="spec/x.yaml",
+        line=3,
+        **fields,
+    )
 
 
 def _hostile_document() -> dict[str, Any]:
     transcript = [
         {"variables": {"peer.host": MARK}},
-        {"step": 1, "line": 2, "action": MARK, "observed": {"value": MARK}, "expected": {"bytes": MARK},
-         "problem": MARK, "note": MARK},
+        {
+            "step": 1,
+            "line": 2,
+            "action": MARK,
+            "observed": {"value": MARK},
+            "expected": {"bytes": MARK},
+            "problem": MARK,
+            "note": MARK,
+        },
         {"step": "end", "line": None, "reply": {"value": MARK}, "judged": False},
     ]
-    case = _case("area.hostile", Outcome.FAIL, title=MARK, message=MARK, tags=(MARK,),
-                 source=(MARK, "https://example.invalid/" + HOSTILE[2]), transcript=transcript)
+    case = _case(
+        "area.hostile",
+        Outcome.FAIL,
+        title=MARK,
+        message=MARK,
+        tags=(MARK,),
+        source=(MARK, "https://example.invalid/" + HOSTILE[2]),
+        transcript=transcript,
+    )
     return _document([case], adapter_name=MARK)
 
 
@@ -89,8 +116,10 @@ def _data_block(page: str) -> str:
 
 
 def test_the_page_is_one_file_with_two_scripts_and_the_data_as_json() -> None:
-    results = [("reference", _document([_case("a.one"), _case("b.two", Outcome.FAIL)])),
-               ("other", _document([_case("a.one", Outcome.SKIP)]))]
+    results = [
+        ("reference", _document([_case("a.one"), _case("b.two", Outcome.FAIL)])),
+        ("other", _document([_case("a.one", Outcome.SKIP)])),
+    ]
     page = html.render(results, title="My report")
     parsed = _parse(page)
     assert [attrs for attrs, _ in parsed.scripts] == [{"type": "application/json", "id": "report-data"}, {}]
@@ -162,8 +191,16 @@ def test_the_policy_allows_only_the_page_own_script_and_style() -> None:
 
 def test_the_script_builds_the_page_without_parsing_markup() -> None:
     script = html._asset("report.js")
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function",
-                 "setAttribute(\"on", "srcdoc"):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setAttribute("on',
+        "srcdoc",
+    ):
         assert sink not in script, sink
     for asset in ("report.js", "report.css"):
         text = html._asset(asset).lower()
@@ -175,7 +212,9 @@ def test_the_script_builds_the_page_without_parsing_markup() -> None:
 
 def test_scores_per_level_overall_and_per_case() -> None:
     cases = [
-        _case("a.x[1]"), _case("a.x[2]", Outcome.FAIL), _case("a.y", level="should"),
+        _case("a.x[1]"),
+        _case("a.x[2]", Outcome.FAIL),
+        _case("a.y", level="should"),
         _case("b.z", Outcome.SKIP, level="info"),
     ]
     (impl,) = html.report_data([("r", _document(cases))])["implementations"]
@@ -190,8 +229,12 @@ def test_scores_per_level_overall_and_per_case() -> None:
 
 
 def test_cases_are_the_union_and_a_missing_result_is_null() -> None:
-    data = html.report_data([("one", _document([_case("a.one"), _case("b.two")])),
-                             ("two", _document([_case("b.two", Outcome.FAIL), _case("c.three")]))])
+    data = html.report_data(
+        [
+            ("one", _document([_case("a.one"), _case("b.two")])),
+            ("two", _document([_case("b.two", Outcome.FAIL), _case("c.three")])),
+        ]
+    )
     rows = {row["id"]: row for row in data["cases"]}
     assert list(rows) == ["a.one", "b.two", "c.three"]
     assert [row["area"] for row in data["cases"]] == ["a", "b", "c"]
@@ -203,8 +246,13 @@ def test_cases_are_the_union_and_a_missing_result_is_null() -> None:
 
 def test_known_and_unexpected_outcomes_follow_the_gate() -> None:
     cases = [_case("a.known", Outcome.FAIL), _case("a.new", Outcome.FAIL), _case("a.fixed")]
-    gate = {"ok": False, "unexpected": [{"id": "a.new", "outcome": "fail", "expected": "pass"},
-                                        {"id": "a.fixed", "outcome": "pass", "expected": "fail"}]}
+    gate = {
+        "ok": False,
+        "unexpected": [
+            {"id": "a.new", "outcome": "fail", "expected": "pass"},
+            {"id": "a.fixed", "outcome": "pass", "expected": "fail"},
+        ],
+    }
     rows = {row["id"]: row["results"][0] for row in html.report_data([("r", _document(cases, gate=gate))])["cases"]}
     assert (rows["a.known"]["known"], rows["a.known"]["unexpected"]) == (True, False)
     assert (rows["a.new"]["known"], rows["a.new"]["unexpected"]) == (False, True)

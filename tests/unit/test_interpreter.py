@@ -15,8 +15,14 @@ from conformance.interpreter import (
 from conformance.outcomes import Outcome
 from tests.helpers import case_from_yaml
 
-PEER = {"peer.address": "127.0.0.1:4000", "peer.host": "127.0.0.1", "peer.hostname": "127.0.0.1",
-        "peer.port": 4000, "peer.refused_port": 4001, "peer.refused_address": "127.0.0.1:4001"}
+PEER = {
+    "peer.address": "127.0.0.1:4000",
+    "peer.host": "127.0.0.1",
+    "peer.hostname": "127.0.0.1",
+    "peer.port": 4000,
+    "peer.refused_port": 4001,
+    "peer.refused_address": "127.0.0.1:4001",
+}
 CLEAN_END = {"status": "returned", "value": {"open_sockets": 0, "unhandled_rejections": []}}
 
 
@@ -132,12 +138,15 @@ def test_a_background_write_is_started_at_once_and_awaited_at_its_join() -> None
         - join: big
           within: 10s
 """)
-    actions = drive(machine, [
-        SOCKET,
-        {"status": "pending", "promise": "p7"},
-        {"accepted": True, "name": "c1"},
-        {"status": "resolved"},
-    ])
+    actions = drive(
+        machine,
+        [
+            SOCKET,
+            {"status": "pending", "promise": "p7"},
+            {"accepted": True, "name": "c1"},
+            {"status": "resolved"},
+        ],
+    )
     write, accept, join = actions[1], actions[2], actions[3]
     assert write.request["timeout_ms"] == 0
     assert write.request["data"] == {"$type": "pattern", "seed": "YWI=", "size": 1048576, "view": "Uint8Array"}
@@ -157,8 +166,9 @@ def test_a_background_peer_step_becomes_a_task_and_its_join_is_judged() -> None:
           expect: {size: 5}
         - join: echo
 """)
-    actions = drive(machine, [SOCKET, {"accepted": True, "name": "c1"}, None,
-                              {"length": 4, "ended": "eof", "timed_out": False}])
+    actions = drive(
+        machine, [SOCKET, {"accepted": True, "name": "c1"}, None, {"length": 4, "ended": "eof", "timed_out": False}]
+    )
     assert isinstance(actions[2], StartBackground)
     assert actions[2].action.kwargs["conn"] == "c1"
     assert actions[-1].outcome is Outcome.FAIL
@@ -180,8 +190,10 @@ def test_unhandled_rejections_at_the_implicit_end_fail_the_case() -> None:
         - connect: {address: "${peer.refused_address}"}
         - sleep: 100ms
 """)
-    leak = {"status": "returned", "value": {"open_sockets": 0,
-            "unhandled_rejections": [{"name": "Error", "message": "proxy request failed"}]}}
+    leak = {
+        "status": "returned",
+        "value": {"open_sockets": 0, "unhandled_rejections": [{"name": "Error", "message": "proxy request failed"}]},
+    }
     actions = drive(machine, [SOCKET, None, leak])
     assert actions[-1].outcome is Outcome.FAIL
     assert "unhandled rejections" in actions[-1].message

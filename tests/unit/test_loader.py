@@ -50,35 +50,81 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
     ("text", "line", "expected"),
     [
         pytest.param("- id: lifecycle.x\n  title: [unclosed\n", 3, "invalid YAML", id="bad-yaml"),
-        pytest.param(GOOD.replace("- await: opened", "- wait_for: opened"), 7,
-                     "unknown step 'wait_for': expected one of connect", id="unknown-step"),
-        pytest.param(GOOD.replace("  level: must", "  level: must\n  priority: 3"), 4,
-                     "unknown field 'priority'", id="unknown-case-field"),
-        pytest.param(GOOD.replace("- await: opened", "- await: opened\n      wthin: 2s"), 8,
-                     "unknown field 'wthin'", id="unknown-step-field"),
-        pytest.param(GOOD.replace("source: [B16]", "source: B16"), 4,
-                     "source: expected array, got string", id="wrong-type"),
+        pytest.param(
+            GOOD.replace("- await: opened", "- wait_for: opened"),
+            7,
+            "unknown step 'wait_for': expected one of connect",
+            id="unknown-step",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  priority: 3"),
+            4,
+            "unknown field 'priority'",
+            id="unknown-case-field",
+        ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- await: opened\n      wthin: 2s"),
+            8,
+            "unknown field 'wthin'",
+            id="unknown-step-field",
+        ),
+        pytest.param(
+            GOOD.replace("source: [B16]", "source: B16"), 4, "source: expected array, got string", id="wrong-type"
+        ),
         pytest.param(GOOD.replace("  source: [B16]\n", ""), 1, "'source' is required", id="missing-source"),
-        pytest.param(GOOD.replace("- await: opened", "- await: opened\n      expect: {rejects: {message: {$regex: '(unclosed'}}}"),
-                     8, "bad regex '(unclosed'", id="bad-regex"),
-        pytest.param(GOOD.replace("  level: must", "  level: must\n  requires: [quic]"), 4,
-                     "expected one of 'ipv6', 'tls'", id="unknown-capability"),
-        pytest.param(GOOD.replace("level: must", "level: mandatory"), 3,
-                     "expected one of 'must', 'should', 'info', got 'mandatory'", id="bad-level"),
-        pytest.param(GOOD.replace("source: [B16]", "source: [B99]"), 4,
-                     "'B99' is not in the catalogue", id="unknown-behaviour"),
-        pytest.param(GOOD.replace("source: [B16]", "source: [somewhere]"), 4,
-                     "neither a behaviour id", id="bad-source-form"),
-        pytest.param(GOOD.replace("${peer.address}", "${peer.adress}"), 6,
-                     "unknown variable ${peer.adress}", id="unknown-variable"),
-        pytest.param(GOOD.replace("- await: opened", "- join: writer"), 7,
-                     "no earlier step has background: writer", id="join-without-background"),
-        pytest.param(GOOD.replace("id: lifecycle.example", "id: address.example"), 1,
-                     "the area of 'address.example' is 'address'", id="area-mismatch"),
-        pytest.param(GOOD.replace("  level: must\n", "  level: must\n  level: info\n"), 4,
-                     "duplicate key", id="duplicate-key"),
-        pytest.param(GOOD.replace("- await: opened", "- read_bytes: {n: lots}"), 7,
-                     "expected a size (512, 64KiB, 16MiB) or null", id="bad-size"),
+        pytest.param(
+            GOOD.replace(
+                "- await: opened", "- await: opened\n      expect: {rejects: {message: {$regex: '(unclosed'}}}"
+            ),
+            8,
+            "bad regex '(unclosed'",
+            id="bad-regex",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  requires: [quic]"),
+            4,
+            "expected one of 'ipv6', 'tls'",
+            id="unknown-capability",
+        ),
+        pytest.param(
+            GOOD.replace("level: must", "level: mandatory"),
+            3,
+            "expected one of 'must', 'should', 'info', got 'mandatory'",
+            id="bad-level",
+        ),
+        pytest.param(
+            GOOD.replace("source: [B16]", "source: [B99]"), 4, "'B99' is not in the catalogue", id="unknown-behaviour"
+        ),
+        pytest.param(
+            GOOD.replace("source: [B16]", "source: [somewhere]"), 4, "neither a behaviour id", id="bad-source-form"
+        ),
+        pytest.param(
+            GOOD.replace("${peer.address}", "${peer.adress}"),
+            6,
+            "unknown variable ${peer.adress}",
+            id="unknown-variable",
+        ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- join: writer"),
+            7,
+            "no earlier step has background: writer",
+            id="join-without-background",
+        ),
+        pytest.param(
+            GOOD.replace("id: lifecycle.example", "id: address.example"),
+            1,
+            "the area of 'address.example' is 'address'",
+            id="area-mismatch",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must\n", "  level: must\n  level: info\n"), 4, "duplicate key", id="duplicate-key"
+        ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- read_bytes: {n: lots}"),
+            7,
+            "expected a size (512, 64KiB, 16MiB) or null",
+            id="bad-size",
+        ),
     ],
 )
 def test_malformed_cases_are_rejected_with_file_line_field_and_expectation(

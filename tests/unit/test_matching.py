@@ -11,8 +11,9 @@ from conformance.matching import match, match_error
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(alphabet="abc", max_size=3), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(alphabet="abc", max_size=3), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -60,6 +61,8 @@ def test_errors_match_name_and_message() -> None:
     error = {"name": "TypeError", "message": "Specified address is missing port."}
     assert match_error({"name": "TypeError"}, error) is None
     assert match_error({"name": "Error"}, error) == "error name should be 'Error', got 'TypeError'"
-    assert match_error({"value": {"$type": "undefined"}}, {"name": None, "message": None,
-                                                          "value": {"$type": "undefined"}}) is None
+    assert (
+        match_error({"value": {"$type": "undefined"}}, {"name": None, "message": None, "value": {"$type": "undefined"}})
+        is None
+    )
     assert match_error("any", None) is None

@@ -15,8 +15,13 @@ VALID_REQUESTS = [
     {"seq": 2, "op": "connect", "address": {"hostname": "x", "port": 1}, "options": {"allowHalfOpen": True}},
     {"seq": 3, "op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 100},
     {"seq": 4, "op": "read_bytes", "socket": "s1", "n": None, "digest": True, "timeout_ms": 0},
-    {"seq": 5, "op": "write", "socket": "s1", "data": {"$type": "bytes", "b64": "", "view": "Uint8Array"},
-     "timeout_ms": 5},
+    {
+        "seq": 5,
+        "op": "write",
+        "socket": "s1",
+        "data": {"$type": "bytes", "b64": "", "view": "Uint8Array"},
+        "timeout_ms": 5,
+    },
     {"seq": 6, "op": "end", "timeout_ms": 2000},
 ]
 INVALID_REQUESTS = [
@@ -29,8 +34,10 @@ INVALID_REQUESTS = [
 ]
 VALID_RESPONSES = [
     ("read", {"seq": 1, "status": "resolved", "value": {"done": True}}),
-    ("read", {"seq": 1, "status": "rejected", "error": {"name": None, "message": None,
-                                                       "value": {"$type": "undefined"}}}),
+    (
+        "read",
+        {"seq": 1, "status": "rejected", "error": {"name": None, "message": None, "value": {"$type": "undefined"}}},
+    ),
     ("close", {"seq": 1, "status": "pending", "promise": "p1"}),
     ("get", {"seq": 1, "status": "returned", "value": "off", "typeof": "string"}),
     ("end", {"seq": 1, "status": "returned", "value": {"open_sockets": 0, "unhandled_rejections": []}}),
@@ -42,8 +49,14 @@ INVALID_RESPONSES = [
     ("close", {"seq": 1, "status": "pending"}),
     ("connect", {"seq": 1, "status": "threw", "error": {"name": "TypeError"}}),
     ("end", {"seq": 1, "status": "returned", "value": {"open_sockets": -1, "unhandled_rejections": []}}),
-    ("hello", {"seq": 1, "status": "returned", "value": {"name": "", "version": "1", "runtime": "r",
-                                                         "protocol": 1, "capabilities": []}}),
+    (
+        "hello",
+        {
+            "seq": 1,
+            "status": "returned",
+            "value": {"name": "", "version": "1", "runtime": "r", "protocol": 1, "capabilities": []},
+        },
+    ),
     ("read", ["not", "an", "object"]),
 ]
 
@@ -68,19 +81,86 @@ def test_invalid_responses_are_named(op: str, message: Any) -> None:
     assert messages.response_problem(op, message)
 
 
-json_leaf = st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-2, 2, allow_nan=False) | st.sampled_from(
-    ["", "s1", "p1", "opened", "closed", "readable", "returned", "threw", "resolved", "rejected", "pending",
-     "unsupported", "protocol_error", "x"])
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-    st.sampled_from(["name", "message", "value", "open_sockets", "unhandled_rejections", "version", "runtime",
-                     "protocol", "capabilities", "done", "$type"]), inner, max_size=4), max_leaves=8)
-FIELDS = ["seq", "op", "status", "value", "error", "promise", "reason", "typeof", "socket", "timeout_ms",
-          "address", "options", "n", "digest", "data", "stream", "property", "case", "protocol", "extra"]
+json_leaf = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(-2, 2, allow_nan=False)
+    | st.sampled_from(
+        [
+            "",
+            "s1",
+            "p1",
+            "opened",
+            "closed",
+            "readable",
+            "returned",
+            "threw",
+            "resolved",
+            "rejected",
+            "pending",
+            "unsupported",
+            "protocol_error",
+            "x",
+        ]
+    )
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "name",
+                    "message",
+                    "value",
+                    "open_sockets",
+                    "unhandled_rejections",
+                    "version",
+                    "runtime",
+                    "protocol",
+                    "capabilities",
+                    "done",
+                    "$type",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=8,
+)
+FIELDS = [
+    "seq",
+    "op",
+    "status",
+    "value",
+    "error",
+    "promise",
+    "reason",
+    "typeof",
+    "socket",
+    "timeout_ms",
+    "address",
+    "options",
+    "n",
+    "digest",
+    "data",
+    "stream",
+    "property",
+    "case",
+    "protocol",
+    "extra",
+]
 
 
 @settings(max_examples=400, deadline=None)
-@given(op=st.sampled_from(messages.ops()), fields=st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=7),
-       response=st.booleans())
+@given(
+    op=st.sampled_from(messages.ops()),
+    fields=st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=7),
+    response=st.booleans(),
+)
 def test_the_fast_check_agrees_with_jsonschema(op: str, fields: dict[str, Any], response: bool) -> None:
     message = {"seq": 1, **fields}
     if not response:

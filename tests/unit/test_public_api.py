@@ -5,9 +5,21 @@ import conformance
 
 def test_the_public_names_are_exactly_these() -> None:
     assert sorted(conformance.__all__) == [
-        "AdapterError", "AdapterSpec", "Case", "CaseResult", "ConformanceError", "InfrastructureError",
-        "Outcome", "SpecError", "SpecErrors", "Step", "UsageError", "__version__", "load_cases",
-        "resolve_adapter", "run_cases",
+        "AdapterError",
+        "AdapterSpec",
+        "Case",
+        "CaseResult",
+        "ConformanceError",
+        "InfrastructureError",
+        "Outcome",
+        "SpecError",
+        "SpecErrors",
+        "Step",
+        "UsageError",
+        "__version__",
+        "load_cases",
+        "resolve_adapter",
+        "run_cases",
     ]
     for name in conformance.__all__:
         assert hasattr(conformance, name), name
@@ -18,6 +30,11 @@ def test_outcomes_are_the_five_of_the_design() -> None:
 
 
 def test_errors_form_one_tree() -> None:
-    for error in (conformance.SpecError, conformance.SpecErrors, conformance.AdapterError,
-                  conformance.UsageError, conformance.InfrastructureError):
+    for error in (
+        conformance.SpecError,
+        conformance.SpecErrors,
+        conformance.AdapterError,
+        conformance.UsageError,
+        conformance.InfrastructureError,
+    ):
         assert issubclass(error, conformance.ConformanceError)

@@ -23,8 +23,14 @@ RESULTS = [
 
 
 def test_results_json_has_header_summary_and_cases(tmp_path: Path) -> None:
-    header = results.RunHeader(adapter={"name": "reference"}, adapter_spec="reference", started="2026-01-01T00:00:00",
-                               duration_s=1.5, workers=2, spec_revision="abc")
+    header = results.RunHeader(
+        adapter={"name": "reference"},
+        adapter_spec="reference",
+        started="2026-01-01T00:00:00",
+        duration_s=1.5,
+        workers=2,
+        spec_revision="abc",
+    )
     path = tmp_path / "results.json"
     results.write_json(path, results.results_document(header, RESULTS))
     document = json.loads(path.read_text())
@@ -39,10 +45,20 @@ def test_junit_maps_outcomes_to_failure_error_and_skipped(tmp_path: Path) -> Non
     path = tmp_path / "junit.xml"
     junit.write_junit(path, "suite", RESULTS)
     suite = ET.parse(path).getroot()
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "1", "2", "1")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "5",
+        "1",
+        "2",
+        "1",
+    )
     kinds = {case.get("name"): [child.tag for child in case] for case in suite}
-    assert kinds == {"address.a": [], "address.b": ["failure"], "streams.c": ["error"],
-                     "streams.d": ["skipped"], "streams.e": ["error"]}
+    assert kinds == {
+        "address.a": [],
+        "address.b": ["failure"],
+        "streams.c": ["error"],
+        "streams.d": ["skipped"],
+        "streams.e": ["error"],
+    }
 
 
 def test_summary_tables_count_by_area_and_escape_pipes() -> None:

@@ -70,20 +70,28 @@ def test_without_expectations_only_pass_and_skip_are_expected() -> None:
 
 
 def test_unexpected_failures_and_unexpected_passes_both_fail_the_gate(tmp_path: Path) -> None:
-    known = expectations.load(write(tmp_path, """\
+    known = expectations.load(
+        write(
+            tmp_path,
+            """\
 implementation: x
 cases:
   a.fails: {outcome: fail, reason: "B31: differs"}
   a.fixed: {outcome: fail, reason: "was broken"}
   a.gone: {outcome: error, reason: "case removed"}
   a.flaky: {outcome: timeout, reason: "slow", flaky: true}
-"""))
-    verdict = expectations.gate([
-        result("a.fails", Outcome.FAIL),
-        result("a.fixed", Outcome.PASS),
-        result("a.flaky", Outcome.PASS),
-        result("a.new", Outcome.FAIL),
-    ], known)
+""",
+        )
+    )
+    verdict = expectations.gate(
+        [
+            result("a.fails", Outcome.FAIL),
+            result("a.fixed", Outcome.PASS),
+            result("a.flaky", Outcome.PASS),
+            result("a.new", Outcome.FAIL),
+        ],
+        known,
+    )
     assert sorted(r.id for r, _ in verdict.unexpected) == ["a.fixed", "a.new"]
     assert verdict.unused == ["a.gone"]
     assert verdict.expected_failures == 1

@@ -1,4 +1,4 @@
-"""Strict tooling is part of the tests: ruff and mypy --strict must be clean."""
+"""Strict tooling is part of the tests: ruff (check and format) and mypy --strict must be clean."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ import pytest
 
 from tests.helpers import REPO
 
+LINTED = ["conformance", "servers", "tests", "benchmarks"]
+
 
 @pytest.mark.parametrize(
     "command",
     [
-        pytest.param([sys.executable, "-m", "ruff", "check", "conformance", "servers", "tests", "benchmarks"], id="ruff"),
+        pytest.param([sys.executable, "-m", "ruff", "check", *LINTED], id="ruff"),
+        pytest.param([sys.executable, "-m", "ruff", "format", "--check", *LINTED], id="ruff-format"),
         pytest.param([sys.executable, "-m", "mypy"], id="mypy"),
     ],
 )

@@ -33,7 +33,7 @@ def parse_capnp_string(literal: str) -> str:
             continue
         kind = body[index + 1]
         if kind == "x":
-            out.append(chr(int(body[index + 2:index + 4], 16)))
+            out.append(chr(int(body[index + 2 : index + 4], 16)))
             index += 4
         else:
             out.append(_ESCAPES[kind])
@@ -48,10 +48,21 @@ def field(text: str, name: str) -> str:
     return match.group(1)
 
 
-@pytest.mark.parametrize("value", [
-    "", "plain", 'say "hi"', "back\\slash", "line\nbreak\r\n", "tab\there", "bell\x07 del\x7f nul\x00",
-    "ünïcødé ✓", '\\"', "trailing\\",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "plain",
+        'say "hi"',
+        "back\\slash",
+        "line\nbreak\r\n",
+        "tab\there",
+        "bell\x07 del\x7f nul\x00",
+        "ünïcødé ✓",
+        '\\"',
+        "trailing\\",
+    ],
+)
 def test_capnp_string_round_trips(value: str) -> None:
     literal = capnp_string(value)
     assert parse_capnp_string(literal) == value

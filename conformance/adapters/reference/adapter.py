@@ -182,9 +182,7 @@ class ReferenceAdapter:
             request = parse_connect_arguments(address, options, self.quirks)
         except JSThrow as thrown:
             return _threw(thrown)
-        socket = Socket(
-            request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks, tls=self._tls
-        )
+        socket = Socket(request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks, tls=self._tls)
         return {"status": "returned", "value": {"socket": session.add_socket(socket)}}
 
     async def _await(self, message: dict[str, Any]) -> Response:

@@ -54,9 +54,7 @@ class _ConvertedOptions:
     high_water_mark: float | None
 
 
-def parse_connect_arguments(
-    address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL
-) -> ConnectRequest:
+def parse_connect_arguments(address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL) -> ConnectRequest:
     """Validate like workerd's ``connect()``; raises ``JSThrow`` with the TypeError it throws."""
     object_address = convert_object_address(address, quirks) if is_object_form(address) else None
     converted = _convert_options(options, quirks)
@@ -74,9 +72,7 @@ def parse_connect_arguments(
     )
 
 
-def _validate_address(
-    address: Any, object_address: tuple[str, int] | None, quirks: Quirks
-) -> Destination:
+def _validate_address(address: Any, object_address: tuple[str, int] | None, quirks: Quirks) -> Destination:
     if object_address is not None:
         hostname, port = object_address
         return validate_object_address(hostname, port, quirks)
@@ -96,10 +92,7 @@ def _convert_options(options: Any, quirks: Quirks) -> _ConvertedOptions:
     raw_secure = fields.get("secureTransport", UNDEFINED)
     secure = None if raw_secure is UNDEFINED else to_js_string(raw_secure)
     raw_half_open = fields.get("allowHalfOpen", UNDEFINED)
-    if raw_half_open is UNDEFINED:
-        allow_half_open = quirks.default_allow_half_open_true
-    else:
-        allow_half_open = to_boolean(raw_half_open)
+    allow_half_open = quirks.default_allow_half_open_true if raw_half_open is UNDEFINED else to_boolean(raw_half_open)
     if quirks.allow_half_open_ignored:
         allow_half_open = False
     return _ConvertedOptions(secure, allow_half_open, _convert_high_water_mark(fields))

@@ -89,9 +89,7 @@ def _bytes_to_string(value: JSBytes) -> str:
     size = struct.calcsize(fmt)
     usable = len(value.data) - len(value.data) % size
     elements = (item for (item,) in struct.iter_unpack(fmt, value.data[:usable]))
-    return ",".join(
-        number_to_string(item) if isinstance(item, float) else str(item) for item in elements
-    )
+    return ",".join(number_to_string(item) if isinstance(item, float) else str(item) for item in elements)
 
 
 def to_js_string(value: Any) -> str:

@@ -27,9 +27,7 @@ class BackgroundDigest:
 
     def __init__(self) -> None:
         self._hasher = hashlib.sha256()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="reference-sha256"
-        )
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="reference-sha256")
         self._last: concurrent.futures.Future[None] | None = None
 
     def update(self, data: bytes) -> None:
@@ -94,9 +92,7 @@ class Collector:
         self._result.resolve({"length": self._length, "done": done, "chunks": self._chunks, "data": data})
 
 
-async def read_bytes(
-    reader: ReadableStreamReader, n: int | None, digest: bool, result: Promise[Any]
-) -> None:
+async def read_bytes(reader: ReadableStreamReader, n: int | None, digest: bool, result: Promise[Any]) -> None:
     """Read until ``n`` bytes (None: until done), then settle ``result`` with the protocol value."""
     hasher = BackgroundDigest() if digest else None
     parts: list[bytes] = []

@@ -119,9 +119,7 @@ async def _resolve(target: NetworkAddress) -> list[str]:
             raise ConnectError(f"{target.host}: not resolved (the reference looks up only localhost)") from None
         loop = asyncio.get_running_loop()
         try:
-            infos = await loop.getaddrinfo(
-                target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-            )
+            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))

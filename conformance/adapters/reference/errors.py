@@ -44,15 +44,11 @@ def type_error(message: str) -> JSThrow:
 ADDRESS_UNPARSEABLE = "Specified address could not be parsed."
 ADDRESS_MISSING_HOSTNAME = "Specified address is missing hostname."
 ADDRESS_MISSING_PORT = "Specified address is missing port."
-ADDRESS_INVALID_HOST = (
-    "Specified address is empty string, contains unsupported characters or is too long."
-)
+ADDRESS_INVALID_HOST = "Specified address is empty string, contains unsupported characters or is too long."
 
 # B10: JSG integer conversion of the object form's port (sync TypeError).
 PORT_NOT_INTEGER = "The value cannot be converted because it is not an integer."
-PORT_NEGATIVE = (
-    "The value cannot be converted because it is negative and this API expects a positive number."
-)
+PORT_NEGATIVE = "The value cannot be converted because it is negative and this API expects a positive number."
 PORT_TOO_LARGE = "Value out of range. Must be less than or equal to 65535."
 BIGINT_TO_NUMBER = "Cannot convert a BigInt value to a number"
 
@@ -61,16 +57,11 @@ UNSUPPORTED_SECURE_TRANSPORT = "Unsupported value in secureTransport socket opti
 HIGH_WATER_MARK_NEGATIVE = (
     "The value cannot be converted because it is negative and this API expects a positive bigint."
 )
-OPTIONS_NOT_OBJECT = (
-    "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
-)
+OPTIONS_NOT_OBJECT = "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
 
 # B18, B19, B21: connection failures (Error).
 CONNECT_FAILED = "proxy request failed, cannot connect to the specified address"
-HTTP_PORT_HINT = (
-    ". It looks like you might be trying to connect to a HTTP-based service"
-    " — consider using fetch instead"
-)
+HTTP_PORT_HINT = ". It looks like you might be trying to connect to a HTTP-based service — consider using fetch instead"
 #: JSG_KJ_EXCEPTION's prefix, which B19 says the writable's abort reason carries.
 KJ_DESCRIPTION_PREFIX = "jsg.Error: "
 CONNECTION_LOST = "Network connection lost."
@@ -100,15 +91,9 @@ STRING_NOT_BYTES = (
 # B39: startTls preconditions (sync TypeError).
 STARTTLS_ON_TLS_SOCKET = "Cannot startTls on a TLS socket."
 STARTTLS_AFTER_CLOSE = "The connection was closed before startTls could be started."
-STARTTLS_WRONG_OPTION = (
-    "The `secureTransport` socket option must be set to 'starttls' for startTls to be used."
-)
-STARTTLS_TWICE = (
-    "startTls has already been called on this socket, or the socket was transferred over RPC."
-)
-STARTTLS_OPTIONS_NOT_OBJECT = (
-    "Failed to execute 'startTls' on 'Socket': parameter 1 is not of type 'TlsOptions'."
-)
+STARTTLS_WRONG_OPTION = "The `secureTransport` socket option must be set to 'starttls' for startTls to be used."
+STARTTLS_TWICE = "startTls has already been called on this socket, or the socket was transferred over RPC."
+STARTTLS_OPTIONS_NOT_OBJECT = "Failed to execute 'startTls' on 'Socket': parameter 1 is not of type 'TlsOptions'."
 
 # B40, B43: startTls's asynchronous part. A handshake or certificate failure is a
 # kj error without a JS type, which JS sees as an "internal error" with a fresh id (B21).

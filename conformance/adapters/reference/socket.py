@@ -90,16 +90,10 @@ class Socket:
         self._tls = tls
         self.secure_transport: str = request.secure_transport
         self.upgraded = False
-        self.opened: Promise[SocketInfo] = Promise(
-            tracker, handled=not quirks.opened_not_marked_handled
-        )
+        self.opened: Promise[SocketInfo] = Promise(tracker, handled=not quirks.opened_not_marked_handled)
         self.closed: Promise[None] = Promise(tracker, handled=True)
-        self.readable = ReadableStream(
-            tracker, source=self, on_eof_read=self._on_eof_read, quirks=quirks
-        )
-        self.writable = WritableStream(
-            tracker, sink=self, gate=self.opened, spawn=tasks.spawn, quirks=quirks
-        )
+        self.readable = ReadableStream(tracker, source=self, on_eof_read=self._on_eof_read, quirks=quirks)
+        self.writable = WritableStream(tracker, sink=self, gate=self.opened, spawn=tasks.spawn, quirks=quirks)
         self._link: Connection | None = None  # the connection this socket owns, usable or not yet
         self._connection: Connection | None = None  # the link, once usable (B17)
         self._connect_done = asyncio.Event()
@@ -224,8 +218,12 @@ class Socket:
 
     def sink_write_now(self, data: bytes) -> bool:
         connection = self._connection
-        if (not self._connect_done.is_set() or connection is None or len(data) > WRITE_SLICE
-                or not connection.can_write_now()):
+        if (
+            not self._connect_done.is_set()
+            or connection is None
+            or len(data) > WRITE_SLICE
+            or not connection.can_write_now()
+        ):
             return False
         try:
             connection.write(data)
@@ -366,9 +364,7 @@ class Socket:
         ]
         if self._quirks.start_tls_checks_reordered:
             checks.reverse()
-        checks.append(
-            (self._upgrade_started and not self._quirks.start_tls_twice_allowed, errors.STARTTLS_TWICE)
-        )
+        checks.append((self._upgrade_started and not self._quirks.start_tls_twice_allowed, errors.STARTTLS_TWICE))
         for failed, message in checks:
             if failed:
                 raise type_error(message)

@@ -99,9 +99,7 @@ class TlsSession:
     ``encrypt``, ``close_notify``), ``output()`` holds what must be sent.
     """
 
-    def __init__(
-        self, context: ssl.SSLContext, server_hostname: str | None, *, check_name: str | None = None
-    ) -> None:
+    def __init__(self, context: ssl.SSLContext, server_hostname: str | None, *, check_name: str | None = None) -> None:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._check_name = check_name
@@ -142,9 +140,7 @@ class TlsSession:
             return False
         except ssl.SSLError as error:  # certificate, protocol, a FIN mid-handshake (SSLEOFError)
             raise TlsError(describe(error)) from None
-        if self._check_name is not None and not _certificate_names(
-            self._obj.getpeercert(), self._check_name
-        ):
+        if self._check_name is not None and not _certificate_names(self._obj.getpeercert(), self._check_name):
             raise TlsError(f"the certificate is not valid for {self._check_name!r}")
         self.established = True
         return True

@@ -129,7 +129,7 @@ class WritableStream:
 
     @property
     def state(self) -> str:
-        """"writable", "closed" (FIN sent) or "errored"."""
+        """ "writable", "closed" (FIN sent) or "errored"."""
         return self._state
 
     @property
@@ -227,8 +227,13 @@ class WritableStream:
     def _enqueue(self, data: Payload | None) -> Promise[None]:
         # An idle, open stream hands a chunk straight to the connection: the write is
         # done when it returns, as with the pump, minus two turns of the event loop.
-        if (isinstance(data, bytes) and self._pump is None and not self._queue
-                and self._gate.state is PromiseState.FULFILLED and self._sink.sink_write_now(data)):
+        if (
+            isinstance(data, bytes)
+            and self._pump is None
+            and not self._queue
+            and self._gate.state is PromiseState.FULFILLED
+            and self._sink.sink_write_now(data)
+        ):
             return Promise.resolved(self.tracker, None)
         promise: Promise[None] = Promise(self.tracker)
         self._queue.append(_Op(promise, data))

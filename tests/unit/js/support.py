@@ -27,9 +27,7 @@ ANSWER_TIMEOUT_S = 20.0
 
 
 def node_or_none() -> str | None:
-    return shutil.which("node") or (
-        "/usr/local/bin/node" if Path("/usr/local/bin/node").is_file() else None
-    )
+    return shutil.which("node") or ("/usr/local/bin/node" if Path("/usr/local/bin/node").is_file() else None)
 
 
 def install_fake_package(folder: Path) -> Path:
@@ -50,7 +48,10 @@ class NodeAdapter:
         env = {**os.environ, "CONNECT_CONFORMANCE_NODE_MODULES": str(modules), "CONNECT_CONFORMANCE_PROTOCOL": "1"}
         self.process = subprocess.Popen(
             [node, str(adapter_script())],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         self._lines: queue.Queue[bytes] = queue.Queue()
         self.stderr: list[str] = []

@@ -91,8 +91,11 @@ def test_end_counts_open_sockets_and_forgets_handles(adapter: NodeAdapter) -> No
     second = adapter.connect("echo:2")
     assert adapter.call("close", socket=second, timeout_ms=2000)["status"] == "resolved"
     report = adapter.call("end", timeout_ms=2000)
-    assert report == {"seq": report["seq"], "status": "returned",
-                      "value": {"open_sockets": 1, "unhandled_rejections": []}}
+    assert report == {
+        "seq": report["seq"],
+        "status": "returned",
+        "value": {"open_sockets": 1, "unhandled_rejections": []},
+    }
     gone = adapter.call("await", socket=first, promise="opened", timeout_ms=100)
     assert gone["status"] == "protocol_error"
     assert "unknown socket handle" in gone["reason"]
@@ -287,8 +290,20 @@ def test_start_tls_returns_a_new_socket_and_throws_where_the_implementation_does
 # -- values -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("view", ["Uint8Array", "ArrayBuffer", "DataView", "Int8Array", "Uint8ClampedArray",
-                                  "Uint16Array", "Int32Array", "Float64Array", "Buffer"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        "Uint8Array",
+        "ArrayBuffer",
+        "DataView",
+        "Int8Array",
+        "Uint8ClampedArray",
+        "Uint16Array",
+        "Int32Array",
+        "Float64Array",
+        "Buffer",
+    ],
+)
 def test_bytes_round_trip_as_the_view_they_were_written_as(adapter: NodeAdapter, view: str) -> None:
     handle = adapter.connect("echo:1")
     raw = bytes(range(16))
@@ -408,8 +423,12 @@ def test_a_64_mib_pattern_goes_through_and_is_digested(adapter: NodeAdapter) -> 
     start = time.monotonic()
     assert adapter.call("write", socket=handle, data=pattern, timeout_ms=10000)["status"] == "resolved"
     got = adapter.call("read_bytes", socket=handle, n=size, digest=True, timeout_ms=10000)
-    assert got["value"] == {"length": size, "done": False, "chunks": 1,
-                            "sha256": hashlib.sha256(expand_pattern(seed, size)).hexdigest()}
+    assert got["value"] == {
+        "length": size,
+        "done": False,
+        "chunks": 1,
+        "sha256": hashlib.sha256(expand_pattern(seed, size)).hexdigest(),
+    }
     assert elapsed(start) < 10
 
 
@@ -459,7 +478,10 @@ def test_writer_bookkeeping(adapter: NodeAdapter) -> None:
 def test_close_resolves_and_settles_closed(adapter: NodeAdapter) -> None:
     handle = adapter.connect("echo:1")
     assert adapter.call("close", socket=handle, timeout_ms=1000) == {
-        "seq": adapter._seq, "status": "resolved", "value": UNDEFINED}
+        "seq": adapter._seq,
+        "status": "resolved",
+        "value": UNDEFINED,
+    }
     closed = adapter.call("await", socket=handle, promise="closed", timeout_ms=1000)
     assert closed["status"] == "resolved"
     assert adapter.call("end", timeout_ms=1000)["value"]["open_sockets"] == 0
@@ -476,16 +498,20 @@ def test_close_resolves_and_settles_closed(adapter: NodeAdapter) -> None:
         ("connect", {}, "connect needs an address"),
         ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "mystery"}}, "unknown $type"),
         ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "bytes", "b64": "!!!!"}}, "base64"),
-        ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "bytes", "b64": "AAAA",
-                                                               "view": "Uint16Array"}}, "do not fit"),
+        (
+            "write",
+            {"socket": "s1", "timeout_ms": 10, "data": {"$type": "bytes", "b64": "AAAA", "view": "Uint16Array"}},
+            "do not fit",
+        ),
         ("read", {"socket": "s1", "timeout_ms": -1}, "timeout_ms"),
         ("read_bytes", {"socket": "s1", "timeout_ms": 10, "n": -3}, "read_bytes needs n"),
         ("release_lock", {"socket": "s1", "stream": "sideways"}, "release_lock needs stream"),
         ("await", {"socket": "s1", "promise": "finished", "timeout_ms": 10}, "no promise"),
     ],
 )
-def test_malformed_requests_are_protocol_errors(adapter: NodeAdapter, op: str, fields: dict[str, Any],
-                                               reason: str) -> None:
+def test_malformed_requests_are_protocol_errors(
+    adapter: NodeAdapter, op: str, fields: dict[str, Any], reason: str
+) -> None:
     adapter.connect("echo:1")
     answer = adapter.call(op, **fields)
     assert answer["status"] == "protocol_error", answer
@@ -521,8 +547,13 @@ def test_the_interpreter_needs_no_node_globals(tmp_path: Path) -> None:
         {"seq": 2, "op": "begin", "case": "agnostic"},
         {"seq": 3, "op": "connect", "address": "echo:1"},
         {"seq": 4, "op": "write", "socket": "s1", "timeout_ms": 1000, "data": data(b"hi", "Buffer")},
-        {"seq": 5, "op": "write", "socket": "s1", "timeout_ms": 1000,
-         "data": {"$type": "pattern", "seed": b64(seed), "size": MiB + 3, "view": "Uint8Array"}},
+        {
+            "seq": 5,
+            "op": "write",
+            "socket": "s1",
+            "timeout_ms": 1000,
+            "data": {"$type": "pattern", "seed": b64(seed), "size": MiB + 3, "view": "Uint8Array"},
+        },
         {"seq": 6, "op": "read_bytes", "socket": "s1", "timeout_ms": 1000, "n": MiB + 3, "digest": True},
         {"seq": 7, "op": "write", "socket": "s1", "timeout_ms": 1000, "data": data(b"\x00\xff" * 40000)},
         {"seq": 8, "op": "read", "socket": "s1", "timeout_ms": 1000},
@@ -531,8 +562,13 @@ def test_the_interpreter_needs_no_node_globals(tmp_path: Path) -> None:
     path = tmp_path / "requests.json"
     path.write_text(json.dumps(requests))
     interpreter = Path(adapter_script()).with_name("interpreter.js")
-    done = subprocess.run([NODE, str(Path(__file__).with_name("agnostic_check.mjs")), str(interpreter), str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [NODE, str(Path(__file__).with_name("agnostic_check.mjs")), str(interpreter), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     answers = json.loads(done.stdout)
     assert [a["seq"] for a in answers] == list(range(1, 10))

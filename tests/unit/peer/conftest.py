@@ -39,9 +39,7 @@ class LoopbackClient:
     """Plain asyncio client sockets on loopback, playing the implementation's part."""
 
     @staticmethod
-    async def connect(
-        peer: Any, name: str = "conn"
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def connect(peer: Any, name: str = "conn") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Connects to the session's listener and has the peer accept it as `name`."""
         reader, writer = await asyncio.open_connection("127.0.0.1", peer.port)
         await peer.accept(name, timeout=1)
@@ -50,9 +48,7 @@ class LoopbackClient:
     @staticmethod
     def reset(writer: asyncio.StreamWriter) -> None:
         """Aborts the client's side with RST (SO_LINGER 0)."""
-        writer.get_extra_info("socket").setsockopt(
-            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-        )
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()
 
 

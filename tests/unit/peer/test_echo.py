@@ -27,9 +27,7 @@ def test_echo_returns_every_byte_until_eof(run: Any, client: Any, chunks: ChunkP
     run(scenario())
 
 
-def test_echo_does_not_deadlock_a_client_that_writes_everything_first(
-    run: Any, client: Any
-) -> None:
+def test_echo_does_not_deadlock_a_client_that_writes_everything_first(run: Any, client: Any) -> None:
     data = b"z" * (16 * 1024 * 1024)
 
     async def scenario() -> None:

@@ -58,9 +58,7 @@ def echo_once(port: int, payload: bytes) -> bytes:
     ],
     ids=["script-sigterm", "module-sigint"],
 )
-def test_echo_server_announces_echoes_and_stops_cleanly(
-    command: tuple[str, ...], signum: signal.Signals
-) -> None:
+def test_echo_server_announces_echoes_and_stops_cleanly(command: tuple[str, ...], signum: signal.Signals) -> None:
     with started(*command) as (proc, line):
         assert line["kind"] == "echo"
         assert line["host"] == "127.0.0.1"

@@ -71,9 +71,7 @@ def s_client(port: int, ca_file: Path, *extra: str, line: bytes) -> tuple[int, s
         "-servername", "localhost", *extra, "-verify_return_error",
         "-no_ign_eof",  # after -quiet, which implies -ign_eof: EOF on stdin ends s_client
     ]  # fmt: skip
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    ) as proc:
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
             assert proc.stdin is not None
             assert proc.stdout is not None

@@ -47,9 +47,7 @@ def test_upgrade_mid_connection_with_data_before_and_after(run: Any, certs: Any)
     async def scenario() -> None:
         async with await starttls_peer(certs) as peer:
             client = await plaintext_prelude(peer)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
             info = await peer.start_tls("conn", timeout=2)
             await shaking
             assert info == TlsInfo(
@@ -72,9 +70,7 @@ def test_a_client_hello_that_came_before_the_upgrade_step_is_used(run: Any, cert
     async def scenario() -> None:
         async with await starttls_peer(certs) as peer:
             client = await plaintext_prelude(peer)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "127.0.0.1")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "127.0.0.1"))
             await asyncio.sleep(0.1)  # the ClientHello waits in the peer, unread
             info = await peer.start_tls("conn", timeout=2)
             await shaking
@@ -92,9 +88,7 @@ def test_every_op_works_after_the_upgrade(run: Any, certs: Any) -> None:
     async def scenario() -> None:
         async with await starttls_peer(certs) as peer:
             client = await plaintext_prelude(peer)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
             assert (await peer.start_tls("conn", timeout=2)).ok
             await shaking
             reading = asyncio.create_task(client.read(len(MIB)))
@@ -113,9 +107,7 @@ def test_every_op_works_after_the_upgrade(run: Any, certs: Any) -> None:
     run(scenario())
 
 
-def test_bytes_before_the_upgrade_stay_plaintext_and_digests_work_after(
-    run: Any, certs: Any
-) -> None:
+def test_bytes_before_the_upgrade_stay_plaintext_and_digests_work_after(run: Any, certs: Any) -> None:
     async def scenario() -> None:
         async with await starttls_peer(certs) as peer:
             client = await TlsClient.open(peer.port)
@@ -126,9 +118,7 @@ def test_bytes_before_the_upgrade_stay_plaintext_and_digests_work_after(
             assert (first.data, second.data) == (b"EHLO a\r\n", b"STARTTLS\r\n")
             await peer.send("conn", b"OK\r\n", None, timeout=1)
             assert await client.reader.readexactly(4) == b"OK\r\n"
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
             assert (await peer.start_tls("conn", timeout=2)).ok
             await shaking
             await client.write(b"x" * 100_000)
@@ -145,9 +135,7 @@ def test_a_client_that_rejects_the_certificate_fails_the_upgrade(run: Any, certs
     async def scenario() -> None:
         async with await starttls_peer(certs, "expired") as peer:
             client = await plaintext_prelude(peer)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
             started = time.monotonic()
             info = await peer.start_tls("conn", timeout=5)
             assert time.monotonic() - started < 1
@@ -184,9 +172,7 @@ def test_an_upgrade_after_the_clients_fin_fails_at_once(run: Any, certs: Any) ->
             client.fin()
             await asyncio.sleep(0.05)
             info = await peer.start_tls("conn", timeout=2)
-            assert info == TlsInfo(
-                ok=False, error="the connection had ended (eof) before the TLS handshake"
-            )
+            assert info == TlsInfo(ok=False, error="the connection had ended (eof) before the TLS handshake")
             client.close()
 
     run(scenario())
@@ -196,9 +182,7 @@ def test_start_tls_misuse_is_a_peer_error(run: Any, certs: Any, client: Any) -> 
     async def scenario() -> None:
         async with await starttls_peer(certs) as peer:
             tls_client = await plaintext_prelude(peer)
-            shaking = asyncio.create_task(
-                tls_client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(tls_client.handshake(client_context(certs.ca_file), "localhost"))
             assert (await peer.start_tls("conn", timeout=2)).ok
             await shaking
             with pytest.raises(PeerError, match="already speaks TLS"):

@@ -157,9 +157,7 @@ def test_a_plaintext_client_fails_the_handshake_and_is_closed(run: Any, certs: A
     run(scenario())
 
 
-def test_a_client_that_never_shakes_hands_fails_at_the_accept_timeout(
-    run: Any, certs: Any
-) -> None:
+def test_a_client_that_never_shakes_hands_fails_at_the_accept_timeout(run: Any, certs: Any) -> None:
     async def scenario() -> None:
         async with await tls_peer(certs) as peer:
             reader, writer = await asyncio.open_connection("127.0.0.1", peer.port)
@@ -167,9 +165,7 @@ def test_a_client_that_never_shakes_hands_fails_at_the_accept_timeout(
             accepted = await peer.accept("conn", timeout=0.3)
             assert 0.25 <= time.monotonic() - started < 1
             assert isinstance(accepted, Accepted)
-            assert accepted.tls == TlsInfo(
-                ok=False, error="the TLS handshake did not finish within 0.3 s"
-            )
+            assert accepted.tls == TlsInfo(ok=False, error="the TLS handshake did not finish within 0.3 s")
             assert await asyncio.wait_for(reader.read(), 1) == b""  # closed with FIN
             writer.close()
 
@@ -182,9 +178,7 @@ def test_a_stalled_handshake_does_not_hold_up_the_next_client(run: Any, certs: A
             _, silent = await asyncio.open_connection("127.0.0.1", peer.port)
             await asyncio.sleep(0.05)
             client = await TlsClient.open(peer.port)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), "localhost")
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
             first = await peer.accept("silent", timeout=0.2)
             second = await peer.accept("good", timeout=2)
             await shaking
@@ -214,9 +208,7 @@ def test_bad_certificates_fail_a_verifying_client(
     async def scenario() -> None:
         async with await tls_peer(certs, cert) as peer:
             client = await TlsClient.open(peer.port)
-            shaking = asyncio.create_task(
-                client.handshake(client_context(certs.ca_file), server_hostname)
-            )
+            shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), server_hostname))
             accepted = await peer.accept("conn", timeout=2)
             with pytest.raises(ssl.SSLCertVerificationError) as failure:
                 await shaking
@@ -341,9 +333,7 @@ def test_recv_gives_the_bytes_before_close_notify_then_eof(run: Any, certs: Any)
     run(scenario())
 
 
-def test_shutdown_write_sends_close_notify_and_fin_then_keeps_reading(
-    run: Any, certs: Any
-) -> None:
+def test_shutdown_write_sends_close_notify_and_fin_then_keeps_reading(run: Any, certs: Any) -> None:
     async def scenario() -> None:
         async with await tls_peer(certs) as peer:
             client, _ = await connect(peer, certs)

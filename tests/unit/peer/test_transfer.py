@@ -126,9 +126,7 @@ def test_recv_with_digest_keeps_only_the_hash(run: Any, client: Any) -> None:
             writer.write(data)
             writer.write_eof()
             received = await peer.recv("conn", None, timeout=2, digest=True)
-            assert received == Received(
-                None, hashlib.sha256(data).hexdigest(), len(data), "eof", False
-            )
+            assert received == Received(None, hashlib.sha256(data).hexdigest(), len(data), "eof", False)
             writer.close()
 
     run(scenario())
@@ -183,9 +181,7 @@ def test_16_mib_each_way_is_fast_and_exact(run: Any, client: Any) -> None:
             sending = asyncio.create_task(client_send())
             received = await peer.recv("conn", None, timeout=10, digest=True)
             await sending
-            assert received == Received(
-                None, hashlib.sha256(data).hexdigest(), len(data), "eof", False
-            )
+            assert received == Received(None, hashlib.sha256(data).hexdigest(), len(data), "eof", False)
             writer.close()
             return time.monotonic() - started
 

@@ -45,9 +45,7 @@ class TlsClient:
 
     async def handshake(self, context: ssl.SSLContext, server_hostname: str | None) -> None:
         """Shakes hands; raises the ssl error when our verification (or the server) fails."""
-        self._tls = context.wrap_bio(
-            self._incoming, self._outgoing, server_hostname=server_hostname
-        )
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
         while True:
             try:
                 self._tls.do_handshake()

@@ -208,9 +208,7 @@ def test_valid_host_and_port_round_trip(host: str, port: int) -> None:
 
 
 @given(st.text(min_size=1, max_size=40), st.sampled_from(list(set(map(chr, range(0x80))) - set(ALLOWED))))
-def test_a_string_with_a_character_outside_the_allowed_set_never_connects(
-    text: str, bad: str
-) -> None:
+def test_a_string_with_a_character_outside_the_allowed_set_never_connects(text: str, bad: str) -> None:
     for address in (text + bad, bad + text, f"{text}{bad}:80"):
         with pytest.raises(JSThrow):
             parse_connect_arguments(address)

@@ -35,8 +35,7 @@ def test_echo_round_trip_and_half_close() -> None:
             await client.op("begin", case="echo")
             s = await client.connect(listener.address)
             opened = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
-            assert opened == {"seq": opened["seq"], "status": "resolved",
-                              "value": {"remoteAddress": listener.address}}
+            assert opened == {"seq": opened["seq"], "status": "resolved", "value": {"remoteAddress": listener.address}}
             conn = await listener.accept()
             written = await client.op("write", socket=s, data=data(b"hello"), timeout_ms=2000)
             assert written["status"] == "resolved"
@@ -102,8 +101,7 @@ def test_b18_suffix_for_ports_80_and_443_and_invalid_names_fail_fast() -> None:
     async def scenario() -> None:
         client = Client()
         started = time.monotonic()
-        for address in ("nowhere.invalid:443", {"hostname": "nowhere.invalid", "port": 80},
-                        "nowhere.invalid:8080"):
+        for address in ("nowhere.invalid:443", {"hostname": "nowhere.invalid", "port": 80}, "nowhere.invalid:8080"):
             s = await client.connect(address)
             opened = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
             assert opened["error"]["name"] == "Error"
@@ -183,8 +181,7 @@ def test_b21_peer_reset_is_network_connection_lost() -> None:
             await client.op("await", socket=s, promise="opened", timeout_ms=2000)
             conn.reset()
             read = await client.op("read", socket=s, timeout_ms=2000)
-            assert (read["status"], read["error"]) == (
-                "rejected", {"name": "Error", "message": errors.CONNECTION_LOST})
+            assert (read["status"], read["error"]) == ("rejected", {"name": "Error", "message": errors.CONNECTION_LOST})
             closed = await client.op("await", socket=s, promise="closed", timeout_ms=2000)
             assert closed["status"] == "resolved"  # B34
             await client.end()
@@ -262,8 +259,9 @@ def test_large_transfer_with_digest() -> None:
         async with echo_server() as port:
             client = Client()
             s = await client.connect(f"127.0.0.1:{port}")
-            write = await client.op("write", socket=s, timeout_ms=0,
-                                    data={"$type": "pattern", "seed": SEED, "size": size})
+            write = await client.op(
+                "write", socket=s, timeout_ms=0, data={"$type": "pattern", "seed": SEED, "size": size}
+            )
             await client.op("close_writer", socket=s, timeout_ms=0)
             got = await client.op("read_bytes", socket=s, n=None, digest=True, timeout_ms=10000)
             expected = hashlib.sha256((b"abc" * size)[:size]).hexdigest()
@@ -309,8 +307,10 @@ def test_get_properties() -> None:
     async def scenario() -> None:
         client = Client()
         s = await client.connect("nowhere.invalid:1", {"secureTransport": "starttls"})
-        replies = {prop: await client.op("get", socket=s, property=prop)
-                   for prop in ("secureTransport", "upgraded", "readable_identity", "sni")}
+        replies = {
+            prop: await client.op("get", socket=s, property=prop)
+            for prop in ("secureTransport", "upgraded", "readable_identity", "sni")
+        }
         assert (replies["secureTransport"]["value"], replies["secureTransport"]["typeof"]) == ("starttls", "string")
         assert (replies["upgraded"]["value"], replies["upgraded"]["typeof"]) == (False, "boolean")
         assert replies["readable_identity"]["value"] is True
@@ -405,8 +405,9 @@ def test_end_closes_open_sockets_and_leaves_nothing_behind() -> None:
             s = await client.connect(listener.address)
             conn = await listener.accept()
             await client.op("read", socket=s, timeout_ms=0)
-            await client.op("write", socket=s, timeout_ms=0,
-                            data={"$type": "pattern", "seed": SEED, "size": 32 * 1024 * 1024})
+            await client.op(
+                "write", socket=s, timeout_ms=0, data={"$type": "pattern", "seed": SEED, "size": 32 * 1024 * 1024}
+            )
             report = await client.end(timeout_ms=300)
             assert report == {"open_sockets": 1, "unhandled_rejections": []}
             assert len(client.adapter.session.tasks) == 0

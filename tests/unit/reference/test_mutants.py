@@ -22,11 +22,21 @@ Scenario = Callable[[Client, Peer, int], Awaitable[Any]]
 SCENARIOS: dict[str, tuple[Scenario, Any]] = {}
 
 REQUIRED = {
-    "allow-half-open-ignored", "default-allow-half-open-true", "missing-port-defaults-443",
-    "secure-transport-not-validated", "close-without-flush", "opened-before-connection",
-    "remote-address-as-ip", "writes-after-close-accepted", "peer-eof-never-done",
-    "invalid-port-accepted", "opened-not-marked-handled", "close-rejects-on-failure",
-    "reset-as-eof", "writer-close-no-fin", "validation-order-swapped",
+    "allow-half-open-ignored",
+    "default-allow-half-open-true",
+    "missing-port-defaults-443",
+    "secure-transport-not-validated",
+    "close-without-flush",
+    "opened-before-connection",
+    "remote-address-as-ip",
+    "writes-after-close-accepted",
+    "peer-eof-never-done",
+    "invalid-port-accepted",
+    "opened-not-marked-handled",
+    "close-rejects-on-failure",
+    "reset-as-eof",
+    "writer-close-no-fin",
+    "validation-order-swapped",
 }
 
 
@@ -272,4 +282,3 @@ def test_a_mutant_names_itself_in_hello() -> None:
 def test_unknown_mutants_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown mutant"):
         ReferenceAdapter(mutant="no-such-bug")
-

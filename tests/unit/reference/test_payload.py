@@ -38,8 +38,15 @@ def test_a_malformed_pattern_is_a_protocol_error() -> None:
     async def scenario() -> str:
         client = Client()
         s = await client.connect("nowhere.invalid:1")
-        reply = await client.adapter.request({"seq": 99, "op": "write", "socket": s, "timeout_ms": 10,
-                                              "data": {"$type": "pattern", "seed": "", "size": 2 * BLOCK_SIZE}})
+        reply = await client.adapter.request(
+            {
+                "seq": 99,
+                "op": "write",
+                "socket": s,
+                "timeout_ms": 10,
+                "data": {"$type": "pattern", "seed": "", "size": 2 * BLOCK_SIZE},
+            }
+        )
         await client.end()
         return str(reply["status"])
 
@@ -60,8 +67,9 @@ def test_small_patterns_are_decoded_normally() -> None:
         client = Client()
         s = await client.connect("nowhere.invalid:1")
         await client.op("await", socket=s, promise="opened", timeout_ms=2000)
-        reply = await client.op("write", socket=s, timeout_ms=100,
-                                data={"$type": "pattern", "seed": b64(b"ab"), "size": 5})
+        reply = await client.op(
+            "write", socket=s, timeout_ms=100, data={"$type": "pattern", "seed": b64(b"ab"), "size": 5}
+        )
         await client.end()
         return reply
 

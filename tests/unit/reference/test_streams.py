@@ -237,9 +237,7 @@ class FakeSink:
         self.events.append(("abort", reason))
 
 
-def writable(
-    gate: Promise[Any] | None = None, quirks: Quirks = FAITHFUL
-) -> tuple[WritableStream, FakeSink, TaskSet]:
+def writable(gate: Promise[Any] | None = None, quirks: Quirks = FAITHFUL) -> tuple[WritableStream, FakeSink, TaskSet]:
     tracker = RejectionTracker()
     if gate is None:
         gate = Promise.resolved(tracker, {})

@@ -49,8 +49,13 @@ async def chunk(client: Client, socket: str) -> bytes:
 
 
 async def open_tls(
-    client: Client, listener: Peer, certs: RunCertificates, *, host: str = "127.0.0.1",
-    name: CertificateName = "good", options: dict[str, Any] | None = None,
+    client: Client,
+    listener: Peer,
+    certs: RunCertificates,
+    *,
+    host: str = "127.0.0.1",
+    name: CertificateName = "good",
+    options: dict[str, Any] | None = None,
 ) -> tuple[str, ServerTls, str | None]:
     """connect() with "on"; the server shakes hands at once. Returns the socket, the server side, its outcome."""
     s = await client.connect(f"{host}:{listener.port}", {"secureTransport": "on", **(options or {})})
@@ -59,8 +64,13 @@ async def open_tls(
 
 
 async def upgrade(
-    client: Client, listener: Peer, certs: RunCertificates, *, host: str = "localhost",
-    name: CertificateName = "good", options: dict[str, Any] | None = None,
+    client: Client,
+    listener: Peer,
+    certs: RunCertificates,
+    *,
+    host: str = "localhost",
+    name: CertificateName = "good",
+    options: dict[str, Any] | None = None,
 ) -> tuple[str, str, Conn, ServerTls]:
     """A STARTTLS exchange in plaintext, then startTls; the server starts its side. Returns old, new, ..."""
     s1 = await client.connect(f"{host}:{listener.port}", {"secureTransport": "starttls"})
@@ -343,9 +353,13 @@ def test_starttls_upgrades_the_connection(certs: RunCertificates) -> None:
             assert await value(client, "get", socket=s1, property="upgraded") is True
             await value(client, "await", socket=s1, promise="closed", timeout_ms=2000)
             assert (await client.op("get_writer", socket=s1))["error"] == {
-                "name": "TypeError", "message": errors.WRITABLE_LOCKED}
+                "name": "TypeError",
+                "message": errors.WRITABLE_LOCKED,
+            }
             assert (await client.op("get_reader", socket=s1))["error"] == {
-                "name": "TypeError", "message": errors.READABLE_LOCKED}
+                "name": "TypeError",
+                "message": errors.READABLE_LOCKED,
+            }
             assert await value(client, "get", socket=s1, property="secureTransport") == "starttls"
             assert await value(client, "get", socket=s2, property="secureTransport") == "on"
             assert await value(client, "get", socket=s2, property="upgraded") is False
@@ -410,8 +424,9 @@ def test_starttls_expected_server_hostname_is_used_for_sni_and_verification(cert
         async with peer() as listener:
             client = tls_client(certs)
             options = {"expectedServerHostname": "wrong-host.invalid"}
-            _, s2, _, server = await upgrade(client, listener, certs, host="127.0.0.1", name="wrong-host",
-                                             options=options)
+            _, s2, _, server = await upgrade(
+                client, listener, certs, host="127.0.0.1", name="wrong-host", options=options
+            )
             assert await server.handshake() is None
             assert server.sni == "wrong-host.invalid"  # B42
             await value(client, "await", socket=s2, promise="opened", timeout_ms=2000)
@@ -494,8 +509,9 @@ def test_b39_messages_and_order(certs: RunCertificates) -> None:
     run(scenario())
 
 
-@pytest.mark.parametrize(("held", "message"), [("writable", errors.WRITABLE_LOCKED),
-                                                ("readable", errors.READABLE_LOCKED)])
+@pytest.mark.parametrize(
+    ("held", "message"), [("writable", errors.WRITABLE_LOCKED), ("readable", errors.READABLE_LOCKED)]
+)
 def test_b41_a_held_lock_makes_the_detach_fail(certs: RunCertificates, held: str, message: str) -> None:
     async def scenario() -> None:
         async with peer() as listener:

@@ -43,8 +43,12 @@ async def connect_on(
 
 
 async def start_tls(
-    client: Client, listener: Peer, certs: RunCertificates, name: CertificateName,
-    options: dict[str, Any] | None = None, host: str = "localhost",
+    client: Client,
+    listener: Peer,
+    certs: RunCertificates,
+    name: CertificateName,
+    options: dict[str, Any] | None = None,
+    host: str = "localhost",
 ) -> tuple[str, str, ServerTls]:
     """A starttls socket upgraded at once (no plaintext exchange); the server shakes hands."""
     s1 = await client.connect(f"{host}:{listener.port}", {"secureTransport": "starttls"})
