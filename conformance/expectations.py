@@ -1,4 +1,4 @@
-"""Expectations files: known non-pass outcomes of one implementation, and the gate (DESIGN.md section 8).
+"""Expectations files: known non-pass outcomes of one implementation, and the gate.
 
 ```yaml
 implementation: workerd
@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from . import yamlsource
 from .errors import SpecError
 from .outcomes import CaseResult, Outcome
 
-_OUTCOMES = {o.value for o in Outcome}
+#: What an entry may list: every outcome but pass (a case without an entry is expected to pass).
+NON_PASS = tuple(o.value for o in Outcome if o is not Outcome.PASS)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ class Expectations:
     def expected(self, case_id: str) -> Expectation | None:
         return self.cases.get(case_id)
 
+    def unused(self, seen: set[str]) -> list[str]:
+        """Entries of cases that did not run: stale ids, or a selection that left them out."""
+        return sorted(set(self.cases) - seen)
+
 
 def load(path: Path) -> Expectations:
     try:
@@ -84,7 +90,7 @@ def load(path: Path) -> Expectations:
         if not isinstance(entry, dict):
             raise SpecError(path, line, case_id, "expected a mapping with outcome and reason")
         outcome = entry.get("outcome")
-        if outcome not in _OUTCOMES - {"pass"}:
+        if outcome not in NON_PASS:
             raise SpecError(
                 path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {outcome!r}"
             )
@@ -109,6 +115,46 @@ def load(path: Path) -> Expectations:
             until=until,
         )
     return result
+
+
+class Verdict(StrEnum):
+    """How one outcome stands against its expectation entry (or the lack of one)."""
+
+    #: As expected: a pass (or a skip, a capability gap the adapter declared) with no entry.
+    AS_EXPECTED = "as-expected"
+    #: The non-pass outcome the entry lists.
+    EXPECTED_NON_PASS = "expected-non-pass"
+    #: A flaky entry: pass or its outcome, both accepted.
+    FLAKY = "flaky"
+    #: Anything else, an unexpected pass included (an unnoticed fix would let a later regression through).
+    UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    #: What the entry (or its absence) expected, for messages: "pass", "timeout", "fail or pass (flaky)".
+    expected: str
+    #: The entry is past its ``until`` date: the gate fails so it gets looked at again.
+    expired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is not Verdict.UNEXPECTED and not self.expired
+
+
+def judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) -> Judgement:
+    """The one verdict ``run``'s gate and the pytest plugin both use."""
+    if entry is None:
+        # Skips are capability gaps the adapter declared, recorded with their reason.
+        verdict = Verdict.AS_EXPECTED if outcome in (Outcome.PASS, Outcome.SKIP) else Verdict.UNEXPECTED
+        return Judgement(verdict, "pass")
+    expired = entry.expired(today)
+    if entry.flaky:
+        verdict = Verdict.FLAKY if outcome.value in (entry.outcome, "pass") else Verdict.UNEXPECTED
+        return Judgement(verdict, f"{entry.outcome} or pass (flaky)", expired)
+    verdict = Verdict.EXPECTED_NON_PASS if outcome.value == entry.outcome else Verdict.UNEXPECTED
+    return Judgement(verdict, entry.outcome, expired)
 
 
 @dataclass
@@ -140,27 +186,17 @@ def gate(
     expectations = expectations or Expectations()
     today = today or datetime.date.today()
     verdict = GateResult()
-    seen = set()
     for result in results:
-        seen.add(result.id)
-        entry = expectations.expected(result.id)
-        if entry is None:
-            # Skips are capability gaps the adapter declared, recorded with their reason.
-            if result.outcome not in (Outcome.PASS, Outcome.SKIP):
-                verdict.unexpected.append((result, "pass"))
-            continue
-        if entry.expired(today):
+        judgement = judge(result.outcome, expectations.expected(result.id), today)
+        if judgement.expired:
             verdict.expired.append(result.id)
-        if entry.flaky:
+        if judgement.verdict is Verdict.UNEXPECTED:
+            verdict.unexpected.append((result, judgement.expected))
+        elif judgement.verdict is Verdict.FLAKY:
             verdict.flaky += 1
-            if result.outcome.value not in (entry.outcome, "pass"):
-                verdict.unexpected.append((result, f"{entry.outcome} or pass (flaky)"))
-            continue
-        if result.outcome.value == entry.outcome:
+        elif judgement.verdict is Verdict.EXPECTED_NON_PASS:
             verdict.expected_failures += 1
-        else:
-            verdict.unexpected.append((result, entry.outcome))
-    verdict.unused = sorted(set(expectations.cases) - seen)
+    verdict.unused = expectations.unused({result.id for result in results})
     return verdict
 
 

@@ -18,8 +18,9 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from . import schema, units, yamlsource
+from .actions import ACTIONS
 from .errors import SpecError, SpecErrors
-from .model import ACTIONS, MODIFIERS, Case, PeerSpec, Step
+from .model import MODIFIERS, Case, PeerSpec, Step
 
 CATALOGUE_SIZE = 49
 _SOURCE_FORMS = (
@@ -163,6 +164,16 @@ def _regexes(value: Any) -> Iterator[str]:
             yield from _regexes(item)
 
 
+def _expect_kinds(expect: Any) -> Iterator[str]:
+    """The expectation kinds an ``expect`` uses, those inside ``any_of`` included."""
+    if isinstance(expect, dict):
+        for kind, wanted in expect.items():
+            yield kind
+            if kind == "any_of" and isinstance(wanted, list):
+                for option in wanted:
+                    yield from _expect_kinds(option)
+
+
 class _CaseChecker:
     def __init__(self, checker: _FileChecker, raw: Any, index: int) -> None:
         self.file = checker
@@ -252,6 +263,17 @@ class _CaseChecker:
             except re.error as error:
                 self.file.problem(self.line(*where, "expect"), f"{field}.expect", f"bad regex {pattern!r}: {error}")
                 bad = True
+        if not bad and "expect" in raw:
+            allowed = ACTIONS[action].expects
+            for kind in _expect_kinds(raw["expect"]):
+                if kind not in allowed:
+                    accepted = ", ".join(sorted(allowed)) or "none"
+                    self.file.problem(
+                        self.line(*where, "expect"),
+                        f"{field}.expect",
+                        f"{kind!r} does not apply to {action} (it accepts: {accepted})",
+                    )
+                    bad = True
         if unknown or bad:
             return None
         return Step(

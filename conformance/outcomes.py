@@ -18,6 +18,10 @@ class Outcome(StrEnum):
         return self.value
 
 
+#: The outcome names in their canonical order (reports, schemas and filters use it).
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
+
+
 @dataclass
 class CaseResult:
     id: str

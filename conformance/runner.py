@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from conformance_peer import ListenerSpec, PeerError, PeerSession, open_session
 
+from .adapters.base import AdapterSpec, RunContext
 from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
 from .interpreter import (
@@ -31,49 +30,24 @@ from .interpreter import (
 )
 from .model import Case
 from .outcomes import CaseResult, Outcome
-from .peer_results import normalise, prepare
-from .protocol.client import AdapterClient, Hello
-from .protocol.transports import Transport
+from .peer_calls import JoinTimedOut, PeerResult, perform
+from .protocol.client import AdapterClient
+from .protocol.replies import HelloInfo, Status
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What every adapter and peer session of one run shares: the run's certificates.
-
-    Runtime processes are not shared: each lane's transport owns its own (workerd),
-    so unhandled rejections of one session cannot be blamed on another.
-    """
-
-    certificates: RunCertificates
-
-    @property
-    def ca_pem(self) -> str:
-        return self.certificates.ca_pem
-
-    @property
-    def ca_file(self) -> str:
-        return str(self.certificates.ca_file)
-
-
-@dataclass(frozen=True)
-class AdapterSpec:
-    """How to reach one implementation: a display name and a transport factory.
-
-    The factory gets the run's context at launch, because some runtimes read
-    their trust anchors only when they start.
-    """
-
-    name: str
-    make_transport: Callable[[RunContext], Transport]
+def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
+    """``-n N``, or for ``-n auto`` (``None``) what suits the adapter; never more lanes than cases."""
+    wanted = adapter.default_lanes if requested is None else requested
+    return max(1, min(wanted, cases or 1))
 
 
 class Lane:
-    def __init__(self, adapter: AdapterSpec, context: RunContext, validate: bool = True) -> None:
+    def __init__(self, adapter: AdapterSpec, context: RunContext) -> None:
         self.adapter = adapter
         self.context = context
-        self.client = AdapterClient(lambda: adapter.make_transport(context), validate=validate)
+        self.client = AdapterClient(lambda: adapter.make_transport(context))
 
-    async def start(self) -> Hello:
+    async def start(self) -> HelloInfo:
         return await self.client.start()
 
     async def close(self) -> None:
@@ -100,7 +74,7 @@ class Lane:
             result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
-    async def _ensure_adapter(self) -> Hello | None:
+    async def _ensure_adapter(self) -> HelloInfo | None:
         if self.client.broken or self.client.hello is None:
             try:
                 return await self.client.restart()
@@ -127,7 +101,7 @@ class Lane:
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
         interpreter = CaseInterpreter(case, {**case.variables, **peer.variables})
-        background: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        background: dict[str, asyncio.Task[PeerResult]] = {}
         try:
             await self._drive_case(case, interpreter, peer, background)
         finally:
@@ -148,13 +122,13 @@ class Lane:
         case: Case,
         interpreter: CaseInterpreter,
         peer: PeerSession,
-        background: dict[str, asyncio.Task[dict[str, Any]]],
+        background: dict[str, asyncio.Task[PeerResult]],
     ) -> None:
         try:
             await self.client.open_session()
             begin = await self.client.call({"op": "begin", "case": case.id})
-            if begin.get("status") != "returned":
-                raise AdapterError(f"begin answered {begin.get('status')}: {begin.get('reason', '')}")
+            if begin.status is not Status.RETURNED:
+                raise AdapterError(f"begin answered {begin.status}: {begin.reason}")
             deadline = asyncio.timeout(case.timeout)
             try:
                 async with deadline:
@@ -175,39 +149,34 @@ class Lane:
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
 
     async def _drive(
-        self, interpreter: CaseInterpreter, peer: PeerSession, background: dict[str, asyncio.Task[dict[str, Any]]]
+        self, interpreter: CaseInterpreter, peer: PeerSession, background: dict[str, asyncio.Task[PeerResult]]
     ) -> None:
         while True:
             action = interpreter.next_action()
             if isinstance(action, Finished):
                 return
             if isinstance(action, ClientOp):
-                interpreter.observe(await self.client.call(action.request))
+                interpreter.observe(await self.client.call(action.request, shape=action.shape))
             elif isinstance(action, EndSession):
                 interpreter.observe(await self.client.call({"op": "end", "timeout_ms": action.timeout_ms}))
             elif isinstance(action, PeerOp):
-                interpreter.observe(await _peer_call(peer, action))
+                interpreter.observe(await perform(peer, action.call))
             elif isinstance(action, Sleep):
                 await asyncio.sleep(action.seconds)
                 interpreter.observe(None)
             elif isinstance(action, StartBackground):
-                background[action.name] = asyncio.create_task(_peer_call(peer, action.action))
+                background[action.name] = asyncio.create_task(perform(peer, action.action.call))
                 interpreter.observe(None)
             elif isinstance(action, JoinBackground):
                 interpreter.observe(await _join(background[action.name], action.timeout))
 
 
-async def _peer_call(peer: PeerSession, action: PeerOp) -> dict[str, Any]:
-    method: Callable[..., Awaitable[Any]] = getattr(peer, action.method)
-    return normalise(action.method, await method(**prepare(action.kwargs)))
-
-
-async def _join(task: asyncio.Task[dict[str, Any]], timeout: float) -> dict[str, Any]:
+async def _join(task: asyncio.Task[PeerResult], timeout: float) -> PeerResult:
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.shield(task)
     except TimeoutError:
-        return {"timed_out": True, "error": f"the background step had not finished after {timeout:g} s"}
+        return JoinTimedOut(timeout)
 
 
 ResultCallback = Callable[[CaseResult], None]
@@ -216,27 +185,27 @@ ResultCallback = Callable[[CaseResult], None]
 async def run_cases(
     cases: Sequence[Case],
     adapter: AdapterSpec,
-    workers: int = 1,
+    workers: int | None = None,
     on_result: ResultCallback | None = None,
-    validate: bool = True,
-) -> tuple[Hello, list[CaseResult]]:
-    """Run ``cases`` on ``workers`` lanes; results come back in case order.
+) -> tuple[HelloInfo, list[CaseResult]]:
+    """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
     Raises ``InfrastructureError`` when the adapter cannot start at all.
     """
     with RunCertificates() as certificates:
-        return await _run_lanes(cases, adapter, RunContext(certificates), workers, on_result, validate)
+        return await _run_lanes(
+            cases, adapter, RunContext(certificates), lane_count(adapter, workers, len(cases)), on_result
+        )
 
 
 async def _run_lanes(
     cases: Sequence[Case],
     adapter: AdapterSpec,
     context: RunContext,
-    workers: int,
+    lanes_wanted: int,
     on_result: ResultCallback | None,
-    validate: bool,
-) -> tuple[Hello, list[CaseResult]]:
-    lanes = [Lane(adapter, context, validate=validate) for _ in range(max(1, min(workers, len(cases) or 1)))]
+) -> tuple[HelloInfo, list[CaseResult]]:
+    lanes = [Lane(adapter, context) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

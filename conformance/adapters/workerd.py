@@ -42,8 +42,8 @@ from typing import Any
 
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
-from ..runner import AdapterSpec, RunContext
 from . import npm_cache
+from .base import AdapterSpec, RunContext
 from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
@@ -59,6 +59,8 @@ OUTPUT_LINES = 200
 CONFIG_FILE = "config.capnp"
 #: Temporary folders are named ``<prefix><harness pid>-<random>``.
 FOLDER_PREFIX = "connect-conformance-workerd-"
+#: ``-n auto``: a workerd process per lane; see benchmarks/run.py for the figures behind it.
+LANES = 8
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = No
     def make(context: RunContext) -> WorkerdTransport:
         return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
 
-    return AdapterSpec("workerd", make)
+    return AdapterSpec("workerd", make, default_lanes=LANES)
 
 
 def _js_source(name: str) -> bytes:

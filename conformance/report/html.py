@@ -32,8 +32,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-LEVELS = ("must", "should", "info")
-OUTCOMES = ("pass", "fail", "error", "timeout", "skip")
+from ..model import LEVELS
+from ..outcomes import OUTCOMES
+
 # Text symbols (not emoji) that common fonts have; the outcome's word is always shown beside them.
 SYMBOLS = {"pass": "✓", "fail": "✗", "error": "⚠\ufe0e", "timeout": "◷", "skip": "⊘"}
 DEFAULT_TITLE = "Compatibility report: connect() of cloudflare:sockets"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LEVELS = ("must", "should", "info")
+from ..model import LEVELS
+
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 
 

@@ -1,4 +1,4 @@
-"""``results.json``: the run header, the summary and every case with its transcript (DESIGN.md section 9)."""
+"""``results.json``: the run header, the summary and every case with its transcript."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..outcomes import CaseResult, Outcome
 
 RESULTS_FORMAT = 1
