@@ -2,7 +2,8 @@
 
 Exit codes (``exitcodes.ExitCode``, the README's table): 0 every outcome as
 expected; 1 unexpected outcomes; 2 usage or spec error; 3 infrastructure error
-(an adapter would not start); 130 interrupted (partial results are still written).
+(an adapter would not start, or kept breaking); 4 internal error (a bug of ours);
+130 interrupted (partial results are still written).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -181,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INFRASTRUCTURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except Exception:  # a bug of ours must not look like a failing implementation (exit 1)
+        traceback.print_exc()
+        print("internal error: this is a bug of connect-conformance, please report it", file=sys.stderr)
+        return ExitCode.INTERNAL
 
 
 def _dispatch(args: argparse.Namespace) -> int:

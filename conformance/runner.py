@@ -29,10 +29,40 @@ from .interpreter import (
     StartBackground,
 )
 from .model import Case
-from .outcomes import CaseResult, Outcome
+from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .peer_calls import JoinTimedOut, PeerResult, perform
 from .protocol.client import AdapterClient
 from .protocol.replies import HelloInfo, Status
+
+
+class Breaker:
+    """Stops a run whose adapter keeps breaking (a circuit breaker, shared by every lane).
+
+    Each case that ends because the adapter broke (a crash, silence, a protocol
+    violation) and each restart that fails counts; a case the adapter got
+    through resets the count. After ``budget`` in a row (Bowtie's budget is 10)
+    the remaining cases end at once as ``error`` with one message, instead of
+    costing a hello timeout each, and the run exits as an infrastructure error.
+    """
+
+    def __init__(self, budget: int = 10) -> None:
+        self.budget = budget
+        self.failures = 0
+        self.last = ""
+        self.tripped = False
+
+    def failed(self, message: str) -> None:
+        self.failures += 1
+        self.last = message.splitlines()[0] if message else ""
+        self.tripped = self.tripped or self.failures >= self.budget
+
+    def succeeded(self) -> None:
+        if not self.tripped:
+            self.failures = 0
+
+    @property
+    def message(self) -> str:
+        return f"not run: the adapter broke {self.failures} times in a row (last: {self.last})"
 
 
 def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
@@ -42,10 +72,11 @@ def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
 
 
 class Lane:
-    def __init__(self, adapter: AdapterSpec, context: RunContext) -> None:
+    def __init__(self, adapter: AdapterSpec, context: RunContext, breaker: Breaker | None = None) -> None:
         self.adapter = adapter
         self.context = context
         self.client = AdapterClient(lambda: adapter.make_transport(context))
+        self.breaker = breaker or Breaker()
 
     async def start(self) -> HelloInfo:
         return await self.client.start()
@@ -66,27 +97,37 @@ class Lane:
             title=case.title,
         )
         try:
-            await self._run(case, result)
+            if self.breaker.tripped:
+                result.outcome = Outcome.ERROR
+                result.message = self.breaker.message
+            else:
+                await self._run(case, result)
+                if self.client.broken and result.outcome is Outcome.ERROR:
+                    self.breaker.failed(result.message)
+                elif result.outcome is not Outcome.ERROR:
+                    self.breaker.succeeded()
         except Exception as error:  # a bug of ours must not take the other cases down
             result.outcome = Outcome.ERROR
-            result.message = f"harness error: {type(error).__name__}: {error}"
+            result.message = f"{HARNESS_ERROR}{type(error).__name__}: {error}"
         finally:
             result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
-    async def _ensure_adapter(self) -> HelloInfo | None:
+    async def _ensure_adapter(self) -> HelloInfo | str:
+        """The adapter's hello, restarting it first if it broke; or why it would not restart."""
         if self.client.broken or self.client.hello is None:
             try:
                 return await self.client.restart()
-            except InfrastructureError:
-                return None
+            except InfrastructureError as error:
+                return str(error)
         return self.client.hello
 
     async def _run(self, case: Case, result: CaseResult) -> None:
         hello = await self._ensure_adapter()
-        if hello is None:
+        if isinstance(hello, str):
             result.outcome = Outcome.ERROR
-            result.message = "the adapter could not be restarted after an earlier failure"
+            result.message = f"the adapter could not be restarted after an earlier failure: {hello}"
+            self.client.broken = True
             return
         missing = [c for c in case.requires if c not in hello.capabilities]
         if missing:
@@ -187,15 +228,16 @@ async def run_cases(
     adapter: AdapterSpec,
     workers: int | None = None,
     on_result: ResultCallback | None = None,
+    breaker: Breaker | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
-    Raises ``InfrastructureError`` when the adapter cannot start at all.
+    Raises ``InfrastructureError`` when the adapter cannot start at all. ``breaker``
+    (made here when not given) tells afterwards whether the run gave up on a broken adapter.
     """
     with RunCertificates() as certificates:
-        return await _run_lanes(
-            cases, adapter, RunContext(certificates), lane_count(adapter, workers, len(cases)), on_result
-        )
+        lanes = lane_count(adapter, workers, len(cases))
+        return await _run_lanes(cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker())
 
 
 async def _run_lanes(
@@ -204,8 +246,9 @@ async def _run_lanes(
     context: RunContext,
     lanes_wanted: int,
     on_result: ResultCallback | None,
+    breaker: Breaker,
 ) -> tuple[HelloInfo, list[CaseResult]]:
-    lanes = [Lane(adapter, context) for _ in range(lanes_wanted)]
+    lanes = [Lane(adapter, context, breaker) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

@@ -12,6 +12,7 @@ import asyncio
 import signal
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,11 +25,11 @@ from .adapters.base import MAX_LANES, AdapterSpec
 from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .model import Case
-from .outcomes import CaseResult
+from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .progress import Progress
 from .protocol.replies import HelloInfo
 from .report import junit, results, summary
-from .runner import lane_count, run_cases
+from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")
 
@@ -74,13 +75,20 @@ def run_suite(options: RunOptions) -> ExitCode:
     print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s)", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
+    internal: str | None = None
+    breaker = Breaker()
     try:
-        execute(cases, adapter, lanes, progress, state)
+        execute(cases, adapter, lanes, progress, state, breaker)
     except KeyboardInterrupt:
         interrupted = True
     except InfrastructureError as error:
         infrastructure = str(error)
+    except Exception:  # a bug of ours: keep what ran, say where it is
+        internal = traceback.format_exc()
     progress.finish()
+    if breaker.tripped:
+        infrastructure = f"gave up: {breaker.message.removeprefix('not run: ')}"
+    internal = internal or _harness_errors(state.results)
     order = {case.id: index for index, case in enumerate(cases)}
     done = sorted(state.results, key=lambda r: order[r.id])
     verdict = expectations.gate(done, known)
@@ -99,7 +107,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             "expectations": str(options.expectations) if options.expectations else None,
         },
         interrupted=interrupted,
-        error=infrastructure,
+        error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
         spec_errors=[str(error) for error in spec_errors],
     )
     write_reports(options.report_dir, header, done, verdict)
@@ -108,8 +116,18 @@ def run_suite(options: RunOptions) -> ExitCode:
         previous = expectations.load(target) if target.is_file() else None
         expectations.write(target, expectations.updated(done, previous, adapter.name))
         print(f"expectations rewritten: {target}")
+    if internal:
+        print(internal.rstrip(), file=sys.stderr)
+        print(
+            f"internal error: this is a bug of connect-conformance, not of the implementation; "
+            f"the {len(done)} results so far are in {options.report_dir}/",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERNAL
     if infrastructure:
         print(f"error: {infrastructure}", file=sys.stderr)
+        if done:
+            print(f"the {len(done)} results so far are in {options.report_dir}/", file=sys.stderr)
         return ExitCode.INFRASTRUCTURE
     print(summary.text_table(done))
     _print_gate(verdict, known)
@@ -123,7 +141,22 @@ def run_suite(options: RunOptions) -> ExitCode:
     return ExitCode.OK if verdict.ok else ExitCode.UNEXPECTED
 
 
-def execute(cases: list[Case], adapter: AdapterSpec, lanes: int, progress: Progress | None, state: RunState) -> None:
+def _harness_errors(done: Sequence[CaseResult]) -> str | None:
+    broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
+    if not broken:
+        return None
+    shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
+    return f"{len(broken)} case(s) hit a bug of the harness:\n{shown}"
+
+
+def execute(
+    cases: list[Case],
+    adapter: AdapterSpec,
+    lanes: int,
+    progress: Progress | None,
+    state: RunState,
+    breaker: Breaker | None = None,
+) -> None:
     def on_result(result: CaseResult) -> None:
         state.results.append(result)
         if progress is not None:
@@ -134,7 +167,7 @@ def execute(cases: list[Case], adapter: AdapterSpec, lanes: int, progress: Progr
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result)
+        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result, breaker=breaker)
 
     try:
         asyncio.run(go())
