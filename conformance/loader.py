@@ -22,6 +22,8 @@ from .errors import SpecError, SpecErrors
 from .model import ACTIONS, MODIFIERS, Case, PeerSpec, Step
 
 CATALOGUE_SIZE = 49
+#: The behaviour catalogue beside the area folders of spec/ (read by conformance/catalogue.py).
+CATALOGUE_FILE = "behaviours.yaml"
 _SOURCE_FORMS = (
     re.compile(r"^B([1-9]|[1-9][0-9])$"),
     re.compile(r"^(docs|spec):\S+$"),
@@ -338,11 +340,16 @@ def _area_of(path: Path, root: Path | None) -> str | None:
     return relative.parts[0] if len(relative.parts) > 1 else None
 
 
+def _is_catalogue(path: Path) -> bool:
+    """``spec/behaviours.yaml`` holds the behaviour catalogue (conformance/catalogue.py), not cases."""
+    return path.name == CATALOGUE_FILE and path.parent.name == "spec"
+
+
 def spec_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file() and not _is_catalogue(p)))
         else:
             found.append(path)
     return found
