@@ -271,6 +271,10 @@ class _Checker:
         validator = jsonschema.validators.validator_for(root)(root)
         for error in validator.iter_errors(self.document):
             path = list(error.absolute_path)
+            if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                # Point at the unknown key itself, as the spec loader does.
+                allowed: Any = error.schema
+                path += sorted(key for key in error.instance if key not in allowed.get("properties", {}))[:1]
             field = ".".join(str(part) for part in path) or "catalogue"
             # The spec loader's wording, so both files read alike.
             self.problem(self.line(*path), field, loader._describe(error))
@@ -287,6 +291,13 @@ class _Checker:
             pins=self.document["pins"],
             file=self.file,
         )
+        for index, raw in enumerate(self.document["behaviours"]):
+            if "reason" in raw and raw.get("scope") != "out":
+                self.problem(
+                    self.line("behaviours", index, "reason"),
+                    f"behaviours.{index}.reason",
+                    "a reason is only for scope: out",
+                )
         behaviours = tuple(
             self.behaviour(catalogue, raw, index) for index, raw in enumerate(self.document["behaviours"])
         )
