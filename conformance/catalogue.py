@@ -354,19 +354,18 @@ class _Checker:
             if lines["end"] is not None and int(lines["end"]) < int(lines["start"]):
                 self.problem(self.line(*path, "workerd"), f"{field}.workerd", "the line range ends before it starts")
             anchor = f"L{lines['start']}" + (f"-L{lines['end']}" if lines["end"] else "")
-            url = f"https://github.com/cloudflare/workerd/blob/{catalogue.workerd_commit}/{lines['path']}#{anchor}"
-            return Source(entry["what"], url, f"workerd {lines['path'].rsplit('/', 1)[-1]} {anchor}")
-        reference = entry["ref"]
-        url = catalogue.resolve(reference) if not _ID.match(reference) else None
-        if url is None:
-            problem = _source_problem(catalogue, reference) if not _ID.match(reference) else None
+            blob = f"https://github.com/cloudflare/workerd/blob/{catalogue.workerd_commit}/{lines['path']}#{anchor}"
+            return Source(entry["what"], blob, f"workerd {lines['path'].rsplit('/', 1)[-1]} {anchor}")
+        reference: str = entry["ref"]
+        resolved = None if _ID.match(reference) else catalogue.resolve(reference)
+        if resolved is None:
+            problem = None if _ID.match(reference) else _source_problem(catalogue, reference)
             self.problem(
                 self.line(*path, "ref"),
                 f"{field}.ref",
                 problem or f"{reference!r} is a behaviour id; a source must be a document, issue or link",
             )
-            url = reference
-        return Source(entry["what"], url)
+        return Source(entry["what"], resolved or reference)
 
     def check_ids(self, behaviours: Sequence[Behaviour]) -> None:
         # Ids are never renumbered or removed, so the file lists B1..Bn in order without gaps.
