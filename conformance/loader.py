@@ -340,7 +340,7 @@ def _area_of(path: Path, root: Path | None) -> str | None:
     return relative.parts[0] if len(relative.parts) > 1 else None
 
 
-def _is_catalogue(path: Path) -> bool:
+def is_catalogue(path: Path) -> bool:
     """``spec/behaviours.yaml`` holds the behaviour catalogue (conformance/catalogue.py), not cases."""
     return path.name == CATALOGUE_FILE and path.parent.name == "spec"
 
@@ -349,7 +349,7 @@ def spec_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file() and not _is_catalogue(p)))
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file() and not is_catalogue(p)))
         else:
             found.append(path)
     return found
