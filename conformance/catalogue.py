@@ -475,7 +475,7 @@ def _section(behaviour: Behaviour, cases: Sequence[str]) -> list[str]:
             name = f"{error.name} " if error.name else ""
             item = f"- {name}{_code(error.message)}"
             if error.when:
-                item += f" ({error.when})"
+                item += f" — {error.when}"
             if error.match:
                 item += f"; cases match {_code(error.match)}"
             lines.append(item)
