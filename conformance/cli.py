@@ -100,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list cases with ids, levels and sources")
     _add_selection(listing)
 
+    commands.add_parser(
+        "catalogue", help="print the behaviour catalogue as Markdown (spec/behaviours.md is this output)"
+    )
+
     mutants = commands.add_parser(
         "mutants", help="run the suite against each broken reference and show what catches it"
     )
@@ -209,6 +213,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _validate(args)
     if args.command == "list":
         return _list(args)
+    if args.command == "catalogue":
+        return _catalogue()
     if args.command == "mutants":
         from .mutants_command import run_mutants
         from .selection import load_strict_selection, spec_paths
@@ -277,6 +283,17 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"{len(errors)} problem(s) in {files} file(s)", file=sys.stderr)
         return ExitCode.USAGE
     print(f"ok: {len(cases)} cases in {files} file(s)")
+    return ExitCode.OK
+
+
+def _catalogue() -> int:
+    from . import catalogue
+    from .loader import load_strict
+    from .specdir import default_spec_dir
+
+    text = catalogue.render(catalogue.load(), load_strict([default_spec_dir()]))
+    # Bytes, so the file is UTF-8 whatever the terminal's encoding (titles carry an em-dash).
+    sys.stdout.buffer.write(text.encode("utf-8"))
     return ExitCode.OK
 
 

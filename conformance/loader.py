@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import ValidationError
 
-from . import schema, units, yamlsource
+from . import catalogue, schema, units, yamlsource
 from .actions import ACTIONS
 from .errors import SpecError, SpecErrors
 from .model import MODIFIERS, Case, PeerSpec, Step
+from .specdir import find_spec_root, is_catalogue
 
-CATALOGUE_SIZE = 49
-_SOURCE_FORMS = (
-    re.compile(r"^B([1-9]|[1-9][0-9])$"),
-    re.compile(r"^(docs|spec):\S+$"),
-    re.compile(r"^[a-z0-9-]+#[0-9]+$"),
-    re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+#[0-9]+$"),
-    re.compile(r"^https?://\S+$"),
-)
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 PEER_VARIABLES = (
     "peer.host",
@@ -50,45 +42,13 @@ def _validator(definition: str) -> jsonschema.protocols.Validator:
     return cls(subschema)
 
 
-def _describe(error: ValidationError) -> str:
-    instance = error.instance
-    # jsonschema types these loosely (they may be "unset"); here they are always set.
-    schema: Any = error.schema
-    validator_value: Any = error.validator_value
-    got = type(instance).__name__ if not isinstance(instance, str) else f"string {instance!r}"
-    if error.validator == "type":
-        return f"expected {validator_value}, got {got}"
-    if error.validator == "enum":
-        choices = ", ".join(repr(choice) for choice in validator_value)
-        return f"expected one of {choices}, got {instance!r}"
-    if error.validator == "const":
-        return f"expected {validator_value!r}, got {instance!r}"
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    if error.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
-        return f"unknown field {', '.join(map(repr, extra))} (expected one of {', '.join(allowed)})"
-    if error.validator == "pattern":
-        return f"{instance!r} does not match the pattern {validator_value}"
-    if error.validator == "minItems":
-        return f"expected at least {validator_value} item(s)"
-    if error.validator in ("oneOf", "anyOf") and "description" in schema:
-        return f"expected {schema['description']}, got {instance!r}"
-    if error.validator in ("oneOf", "anyOf"):
-        best = jsonschema.exceptions.best_match(error.context or [])
-        if best is not None and best.validator not in ("oneOf", "anyOf"):
-            return _describe(best)
-        return f"{instance!r} is not a valid value here"
-    return error.message
-
-
 class _FileChecker:
     """Collects every problem in one file; builds cases only when there are none."""
 
-    def __init__(self, path: Path, area: str | None) -> None:
+    def __init__(self, path: Path, area: str | None, known: catalogue.Catalogue | None) -> None:
         self.path = path
         self.area = area
+        self.catalogue = known
         self.errors: list[SpecError] = []
         self.document: Any = None
 
@@ -105,7 +65,7 @@ class _FileChecker:
                 full += sorted(key for key in error.instance if key not in allowed)[:1]
             # The leading index only says which case of the file; the line says it better.
             field = ".".join(str(part) for part in full[1:]) or "case"
-            self.problem(yamlsource.line_of(self.document, full), field, _describe(error))
+            self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error))
             found = True
         return found
 
@@ -211,16 +171,11 @@ class _CaseChecker:
         return [self.build(steps, variant) for variant in variants]
 
     def check_source(self, source: str, position: int) -> None:
-        line = self.line("source", position)
-        if not any(form.match(source) for form in _SOURCE_FORMS):
-            self.file.problem(
-                line,
-                f"source.{position}",
-                f"{source!r} is neither a behaviour id (B1..B"
-                f"{CATALOGUE_SIZE}) nor a document reference (docs:..., spec:..., repo#N, https://...)",
-            )
-        elif source.startswith("B") and not 1 <= int(source[1:]) <= CATALOGUE_SIZE:
-            self.file.problem(line, f"source.{position}", f"{source!r} is not in the catalogue (B1..B{CATALOGUE_SIZE})")
+        if self.file.catalogue is None:
+            return  # the catalogue itself is broken: its own problems are reported instead
+        problem = catalogue.source_problem(self.file.catalogue, source)
+        if problem:
+            self.file.problem(self.line("source", position), f"source.{position}", f"{source!r}: {problem}")
 
     def check_steps(self) -> list[Step]:
         steps: list[Step] = []
@@ -364,22 +319,23 @@ def spec_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file() and not is_catalogue(p)))
         else:
             found.append(path)
     return found
 
 
-def find_spec_root(path: Path) -> Path | None:
-    """The ``spec/`` folder containing ``path`` (areas are its sub-folders)."""
-    for candidate in [path, *path.resolve().parents]:
-        if candidate.name == "spec" and candidate.is_dir():
-            return candidate
-    return None
-
-
-def load_file(path: Path, root: Path | None = None) -> tuple[list[Case], list[SpecError]]:
-    checker = _FileChecker(path, _area_of(path, root if root else find_spec_root(path.parent)))
+def load_file(
+    path: Path, root: Path | None = None, known: catalogue.Catalogue | None = None
+) -> tuple[list[Case], list[SpecError]]:
+    """The valid cases of one file and its problems; sources are checked against ``known`` (else the catalogue
+    of the file's spec folder, or the suite's own)."""
+    root = root or find_spec_root(path.parent)
+    errors: list[SpecError] = []
+    if known is None:
+        known, errors = catalogue.for_spec_root(root)
+    checker = _FileChecker(path, _area_of(path, root), known)
+    checker.errors.extend(errors)
     cases: list[Case] = []
     for index, raw in enumerate(checker.read()):
         before = len(checker.errors)
@@ -398,8 +354,15 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
     cases: list[Case] = []
     errors: list[SpecError] = []
     seen: dict[str, Case] = {}
+    reported: set[str] = set()
     for path in spec_files(list(paths)):
-        file_cases, file_errors = load_file(path)
+        root = find_spec_root(path.parent)
+        known, catalogue_errors = catalogue.for_spec_root(root)
+        for error in catalogue_errors:
+            if str(error) not in reported:  # a broken catalogue is reported once, not per file
+                reported.add(str(error))
+                errors.append(error)
+        file_cases, file_errors = load_file(path, root, known)
         errors.extend(file_errors)
         for case in file_cases:
             if case.id in seen:
@@ -420,12 +383,3 @@ def load_strict(paths: Iterable[Path]) -> list[Case]:
     if errors:
         raise SpecErrors(errors)
     return cases
-
-
-def default_spec_dir() -> Path:
-    """``spec/`` of this checkout, or the copy installed with the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "spec", here / "spec_data"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "spec"

@@ -137,9 +137,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix != ".yaml" or _SESSION_KEY not in parent.config.stash:
         return None
-    from .loader import find_spec_root
+    from .specdir import find_spec_root, is_catalogue
 
-    if find_spec_root(file_path.parent) is None:
+    if find_spec_root(file_path.parent) is None or is_catalogue(file_path):
         return None
     return SpecFile.from_parent(parent, path=file_path)
 

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SpecError, UsageError
-from .loader import default_spec_dir, load, load_strict
+from .loader import load, load_strict
 from .model import Case
+from .specdir import default_spec_dir
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
 
