@@ -43,6 +43,17 @@ def _lanes(value: str) -> int | None:
     return lanes
 
 
+def _duration(value: str) -> float:
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h") else (value, "s")
+    try:
+        seconds = float(number) * {"s": 1, "m": 60, "h": 3600}[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
 def _adapter_help() -> str:
     return " | ".join([*registry.names(), "reference+<mutant>", "stdio:'CMD ARGS'", "ws://HOST:PORT/PATH"])
 
@@ -110,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(mutants)
     _add_lanes(mutants, "cases of all mutant suites run")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
+
+    fuzz = commands.add_parser(
+        "fuzz", help="differential fuzzing: generated scenarios on two implementations, divergences as cases"
+    )
+    fuzz.add_argument("--adapter", required=True, help=f"the implementation under test: {_adapter_help()}")
+    fuzz.add_argument(
+        "--against", default="reference", help="the implementation it is compared with (default: reference)"
+    )
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--examples", type=int, default=200, metavar="N", help="scenarios to try (default 200)")
+    budget.add_argument("--time", type=_duration, metavar="T", help="how long to search instead, e.g. 90s or 10m")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="S", help="the search's seed (same seed, same scenarios)")
+    fuzz.add_argument(
+        "--out", type=Path, default=Path("reports/fuzz"), metavar="DIR", help="where cases are written (reports/fuzz)"
+    )
+    fuzz.add_argument(
+        "-n", dest="lanes", type=_lanes, default=1, metavar="N", help="independent searches at once (seeds S, S+1...)"
+    )
+    fuzz.add_argument("paths", nargs="*", help="spec folders whose message patterns count as equal (default: spec/)")
 
     install = commands.add_parser(
         "install", help="install the npm packages of the JS adapters now (else: on first use)"
@@ -221,6 +251,22 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
         return run_mutants(cases, workers=args.workers, only=args.only)
+    if args.command == "fuzz":
+        from .fuzz import FuzzOptions, run_fuzz
+
+        if args.examples < 1:
+            raise UsageError("--examples must be at least 1")
+        fuzzing = FuzzOptions(
+            adapter=args.adapter,
+            against=args.against,
+            examples=args.examples if args.time is None else 10**9,
+            seconds=args.time,
+            seed=args.seed,
+            out=args.out,
+            lanes=args.lanes or 1,
+            spec=[Path(p) for p in args.paths],
+        )
+        return run_fuzz(fuzzing)
     if args.command == "servers":
         return _servers(args)
     if args.command == "adapter-check":

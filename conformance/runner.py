@@ -84,7 +84,7 @@ class Lane:
     async def close(self) -> None:
         await self.client.close()
 
-    async def run_case(self, case: Case) -> CaseResult:
+    async def run_case(self, case: Case, observe_only: bool = False) -> CaseResult:
         started = time.perf_counter()
         result = CaseResult(
             id=case.id,
@@ -101,7 +101,7 @@ class Lane:
                 result.outcome = Outcome.ERROR
                 result.message = self.breaker.message
             else:
-                await self._run(case, result)
+                await self._run(case, result, observe_only)
                 if self.client.broken and result.outcome is Outcome.ERROR:
                     self.breaker.failed(result.message)
                 elif result.outcome is not Outcome.ERROR:
@@ -122,7 +122,7 @@ class Lane:
                 return str(error)
         return self.client.hello
 
-    async def _run(self, case: Case, result: CaseResult) -> None:
+    async def _run(self, case: Case, result: CaseResult, observe_only: bool = False) -> None:
         hello = await self._ensure_adapter()
         if isinstance(hello, str):
             result.outcome = Outcome.ERROR
@@ -141,7 +141,7 @@ class Lane:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
-        interpreter = CaseInterpreter(case, {**case.variables, **peer.variables})
+        interpreter = CaseInterpreter(case, {**case.variables, **peer.variables}, observe_only=observe_only)
         background: dict[str, asyncio.Task[PeerResult]] = {}
         try:
             await self._drive_case(case, interpreter, peer, background)
