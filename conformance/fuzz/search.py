@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
-from hypothesis.errors import Flaky, NoSuchExample
+from hypothesis.errors import NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
 from ..certificates import RunCertificates
