@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__, expectations, loader, selection
+from . import __version__, expectations, interrupts, loader, selection
 from .adapters import registry
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .model import Case
-from .outcomes import CaseResult
+from .outcomes import CaseResult, Outcome
 from .progress import Progress
 from .protocol.client import Hello
-from .report import junit, results, summary
+from .report import results, run_files, summary
+from .report.output import display_text
 from .runner import AdapterSpec, run_cases
 
 EXIT_OK = 0
@@ -166,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
+            # _run takes over the signals itself, to still write its report when interrupted.
             return _run(args)
+        interrupts.deliver()
         if args.command == "validate":
             return _validate(args)
         if args.command == "list":
@@ -304,13 +307,19 @@ def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Pro
 def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("-n must be at least 1")
-    cases, spec_errors = _select_lenient(args)
-    known = expectations.load(args.expectations) if args.expectations else None
-    adapter = registry.resolve(args.adapter)
+    run_files.check_folder(args.report_dir)
     started = datetime.now(UTC)
     clock = time.monotonic()
+    try:
+        interrupts.deliver()
+        cases, spec_errors = _select_lenient(args)
+        known = expectations.load(args.expectations) if args.expectations else None
+        adapter = registry.resolve(args.adapter)
+    except KeyboardInterrupt:
+        return _interrupted_before_cases(args, started, clock)
     state = RunState()
-    progress = Progress(len(cases), verbose=args.verbose)
+    expected = (lambda result: not expectations.gate([result], known).unexpected) if known else None
+    progress = Progress(len(cases), verbose=args.verbose, expected=expected)
     print(f"running {len(cases)} cases against {adapter.name} with {args.workers} worker(s)", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
@@ -320,37 +329,34 @@ def _run(args: argparse.Namespace) -> int:
         interrupted = True
     except InfrastructureError as error:
         infrastructure = str(error)
-    progress.finish()
-    order = {case.id: index for index, case in enumerate(cases)}
-    done = sorted(state.results, key=lambda r: order[r.id])
-    verdict = expectations.gate(done, known)
-    header = results.RunHeader(
-        adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
-        adapter_spec=adapter.name,
-        started=started.isoformat(timespec="seconds"),
-        duration_s=time.monotonic() - clock,
-        workers=args.workers,
-        spec_revision=results.spec_revision([c.file for c in cases]),
-        selection={
-            "keyword": args.keyword,
-            "tags": args.tag,
-            "paths": [str(p) for p in _paths(args.paths)],
-            "selected": len(cases),
-            "expectations": str(args.expectations) if args.expectations else None,
-        },
-        interrupted=interrupted,
-        error=infrastructure,
-        spec_errors=[str(error) for error in spec_errors],
-    )
-    write_reports(args.report_dir, header, done, verdict)
+    with interrupts.shielded() as late_signals:
+        progress.finish()
+        order = {case.id: index for index, case in enumerate(cases)}
+        done = sorted(state.results, key=lambda r: order[r.id])
+        verdict = expectations.gate(done, known)
+        header = results.RunHeader(
+            adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
+            adapter_spec=adapter.name,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=args.workers,
+            spec_revision=results.spec_revision([c.file for c in cases]),
+            selection=_selection(args, len(cases)),
+            interrupted=interrupted,
+            error=infrastructure,
+            spec_errors=[str(error) for error in spec_errors],
+        )
+        shown_expected = _expected_ids(done, verdict) if known else None
+        run_files.write_reports(args.report_dir, header, done, verdict.as_dict(), shown_expected)
+    interrupted = interrupted or bool(late_signals)
     if args.update_expectations and not interrupted and not infrastructure:
         previous = expectations.load(args.update_expectations) if args.update_expectations.is_file() else None
         expectations.write(args.update_expectations, expectations.updated(done, previous, adapter.name))
         print(f"expectations rewritten: {args.update_expectations}")
     if infrastructure:
-        print(f"error: {infrastructure}", file=sys.stderr)
+        print(f"error: {display_text(infrastructure)}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
-    print(summary.text_table(done))
+    print(summary.text_table(done, shown_expected))
     _print_gate(verdict, known)
     print(f"reports written to {args.report_dir}/ (results.json, junit.xml, summary.md)")
     if interrupted:
@@ -362,20 +368,38 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if verdict.ok else EXIT_UNEXPECTED
 
 
-def write_reports(
-    directory: Path, header: results.RunHeader, done: list[CaseResult], verdict: expectations.GateResult
-) -> None:
-    results.write_json(directory / "results.json", results.results_document(header, done, verdict.as_dict()))
-    junit.write_junit(directory / "junit.xml", f"connect-conformance: {header.adapter_spec}", done)
-    notes = [
-        f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
-        f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
-    ]
-    if header.interrupted:
-        notes.append("**Interrupted**: partial results.")
-    (directory / "summary.md").write_text(
-        summary.markdown("connect-conformance results", done, notes), encoding="utf-8"
-    )
+def _selection(args: argparse.Namespace, selected: int) -> dict[str, object]:
+    return {
+        "keyword": args.keyword,
+        "tags": args.tag,
+        "paths": [str(p) for p in _paths(args.paths)],
+        "selected": selected,
+        "expectations": str(args.expectations) if args.expectations else None,
+    }
+
+
+def _expected_ids(done: list[CaseResult], verdict: expectations.GateResult) -> set[str]:
+    """Non-pass outcomes the expectations file lists: shown as xfail."""
+    unexpected = {result.id for result, _ in verdict.unexpected}
+    return {result.id for result in done if result.outcome is not Outcome.PASS and result.id not in unexpected}
+
+
+def _interrupted_before_cases(args: argparse.Namespace, started: datetime, clock: float) -> int:
+    """Ctrl-C or SIGTERM while the spec loads or the adapter is prepared: an empty, interrupted report."""
+    with interrupts.shielded():
+        header = results.RunHeader(
+            adapter={"name": args.adapter or "?"},
+            adapter_spec=args.adapter,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=args.workers,
+            spec_revision=results.spec_revision([]),
+            selection=_selection(args, 0),
+            interrupted=True,
+        )
+        run_files.write_reports(args.report_dir, header, [], expectations.gate([], None).as_dict())
+    print(f"interrupted before any case ran; empty report written to {args.report_dir}/", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
@@ -383,7 +407,7 @@ def _print_gate(verdict: expectations.GateResult, known: expectations.Expectatio
         first = result.message.splitlines()[0] if result.message else ""
         print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
         if first:
-            print(f"    {first}")
+            print(f"    {display_text(first)}")
     if known is not None:
         print(
             f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
