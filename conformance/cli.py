@@ -272,9 +272,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in _select(args):
+    # Like run: the valid cases are listed, the broken ones are reported (exit 2).
+    cases, errors = _select_lenient(args)
+    for case in cases:
         print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
-    return EXIT_OK
+    return EXIT_USAGE if errors else EXIT_OK
 
 
 @dataclass
