@@ -54,7 +54,7 @@ def _describe(error: ValidationError) -> str:
     # jsonschema types these loosely (they may be "unset"); here they are always set.
     schema: Any = error.schema
     validator_value: Any = error.validator_value
-    got = type(instance).__name__ if not isinstance(instance, str) else f"string {instance!r}"
+    got = yamlsource.kind(instance) if not isinstance(instance, str) else f"string {instance!r}"
     if error.validator == "type":
         return f"expected {validator_value}, got {got}"
     if error.validator == "enum":
@@ -127,7 +127,7 @@ class _FileChecker:
         self.duplicates = duplicates
         if not isinstance(self.document, list):
             self.report_duplicates(0, None)
-            got = "nothing (an empty file)" if self.document is None else type(self.document).__name__
+            got = "nothing (an empty file)" if self.document is None else yamlsource.kind(self.document)
             self.problem(getattr(self.document, "line", 1), "", f"expected a list of cases, got {got}")
             return []
         if not self.document:
@@ -241,7 +241,7 @@ class _CaseChecker:
         line = self.line(*where) or 0
         field = f"steps.{index}"
         if not isinstance(raw, dict):
-            self.file.problem(line, field, f"expected a mapping with one action, got {type(raw).__name__}")
+            self.file.problem(line, field, f"expected a mapping with one action, got {yamlsource.kind(raw)}")
             return None
         actions = [key for key in raw if key in ACTIONS]
         unknown = [key for key in raw if key not in ACTIONS and key not in MODIFIERS]

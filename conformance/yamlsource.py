@@ -27,6 +27,7 @@ composing the nodes stays in Python, where the depth is counted.
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,27 @@ class LineList(list[Any]):
     item_lines: list[int]
 
 
+_KINDS = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    datetime.date: "a date",
+}
+
+
+def kind(value: Any) -> str:
+    """What YAML made of a value, in YAML's words rather than Python's class names."""
+    if value is None:
+        return "null"
+    for cls, name in _KINDS.items():
+        if isinstance(value, cls):
+            return name
+    return type(value).__name__
+
+
 def _line(node: yaml.Node | yaml.Event) -> int:
     mark = node.start_mark
     return int(mark.line) + 1 if mark is not None else 1
@@ -118,7 +140,7 @@ def _key(loader: _Loader, key_node: yaml.Node) -> str:
     if isinstance(key, str):
         return key
     if isinstance(key_node, yaml.ScalarNode):
-        got = f'{type(key).__name__} {key_node.value}: write it in quotes, "{key_node.value}"'
+        got = f'{kind(key)} {key_node.value}: write it in quotes, "{key_node.value}"'
     else:
         got = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
     raise YamlProblem(_line(key_node), f"a mapping key must be a string, got {got}")
