@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -30,11 +31,13 @@ def _tolerant_output() -> None:
 
 
 def _stdout_is_closed() -> bool:
+    """Whether nobody reads our stdout any more (the write end of a pipe reports an error then)."""
     try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return True
-    return False
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
