@@ -248,7 +248,7 @@ def test_list_into_a_pipe_closed_after_one_line_ends_quietly(tmp_path: Path) -> 
     folder.mkdir(parents=True)
     (folder / "many.yaml").write_text("".join(CASE.format(name=f"c{n}", level="must") for n in range(2000)))
     done = subprocess.run(
-        f"{sys.executable} -m conformance list {tmp_path / 'spec'} | head -1; echo \"status ${{PIPESTATUS[0]}}\"",
+        f'{sys.executable} -m conformance list {tmp_path / "spec"} | head -1; echo "status ${{PIPESTATUS[0]}}"',
         shell=True,
         executable="/bin/bash",
         cwd=REPO,
