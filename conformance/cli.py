@@ -351,6 +351,7 @@ def _run(args: argparse.Namespace) -> int:
         shown_expected = _expected_ids(done, verdict) if known else None
         run_files.write_reports(args.report_dir, header, done, verdict.as_dict(), shown_expected)
     interrupted = interrupted or bool(late_signals)
+    interrupts.deliver()  # asyncio.run left SIGTERM at its default (death by signal); a signal now ends in 130
     if args.update_expectations and not interrupted and not infrastructure:
         previous = expectations.load(args.update_expectations) if args.update_expectations.is_file() else None
         expectations.write(args.update_expectations, expectations.updated(done, previous, adapter.name))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conformance.certificates import FOLDER_PREFIX as CA_PREFIX
+from conformance.yamlsource import MAX_FILE_BYTES
 from tests.helpers import REPO
 from tests.integration.cli import FIXTURES, run_cli
 
@@ -205,6 +206,22 @@ def test_validate_of_a_hostile_file_exits_2_with_its_line_quickly_and_in_little_
     first = done.stderr.splitlines()[0]
     assert first.startswith(f"{path}:"), first
     assert first[len(str(path)) + 1 :].split(":", 1)[0].isdigit(), f"no line number in {first!r}"
+    assert done.seconds < 5, done.seconds
+    assert done.peak_rss_mb is not None
+    assert done.peak_rss_mb < 300, done.peak_rss_mb
+
+
+def test_a_valid_file_just_under_the_size_limit_validates_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "spec" / "lifecycle" / "large.yaml"
+    path.parent.mkdir(parents=True)
+    text, count = "", 0
+    while len(text) < MAX_FILE_BYTES - 200:
+        text += CASE.format(name=f"c{count}", level="must")
+        count += 1
+    path.write_text(text)
+    done = run_cli("validate", str(path), report_dir=tmp_path, measure=True, timeout=60)
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith(f"ok: {count} cases")
     assert done.seconds < 5, done.seconds
     assert done.peak_rss_mb is not None
     assert done.peak_rss_mb < 300, done.peak_rss_mb

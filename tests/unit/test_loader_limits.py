@@ -76,9 +76,7 @@ def load_text(tmp_path: Path, data: str | bytes) -> tuple[list[str], list[str]]:
         ),
         pytest.param("- title: " + "t" * 10_001 + "\n", 1, "a line of 10010 characters", id="long-line"),
         pytest.param(CASE.format(name="a").replace("[B16]", "[2027-02-30]"), 4, "invalid date", id="bad-date"),
-        pytest.param(
-            ("# " + "x" * 9000 + "\n") * 200, 117, "larger than 1024 KiB (the limit); split it", id="too-large"
-        ),
+        pytest.param(("# " + "x" * 9000 + "\n") * 100, 59, "larger than 512 KiB (the limit); split it", id="too-large"),
         pytest.param("", 1, "expected a list of cases, got nothing (an empty file)", id="empty-file"),
         pytest.param("[]\n", 1, "the file holds no cases", id="empty-list"),
         pytest.param("just text\n", 1, "expected a list of cases, got a string", id="not-a-list"),
