@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance.certificates import CERTIFICATE_NAMES
 from conformance.certificates import FOLDER_PREFIX as CA_PREFIX
 from conformance.yamlsource import MAX_FILE_BYTES
 from tests.helpers import REPO
@@ -157,7 +158,8 @@ def test_the_ca_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path: Path
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
-    while not list(temp.glob(f"{CA_PREFIX}{process.pid}-*/ca.pem")):
+    # Killed once every key is written: the folder then holds what must not stay behind.
+    while len(list(temp.glob(f"{CA_PREFIX}{process.pid}-*/*.key.pem"))) < len(CERTIFICATE_NAMES):
         assert process.poll() is None
         assert time.monotonic() < deadline, "the run never made its CA"
         time.sleep(0.02)
