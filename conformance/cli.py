@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import interrupts
 from ._version import __version__
 from .adapters import registry
 from .adapters.base import MAX_LANES
@@ -203,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command != "run":
+            # run takes over the signals itself, to still write its report when interrupted.
+            interrupts.deliver()
         return _dispatch(args)
     except SpecErrors as errors:
         for error in errors.errors:
@@ -344,11 +348,13 @@ def _catalogue() -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .selection import load_strict_selection, spec_paths
+    from .selection import load_selection, spec_paths
 
-    for case in load_strict_selection(spec_paths(args.paths), args.keyword, args.tag):
+    # Like run: the valid cases are listed, the broken ones are reported (exit 2).
+    cases, errors = load_selection(spec_paths(args.paths), args.keyword, args.tag)
+    for case in cases:
         print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
-    return ExitCode.OK
+    return ExitCode.USAGE if errors else ExitCode.OK
 
 
 if __name__ == "__main__":
