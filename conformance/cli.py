@@ -221,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INFRASTRUCTURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        raise  # nobody reads our output any more: launch.main ends quietly (141)
     except Exception:  # a bug of ours must not look like a failing implementation (exit 1)
         traceback.print_exc()
         print("internal error: this is a bug of connect-conformance, please report it", file=sys.stderr)

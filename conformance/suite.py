@@ -210,7 +210,7 @@ def _interrupted_before_cases(options: RunOptions, started: datetime, clock: flo
             adapter_spec=options.adapter,
             started=started.isoformat(timespec="seconds"),
             duration_s=time.monotonic() - clock,
-            workers=options.workers or 0,
+            workers=options.workers or 1,  # no lane ran; the schema wants a count
             spec_revision=results.spec_revision([]),
             selection=_selection(options, list(options.paths), 0),
             interrupted=True,
