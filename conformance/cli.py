@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
     run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run inside a fresh network namespace: only lo, private /etc/hosts, no DNS (docs/sandbox.md)",
+    )
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -166,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
+            if args.sandbox:
+                _enter_sandbox(sys.argv[1:] if argv is None else argv)
             return _run(args)
         if args.command == "validate":
             return _validate(args)
@@ -210,6 +217,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     return EXIT_USAGE
+
+
+def _enter_sandbox(argv: Sequence[str]) -> None:
+    """Outside a sandbox: re-execute this command inside a new one (never returns). Inside: check it."""
+    from .sandbox import enter_or_confirm
+
+    enter_or_confirm(argv)
 
 
 def _select(args: argparse.Namespace) -> list[Case]:
