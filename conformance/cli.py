@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_lanes(run, "cases run")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run inside a fresh network namespace: only lo, private /etc/hosts, no DNS (docs/sandbox.md)",
+    )
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -204,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "run" and args.sandbox:
+            _enter_sandbox(sys.argv[1:] if argv is None else argv)
         if args.command != "run":
             # run takes over the signals itself, to still write its report when interrupted.
             interrupts.deliver()
@@ -227,6 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc()
         print("internal error: this is a bug of connect-conformance, please report it", file=sys.stderr)
         return ExitCode.INTERNAL
+
+
+def _enter_sandbox(argv: Sequence[str]) -> None:
+    """Outside a sandbox: re-execute this command inside a new one (never returns). Inside: check it."""
+    from .sandbox import enter_or_confirm
+
+    enter_or_confirm(argv)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
