@@ -81,6 +81,16 @@ def _add_lanes(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_sandbox(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run inside fresh network namespaces: only lo (with Cloudflare addresses on it), private /etc/hosts, "
+        f"no DNS; cases that need it are skipped outside one (docs/sandbox.md); {default}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="connect-conformance", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"connect-conformance {__version__}")
@@ -105,11 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_lanes(run, "cases run")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
-    run.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="run inside a fresh network namespace: only lo, private /etc/hosts, no DNS (docs/sandbox.md)",
-    )
+    _add_sandbox(run, "default: on for the real runtimes (workerd, node-socket) where a sandbox can be made")
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -127,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(mutants)
     _add_lanes(mutants, "cases of all mutant suites run")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
+    _add_sandbox(mutants, "default: on where a sandbox can be made (else the policy cases are skipped)")
 
     fuzz = commands.add_parser(
         "fuzz", help="differential fuzzing: generated scenarios on two implementations, divergences as cases"
@@ -209,8 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "run" and args.sandbox:
-            _enter_sandbox(sys.argv[1:] if argv is None else argv)
+        if args.command in ("run", "mutants"):
+            _maybe_sandbox(args, sys.argv[1:] if argv is None else list(argv))
         if args.command != "run":
             # run takes over the signals itself, to still write its report when interrupted.
             interrupts.deliver()
@@ -236,11 +243,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERNAL
 
 
-def _enter_sandbox(argv: Sequence[str]) -> None:
-    """Outside a sandbox: re-execute this command inside a new one (never returns). Inside: check it."""
-    from .sandbox import enter_or_confirm
+def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
+    """Re-execute ``run``/``mutants`` inside a network sandbox when asked, or by default where it applies.
 
-    enter_or_confirm(argv)
+    ``--sandbox``: required (exit 3 where none can be made). ``--no-sandbox``: never. Neither: on for
+    ``mutants`` and for adapters that run a real runtime, where a sandbox can be made; otherwise the
+    cases that need one are skipped with the reason. Inside a sandbox the command only checks it.
+    """
+    from . import sandbox
+
+    if args.sandbox is False:
+        return
+    try:
+        inside = sandbox.current() is not None
+    except ValueError as error:
+        raise InfrastructureError(str(error)) from None
+    if args.sandbox is None and not inside:
+        entry = registry.builtin(args.adapter) if args.command == "run" else None
+        if args.command == "run" and (entry is None or not entry.sandbox):
+            return
+        available = sandbox.availability()
+        if not available.ok:
+            print(f"no network sandbox here ({available.reason}): the cases that need one are skipped", file=sys.stderr)
+            return
+    if not inside and args.command == "run":
+        registry.resolve(args.adapter)  # npm packages are installed now: the sandbox has no network
+    sandbox.enter_or_confirm(argv)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

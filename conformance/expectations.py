@@ -242,9 +242,17 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
 
 
 def write(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document``; the comment block at the top of an existing file is kept."""
     header = (
         "# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
         "# Every entry needs a reason that cites the behaviour id or issue.\n"
     )
+    if path.is_file():
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if not line.startswith("#"):
+                break
+            kept.append(line)
+        header = "".join(kept) or header
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     path.write_text(header + text, encoding="utf-8")

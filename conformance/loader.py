@@ -20,6 +20,7 @@ from . import catalogue, schema, units, yamlsource
 from .actions import ACTIONS
 from .errors import SpecError, SpecErrors
 from .model import MODIFIERS, Case, PeerSpec, Step
+from .sandbox.description import Description
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -33,6 +34,8 @@ PEER_VARIABLES = (
 )
 _LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.address")
 DEFAULT_CASE_TIMEOUT = 15.0
+#: ``${sandbox.*}``: defined for cases that require the sandbox (its contents are fixed: docs/sandbox.md).
+SANDBOX_VARIABLES = tuple(Description().variables())
 
 
 def _validator(definition: str) -> jsonschema.protocols.Validator:
@@ -266,6 +269,13 @@ class _CaseChecker:
         defined = set(
             PEER_VARIABLES if peer.kind != "none" else [v for v in PEER_VARIABLES if v not in _LISTENER_VARIABLES]
         )
+        requires = self.raw.get("requires", ())
+        if peer.needs_sandbox and "sandbox" not in requires:
+            self.file.problem(
+                self.line("peer"), "peer", "a Cloudflare address or a port below 1024 needs `requires: [sandbox]`"
+            )
+        if "sandbox" in requires:
+            defined |= set(SANDBOX_VARIABLES)
         variant_keys: set[str] | None = None
         for variant in variants:
             if variant is not None:
@@ -299,7 +309,9 @@ class _CaseChecker:
         raw: Any = self.raw.get("peer", "plain")
         if isinstance(raw, str):
             return PeerSpec(kind=raw)  # type: ignore[arg-type]
-        return PeerSpec(kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"))
+        return PeerSpec(
+            kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"), port=raw.get("port", 0)
+        )
 
     def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
         raw = self.raw

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import expectations, interrupts, selection
+from . import expectations, interrupts, sandbox, selection
 from .adapters import registry
 from .adapters.base import MAX_LANES, AdapterSpec
 from .errors import InfrastructureError, UsageError
@@ -85,7 +85,8 @@ def run_suite(options: RunOptions) -> ExitCode:
 
     state = RunState()
     progress = Progress(len(cases), verbose=options.verbose, expected=expected if known else None)
-    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s)", file=sys.stderr)
+    where = "inside the network sandbox" if sandbox.current() is not None else "outside any sandbox"
+    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s), {where}", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
     internal: str | None = None
@@ -117,6 +118,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             interrupted=interrupted,
             error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
             spec_errors=[str(error) for error in spec_errors],
+            sandboxed=sandbox.current() is not None,
         )
         shown_expected = _expected_ids(done, verdict) if known else None
         run_files.write_reports(options.report_dir, header, done, verdict.as_dict(), shown_expected)

@@ -34,6 +34,19 @@ def require_program(names: tuple[str, ...], install: str) -> str:
     pytest.skip(reason)
 
 
+def require_sandbox() -> None:
+    """The network sandbox must be possible here: in CI a failure if not, elsewhere a skip with the reason."""
+    from conformance.sandbox import availability
+
+    available = availability()
+    if available.ok:
+        return
+    reason = f"no network sandbox on this machine ({available.reason}); CI=true makes this test required"
+    if in_ci():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 def case_from_yaml(text: str, area: str | None = None) -> Case:
     """One case (no variants) from YAML text, validated like a spec file."""
     text = textwrap.dedent(text)

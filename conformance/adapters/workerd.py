@@ -106,6 +106,16 @@ def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = No
     return AdapterSpec("workerd", make, default_lanes=LANES)
 
 
+def _sandbox_allow() -> tuple[str, ...]:
+    """Inside the run's network sandbox: its own addresses, which exist only on its ``lo``."""
+    from .. import sandbox
+
+    description = sandbox.current()
+    if description is None:
+        return ()
+    return tuple(f"{a}/32" for a in description.cloudflare_v4) + tuple(f"{a}/128" for a in description.cloudflare_v6)
+
+
 def _js_source(name: str) -> bytes:
     return JS.joinpath(name).read_bytes()
 
@@ -185,6 +195,7 @@ class WorkerdTransport(WebSocketTransport):
             CONFIG_FILE: render(
                 WorkerdConfig(
                     adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
+                    extra_allow=_sandbox_allow(),
                 )
             ).encode("utf-8"),
         }

@@ -150,6 +150,7 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             "workers": run.get("workers"),
             "selection": _as_dict(run.get("selection")),
             "interrupted": bool(run.get("interrupted")),
+            "sandboxed": bool(run.get("sandboxed")),
             "error": run.get("error") if isinstance(run.get("error"), str) else None,
             "spec_errors": [_text(error) for error in _as_list(run.get("spec_errors"))],
             "host": _as_dict(run.get("host")),

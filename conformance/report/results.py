@@ -59,6 +59,7 @@ class RunHeader:
     interrupted: bool = False
     error: str | None = None
     spec_errors: list[str] = field(default_factory=list)
+    sandboxed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class RunHeader:
             "interrupted": self.interrupted,
             "error": self.error,
             "spec_errors": self.spec_errors,
+            "sandboxed": self.sandboxed,
             "host": host_facts(),
         }
 

@@ -65,6 +65,11 @@ def write_reports(
         f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
         f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
     ]
+    notes.append(
+        "Run inside the network sandbox (docs/sandbox.md)."
+        if header.sandboxed
+        else "Run outside the network sandbox: the cases that need it were skipped."
+    )
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")
     write_text(folder / "summary.md", summary.markdown("connect-conformance results", done, notes, expected))

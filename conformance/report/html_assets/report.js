@@ -114,7 +114,7 @@
     const table = el("table", { className: "implementations" },
       el("caption", {}, "Implementations"),
       el("thead", {}, el("tr", {}, ["implementation", "adapter", "version", "runtime", "adapter spec", "run started",
-        "duration", "workers", "spec revision", "gate"].map((name) => el("th", { scope: "col" }, name)))));
+        "duration", "workers", "sandbox", "spec revision", "gate"].map((name) => el("th", { scope: "col" }, name)))));
     const body = el("tbody");
     const warnings = el("ul", { className: "warnings" });
     impls.forEach((impl) => {
@@ -126,6 +126,7 @@
         [adapter.name, adapter.version, adapter.runtime, run.adapter_spec, (run.started || "").replace("T", " ")].map((text) => el("td", {}, text || "?")),
         el("td", {}, duration(run.duration_s)),
         el("td", {}, run.workers === undefined || run.workers === null ? "?" : String(run.workers)),
+        el("td", {}, run.sandboxed ? "yes" : "no"),
         el("td", {}, el("code", {}, run.spec_revision || "?")),
         el("td", { className: impl.gate && !impl.gate.ok ? "bad" : "" }, gate)));
       if (run.interrupted) warnings.appendChild(el("li", {}, impl.name + ": the run was interrupted; its results are partial."));
