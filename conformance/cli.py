@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__, expectations, loader, selection
+from . import __version__, expectations, loader, peers, selection
 from .adapters import registry
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .model import Case
@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
     run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
+    run.add_argument(
+        "--peer",
+        default="in-process",
+        metavar="WHERE",
+        help="where the peer runs: in-process (default) | docker | tcp://HOST:PORT (a `peer serve`; "
+        "its token in $CONNECT_CONFORMANCE_PEER_TOKEN)",
+    )
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -158,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     servers.add_argument(
         "--port", type=int, action="append", default=[], help="its port (one per --kind, or none: pick free ports)"
     )
+    servers.add_argument("--docker", action="store_true", help="run each server in a container (docs/docker.md)")
+
+    from .peer_command import add_peer_command
+
+    add_peer_command(commands)
     return parser
 
 
@@ -177,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
         if args.command == "servers":
             return _servers(args)
+        if args.command == "peer":
+            from .peer_command import peer_command
+
+            return peer_command(args)
         if args.command == "adapter-check":
             from .adapter_check import command
 
@@ -240,6 +256,10 @@ def _servers(args: argparse.Namespace) -> int:
     from .certificates import RunCertificates
 
     kinds = args.kind or ["echo"]
+    if args.docker:
+        from .servers_docker import serve_in_containers
+
+        return serve_in_containers(kinds, args.host, args.port)
     argv = ["--host", args.host]
     for kind in kinds:
         argv += ["--kind", kind]
@@ -282,7 +302,14 @@ class RunState:
     results: list[CaseResult] = field(default_factory=list)
 
 
-def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Progress | None, state: RunState) -> None:
+def execute(
+    cases: list[Case],
+    adapter: AdapterSpec,
+    workers: int,
+    progress: Progress | None,
+    state: RunState,
+    peer: peers.PeerChoice = peers.IN_PROCESS,
+) -> None:
     def on_result(result: CaseResult) -> None:
         state.results.append(result)
         if progress is not None:
@@ -293,7 +320,7 @@ def execute(cases: list[Case], adapter: AdapterSpec, workers: int, progress: Pro
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        state.hello, _ = await run_cases(cases, adapter, workers=workers, on_result=on_result)
+        state.hello, _ = await run_cases(cases, adapter, workers=workers, on_result=on_result, peer=peer)
 
     try:
         asyncio.run(go())
@@ -307,15 +334,17 @@ def _run(args: argparse.Namespace) -> int:
     cases, spec_errors = _select_lenient(args)
     known = expectations.load(args.expectations) if args.expectations else None
     adapter = registry.resolve(args.adapter)
+    peer = peers.parse(args.peer)
     started = datetime.now(UTC)
     clock = time.monotonic()
     state = RunState()
     progress = Progress(len(cases), verbose=args.verbose)
-    print(f"running {len(cases)} cases against {adapter.name} with {args.workers} worker(s)", file=sys.stderr)
+    where = "" if peer == peers.IN_PROCESS else f", peer {peer}"
+    print(f"running {len(cases)} cases against {adapter.name} with {args.workers} worker(s){where}", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
     try:
-        execute(cases, adapter, args.workers, progress, state)
+        execute(cases, adapter, args.workers, progress, state, peer)
     except KeyboardInterrupt:
         interrupted = True
     except InfrastructureError as error:
@@ -337,6 +366,7 @@ def _run(args: argparse.Namespace) -> int:
             "paths": [str(p) for p in _paths(args.paths)],
             "selected": len(cases),
             "expectations": str(args.expectations) if args.expectations else None,
+            "peer": str(peer),
         },
         interrupted=interrupted,
         error=infrastructure,

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from conformance_peer import ListenerSpec, PeerError, PeerSession, open_session
+from conformance_peer import ListenerSpec, PeerError
 
+from . import peers
 from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
 from .interpreter import (
@@ -45,6 +46,8 @@ class RunContext:
     """
 
     certificates: RunCertificates
+    peers: peers.PeerProvider = field(default_factory=peers.InProcessPeers)
+    """Where the cases' peer sessions are opened (``--peer``)."""
 
     @property
     def ca_pem(self) -> str:
@@ -121,7 +124,7 @@ class Lane:
             return
         try:
             spec = ListenerSpec(kind=case.peer.kind, host=case.peer.host, cert=case.peer.cert)
-            peer = await open_session(spec, self.context.certificates.peer_files())
+            peer = await self.context.peers.open_session(spec, self.context.certificates.peer_files())
         except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
@@ -147,7 +150,7 @@ class Lane:
         self,
         case: Case,
         interpreter: CaseInterpreter,
-        peer: PeerSession,
+        peer: peers.PeerSessionLike,
         background: dict[str, asyncio.Task[dict[str, Any]]],
     ) -> None:
         try:
@@ -175,7 +178,10 @@ class Lane:
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
 
     async def _drive(
-        self, interpreter: CaseInterpreter, peer: PeerSession, background: dict[str, asyncio.Task[dict[str, Any]]]
+        self,
+        interpreter: CaseInterpreter,
+        peer: peers.PeerSessionLike,
+        background: dict[str, asyncio.Task[dict[str, Any]]],
     ) -> None:
         while True:
             action = interpreter.next_action()
@@ -197,7 +203,7 @@ class Lane:
                 interpreter.observe(await _join(background[action.name], action.timeout))
 
 
-async def _peer_call(peer: PeerSession, action: PeerOp) -> dict[str, Any]:
+async def _peer_call(peer: peers.PeerSessionLike, action: PeerOp) -> dict[str, Any]:
     method: Callable[..., Awaitable[Any]] = getattr(peer, action.method)
     return normalise(action.method, await method(**prepare(action.kwargs)))
 
@@ -219,13 +225,15 @@ async def run_cases(
     workers: int = 1,
     on_result: ResultCallback | None = None,
     validate: bool = True,
+    peer: peers.PeerChoice = peers.IN_PROCESS,
 ) -> tuple[Hello, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes; results come back in case order.
 
-    Raises ``InfrastructureError`` when the adapter cannot start at all.
+    Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
     """
     with RunCertificates() as certificates:
-        return await _run_lanes(cases, adapter, RunContext(certificates), workers, on_result, validate)
+        async with peers.opened(peer) as provider:
+            return await _run_lanes(cases, adapter, RunContext(certificates, provider), workers, on_result, validate)
 
 
 async def _run_lanes(

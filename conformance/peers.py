@@ -1,0 +1,133 @@
+"""Where a run's peer lives: in this process (the default), a service started elsewhere, or a container.
+
+    --peer in-process       conformance_peer.open_session, on the runner's event loop
+    --peer tcp://HOST:PORT  a `connect-conformance peer serve` started by hand (token: $CONNECT_CONFORMANCE_PEER_TOKEN)
+    --peer docker           the same service in a container this run starts and removes (conformance.docker_peer)
+
+Each gives a `PeerProvider` whose `open_session(spec, certificates)` answers a
+session with the methods and typed results of `conformance_peer.PeerSession`
+(`PeerSessionLike`), so the runner does not know which one it drives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from conformance_peer import (
+    Accepted,
+    CertificateFiles,
+    ChunkPlan,
+    Echoed,
+    EndSeen,
+    ListenerSpec,
+    NoConnection,
+    Received,
+    Sent,
+    TlsInfo,
+    open_session,
+)
+
+from .errors import UsageError
+from .peer_client import TOKEN_ENV, RemotePeer
+
+
+class PeerSessionLike(Protocol):
+    """What the runner uses of a peer session: `conformance_peer.PeerSession`, in process or remote."""
+
+    variables: dict[str, object]
+    port: int | None
+    refused_port: int
+
+    async def accept(self, name: str, timeout: float) -> Accepted | NoConnection: ...
+    async def send(self, conn: str, data: bytes, chunks: ChunkPlan | None, timeout: float) -> Sent: ...
+    async def recv(self, conn: str, n: int | None, timeout: float, digest: bool) -> Received: ...
+    async def wait_end(self, conn: str, timeout: float) -> EndSeen: ...
+    async def echo(self, conn: str, chunks: ChunkPlan | None, timeout: float) -> Echoed: ...
+    async def start_tls(self, conn: str, timeout: float) -> TlsInfo: ...
+    async def shutdown_write(self, conn: str) -> None: ...
+    async def close(self, conn: str) -> None: ...
+    async def reset(self, conn: str) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class PeerProvider(Protocol):
+    description: str
+
+    async def open_session(
+        self, spec: ListenerSpec, certificates: CertificateFiles | None = None
+    ) -> PeerSessionLike: ...
+
+
+class InProcessPeers:
+    """The peer on the runner's own event loop (the default)."""
+
+    description = "in-process"
+
+    async def open_session(self, spec: ListenerSpec, certificates: CertificateFiles | None = None) -> PeerSessionLike:
+        return await open_session(spec, certificates)
+
+
+class RemotePeers:
+    """Sessions on a peer service, through one control connection."""
+
+    def __init__(self, remote: RemotePeer, description: str) -> None:
+        self.remote = remote
+        self.description = description
+
+    async def open_session(self, spec: ListenerSpec, certificates: CertificateFiles | None = None) -> PeerSessionLike:
+        return await self.remote.open_session(spec, certificates)
+
+
+@dataclass(frozen=True)
+class PeerChoice:
+    """A parsed `--peer` value."""
+
+    kind: Literal["in-process", "tcp", "docker"] = "in-process"
+    host: str = ""
+    port: int = 0
+
+    def __str__(self) -> str:
+        if self.kind == "tcp":
+            return f"tcp://[{self.host}]:{self.port}" if ":" in self.host else f"tcp://{self.host}:{self.port}"
+        return self.kind
+
+
+IN_PROCESS = PeerChoice()
+
+
+def parse(value: str) -> PeerChoice:
+    """`in-process`, `docker` or `tcp://HOST:PORT`; UsageError otherwise."""
+    if value in ("in-process", "docker"):
+        return PeerChoice(kind=value)  # type: ignore[arg-type]  # one of the two literals, checked above
+    if value.startswith("tcp://"):
+        host, sep, port = value[len("tcp://") :].rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if sep and host and port.isdigit() and 0 < int(port) < 65536:
+            return PeerChoice(kind="tcp", host=host, port=int(port))
+    raise UsageError(f"--peer {value!r}: expected in-process, docker or tcp://HOST:PORT")
+
+
+@contextlib.asynccontextmanager
+async def opened(choice: PeerChoice) -> AsyncIterator[PeerProvider]:
+    """The run's peer provider, up and ready; everything it started is stopped and removed on exit.
+
+    Raises InfrastructureError when the peer cannot be reached or started (exit 3).
+    """
+    if choice.kind == "in-process":
+        yield InProcessPeers()
+        return
+    if choice.kind == "tcp":
+        token = os.environ.get(TOKEN_ENV)
+        if not token:
+            raise UsageError(f"--peer {choice}: set {TOKEN_ENV} to the token the peer service printed")
+        async with await RemotePeer.connect(choice.host, choice.port, token) as remote:
+            yield RemotePeers(remote, str(choice))
+        return
+    from .docker_peer import docker_peer
+
+    async with docker_peer() as (remote, description):
+        yield RemotePeers(remote, description)
