@@ -111,8 +111,8 @@ def engine() -> docker.DockerClient:
                 f"no permission to use the Docker engine at {where}: run as root or as a member of the docker group"
             ) from None
         raise InfrastructureError(
-            f"no Docker engine answers at {where}: start one with {ENGINE_SCRIPT} (as root; see docs/docker.md),"
-            " or run without docker"
+            f"no Docker engine answers at {where}: start one with {ENGINE_SCRIPT} (as root; docs/docker.md),"
+            " or do without Docker (--peer in-process, servers without --docker)"
         ) from None
     return client
 
@@ -135,19 +135,19 @@ def remove_leftovers(client: docker.DockerClient) -> list[str]:
 
     removed = []
     mine = this_run().run_id
-    for kind in (client.containers, client.networks, client.images):
-        listing: list[Any] = (
-            kind.list(all=True, filters={"label": LABEL_RUN})
-            if kind is client.containers
-            else kind.list(filters={"label": LABEL_RUN})
-        )
-        for thing in listing:
-            labels = thing.labels or {}
-            if labels.get(LABEL_RUN) == mine or _owner_alive(labels):
-                continue
-            with contextlib.suppress(docker.errors.NotFound):
-                _remove(client, thing)
-                removed.append(f"{type(thing).__name__.lower()} {getattr(thing, 'name', None) or thing.id}")
+    selector: dict[str, str | list[str] | bool] = {"label": LABEL_RUN}
+    found: list[Any] = [
+        *client.containers.list(all=True, filters=selector),
+        *client.networks.list(filters=selector),
+        *client.images.list(filters=selector),
+    ]
+    for thing in found:
+        labels = thing.labels or {}
+        if labels.get(LABEL_RUN) == mine or _owner_alive(labels):
+            continue
+        with contextlib.suppress(docker.errors.NotFound):
+            _remove(client, thing)
+            removed.append(f"{type(thing).__name__.lower()} {getattr(thing, 'name', None) or thing.id}")
     return removed
 
 
@@ -282,10 +282,36 @@ def peer_image(client: docker.DockerClient, base: str | None = None, dockerfile:
         )
     except docker.errors.BuildError as error:
         lines = [str(entry.get("stream") or entry.get("error") or "").rstrip() for entry in error.build_log]
+        _remove_step_images(client, "\n".join(lines).splitlines(), base_id)
         tail = "\n".join(line for line in lines if line)
         tail = "\n".join(tail.splitlines()[-BUILD_LOG_TAIL:])
         raise InfrastructureError(f"the peer image did not build (base {base}): {error.msg}\n{tail}") from None
     except docker.errors.APIError as error:
         raise InfrastructureError(f"the peer image did not build (base {base}): {error.explanation}") from None
     print(f"built {tag} on {base} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    _remove_older_peer_images(client, tag)
     return tag
+
+
+def _remove_step_images(client: docker.DockerClient, log: list[str], base_id: str) -> None:
+    """Removes the untagged images a failed build committed for its steps (` ---> <id>` in its log)."""
+    import docker
+
+    for line in reversed(log):
+        step = line.strip()
+        if not step.startswith("---> ") or " " in step[len("---> ") :]:
+            continue
+        with contextlib.suppress(docker.errors.APIError):
+            image = client.images.get(step[len("---> ") :])
+            if not image.tags and image.id != base_id:
+                client.images.remove(str(image.id))
+
+
+def _remove_older_peer_images(client: docker.DockerClient, keep: str) -> None:
+    """Older builds of the peer only take space (a rebuild takes a second); one a container uses stays."""
+    import docker
+
+    for image in client.images.list(name=PEER_REPOSITORY, filters={"label": f"{LABEL_ROLE}=peer"}):
+        if keep not in image.tags:
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(str(image.id))

@@ -107,6 +107,8 @@ def parse(value: str) -> PeerChoice:
         host, sep, port = value[len("tcp://") :].rpartition(":")
         host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
         if sep and host and port.isdigit() and 0 < int(port) < 65536:
+            if not os.environ.get(TOKEN_ENV):
+                raise UsageError(f"--peer {value}: set {TOKEN_ENV} to the token the peer service printed")
             return PeerChoice(kind="tcp", host=host, port=int(port))
     raise UsageError(f"--peer {value!r}: expected in-process, docker or tcp://HOST:PORT")
 
@@ -121,9 +123,7 @@ async def opened(choice: PeerChoice) -> AsyncIterator[PeerProvider]:
         yield InProcessPeers()
         return
     if choice.kind == "tcp":
-        token = os.environ.get(TOKEN_ENV)
-        if not token:
-            raise UsageError(f"--peer {choice}: set {TOKEN_ENV} to the token the peer service printed")
+        token = os.environ.get(TOKEN_ENV, "")
         async with await RemotePeer.connect(choice.host, choice.port, token) as remote:
             yield RemotePeers(remote, str(choice))
         return

@@ -86,7 +86,7 @@ def _dataclass(value: dict[str, Any]) -> Any:
         raise WireError(f"{cls.__name__} has no field(s) {', '.join(sorted(given - names))}")
     try:
         return cls(**{key: from_wire(item) for key, item in value.items() if key != "type"})
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # a missing field; a value __post_init__ refuses
         raise WireError(f"{cls.__name__}: {exc}") from None
 
 

@@ -218,7 +218,15 @@ class _Connection:
             return
         task = asyncio.create_task(self._dispatch(request_id, message))
         self._requests[request_id] = task
-        task.add_done_callback(lambda _: self._requests.pop(request_id, None))
+        task.add_done_callback(lambda done: self._finished(request_id, done))
+
+    def _finished(self, request_id: int, task: asyncio.Task[None]) -> None:
+        self._requests.pop(request_id, None)
+        # A cancelled request is answered here: it may have been cancelled before it ever ran.
+        if task.cancelled() and not self._closing:
+            self._write(
+                {"id": request_id, "ok": False, "error": {"type": "Cancelled", "message": "cancelled by the client"}}
+            )
 
     def _answer_soon(self, request_id: int, result: Any, error: dict[str, Any] | None = None) -> None:
         answer = {"id": request_id, "ok": False, "error": error} if error else {"id": request_id, "ok": True}
@@ -229,13 +237,6 @@ class _Connection:
     async def _dispatch(self, request_id: int, message: dict[str, Any]) -> None:
         try:
             result = await self._perform(message)
-        except asyncio.CancelledError:
-            if self._closing:
-                raise
-            await self._send(
-                {"id": request_id, "ok": False, "error": {"type": "Cancelled", "message": "cancelled by the client"}}
-            )
-            return
         except ProtocolViolation as exc:
             await self._send({"id": request_id, "ok": False, "error": _protocol_error(str(exc))})
             return

@@ -6,9 +6,10 @@
 #   servers/docker/base-image.sh              # builds it unless already there; prints its tag
 #   servers/docker/base-image.sh --print-tag  # only prints the tag this checkout wants
 #
-# The tag ends with a digest of what the image is made from (this script, the suite, the
-# packages), so an unchanged base is found in the engine and not built again; a changed
-# script gives a new tag. Needs root, debootstrap and a Debian mirror:
+# The tag ends with a digest of what the image is made from (this script's commands, the suite,
+# the packages), so an unchanged base is found in the engine and not built again; a changed
+# script gives a new tag (older bases stay until removed:
+# docker image rm $(docker images -q connect-conformance/python-minimal)). Needs root, debootstrap and a Debian mirror:
 #   CONNECT_CONFORMANCE_DEBIAN_MIRROR  (default: the first one apt uses here, else deb.debian.org)
 #   CONNECT_CONFORMANCE_DEBOOTSTRAP_CACHE  downloaded .deb files (default /var/cache/connect-conformance/debootstrap)
 # Exit codes: 0 the image exists (its tag on stdout); 3 it could not be built (the reason on stderr).
@@ -18,7 +19,8 @@ suite=bookworm
 packages=python3-minimal,libpython3.11-stdlib
 repository=connect-conformance/python-minimal
 script=$(readlink -f "${BASH_SOURCE[0]}")
-digest=$( (cat "$script"; echo "$suite $packages") | sha256sum | cut -c1-12)
+# Comments do not change the image, so they do not change the digest.
+digest=$( (grep -v '^[[:space:]]*#' "$script"; echo "$suite $packages") | sha256sum | cut -c1-12)
 tag="$repository:$suite-$digest"
 
 fail() {
@@ -51,6 +53,13 @@ if [ -z "$mirror" ]; then
 fi
 cache=${CONNECT_CONFORMANCE_DEBOOTSTRAP_CACHE:-/var/cache/connect-conformance/debootstrap}
 mkdir -p "$cache"
+# One build at a time; whoever waited finds the image made.
+exec 9>"$cache/.lock"
+flock 9
+if docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "$tag"
+  exit 0
+fi
 
 work=$(mktemp -d /var/tmp/connect-conformance-base.XXXXXX)
 trap 'rm -rf "$work"' EXIT

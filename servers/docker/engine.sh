@@ -40,6 +40,13 @@ command -v docker >/dev/null || fail "the docker client is not installed: apt-ge
 [ "$(id -u)" -eq 0 ] || fail "starting dockerd needs root; ask for an engine, or run this as root"
 
 mkdir -p "$root/data" "$run/exec"
+# One caller at a time (test workers start together): the others wait here, then find it answering.
+exec 9>"$run/engine.lock"
+flock 9
+if answers; then
+  echo "engine.sh: a Docker engine answers at $host"
+  exit 0
+fi
 pidfile="$run/dockerd.pid"
 if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "engine.sh: dockerd $(cat "$pidfile") is starting; waiting for it" >&2
