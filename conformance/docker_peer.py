@@ -82,8 +82,8 @@ def wait_for_announce(container: Container, timeout: float = ANNOUNCE_TIMEOUT_S)
 
 
 @contextlib.asynccontextmanager
-async def docker_peer() -> AsyncIterator[tuple[RemotePeer, str]]:
-    """A connected `RemotePeer` in a fresh container, and a description; the container is removed on exit."""
+async def docker_peer() -> AsyncIterator[RemotePeer]:
+    """A connected `RemotePeer` in a fresh container; the container is removed on exit."""
     client = await asyncio.to_thread(docker_support.engine)
     docker_support.remove_run_at_exit(client)
     await asyncio.to_thread(docker_support.remove_leftovers, client)
@@ -102,7 +102,7 @@ async def docker_peer() -> AsyncIterator[tuple[RemotePeer, str]]:
     try:
         host, port = await asyncio.to_thread(wait_for_announce, container)
         async with await RemotePeer.connect(host, port, token) as remote:
-            yield remote, f"docker ({image}, container {container.name})"
+            yield remote
     finally:
         await asyncio.shield(asyncio.to_thread(_remove, container))
 

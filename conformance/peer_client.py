@@ -66,8 +66,6 @@ class RemotePeer:
         self._certificates: CertificateFiles | None = None
         self._certificates_lock = asyncio.Lock()
         self._reading = asyncio.create_task(self._read())
-        self.hello: dict[str, Any] = {}
-        """What the service said about itself (protocol, Python and OpenSSL versions)."""
 
     @classmethod
     async def connect(cls, host: str, port: int, token: str, timeout: float = CONNECT_TIMEOUT_S) -> RemotePeer:
@@ -80,7 +78,7 @@ class RemotePeer:
             raise InfrastructureError(f"cannot reach the peer service at tcp://{address}: {error}") from None
         peer = cls(address, reader, writer)
         try:
-            peer.hello = await peer._call("hello", timeout, protocol=wire.PROTOCOL, token=token)
+            await peer._call("hello", timeout, protocol=wire.PROTOCOL, token=token)
         except (PeerUnavailable, wire.WireError) as error:
             await peer.aclose()
             raise InfrastructureError(f"the peer service at tcp://{address} refused the run: {error}") from None

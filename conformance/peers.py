@@ -55,7 +55,7 @@ class PeerSessionLike(Protocol):
 
 
 class PeerProvider(Protocol):
-    description: str
+    """Opens the cases' peer sessions: `InProcessPeers`, or a `RemotePeer` (a service's control connection)."""
 
     async def open_session(
         self, spec: ListenerSpec, certificates: CertificateFiles | None = None
@@ -65,21 +65,8 @@ class PeerProvider(Protocol):
 class InProcessPeers:
     """The peer on the runner's own event loop (the default)."""
 
-    description = "in-process"
-
     async def open_session(self, spec: ListenerSpec, certificates: CertificateFiles | None = None) -> PeerSessionLike:
         return await open_session(spec, certificates)
-
-
-class RemotePeers:
-    """Sessions on a peer service, through one control connection."""
-
-    def __init__(self, remote: RemotePeer, description: str) -> None:
-        self.remote = remote
-        self.description = description
-
-    async def open_session(self, spec: ListenerSpec, certificates: CertificateFiles | None = None) -> PeerSessionLike:
-        return await self.remote.open_session(spec, certificates)
 
 
 @dataclass(frozen=True)
@@ -125,9 +112,9 @@ async def opened(choice: PeerChoice) -> AsyncIterator[PeerProvider]:
     if choice.kind == "tcp":
         token = os.environ.get(TOKEN_ENV, "")
         async with await RemotePeer.connect(choice.host, choice.port, token) as remote:
-            yield RemotePeers(remote, str(choice))
+            yield remote
         return
     from .docker_peer import docker_peer
 
-    async with docker_peer() as (remote, description):
-        yield RemotePeers(remote, description)
+    async with docker_peer() as remote:
+        yield remote

@@ -181,7 +181,7 @@ def test_the_peer_container_is_locked_down_and_keeps_the_keys_in_memory(
 ) -> None:
     async def scenario() -> tuple[str, dict[str, Any], list[str], Any]:
         with RunCertificates() as certificates:
-            async with docker_peer() as (remote, _):
+            async with docker_peer() as remote:
                 session = await remote.open_session(ListenerSpec(kind="tls"), certificates.peer_files())
                 (container,) = engine.containers.list(
                     filters={"label": f"{docker_support.LABEL_RUN}={docker_support.this_run().run_id}"}
