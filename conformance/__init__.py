@@ -1,23 +1,44 @@
 """connect-conformance: the conformance suite for ``connect()`` of ``cloudflare:sockets``.
 
 The public Python API is what this module exports; everything else may change.
+Importing the package imports nothing else of it: each name loads its module on
+first use (PEP 562), so ``import conformance`` (and the pytest plugin, which
+pytest loads in every run where the package is installed) stays cheap.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from .adapters.registry import resolve as resolve_adapter
-from .errors import (
-    AdapterError,
-    ConformanceError,
-    InfrastructureError,
-    SpecError,
-    SpecErrors,
-    UsageError,
-)
-from .loader import load_strict as load_cases
-from .model import Case, Step
-from .outcomes import CaseResult, Outcome
-from .runner import AdapterSpec, run_cases
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from .adapters.base import AdapterSpec
+    from .adapters.registry import resolve as resolve_adapter
+    from .errors import AdapterError, ConformanceError, InfrastructureError, SpecError, SpecErrors, UsageError
+    from .loader import load_strict as load_cases
+    from .model import Case, Step
+    from .outcomes import CaseResult, Outcome
+    from .runner import run_cases
+
+#: Public name -> (module, attribute).
+_EXPORTS = {
+    "AdapterError": ("conformance.errors", "AdapterError"),
+    "AdapterSpec": ("conformance.adapters.base", "AdapterSpec"),
+    "Case": ("conformance.model", "Case"),
+    "CaseResult": ("conformance.outcomes", "CaseResult"),
+    "ConformanceError": ("conformance.errors", "ConformanceError"),
+    "InfrastructureError": ("conformance.errors", "InfrastructureError"),
+    "Outcome": ("conformance.outcomes", "Outcome"),
+    "SpecError": ("conformance.errors", "SpecError"),
+    "SpecErrors": ("conformance.errors", "SpecErrors"),
+    "Step": ("conformance.model", "Step"),
+    "UsageError": ("conformance.errors", "UsageError"),
+    "load_cases": ("conformance.loader", "load_strict"),
+    "resolve_adapter": ("conformance.adapters.registry", "resolve"),
+    "run_cases": ("conformance.runner", "run_cases"),
+}
 
 __all__ = [
     "AdapterError",
@@ -36,3 +57,16 @@ __all__ = [
     "resolve_adapter",
     "run_cases",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    module, attribute = _EXPORTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

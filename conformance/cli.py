@@ -1,58 +1,62 @@
-"""The ``connect-conformance`` command (DESIGN.md section 9).
+"""The connect-conformance command: parse the command line, call the subcommand, map errors to exit codes.
 
-Exit codes of ``run``: 0 every outcome as expected; 1 unexpected outcomes;
-2 usage or spec error; 3 infrastructure error (the adapter would not start);
+Exit codes (``exitcodes.ExitCode``, the README's table): 0 every outcome as
+expected; 1 unexpected outcomes; 2 usage or spec error; 3 infrastructure error
+(an adapter would not start, or kept breaking); 4 internal error (a bug of ours);
 130 interrupted (partial results are still written).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
-import time
+import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__, expectations, loader, peers, selection
+from . import interrupts
+from ._version import __version__
 from .adapters import registry
+from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
-from .model import Case
-from .outcomes import CaseResult
-from .progress import Progress
-from .protocol.client import Hello
-from .report import junit, results, summary
-from .runner import AdapterSpec, run_cases
+from .exitcodes import ExitCode
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_USAGE = 2
-EXIT_INFRASTRUCTURE = 3
-EXIT_INTERRUPTED = 130
+DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's own exit code 2 is ours too; the message names the subcommand.
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message}\n")
 
 
-def _paths(values: Sequence[str]) -> list[Path]:
-    """The spec paths asked for (default: ./spec, else the checkout's); each must exist."""
-    if values:
-        paths = [Path(v) for v in values]
-    else:
-        local = Path("spec")
-        paths = [local if local.is_dir() else loader.default_spec_dir()]
-    for path in paths:
-        if not path.exists():
-            raise UsageError(f"no such spec file or folder: {path}")
-    return paths
+def _lanes(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        lanes = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {value!r}") from None
+    if not 1 <= lanes <= MAX_LANES:
+        raise argparse.ArgumentTypeError(f"{lanes}: expected auto or a lane count from 1 to {MAX_LANES}")
+    return lanes
+
+
+def _duration(value: str) -> float:
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h") else (value, "s")
+    try:
+        seconds = float(number) * {"s": 1, "m": 60, "h": 3600}[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
+def _adapter_help() -> str:
+    return " | ".join([*registry.names(), "reference+<mutant>", "stdio:'CMD ARGS'", "ws://HOST:PORT/PATH"])
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -65,16 +69,26 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_lanes(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "-n",
+        dest="workers",
+        type=_lanes,
+        default=None,
+        metavar="N",
+        help=f"{what} at once: auto (default: what suits the adapter, e.g. 16 in-process, 8 workerd processes) "
+        f"or 1..{MAX_LANES}",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="connect-conformance", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(prog="connect-conformance", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"connect-conformance {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="run cases against an implementation")
     _add_selection(run)
-    run.add_argument(
-        "--adapter", default="reference", help="reference | reference+<mutant> | stdio:'CMD ARGS' | ws://HOST:PORT/PATH"
-    )
+    run.add_argument("--adapter", default="reference", help=f"the implementation: {_adapter_help()}")
     run.add_argument("--expectations", type=Path, metavar="FILE", help="known non-pass outcomes of this implementation")
     run.add_argument(
         "--update-expectations",
@@ -82,8 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="after the run, rewrite FILE from its outcomes (existing reasons are kept)",
     )
-    run.add_argument("--report-dir", type=Path, default=Path("reports/latest"), metavar="DIR")
-    run.add_argument("-n", dest="workers", type=int, default=1, metavar="N", help="cases run at once (default 1)")
+    run.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("reports/latest"),
+        metavar="DIR",
+        help="where results.json, junit.xml and summary.md go (default: reports/latest)",
+    )
+    _add_lanes(run, "cases run")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
     run.add_argument(
         "--peer",
@@ -99,18 +119,41 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list cases with ids, levels and sources")
     _add_selection(listing)
 
+    commands.add_parser(
+        "catalogue", help="print the behaviour catalogue as Markdown (spec/behaviours.md is this output)"
+    )
+
     mutants = commands.add_parser(
         "mutants", help="run the suite against each broken reference and show what catches it"
     )
     _add_selection(mutants)
-    mutants.add_argument("-n", dest="workers", type=int, default=2, metavar="N")
+    _add_lanes(mutants, "cases of all mutant suites run")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
-    mutants.add_argument("--parallel", type=int, default=4, metavar="M", help="mutant suites run at once (default 4)")
+
+    fuzz = commands.add_parser(
+        "fuzz", help="differential fuzzing: generated scenarios on two implementations, divergences as cases"
+    )
+    fuzz.add_argument("--adapter", required=True, help=f"the implementation under test: {_adapter_help()}")
+    fuzz.add_argument(
+        "--against", default="reference", help="the implementation it is compared with (default: reference)"
+    )
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--examples", type=int, default=200, metavar="N", help="scenarios to try (default 200)")
+    budget.add_argument("--time", type=_duration, metavar="T", help="how long to search instead, e.g. 90s or 10m")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="S", help="the search's seed (same seed, same scenarios)")
+    fuzz.add_argument(
+        "--out", type=Path, default=Path("reports/fuzz"), metavar="DIR", help="where cases are written (reports/fuzz)"
+    )
+    fuzz.add_argument(
+        "-n", dest="lanes", type=_lanes, default=1, metavar="N", help="independent searches at once (seeds S, S+1...)"
+    )
+    fuzz.add_argument("paths", nargs="*", help="spec folders whose message patterns count as equal (default: spec/)")
 
     install = commands.add_parser(
         "install", help="install the npm packages of the JS adapters now (else: on first use)"
     )
-    install.add_argument("adapters", nargs="*", metavar="ADAPTER", help="workerd, node-socket (default: both)")
+    npm_adapters = ", ".join(registry.npm_package_sets())
+    install.add_argument("adapters", nargs="*", metavar="ADAPTER", help=f"{npm_adapters} (default: all)")
 
     report = commands.add_parser("report", help="published reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
@@ -138,11 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "adapter-check",
         help="check that an adapter speaks the adapter protocol (not whether the implementation conforms)",
     )
-    adapter_check.add_argument(
-        "--adapter",
-        required=True,
-        help="reference | stdio:'CMD ARGS' | ws://HOST:PORT/PATH | any --adapter value of run",
-    )
+    adapter_check.add_argument("--adapter", required=True, help=f"any --adapter value of run: {_adapter_help()}")
     adapter_check.add_argument(
         "--timeout",
         type=float,
@@ -177,76 +216,105 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "list":
-            return _list(args)
-        if args.command == "mutants":
-            from .mutants_command import run_mutants
-
-            return run_mutants(_select(args), workers=args.workers, only=args.only, parallel=args.parallel)
-        if args.command == "servers":
-            return _servers(args)
-        if args.command == "peer":
-            from .peer_command import peer_command
-
-            return peer_command(args)
-        if args.command == "adapter-check":
-            from .adapter_check import command
-
-            return command(args.adapter, timeout=args.timeout)
-        if args.command == "report":
-            from .report.commands import report
-
-            return report(args)
-        if args.command == "install":
-            from .adapters import npm_cache
-
-            unknown = [name for name in args.adapters if name not in npm_cache.PACKAGE_SETS]
-            if unknown:
-                raise UsageError(
-                    f"install: unknown adapter(s) {', '.join(unknown)}; expected {', '.join(npm_cache.PACKAGE_SETS)}"
-                )
-            for name in args.adapters or npm_cache.PACKAGE_SETS:
-                print(f"{name}: {npm_cache.ensure(name)}")
-            return EXIT_OK
+        if args.command != "run":
+            # run takes over the signals itself, to still write its report when interrupted.
+            interrupts.deliver()
+        return _dispatch(args)
     except SpecErrors as errors:
         for error in errors.errors:
             print(error, file=sys.stderr)
         print(f"{len(errors.errors)} problem(s) in the spec; nothing was run", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except (SpecError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except InfrastructureError as error:
         print(f"error: {error}", file=sys.stderr)
-        return EXIT_INFRASTRUCTURE
+        return ExitCode.INFRASTRUCTURE
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    return EXIT_USAGE
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        raise  # nobody reads our output any more: launch.main ends quietly (141)
+    except Exception:  # a bug of ours must not look like a failing implementation (exit 1)
+        traceback.print_exc()
+        print("internal error: this is a bug of connect-conformance, please report it", file=sys.stderr)
+        return ExitCode.INTERNAL
 
 
-def _select(args: argparse.Namespace) -> list[Case]:
-    cases = selection.select(loader.load_strict(_paths(args.paths)), args.keyword, args.tag)
-    if not cases:
-        raise UsageError("no case matches the selection")
-    return cases
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from .suite import RunOptions, run_suite
+
+        options = RunOptions(
+            adapter=args.adapter,
+            paths=[Path(p) for p in args.paths],
+            keyword=args.keyword,
+            tags=args.tag,
+            expectations=args.expectations,
+            update_expectations=args.update_expectations,
+            report_dir=args.report_dir,
+            workers=args.workers,
+            verbose=args.verbose,
+            peer=args.peer,
+        )
+        return run_suite(options)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "list":
+        return _list(args)
+    if args.command == "catalogue":
+        return _catalogue()
+    if args.command == "mutants":
+        from .mutants_command import run_mutants
+        from .selection import load_strict_selection, spec_paths
+
+        cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
+        return run_mutants(cases, workers=args.workers, only=args.only)
+    if args.command == "fuzz":
+        from .fuzz import FuzzOptions, run_fuzz
+
+        if args.examples < 1:
+            raise UsageError("--examples must be at least 1")
+        fuzzing = FuzzOptions(
+            adapter=args.adapter,
+            against=args.against,
+            examples=args.examples if args.time is None else 10**9,
+            seconds=args.time,
+            seed=args.seed,
+            out=args.out,
+            lanes=args.lanes or 1,
+            spec=[Path(p) for p in args.paths],
+        )
+        return run_fuzz(fuzzing)
+    if args.command == "servers":
+        return _servers(args)
+    if args.command == "peer":
+        from .peer_command import peer_command
+
+        return peer_command(args)
+    if args.command == "adapter-check":
+        from .adapter_check import command
+
+        return command(args.adapter, timeout=args.timeout)
+    if args.command == "report":
+        from .report.commands import report
+
+        return report(args)
+    if args.command == "install":
+        return _install(args.adapters)
+    raise UsageError(f"unknown command {args.command}")
 
 
-def _select_lenient(args: argparse.Namespace) -> tuple[list[Case], list[SpecError]]:
-    """The valid selected cases, and the spec problems (printed; the broken cases do not run)."""
-    paths = _paths(args.paths)
-    loaded, errors = loader.load(paths)
-    for error in errors:
-        print(error, file=sys.stderr)
-    if errors:
-        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will", file=sys.stderr)
-    cases = selection.select(loaded, args.keyword, args.tag)
-    if not cases:
-        raise UsageError("no case matches the selection" if not errors else "no valid case to run")
-    return cases, errors
+def _install(names: list[str]) -> int:
+    from .adapters import npm_cache
+
+    package_sets = registry.npm_package_sets()
+    unknown = [name for name in names if name not in package_sets]
+    if unknown:
+        raise UsageError(f"install: unknown adapter(s) {', '.join(unknown)}; expected {', '.join(package_sets)}")
+    for name in names or package_sets:
+        print(f"{name}: {npm_cache.ensure(package_sets[name])}")
+    return ExitCode.OK
 
 
 def _servers(args: argparse.Namespace) -> int:
@@ -276,155 +344,40 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    paths = _paths(args.paths)
+    from . import loader
+    from .selection import spec_paths
+
+    paths = spec_paths(args.paths)
     cases, errors = loader.load(paths)
     for error in errors:
         print(error, file=sys.stderr)
     files = len(loader.spec_files(paths))
     if errors:
         print(f"{len(errors)} problem(s) in {files} file(s)", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     print(f"ok: {len(cases)} cases in {files} file(s)")
-    return EXIT_OK
+    return ExitCode.OK
+
+
+def _catalogue() -> int:
+    from . import catalogue
+    from .loader import load_strict
+    from .specdir import default_spec_dir
+
+    text = catalogue.render(catalogue.load(), load_strict([default_spec_dir()]))
+    # Bytes, so the file is UTF-8 whatever the terminal's encoding (titles carry an em-dash).
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    return ExitCode.OK
 
 
 def _list(args: argparse.Namespace) -> int:
-    for case in _select(args):
+    from .selection import load_selection, spec_paths
+
+    # Like run: the valid cases are listed, the broken ones are reported (exit 2).
+    cases, errors = load_selection(spec_paths(args.paths), args.keyword, args.tag)
+    for case in cases:
         print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
-    return EXIT_OK
-
-
-@dataclass
-class RunState:
-    """What a run has gathered so far; still there when it is interrupted."""
-
-    hello: Hello | None = None
-    results: list[CaseResult] = field(default_factory=list)
-
-
-def execute(
-    cases: list[Case],
-    adapter: AdapterSpec,
-    workers: int,
-    progress: Progress | None,
-    state: RunState,
-    peer: peers.PeerChoice = peers.IN_PROCESS,
-) -> None:
-    def on_result(result: CaseResult) -> None:
-        state.results.append(result)
-        if progress is not None:
-            progress(result)
-
-    async def go() -> None:
-        # SIGTERM ends a run like Ctrl-C: cancelled cases, partial results, everything cleaned up.
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        state.hello, _ = await run_cases(cases, adapter, workers=workers, on_result=on_result, peer=peer)
-
-    try:
-        asyncio.run(go())
-    except asyncio.CancelledError:
-        raise KeyboardInterrupt from None
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise UsageError("-n must be at least 1")
-    cases, spec_errors = _select_lenient(args)
-    known = expectations.load(args.expectations) if args.expectations else None
-    adapter = registry.resolve(args.adapter)
-    peer = peers.parse(args.peer)
-    started = datetime.now(UTC)
-    clock = time.monotonic()
-    state = RunState()
-    progress = Progress(len(cases), verbose=args.verbose)
-    where = "" if peer == peers.IN_PROCESS else f", peer {peer}"
-    print(f"running {len(cases)} cases against {adapter.name} with {args.workers} worker(s){where}", file=sys.stderr)
-    interrupted = False
-    infrastructure: str | None = None
-    try:
-        execute(cases, adapter, args.workers, progress, state, peer)
-    except KeyboardInterrupt:
-        interrupted = True
-    except InfrastructureError as error:
-        infrastructure = str(error)
-    progress.finish()
-    order = {case.id: index for index, case in enumerate(cases)}
-    done = sorted(state.results, key=lambda r: order[r.id])
-    verdict = expectations.gate(done, known)
-    header = results.RunHeader(
-        adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
-        adapter_spec=adapter.name,
-        started=started.isoformat(timespec="seconds"),
-        duration_s=time.monotonic() - clock,
-        workers=args.workers,
-        spec_revision=results.spec_revision([c.file for c in cases]),
-        selection={
-            "keyword": args.keyword,
-            "tags": args.tag,
-            "paths": [str(p) for p in _paths(args.paths)],
-            "selected": len(cases),
-            "expectations": str(args.expectations) if args.expectations else None,
-            "peer": str(peer),
-        },
-        interrupted=interrupted,
-        error=infrastructure,
-        spec_errors=[str(error) for error in spec_errors],
-    )
-    write_reports(args.report_dir, header, done, verdict)
-    if args.update_expectations and not interrupted and not infrastructure:
-        previous = expectations.load(args.update_expectations) if args.update_expectations.is_file() else None
-        expectations.write(args.update_expectations, expectations.updated(done, previous, adapter.name))
-        print(f"expectations rewritten: {args.update_expectations}")
-    if infrastructure:
-        print(f"error: {infrastructure}", file=sys.stderr)
-        return EXIT_INFRASTRUCTURE
-    print(summary.text_table(done))
-    _print_gate(verdict, known)
-    print(f"reports written to {args.report_dir}/ (results.json, junit.xml, summary.md)")
-    if interrupted:
-        print(f"interrupted: {len(done)} of {len(cases)} cases ran; partial results written", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if spec_errors:
-        print(f"{len(spec_errors)} problem(s) in the spec (listed above and in results.json)", file=sys.stderr)
-        return EXIT_USAGE
-    return EXIT_OK if verdict.ok else EXIT_UNEXPECTED
-
-
-def write_reports(
-    directory: Path, header: results.RunHeader, done: list[CaseResult], verdict: expectations.GateResult
-) -> None:
-    results.write_json(directory / "results.json", results.results_document(header, done, verdict.as_dict()))
-    junit.write_junit(directory / "junit.xml", f"connect-conformance: {header.adapter_spec}", done)
-    notes = [
-        f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
-        f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
-    ]
-    if header.interrupted:
-        notes.append("**Interrupted**: partial results.")
-    (directory / "summary.md").write_text(
-        summary.markdown("connect-conformance results", done, notes), encoding="utf-8"
-    )
-
-
-def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
-    for result, expected in verdict.unexpected:
-        first = result.message.splitlines()[0] if result.message else ""
-        print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
-        if first:
-            print(f"    {first}")
-    if known is not None:
-        print(
-            f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
-            f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
-            f"{len(verdict.expired)} expired"
-        )
-        for case_id in verdict.unused:
-            print(f"    unused expectation: {case_id}")
-        for case_id in verdict.expired:
-            entry = known.expected(case_id)
-            print(f"EXPIRED expectation (until {entry.until if entry else '?'}): {case_id}: look at it again")
+    return ExitCode.USAGE if errors else ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import conformance_peer
 
-from . import __version__
+from ._version import __version__
 from .errors import InfrastructureError
 
 if TYPE_CHECKING:

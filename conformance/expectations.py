@@ -1,4 +1,4 @@
-"""Expectations files: known non-pass outcomes of one implementation, and the gate (DESIGN.md section 8).
+"""Expectations files: known non-pass outcomes of one implementation, and the gate.
 
 ```yaml
 implementation: workerd
@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ from . import yamlsource
 from .errors import SpecError
 from .outcomes import CaseResult, Outcome
 
-_OUTCOMES = {o.value for o in Outcome}
+#: What an entry may list: every outcome but pass (a case without an entry is expected to pass).
+NON_PASS = tuple(o.value for o in Outcome if o is not Outcome.PASS)
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,16 @@ class Expectations:
     def expected(self, case_id: str) -> Expectation | None:
         return self.cases.get(case_id)
 
+    def unused(self, seen: set[str]) -> list[str]:
+        """Entries of cases that did not run: stale ids, or a selection that left them out."""
+        return sorted(set(self.cases) - seen)
+
 
 def load(path: Path) -> Expectations:
     try:
-        document, duplicates = yamlsource.load(path.read_text(encoding="utf-8"))
+        document, duplicates = yamlsource.load(yamlsource.read(path))
     except OSError as error:
-        raise SpecError(path, None, "", f"cannot read expectations: {error}") from None
+        raise SpecError(path, None, "", f"cannot read expectations: {error.strerror or error}") from None
     except yamlsource.YamlProblem as problem:
         raise SpecError(path, problem.line, "", problem.problem) from None
     if duplicates:
@@ -77,14 +83,17 @@ def load(path: Path) -> Expectations:
         raise SpecError(path, duplicate_line, key, "duplicate key")
     if not isinstance(document, dict) or not isinstance(document.get("cases", {}), dict):
         raise SpecError(path, 1, "cases", "expected a mapping with `cases:` (case id -> outcome, reason)")
-    result = Expectations(path=str(path), implementation=document.get("implementation"))
+    implementation = document.get("implementation")
+    if implementation is not None and not isinstance(implementation, str):
+        raise SpecError(path, yamlsource.line_of(document, ["implementation"]), "implementation", "expected a name")
+    result = Expectations(path=str(path), implementation=implementation)
     cases: Any = document.get("cases") or {}
     for case_id, entry in cases.items():
         line = cases.key_lines.get(case_id) if hasattr(cases, "key_lines") else None
         if not isinstance(entry, dict):
             raise SpecError(path, line, case_id, "expected a mapping with outcome and reason")
         outcome = entry.get("outcome")
-        if outcome not in _OUTCOMES - {"pass"}:
+        if not isinstance(outcome, str) or outcome not in NON_PASS:
             raise SpecError(
                 path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {outcome!r}"
             )
@@ -101,6 +110,7 @@ def load(path: Path) -> Expectations:
         until = entry.get("until")
         if until is not None and not isinstance(until, datetime.date):
             raise SpecError(path, line, f"{case_id}.until", f"expected a date like 2027-06-30, got {until!r}")
+        _check_entry_types(path, line, case_id, entry)
         result.cases[case_id] = Expectation(
             outcome=outcome,
             reason=entry["reason"],
@@ -109,6 +119,55 @@ def load(path: Path) -> Expectations:
             until=until,
         )
     return result
+
+
+def _check_entry_types(path: Path, line: int | None, case_id: str, entry: dict[str, Any]) -> None:
+    """``flaky`` is a boolean and ``link`` a URL: ``flaky: "yes"`` or ``link: [1]`` would be taken silently."""
+    if "flaky" in entry and not isinstance(entry["flaky"], bool):
+        raise SpecError(path, line, f"{case_id}.flaky", f"expected true or false, got {entry['flaky']!r}")
+    link = entry.get("link")
+    if link is not None and not (isinstance(link, str) and link.startswith(("https://", "http://"))):
+        raise SpecError(path, line, f"{case_id}.link", f"expected a URL (https://...), got {link!r}")
+
+
+class Verdict(StrEnum):
+    """How one outcome stands against its expectation entry (or the lack of one)."""
+
+    #: As expected: a pass (or a skip, a capability gap the adapter declared) with no entry.
+    AS_EXPECTED = "as-expected"
+    #: The non-pass outcome the entry lists.
+    EXPECTED_NON_PASS = "expected-non-pass"
+    #: A flaky entry: pass or its outcome, both accepted.
+    FLAKY = "flaky"
+    #: Anything else, an unexpected pass included (an unnoticed fix would let a later regression through).
+    UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Verdict
+    #: What the entry (or its absence) expected, for messages: "pass", "timeout", "fail or pass (flaky)".
+    expected: str
+    #: The entry is past its ``until`` date: the gate fails so it gets looked at again.
+    expired: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is not Verdict.UNEXPECTED and not self.expired
+
+
+def judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) -> Judgement:
+    """The one verdict ``run``'s gate and the pytest plugin both use."""
+    if entry is None:
+        # Skips are capability gaps the adapter declared, recorded with their reason.
+        verdict = Verdict.AS_EXPECTED if outcome in (Outcome.PASS, Outcome.SKIP) else Verdict.UNEXPECTED
+        return Judgement(verdict, "pass")
+    expired = entry.expired(today)
+    if entry.flaky:
+        verdict = Verdict.FLAKY if outcome.value in (entry.outcome, "pass") else Verdict.UNEXPECTED
+        return Judgement(verdict, f"{entry.outcome} or pass (flaky)", expired)
+    verdict = Verdict.EXPECTED_NON_PASS if outcome.value == entry.outcome else Verdict.UNEXPECTED
+    return Judgement(verdict, entry.outcome, expired)
 
 
 @dataclass
@@ -140,27 +199,17 @@ def gate(
     expectations = expectations or Expectations()
     today = today or datetime.date.today()
     verdict = GateResult()
-    seen = set()
     for result in results:
-        seen.add(result.id)
-        entry = expectations.expected(result.id)
-        if entry is None:
-            # Skips are capability gaps the adapter declared, recorded with their reason.
-            if result.outcome not in (Outcome.PASS, Outcome.SKIP):
-                verdict.unexpected.append((result, "pass"))
-            continue
-        if entry.expired(today):
+        judgement = judge(result.outcome, expectations.expected(result.id), today)
+        if judgement.expired:
             verdict.expired.append(result.id)
-        if entry.flaky:
+        if judgement.verdict is Verdict.UNEXPECTED:
+            verdict.unexpected.append((result, judgement.expected))
+        elif judgement.verdict is Verdict.FLAKY:
             verdict.flaky += 1
-            if result.outcome.value not in (entry.outcome, "pass"):
-                verdict.unexpected.append((result, f"{entry.outcome} or pass (flaky)"))
-            continue
-        if result.outcome.value == entry.outcome:
+        elif judgement.verdict is Verdict.EXPECTED_NON_PASS:
             verdict.expected_failures += 1
-        else:
-            verdict.unexpected.append((result, entry.outcome))
-    verdict.unused = sorted(set(expectations.cases) - seen)
+    verdict.unused = expectations.unused({result.id for result in results})
     return verdict
 
 

@@ -15,20 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from jsonschema.exceptions import ValidationError
 
-from . import schema, units, yamlsource
+from . import catalogue, schema, units, yamlsource
+from .actions import ACTIONS
 from .errors import SpecError, SpecErrors
-from .model import ACTIONS, MODIFIERS, Case, PeerSpec, Step
+from .model import MODIFIERS, Case, PeerSpec, Step
+from .specdir import find_spec_root, is_catalogue
 
-CATALOGUE_SIZE = 49
-_SOURCE_FORMS = (
-    re.compile(r"^B([1-9]|[1-9][0-9])$"),
-    re.compile(r"^(docs|spec):\S+$"),
-    re.compile(r"^[a-z0-9-]+#[0-9]+$"),
-    re.compile(r"^[A-Za-z0-9-]+/[A-Za-z0-9._-]+#[0-9]+$"),
-    re.compile(r"^https?://\S+$"),
-)
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 PEER_VARIABLES = (
     "peer.host",
@@ -49,50 +42,25 @@ def _validator(definition: str) -> jsonschema.protocols.Validator:
     return cls(subschema)
 
 
-def _describe(error: ValidationError) -> str:
-    instance = error.instance
-    # jsonschema types these loosely (they may be "unset"); here they are always set.
-    schema: Any = error.schema
-    validator_value: Any = error.validator_value
-    got = type(instance).__name__ if not isinstance(instance, str) else f"string {instance!r}"
-    if error.validator == "type":
-        return f"expected {validator_value}, got {got}"
-    if error.validator == "enum":
-        choices = ", ".join(repr(choice) for choice in validator_value)
-        return f"expected one of {choices}, got {instance!r}"
-    if error.validator == "const":
-        return f"expected {validator_value!r}, got {instance!r}"
-    if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
-    if error.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(instance) - set(allowed)) if isinstance(instance, dict) else []
-        return f"unknown field {', '.join(map(repr, extra))} (expected one of {', '.join(allowed)})"
-    if error.validator == "pattern":
-        return f"{instance!r} does not match the pattern {validator_value}"
-    if error.validator == "minItems":
-        return f"expected at least {validator_value} item(s)"
-    if error.validator in ("oneOf", "anyOf") and "description" in schema:
-        return f"expected {schema['description']}, got {instance!r}"
-    if error.validator in ("oneOf", "anyOf"):
-        best = jsonschema.exceptions.best_match(error.context or [])
-        if best is not None and best.validator not in ("oneOf", "anyOf"):
-            return _describe(best)
-        return f"{instance!r} is not a valid value here"
-    return error.message
-
-
 class _FileChecker:
     """Collects every problem in one file; builds cases only when there are none."""
 
-    def __init__(self, path: Path, area: str | None) -> None:
+    def __init__(self, path: Path, area: str | None, known: catalogue.Catalogue | None) -> None:
         self.path = path
         self.area = area
+        self.catalogue = known
         self.errors: list[SpecError] = []
         self.document: Any = None
+        self.duplicates: list[tuple[int, str]] = []
 
     def problem(self, line: int | None, field: str, text: str) -> None:
         self.errors.append(SpecError(self.path, line, field, text))
+
+    def report_duplicates(self, first_line: int, end_line: int | None) -> None:
+        """The duplicate keys written on lines [first_line, end_line): they belong to the case there."""
+        for line, key in self.duplicates:
+            if first_line <= line and (end_line is None or line < end_line):
+                self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
 
     def schema_problems(self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]) -> bool:
         found = False
@@ -104,28 +72,27 @@ class _FileChecker:
                 full += sorted(key for key in error.instance if key not in allowed)[:1]
             # The leading index only says which case of the file; the line says it better.
             field = ".".join(str(part) for part in full[1:]) or "case"
-            self.problem(yamlsource.line_of(self.document, full), field, _describe(error))
+            self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error))
             found = True
         return found
 
     def read(self) -> list[Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            self.problem(None, "", f"cannot read: {error}")
+            self.document, duplicates = yamlsource.load(yamlsource.read(self.path))
+        except OSError as error:
+            self.problem(None, "", f"cannot read: {error.strerror or error}")
             return []
-        try:
-            self.document, duplicates = yamlsource.load(text)
         except yamlsource.YamlProblem as problem:
             self.problem(problem.line, "", problem.problem)
             return []
-        for line, key in duplicates:
-            self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
-        if self.document is None:
-            return []
+        self.duplicates = duplicates
         if not isinstance(self.document, list):
-            self.problem(getattr(self.document, "line", 1), "", "expected a list of cases")
+            self.report_duplicates(0, None)
+            got = "nothing (an empty file)" if self.document is None else yamlsource.kind(self.document)
+            self.problem(getattr(self.document, "line", 1), "", f"expected a list of cases, got {got}")
             return []
+        if not self.document:
+            self.problem(getattr(self.document, "line", 1), "", "the file holds no cases (an empty list)")
         return self.document
 
 
@@ -163,16 +130,37 @@ def _regexes(value: Any) -> Iterator[str]:
             yield from _regexes(item)
 
 
+def _expect_kinds(expect: Any) -> Iterator[str]:
+    """The expectation kinds an ``expect`` uses, those inside ``any_of`` included."""
+    if isinstance(expect, dict):
+        for kind, wanted in expect.items():
+            yield kind
+            if kind == "any_of" and isinstance(wanted, list):
+                for option in wanted:
+                    yield from _expect_kinds(option)
+
+
 class _CaseChecker:
     def __init__(self, checker: _FileChecker, raw: Any, index: int) -> None:
         self.file = checker
         self.raw = raw
         self.path: list[str | int] = [index]
 
+    def lines(self) -> tuple[int, int | None]:
+        """The lines this case spans: from its first to the next case's first (exclusive)."""
+        starts: list[int] = getattr(self.file.document, "item_lines", [])
+        index = self.path[0]
+        assert isinstance(index, int)
+        first = starts[index] if index < len(starts) else 0
+        return first, starts[index + 1] if index + 1 < len(starts) else None
+
     def line(self, *more: str | int) -> int | None:
         return yamlsource.line_of(self.file.document, self.path + list(more))
 
     def check(self) -> list[Case]:
+        # Only this case's problems count: a broken case earlier in the file costs only itself.
+        before = len(self.file.errors)
+        self.file.report_duplicates(*self.lines())
         if self.file.schema_problems(_validator("case"), self.raw, self.path):
             # Steps are still checked so that one run of `validate` shows everything.
             if isinstance(self.raw, dict) and isinstance(self.raw.get("steps"), list):
@@ -195,21 +183,16 @@ class _CaseChecker:
         for name in {n for n in variant_names if variant_names.count(n) > 1}:
             self.file.problem(self.line("variants"), "variants", f"duplicate variant name {name!r}")
         self.check_names(steps, variants)
-        if self.file.errors:
+        if len(self.file.errors) > before:
             return []
         return [self.build(steps, variant) for variant in variants]
 
     def check_source(self, source: str, position: int) -> None:
-        line = self.line("source", position)
-        if not any(form.match(source) for form in _SOURCE_FORMS):
-            self.file.problem(
-                line,
-                f"source.{position}",
-                f"{source!r} is neither a behaviour id (B1..B"
-                f"{CATALOGUE_SIZE}) nor a document reference (docs:..., spec:..., repo#N, https://...)",
-            )
-        elif source.startswith("B") and not 1 <= int(source[1:]) <= CATALOGUE_SIZE:
-            self.file.problem(line, f"source.{position}", f"{source!r} is not in the catalogue (B1..B{CATALOGUE_SIZE})")
+        if self.file.catalogue is None:
+            return  # the catalogue itself is broken: its own problems are reported instead
+        problem = catalogue.source_problem(self.file.catalogue, source)
+        if problem:
+            self.file.problem(self.line("source", position), f"source.{position}", f"{source!r}: {problem}")
 
     def check_steps(self) -> list[Step]:
         steps: list[Step] = []
@@ -224,7 +207,7 @@ class _CaseChecker:
         line = self.line(*where) or 0
         field = f"steps.{index}"
         if not isinstance(raw, dict):
-            self.file.problem(line, field, f"expected a mapping with one action, got {type(raw).__name__}")
+            self.file.problem(line, field, f"expected a mapping with one action, got {yamlsource.kind(raw)}")
             return None
         actions = [key for key in raw if key in ACTIONS]
         unknown = [key for key in raw if key not in ACTIONS and key not in MODIFIERS]
@@ -252,6 +235,17 @@ class _CaseChecker:
             except re.error as error:
                 self.file.problem(self.line(*where, "expect"), f"{field}.expect", f"bad regex {pattern!r}: {error}")
                 bad = True
+        if not bad and "expect" in raw:
+            allowed = ACTIONS[action].expects
+            for kind in _expect_kinds(raw["expect"]):
+                if kind not in allowed:
+                    accepted = ", ".join(sorted(allowed)) or "none"
+                    self.file.problem(
+                        self.line(*where, "expect"),
+                        f"{field}.expect",
+                        f"{kind!r} does not apply to {action} (it accepts: {accepted})",
+                    )
+                    bad = True
         if unknown or bad:
             return None
         return Step(
@@ -342,22 +336,23 @@ def spec_files(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file()))
+            found.extend(sorted(p for p in path.rglob("*.yaml") if p.is_file() and not is_catalogue(p)))
         else:
             found.append(path)
     return found
 
 
-def find_spec_root(path: Path) -> Path | None:
-    """The ``spec/`` folder containing ``path`` (areas are its sub-folders)."""
-    for candidate in [path, *path.resolve().parents]:
-        if candidate.name == "spec" and candidate.is_dir():
-            return candidate
-    return None
-
-
-def load_file(path: Path, root: Path | None = None) -> tuple[list[Case], list[SpecError]]:
-    checker = _FileChecker(path, _area_of(path, root if root else find_spec_root(path.parent)))
+def load_file(
+    path: Path, root: Path | None = None, known: catalogue.Catalogue | None = None
+) -> tuple[list[Case], list[SpecError]]:
+    """The valid cases of one file and its problems; sources are checked against ``known`` (else the catalogue
+    of the file's spec folder, or the suite's own)."""
+    root = root or find_spec_root(path.parent)
+    errors: list[SpecError] = []
+    if known is None:
+        known, errors = catalogue.for_spec_root(root)
+    checker = _FileChecker(path, _area_of(path, root), known)
+    checker.errors.extend(errors)
     cases: list[Case] = []
     for index, raw in enumerate(checker.read()):
         before = len(checker.errors)
@@ -376,8 +371,19 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
     cases: list[Case] = []
     errors: list[SpecError] = []
     seen: dict[str, Case] = {}
-    for path in spec_files(list(paths)):
-        file_cases, file_errors = load_file(path)
+    reported: set[str] = set()
+    paths = list(paths)
+    for path in paths:
+        if path.is_dir() and not spec_files([path]):
+            errors.append(SpecError(path, None, "", "no spec files (*.yaml) in this folder"))
+    for path in spec_files(paths):
+        root = find_spec_root(path.parent)
+        known, catalogue_errors = catalogue.for_spec_root(root)
+        for error in catalogue_errors:
+            if str(error) not in reported:  # a broken catalogue is reported once, not per file
+                reported.add(str(error))
+                errors.append(error)
+        file_cases, file_errors = load_file(path, root, known)
         errors.extend(file_errors)
         for case in file_cases:
             if case.id in seen:
@@ -398,12 +404,3 @@ def load_strict(paths: Iterable[Path]) -> list[Case]:
     if errors:
         raise SpecErrors(errors)
     return cases
-
-
-def default_spec_dir() -> Path:
-    """``spec/`` of this checkout, or the copy installed with the package."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "spec", here / "spec_data"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "spec"

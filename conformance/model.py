@@ -7,41 +7,8 @@ from typing import Any, Literal
 
 LEVELS = ("must", "should", "info")
 
-CLIENT_ACTIONS = (
-    "connect",
-    "await",
-    "get",
-    "read",
-    "read_bytes",
-    "write",
-    "close_writer",
-    "abort_writer",
-    "cancel_reader",
-    "get_reader",
-    "get_writer",
-    "release_lock",
-    "close",
-    "start_tls",
-)
-PEER_ACTIONS = (
-    "peer.accept",
-    "peer.send",
-    "peer.recv",
-    "peer.expect_eof",
-    "peer.expect_reset",
-    "peer.expect_silence",
-    "peer.echo",
-    "peer.shutdown",
-    "peer.close",
-    "peer.reset",
-    "peer.start_tls",
-)
-CONTROL_ACTIONS = ("sleep", "join", "end")
-ACTIONS = CLIENT_ACTIONS + PEER_ACTIONS + CONTROL_ACTIONS
+#: Step modifiers (spec/README.md, section 3); the actions are the table in ``actions.py``.
 MODIFIERS = ("expect", "within", "socket", "as", "background", "note")
-
-#: Steps whose operation returns synchronously (the rest are promises or peer work).
-SYNC_ACTIONS = ("connect", "get", "get_reader", "get_writer", "release_lock", "start_tls")
 
 
 @dataclass(frozen=True)

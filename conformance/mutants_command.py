@@ -4,40 +4,61 @@ A suite that passes against a broken implementation proves nothing; each
 mutant is one plausible bug, and at least one case must turn it into a
 non-pass outcome. The unbroken reference runs first: a case it does not pass
 would "catch" every mutant for the wrong reason.
+
+Nearly all of a case is deliberate waiting, so every mutant suite of a process
+runs at once in one event loop (each on the reference's ``-n auto`` lanes);
+what is left is CPU, so the mutants are shared among one process per core.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 from .adapters import registry
 from .model import Case
 from .outcomes import CaseResult, Outcome
 from .runner import run_cases
 
+#: Per mutant, the cases that did not pass: (case id, outcome).
+Caught = dict[str, list[tuple[str, str]]]
 
-async def _run(cases: Sequence[Case], adapter: str, workers: int) -> list[CaseResult]:
+
+async def _run(cases: Sequence[Case], adapter: str, workers: int | None) -> list[CaseResult]:
     _, done = await run_cases(cases, registry.resolve(adapter), workers=workers)
     return done
 
 
-async def _run_all(
-    cases: Sequence[Case], names: Sequence[str], workers: int, parallel: int
-) -> dict[str, list[CaseResult]]:
-    # Cases mostly wait on sockets and timers, so several mutant suites share the loop well.
-    gate = asyncio.Semaphore(parallel)
-
-    async def one(name: str) -> tuple[str, list[CaseResult]]:
-        async with gate:
-            return name, await _run(cases, f"reference+{name}", workers)
+async def _run_all(cases: Sequence[Case], names: Sequence[str], workers: int | None) -> Caught:
+    async def one(name: str) -> tuple[str, list[tuple[str, str]]]:
+        done = await _run(cases, f"reference+{name}", workers)
+        return name, [(r.id, r.outcome.value) for r in done if r.outcome not in (Outcome.PASS, Outcome.SKIP)]
 
     return dict(await asyncio.gather(*(one(name) for name in names)))
 
 
-def run_mutants(cases: Sequence[Case], workers: int = 2, only: Sequence[str] = (), parallel: int = 4) -> int:
+def _run_share(cases: Sequence[Case], names: Sequence[str], workers: int | None) -> Caught:
+    return asyncio.run(_run_all(cases, names, workers))
+
+
+def _run_everywhere(cases: Sequence[Case], names: Sequence[str], workers: int | None) -> Caught:
+    processes = min(len(names), os.cpu_count() or 1)
+    if processes <= 1:
+        return _run_share(cases, names, workers)
+    shares = [names[index::processes] for index in range(processes)]
+    caught: Caught = {}
+    # fork: no event loop runs at this point, and the children need the loaded cases only.
+    with ProcessPoolExecutor(processes) as pool:
+        for share in pool.map(_run_share, [cases] * processes, shares, [workers] * processes):
+            caught.update(share)
+    return caught
+
+
+def run_mutants(cases: Sequence[Case], workers: int | None = None, only: Sequence[str] = ()) -> int:
     from .adapters.reference.mutants import MUTANTS
 
     unknown = [name for name in only if name not in MUTANTS]
@@ -54,12 +75,12 @@ def run_mutants(cases: Sequence[Case], workers: int = 2, only: Sequence[str] = (
             print(f"  {result.outcome.value} {result.id}: {result.message.splitlines()[0] if result.message else ''}")
         return 1
     print(f"reference: {len(baseline)} cases pass; running {len(names)} mutant(s)", file=sys.stderr)
-    runs = asyncio.run(_run_all(cases, names, workers, parallel))
+    runs = _run_everywhere(cases, names, workers)
     escaped = []
     width = max(len(name) for name in names)
     for name in names:
-        catching = [r for r in runs[name] if r.outcome not in (Outcome.PASS, Outcome.SKIP)]
-        shown = ", ".join(r.id for r in catching[:4]) + (f" (+{len(catching) - 4} more)" if len(catching) > 4 else "")
+        catching = [case_id for case_id, _ in runs[name]]
+        shown = ", ".join(catching[:4]) + (f" (+{len(catching) - 4} more)" if len(catching) > 4 else "")
         status = f"caught by {len(catching)}" if catching else "ESCAPED"
         print(f"{name.ljust(width)}  {status:14}  {MUTANTS[name]}")
         if catching:

@@ -18,6 +18,13 @@ class Outcome(StrEnum):
         return self.value
 
 
+#: How an ``error`` that is a bug of ours (not the adapter's) begins: such a run exits as an internal error.
+HARNESS_ERROR = "harness error: "
+
+#: The outcome names in their canonical order (reports, schemas and filters use it).
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
+
+
 @dataclass
 class CaseResult:
     id: str

@@ -17,40 +17,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from conformance_peer import (
-    Accepted,
-    CertificateFiles,
-    ChunkPlan,
-    Echoed,
-    EndSeen,
-    ListenerSpec,
-    NoConnection,
-    Received,
-    Sent,
-    TlsInfo,
-    open_session,
-)
+from conformance_peer import CertificateFiles, ListenerSpec, open_session
 
 from .errors import UsageError
+from .peer_calls import Peer
 from .peer_client import TOKEN_ENV, RemotePeer
 
 
-class PeerSessionLike(Protocol):
-    """What the runner uses of a peer session: `conformance_peer.PeerSession`, in process or remote."""
+class PeerSessionLike(Peer, Protocol):
+    """A peer session as the runner uses it: `conformance_peer.PeerSession`, in process or remote."""
 
     variables: dict[str, object]
     port: int | None
     refused_port: int
 
-    async def accept(self, name: str, timeout: float) -> Accepted | NoConnection: ...
-    async def send(self, conn: str, data: bytes, chunks: ChunkPlan | None, timeout: float) -> Sent: ...
-    async def recv(self, conn: str, n: int | None, timeout: float, digest: bool) -> Received: ...
-    async def wait_end(self, conn: str, timeout: float) -> EndSeen: ...
-    async def echo(self, conn: str, chunks: ChunkPlan | None, timeout: float) -> Echoed: ...
-    async def start_tls(self, conn: str, timeout: float) -> TlsInfo: ...
-    async def shutdown_write(self, conn: str) -> None: ...
-    async def close(self, conn: str) -> None: ...
-    async def reset(self, conn: str) -> None: ...
     async def aclose(self) -> None: ...
 
 

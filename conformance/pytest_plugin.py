@@ -1,29 +1,38 @@
 """pytest skin over the runner: ``pytest --adapter reference spec/``.
 
-Spec files are collected only when ``--adapter`` is given, so the project's
-own test run never picks them up by accident. Each case is one item; each
-pytest process (xdist worker) keeps one adapter lane and one event loop for
-its whole session. With ``--alluredir``, allure-pytest records each case with
-its id, level, tags and sources as labels and its transcript as an attachment.
+pytest loads this module in every run where the package is installed (it is a
+``pytest11`` entry point), so it imports nothing but pytest and the stdlib at
+import time: the harness (loader, runner, certificates...) is imported only
+when ``--adapter`` is given. Spec files are collected only then too, so the
+project's own test run never picks them up by accident.
+
+Each case is one item; each pytest process (xdist worker) keeps one adapter
+lane and one event loop for its whole session. With ``--expectations F`` the
+verdict is ``expectations.judge``, the one ``run``'s gate uses: an expected
+non-pass is an xfail, an unexpected outcome (a pass included) or an entry past
+its ``until`` date fails, and unused entries are listed at the end. With
+``--alluredir``, allure-pytest records each case with its id, level, tags and
+sources as labels and its transcript as an attachment.
 """
 
 from __future__ import annotations
 
-import asyncio
+import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import expectations, loader
-from .adapters import registry
-from .certificates import RunCertificates
-from .errors import InfrastructureError
-from .model import Case
-from .outcomes import CaseResult, Outcome
-from .runner import Lane, RunContext
+if TYPE_CHECKING:
+    import asyncio
+
+    from .certificates import RunCertificates
+    from .expectations import Expectations
+    from .model import Case
+    from .outcomes import CaseResult
+    from .runner import Lane
 
 _SEVERITY = {"must": "critical", "should": "normal", "info": "minor"}
 
@@ -40,15 +49,26 @@ class _Session:
     """The lane and event loop of one pytest process."""
 
     def __init__(self, config: pytest.Config) -> None:
+        from . import expectations
+        from .adapters import registry
+
         self.adapter = registry.resolve(config.getoption("--adapter"))
         path = config.getoption("--expectations")
-        self.expectations = expectations.load(Path(path)) if path else None
+        self.expectations: Expectations | None = expectations.load(Path(path)) if path else None
+        self.today = datetime.date.today()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.lane: Lane | None = None
         self.failure: str | None = None
         self.certificates: RunCertificates | None = None
 
     def run(self, case: Case) -> CaseResult:
+        import asyncio
+
+        from .adapters.base import RunContext
+        from .certificates import RunCertificates
+        from .errors import InfrastructureError
+        from .runner import Lane
+
         if self.failure:
             raise InfrastructureError(self.failure)
         if self.loop is None:
@@ -79,9 +99,33 @@ class _Session:
 _SESSION_KEY = pytest.StashKey[_Session]()
 
 
+class _Bookkeeping:
+    """Which cases ran (seen in reports, so it works on the xdist controller too), for unused entries."""
+
+    def __init__(self, expectations: Expectations | None) -> None:
+        self.expectations = expectations
+        self.ran: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call" or report.skipped:
+            self.ran.add(report.nodeid.rsplit("::", 1)[-1])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.expectations is None:
+            return
+        unused = self.expectations.unused(self.ran)
+        if unused:
+            terminalreporter.section("connect-conformance: unused expectations")
+            for case_id in unused:
+                terminalreporter.write_line(f"unused expectation: {case_id}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--adapter"):
-        config.stash[_SESSION_KEY] = _Session(config)
+        session = _Session(config)
+        config.stash[_SESSION_KEY] = session
+        config.pluginmanager.register(_Bookkeeping(session.expectations), "connect-conformance-bookkeeping")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -93,14 +137,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix != ".yaml" or _SESSION_KEY not in parent.config.stash:
         return None
-    if loader.find_spec_root(file_path.parent) is None:
+    from .specdir import find_spec_root, is_catalogue
+
+    if find_spec_root(file_path.parent) is None or is_catalogue(file_path):
         return None
     return SpecFile.from_parent(parent, path=file_path)
 
 
 class SpecFile(pytest.File):
     def collect(self) -> Iterator[SpecItem]:
-        cases, errors = loader.load_file(self.path)
+        from .loader import load_file
+
+        cases, errors = load_file(self.path)
         if errors:
             raise SpecFileError("\n".join(str(e) for e in errors))
         for case in cases:
@@ -112,9 +160,10 @@ class SpecFileError(Exception):
 
 
 class CaseNotPassing(Exception):
-    def __init__(self, result: CaseResult, expected: str | None = None) -> None:
+    def __init__(self, result: CaseResult, expected: str | None = None, expired: str | None = None) -> None:
         self.result = result
         self.expected = expected
+        self.expired = expired
         super().__init__(result.message)
 
 
@@ -124,20 +173,22 @@ class SpecItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
+        from .expectations import Verdict, judge
+        from .outcomes import Outcome
+
         session: _Session = self.config.stash[_SESSION_KEY]
         result = session.run(self.case)
         _allure(self.case, result)
         entry = session.expectations.expected(self.case.id) if session.expectations else None
-        if entry is not None:
-            if result.outcome.value == entry.outcome or (entry.flaky and result.outcome is Outcome.PASS):
-                if result.outcome is not Outcome.PASS:
-                    pytest.xfail(f"expected {entry.outcome}: {entry.reason}")
-                return
-            raise CaseNotPassing(result, expected=entry.outcome)
-        if result.outcome is Outcome.SKIP:
+        judgement = judge(result.outcome, entry, session.today)
+        if judgement.expired and entry is not None:
+            raise CaseNotPassing(result, expired=f"{entry.until} ({entry.reason})")
+        if judgement.verdict is Verdict.UNEXPECTED:
+            raise CaseNotPassing(result, expected=judgement.expected if entry else None)
+        if result.outcome is Outcome.SKIP and entry is None:
             pytest.skip(result.message)
-        if result.outcome is not Outcome.PASS:
-            raise CaseNotPassing(result)
+        if result.outcome is not Outcome.PASS and entry is not None:
+            pytest.xfail(f"expected {entry.outcome}: {entry.reason}")
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         error = excinfo.value
@@ -149,6 +200,8 @@ class SpecItem(pytest.Item):
             ]
             if error.expected:
                 lines.insert(1, f"expected outcome: {error.expected}")
+            if error.expired:
+                lines.insert(1, f"EXPIRED expectation (until {error.expired}): look at it again")
             lines.append("transcript:")
             lines.extend("  " + json.dumps(entry, ensure_ascii=False)[:300] for entry in result.transcript)
             return "\n".join(lines)

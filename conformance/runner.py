@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from conformance_peer import ListenerSpec, PeerError
 
 from . import peers
+from .adapters.base import AdapterSpec, RunContext
 from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
 from .interpreter import (
@@ -31,58 +30,70 @@ from .interpreter import (
     StartBackground,
 )
 from .model import Case
-from .outcomes import CaseResult, Outcome
-from .peer_results import normalise, prepare
-from .protocol.client import AdapterClient, Hello
-from .protocol.transports import Transport
+from .outcomes import HARNESS_ERROR, CaseResult, Outcome
+from .peer_calls import JoinTimedOut, PeerResult, perform
+from .protocol.client import AdapterClient
+from .protocol.replies import HelloInfo, Status
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What every adapter and peer session of one run shares: the run's certificates.
+class Breaker:
+    """Stops a run whose adapter keeps breaking (a circuit breaker, shared by every lane).
 
-    Runtime processes are not shared: each lane's transport owns its own (workerd),
-    so unhandled rejections of one session cannot be blamed on another.
+    Each case that ends because the adapter broke (a crash, silence, a protocol
+    violation) and each restart that fails counts; a case the adapter got
+    through resets the count. After ``budget`` in a row (Bowtie's budget is 10)
+    the remaining cases end at once as ``error`` with one message, instead of
+    costing a hello timeout each, and the run exits as an infrastructure error.
     """
 
-    certificates: RunCertificates
-    peers: peers.PeerProvider = field(default_factory=peers.InProcessPeers)
-    """Where the cases' peer sessions are opened (``--peer``)."""
+    def __init__(self, budget: int = 10) -> None:
+        self.budget = budget
+        self.failures = 0
+        self.last = ""
+        self.tripped = False
+
+    def failed(self, message: str) -> None:
+        self.failures += 1
+        self.last = message.splitlines()[0] if message else ""
+        self.tripped = self.tripped or self.failures >= self.budget
+
+    def succeeded(self) -> None:
+        if not self.tripped:
+            self.failures = 0
 
     @property
-    def ca_pem(self) -> str:
-        return self.certificates.ca_pem
-
-    @property
-    def ca_file(self) -> str:
-        return str(self.certificates.ca_file)
+    def message(self) -> str:
+        return f"not run: the adapter broke {self.failures} times in a row (last: {self.last})"
 
 
-@dataclass(frozen=True)
-class AdapterSpec:
-    """How to reach one implementation: a display name and a transport factory.
-
-    The factory gets the run's context at launch, because some runtimes read
-    their trust anchors only when they start.
-    """
-
-    name: str
-    make_transport: Callable[[RunContext], Transport]
+def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
+    """``-n N``, or for ``-n auto`` (``None``) what suits the adapter; never more lanes than cases."""
+    wanted = adapter.default_lanes if requested is None else requested
+    return max(1, min(wanted, cases or 1))
 
 
 class Lane:
-    def __init__(self, adapter: AdapterSpec, context: RunContext, validate: bool = True) -> None:
+    def __init__(
+        self,
+        adapter: AdapterSpec,
+        context: RunContext,
+        breaker: Breaker | None = None,
+        peer_provider: peers.PeerProvider | None = None,
+    ) -> None:
         self.adapter = adapter
         self.context = context
-        self.client = AdapterClient(lambda: adapter.make_transport(context), validate=validate)
+        self.peers = peer_provider or peers.InProcessPeers()
+        """Where the cases' peer sessions are opened (``--peer``)."""
+        self.client = AdapterClient(lambda: adapter.make_transport(context))
+        self.breaker = breaker or Breaker()
 
-    async def start(self) -> Hello:
+    async def start(self) -> HelloInfo:
         return await self.client.start()
 
     async def close(self) -> None:
         await self.client.close()
 
-    async def run_case(self, case: Case) -> CaseResult:
+    async def run_case(self, case: Case, observe_only: bool = False) -> CaseResult:
         started = time.perf_counter()
         result = CaseResult(
             id=case.id,
@@ -95,27 +106,37 @@ class Lane:
             title=case.title,
         )
         try:
-            await self._run(case, result)
+            if self.breaker.tripped:
+                result.outcome = Outcome.ERROR
+                result.message = self.breaker.message
+            else:
+                await self._run(case, result, observe_only)
+                if self.client.broken and result.outcome is Outcome.ERROR:
+                    self.breaker.failed(result.message)
+                elif result.outcome is not Outcome.ERROR:
+                    self.breaker.succeeded()
         except Exception as error:  # a bug of ours must not take the other cases down
             result.outcome = Outcome.ERROR
-            result.message = f"harness error: {type(error).__name__}: {error}"
+            result.message = f"{HARNESS_ERROR}{type(error).__name__}: {error}"
         finally:
             result.duration_ms = (time.perf_counter() - started) * 1000
         return result
 
-    async def _ensure_adapter(self) -> Hello | None:
+    async def _ensure_adapter(self) -> HelloInfo | str:
+        """The adapter's hello, restarting it first if it broke; or why it would not restart."""
         if self.client.broken or self.client.hello is None:
             try:
                 return await self.client.restart()
-            except InfrastructureError:
-                return None
+            except InfrastructureError as error:
+                return str(error)
         return self.client.hello
 
-    async def _run(self, case: Case, result: CaseResult) -> None:
+    async def _run(self, case: Case, result: CaseResult, observe_only: bool = False) -> None:
         hello = await self._ensure_adapter()
-        if hello is None:
+        if isinstance(hello, str):
             result.outcome = Outcome.ERROR
-            result.message = "the adapter could not be restarted after an earlier failure"
+            result.message = f"the adapter could not be restarted after an earlier failure: {hello}"
+            self.client.broken = True
             return
         missing = [c for c in case.requires if c not in hello.capabilities]
         if missing:
@@ -124,13 +145,13 @@ class Lane:
             return
         try:
             spec = ListenerSpec(kind=case.peer.kind, host=case.peer.host, cert=case.peer.cert)
-            peer = await self.context.peers.open_session(spec, self.context.certificates.peer_files())
+            peer = await self.peers.open_session(spec, self.context.certificates.peer_files())
         except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
-        interpreter = CaseInterpreter(case, {**case.variables, **peer.variables})
-        background: dict[str, asyncio.Task[dict[str, Any]]] = {}
+        interpreter = CaseInterpreter(case, {**case.variables, **peer.variables}, observe_only=observe_only)
+        background: dict[str, asyncio.Task[PeerResult]] = {}
         try:
             await self._drive_case(case, interpreter, peer, background)
         finally:
@@ -151,13 +172,13 @@ class Lane:
         case: Case,
         interpreter: CaseInterpreter,
         peer: peers.PeerSessionLike,
-        background: dict[str, asyncio.Task[dict[str, Any]]],
+        background: dict[str, asyncio.Task[PeerResult]],
     ) -> None:
         try:
             await self.client.open_session()
             begin = await self.client.call({"op": "begin", "case": case.id})
-            if begin.get("status") != "returned":
-                raise AdapterError(f"begin answered {begin.get('status')}: {begin.get('reason', '')}")
+            if begin.status is not Status.RETURNED:
+                raise AdapterError(f"begin answered {begin.status}: {begin.reason}")
             deadline = asyncio.timeout(case.timeout)
             try:
                 async with deadline:
@@ -178,42 +199,34 @@ class Lane:
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
 
     async def _drive(
-        self,
-        interpreter: CaseInterpreter,
-        peer: peers.PeerSessionLike,
-        background: dict[str, asyncio.Task[dict[str, Any]]],
+        self, interpreter: CaseInterpreter, peer: peers.PeerSessionLike, background: dict[str, asyncio.Task[PeerResult]]
     ) -> None:
         while True:
             action = interpreter.next_action()
             if isinstance(action, Finished):
                 return
             if isinstance(action, ClientOp):
-                interpreter.observe(await self.client.call(action.request))
+                interpreter.observe(await self.client.call(action.request, shape=action.shape))
             elif isinstance(action, EndSession):
                 interpreter.observe(await self.client.call({"op": "end", "timeout_ms": action.timeout_ms}))
             elif isinstance(action, PeerOp):
-                interpreter.observe(await _peer_call(peer, action))
+                interpreter.observe(await perform(peer, action.call))
             elif isinstance(action, Sleep):
                 await asyncio.sleep(action.seconds)
                 interpreter.observe(None)
             elif isinstance(action, StartBackground):
-                background[action.name] = asyncio.create_task(_peer_call(peer, action.action))
+                background[action.name] = asyncio.create_task(perform(peer, action.action.call))
                 interpreter.observe(None)
             elif isinstance(action, JoinBackground):
                 interpreter.observe(await _join(background[action.name], action.timeout))
 
 
-async def _peer_call(peer: peers.PeerSessionLike, action: PeerOp) -> dict[str, Any]:
-    method: Callable[..., Awaitable[Any]] = getattr(peer, action.method)
-    return normalise(action.method, await method(**prepare(action.kwargs)))
-
-
-async def _join(task: asyncio.Task[dict[str, Any]], timeout: float) -> dict[str, Any]:
+async def _join(task: asyncio.Task[PeerResult], timeout: float) -> PeerResult:
     try:
         async with asyncio.timeout(timeout):
             return await asyncio.shield(task)
     except TimeoutError:
-        return {"timed_out": True, "error": f"the background step had not finished after {timeout:g} s"}
+        return JoinTimedOut(timeout)
 
 
 ResultCallback = Callable[[CaseResult], None]
@@ -222,29 +235,34 @@ ResultCallback = Callable[[CaseResult], None]
 async def run_cases(
     cases: Sequence[Case],
     adapter: AdapterSpec,
-    workers: int = 1,
+    workers: int | None = None,
     on_result: ResultCallback | None = None,
-    validate: bool = True,
+    breaker: Breaker | None = None,
     peer: peers.PeerChoice = peers.IN_PROCESS,
-) -> tuple[Hello, list[CaseResult]]:
-    """Run ``cases`` on ``workers`` lanes; results come back in case order.
+) -> tuple[HelloInfo, list[CaseResult]]:
+    """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
     Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
+    ``breaker`` (made here when not given) tells afterwards whether the run gave up on a broken adapter.
     """
     with RunCertificates() as certificates:
+        lanes = lane_count(adapter, workers, len(cases))
         async with peers.opened(peer) as provider:
-            return await _run_lanes(cases, adapter, RunContext(certificates, provider), workers, on_result, validate)
+            return await _run_lanes(
+                cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker(), provider
+            )
 
 
 async def _run_lanes(
     cases: Sequence[Case],
     adapter: AdapterSpec,
     context: RunContext,
-    workers: int,
+    lanes_wanted: int,
     on_result: ResultCallback | None,
-    validate: bool,
-) -> tuple[Hello, list[CaseResult]]:
-    lanes = [Lane(adapter, context, validate=validate) for _ in range(max(1, min(workers, len(cases) or 1)))]
+    breaker: Breaker,
+    provider: peers.PeerProvider | None = None,
+) -> tuple[HelloInfo, list[CaseResult]]:
+    lanes = [Lane(adapter, context, breaker, provider) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

@@ -1,12 +1,16 @@
-"""Choosing cases: ``-k EXPR`` (pytest-like) and ``--tag``."""
+"""Choosing cases: the spec paths, ``-k EXPR`` (pytest-like) and ``--tag``."""
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from .errors import UsageError
+from .errors import SpecError, UsageError
+from .loader import load, load_strict
 from .model import Case
+from .specdir import default_spec_dir
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
 
@@ -88,3 +92,39 @@ def select(cases: Sequence[Case], keyword: str | None = None, tags: Sequence[str
             continue
         chosen.append(case)
     return chosen
+
+
+def spec_paths(values: Sequence[str | Path]) -> list[Path]:
+    """The spec paths asked for (default: ./spec, else the checkout's); each must exist."""
+    if values:
+        paths = [Path(v) for v in values]
+    else:
+        local = Path("spec")
+        paths = [local if local.is_dir() else default_spec_dir()]
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"no such spec file or folder: {path}")
+    return paths
+
+
+def load_selection(
+    paths: Sequence[Path], keyword: str | None, tags: Sequence[str]
+) -> tuple[list[Case], list[SpecError]]:
+    """The valid selected cases, and the spec problems (printed; the broken cases do not run)."""
+    loaded, errors = load(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will", file=sys.stderr)
+    cases = select(loaded, keyword, tags)
+    if not cases:
+        raise UsageError("no case matches the selection" if not errors else "no valid case to run")
+    return cases, errors
+
+
+def load_strict_selection(paths: Sequence[Path], keyword: str | None, tags: Sequence[str]) -> list[Case]:
+    """The selected cases; any spec problem stops here (``SpecErrors``)."""
+    cases = select(load_strict(paths), keyword, tags)
+    if not cases:
+        raise UsageError("no case matches the selection")
+    return cases

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from ..errors import InfrastructureError
 from ..protocol.transports import StdioTransport
-from ..runner import AdapterSpec, RunContext
 from . import npm_cache
-from .registry import launch_environment
+from .base import AdapterSpec, RunContext, launch_environment
 
 NAME = "node-socket"
+#: A Node process per lane (about 50 MB each).
+LANES = 8
 
 
 def adapter_script() -> Path:
@@ -53,4 +54,4 @@ def node_socket_spec() -> AdapterSpec:
         }
         return StdioTransport([node, str(script)], env=env)
 
-    return AdapterSpec(NAME, make_transport)
+    return AdapterSpec(NAME, make_transport, default_lanes=LANES)

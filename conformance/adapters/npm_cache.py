@@ -44,9 +44,6 @@ def install_dir(name: str) -> Path:
     return cache_root() / "npm" / f"{name}-{digest}"
 
 
-PACKAGE_SETS = ("workerd", "node-socket")
-
-
 def ensure(name: str, quiet: bool = False) -> Path:
     """The installed ``node_modules`` folder of package set ``name``, installing it if needed."""
     target = install_dir(name)

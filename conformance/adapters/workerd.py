@@ -30,7 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import weakref
 from collections import deque
@@ -40,10 +39,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import tempdirs
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
-from ..runner import AdapterSpec, RunContext
 from . import npm_cache
+from .base import AdapterSpec, RunContext
 from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
@@ -59,6 +59,8 @@ OUTPUT_LINES = 200
 CONFIG_FILE = "config.capnp"
 #: Temporary folders are named ``<prefix><harness pid>-<random>``.
 FOLDER_PREFIX = "connect-conformance-workerd-"
+#: ``-n auto``: a workerd process per lane; see benchmarks/run.py for the figures behind it.
+LANES = 8
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = No
     def make(context: RunContext) -> WorkerdTransport:
         return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
 
-    return AdapterSpec("workerd", make)
+    return AdapterSpec("workerd", make, default_lanes=LANES)
 
 
 def _js_source(name: str) -> bytes:
@@ -127,24 +129,6 @@ def _parent_death_signal() -> Callable[[], None] | None:
             os._exit(1)
 
     return arm
-
-
-def _sweep_stale_folders() -> None:
-    """Remove the folders of harnesses that died without cleaning up (SIGKILL): their
-    workerd died with them (``PR_SET_PDEATHSIG``), only the folder was left behind."""
-    with contextlib.suppress(OSError):
-        for entry in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
-            owner = entry.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
-            if not owner.isdigit() or int(owner) == os.getpid():
-                continue
-            try:
-                if entry.stat().st_uid != os.getuid():
-                    continue
-                os.kill(int(owner), 0)  # signal 0: only asks whether the harness still exists
-            except ProcessLookupError:
-                shutil.rmtree(entry, ignore_errors=True)
-            except OSError:
-                continue
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -189,9 +173,9 @@ class WorkerdTransport(WebSocketTransport):
     # -- start -------------------------------------------------------------------------------
 
     def _write_folder(self) -> Path:
-        _sweep_stale_folders()
-        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
-        os.chmod(folder, 0o700)
+        # Folders of harnesses that died without cleaning up (SIGKILL) are removed first: their
+        # workerd died with them (PR_SET_PDEATHSIG), only the folder was left behind.
+        folder = tempdirs.make_private(FOLDER_PREFIX)
         self.directory = folder
         interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
         files = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import AdapterError, InfrastructureError
-from . import messages
+from . import PROTOCOL_VERSION, messages
+from .replies import SHAPE_OF_OP, HelloInfo, Reply, ReplyShapeError, Shape, Status, parse
 from .transports import Transport
 
 #: Added to an op's own ``timeout_ms`` before the adapter counts as silent.
@@ -17,94 +17,76 @@ GRACE_S = 5.0
 HELLO_TIMEOUT_S = 30.0
 
 
-@dataclass(frozen=True)
-class Hello:
-    name: str
-    version: str
-    runtime: str
-    protocol: int
-    capabilities: frozenset[str] = field(default_factory=frozenset)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "runtime": self.runtime,
-            "protocol": self.protocol,
-            "capabilities": sorted(self.capabilities),
-        }
-
-
 class AdapterClient:
     """Talks to one adapter; after any ``AdapterError`` it must be ``restart()``-ed."""
 
-    def __init__(self, make_transport: Callable[[], Transport], validate: bool = True) -> None:
+    def __init__(self, make_transport: Callable[[], Transport]) -> None:
         self._make_transport = make_transport
         self._transport: Transport | None = None
         self._seq = 0
-        self._validate = validate
         # Requests are built by the interpreter, so an invalid one is a bug of ours; checking
         # each costs a fifth of an in-process round trip. The project's own tests turn it on.
-        self._check_requests = validate and os.environ.get("CONNECT_CONFORMANCE_CHECK_REQUESTS") == "1"
-        self.hello: Hello | None = None
+        self._check_requests = os.environ.get("CONNECT_CONFORMANCE_CHECK_REQUESTS") == "1"
+        self.hello: HelloInfo | None = None
         self.broken = False
 
-    async def start(self) -> Hello:
+    async def start(self) -> HelloInfo:
         self._transport = self._make_transport()
         await self._transport.open()
         try:
-            reply = await self.call({"op": "hello", "protocol": messages.PROTOCOL_VERSION}, timeout=HELLO_TIMEOUT_S)
+            reply = await self.call({"op": "hello", "protocol": PROTOCOL_VERSION}, timeout=HELLO_TIMEOUT_S)
         except AdapterError as error:
             await self.close()
             raise InfrastructureError(f"the adapter did not answer hello: {error}") from None
-        value = reply.get("value") or {}
-        if reply.get("status") != "returned":
+        if reply.status is not Status.RETURNED or not isinstance(reply.typed, HelloInfo):
             await self.close()
-            raise InfrastructureError(f"the adapter refused hello: {reply}")
-        self.hello = Hello(
-            name=value["name"],
-            version=value["version"],
-            runtime=value["runtime"],
-            protocol=value["protocol"],
-            capabilities=frozenset(value["capabilities"]),
-        )
+            raise InfrastructureError(f"the adapter refused hello: {reply.raw}")
+        self.hello = reply.typed
         self.broken = False
         return self.hello
 
-    async def restart(self) -> Hello:
+    async def restart(self) -> HelloInfo:
         await self.close()
         return await self.start()
 
     def diagnostics(self) -> str:
         return self._transport.diagnostics() if self._transport else ""
 
-    async def call(self, request: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """Send one request and return its validated response; ``AdapterError`` when anything breaks."""
+    async def call(self, request: dict[str, Any], timeout: float | None = None, shape: Shape | None = None) -> Reply:
+        """Send one request and return its checked, typed reply; ``AdapterError`` when anything breaks.
+
+        ``shape`` says what a settled value must look like when it is not the op's own
+        (an ``await`` on a pending read resolves like a read).
+        """
         if self._transport is None:
             raise AdapterError("the adapter is not running")
         self._seq += 1
+        op = str(request.get("op"))
         message = {"seq": self._seq, **request}
         if self._check_requests:
             problem = messages.request_problem(message)
             if problem:
-                raise AdapterError(f"harness bug: invalid request {request.get('op')}: {problem}")
+                raise AdapterError(f"harness bug: invalid request {op}: {problem}")
         if timeout is None:
             timeout = message.get("timeout_ms", 0) / 1000 + GRACE_S
         try:
-            reply = await self._transport.exchange(message, timeout)
+            raw = await self._transport.exchange(message, timeout)
         except AdapterError:
             self.broken = True
             raise
-        if not isinstance(reply, dict) or reply.get("seq") != self._seq:
+        if not isinstance(raw, dict) or raw.get("seq") != self._seq:
             self.broken = True
-            got = reply.get("seq") if isinstance(reply, dict) else reply
+            got = raw.get("seq") if isinstance(raw, dict) else raw
             raise AdapterError(f"the adapter answered seq {got!r} to request seq {self._seq}")
-        if self._validate:
-            problem = messages.response_problem(str(message["op"]), reply)
-            if problem:
-                self.broken = True
-                raise AdapterError(f"invalid response to {message['op']}: {problem}")
-        return reply
+        problem = messages.response_problem(op, raw)
+        if problem:
+            self.broken = True
+            raise AdapterError(f"invalid response to {op}: {problem}")
+        try:
+            return parse(op, raw, shape or SHAPE_OF_OP.get(op, "any"))
+        except ReplyShapeError as error:
+            self.broken = True
+            raise AdapterError(f"invalid response to {error}") from None
 
     async def open_session(self) -> None:
         assert self._transport is not None

@@ -15,9 +15,8 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from . import fastcheck
+from . import fastcheck, replies
 
-PROTOCOL_VERSION = 1
 _SCHEMAS = resources.files(__package__).joinpath("schemas")
 
 
@@ -96,3 +95,15 @@ def response_problem(op: str, message: Any) -> str | None:
     if _fast(op, response=True)(message):
         return None
     return _problem(_validator(op, response=True), message)
+
+
+def reply_problem(op: str, message: Any) -> str | None:
+    """Everything the client checks of a response: its schema, then the shape of its value for ``op``."""
+    problem = response_problem(op, message)
+    if problem:
+        return problem
+    try:
+        replies.parse(op, message, replies.SHAPE_OF_OP.get(op, "any"))
+    except replies.ReplyShapeError as error:
+        return str(error)
+    return None

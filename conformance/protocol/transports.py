@@ -14,15 +14,17 @@ import json
 import os
 import shlex
 import signal
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from ..errors import AdapterError, InfrastructureError
 
-#: Large enough for a 64 MiB payload encoded as base64 on one line.
-MAX_LINE = 256 * 1024 * 1024
-STDERR_LINES = 40
+#: The longest line an adapter may print: room for 48 MiB of data as base64 (the largest
+#: legitimate message is a non-digest ``read_bytes``; cases read more than that with ``digest``).
+MAX_LINE = 64 * 1024 * 1024
+#: How much of an adapter's stderr is kept (its tail), whatever it prints.
+STDERR_TAIL = 64 * 1024
+STDERR_LINES = 10
 KILL_GRACE_S = 2.0
 
 
@@ -61,7 +63,7 @@ class InProcessTransport:
             raise AdapterError(f"the in-process adapter raised {type(error).__name__}: {error}") from error
         try:
             return json.loads(json.dumps(reply))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RecursionError) as error:
             raise AdapterError(f"the adapter answered with a value JSON cannot carry: {error}") from None
 
     async def open_session(self) -> None:
@@ -90,7 +92,7 @@ class StdioTransport:
         self._env = env
         self._cwd = cwd
         self._process: asyncio.subprocess.Process | None = None
-        self._stderr: deque[str] = deque(maxlen=STDERR_LINES)
+        self._stderr = bytearray()
         self._stderr_task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -116,15 +118,18 @@ class StdioTransport:
     async def _drain_stderr(self) -> None:
         assert self._process is not None
         assert self._process.stderr is not None
+        # Chunks, not lines: a newline-free flood must cost a bounded tail, not memory.
         with contextlib.suppress(Exception):
-            async for raw in self._process.stderr:
-                self._stderr.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            while chunk := await self._process.stderr.read(65536):
+                self._stderr += chunk
+                del self._stderr[:-STDERR_TAIL]
 
     def diagnostics(self) -> str:
-        lines = list(self._stderr)
+        lines = self._stderr.decode("utf-8", "replace").splitlines()
         if not lines:
             return ""
-        return "adapter stderr (last lines):\n  " + "\n  ".join(lines[-10:])
+        shown = [line if len(line) <= 300 else line[:300] + "..." for line in lines[-STDERR_LINES:]]
+        return "adapter stderr (last lines):\n  " + "\n  ".join(shown)
 
     def _exit_note(self) -> str:
         process = self._process
@@ -156,11 +161,7 @@ class StdioTransport:
                 async with asyncio.timeout(0.5):
                     await process.wait()
             raise AdapterError(f"the adapter closed its stdout{self._exit_note()}")
-        try:
-            return json.loads(raw)
-        except ValueError:
-            shown = raw[:120].decode("utf-8", "replace")
-            raise AdapterError(f"the adapter printed something that is not JSON: {shown!r}") from None
+        return _decode(raw, "printed")
 
     async def open_session(self) -> None:
         pass
@@ -178,6 +179,11 @@ class StdioTransport:
                 process.stdin.close()
         if process.returncode is None:
             await _terminate(process)
+        # The adapter may be gone while a child it forked lives on (holding its pipes):
+        # the whole process group goes, in every case. A child that called setsid() left
+        # the group and is the adapter's to stop (docs/adapter-protocol.md, section 7).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         if self._stderr_task is not None:
             self._stderr_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -205,6 +211,16 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def _decode(raw: bytes | str, verb: str) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise AdapterError(f"the adapter {verb} JSON nested too deeply to read") from None
+    except ValueError:
+        shown = raw[:120].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:120]
+        raise AdapterError(f"the adapter {verb} something that is not JSON: {shown!r}") from None
+
+
 class WebSocketTransport:
     """One WebSocket per case session; ``hello`` travels on a connection of its own."""
 
@@ -218,7 +234,7 @@ class WebSocketTransport:
 
         try:
             async with asyncio.timeout(10):
-                return await connect(self.url, max_size=None, open_timeout=10, ping_interval=None)
+                return await connect(self.url, max_size=MAX_LINE, open_timeout=10, ping_interval=None)
         except (OSError, TimeoutError, Exception) as error:
             raise AdapterError(f"cannot open a WebSocket to {self.url}: {error}") from None
 
@@ -251,10 +267,7 @@ class WebSocketTransport:
             if temporary:
                 with contextlib.suppress(Exception):
                     await socket.close()
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise AdapterError(f"the adapter sent something that is not JSON: {str(raw)[:120]!r}") from None
+        return _decode(raw, "sent")
 
     async def close(self) -> None:
         await self.close_session()

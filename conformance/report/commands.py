@@ -6,11 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_UNEXPECTED, main
+from ..adapters import registry
 from ..errors import UsageError
+from ..exitcodes import ExitCode
 from . import results
+from .run_files import check_output_file
 
-PUBLISHED = ("reference", "workerd", "node-socket")
 PUBLISH_COMMAND = "connect-conformance report publish --run"
 
 
@@ -29,26 +30,23 @@ def report(args: argparse.Namespace) -> int:
                     print(f"{path}: {problem}", file=sys.stderr)
             else:
                 print(f"{path}: ok")
-        return EXIT_UNEXPECTED if bad else EXIT_OK
+        return ExitCode.UNEXPECTED if bad else ExitCode.OK
     if args.report_command == "compare":
         from . import compare
 
-        for path in (args.old, args.new):
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
+        if args.json:
+            check_output_file(args.json)
         comparison = compare.compare_files(args.old, args.new)
         print(compare.markdown(comparison), end="")
         if args.json:
             results.write_json(args.json, comparison.as_dict())
-        return EXIT_UNEXPECTED if comparison.regressions else EXIT_OK
+        return ExitCode.UNEXPECTED if comparison.regressions else ExitCode.OK
     if args.report_command == "html":
         from . import html as html_report
 
-        for path in args.files:
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
+        check_output_file(args.output)
         print(f"wrote {html_report.write(list(args.files), args.output)}")
-        return EXIT_OK
+        return ExitCode.OK
     raise UsageError(f"unknown report command {args.report_command}")
 
 
@@ -57,22 +55,28 @@ def _publish(args: argparse.Namespace) -> int:
     from . import badges, matrix
     from . import html as html_report
 
-    names = list(args.only) or list(PUBLISHED)
-    code = EXIT_OK
+    published = [entry.name for entry in registry.BUILTINS if entry.published]
+    names = list(args.only) or published
+    code = ExitCode.OK
     if args.run:
+        from ..suite import RunOptions, run_suite
+
         for name in names:
-            run_args = ["run", "--adapter", name, "-n", "2", "--report-dir", str(args.reports / name)]
-            known = Path("expectations") / f"{name}.yaml"
-            if known.is_file():
-                run_args += ["--expectations", str(known)]
+            entry = registry.builtin(name)
+            known = Path(entry.expectations) if entry and entry.expectations else None
             print(f"== {name}", file=sys.stderr, flush=True)
-            result = main(run_args)
-            if result not in (EXIT_OK, EXIT_UNEXPECTED):
+            options = RunOptions(
+                adapter=name,
+                report_dir=args.reports / name,
+                expectations=known if known and known.is_file() else None,
+            )
+            result = run_suite(options)
+            if result not in (ExitCode.OK, ExitCode.UNEXPECTED):
                 return result
             code = max(code, result)
-    target = matrix.write(args.reports, list(PUBLISHED), PUBLISH_COMMAND)
+    target = matrix.write(args.reports, published, PUBLISH_COMMAND)
     print(f"wrote {target}")
-    present = [name for name in PUBLISHED if (args.reports / name / "results.json").is_file()]
+    present = [name for name in published if (args.reports / name / "results.json").is_file()]
     for name in present:
         impl = matrix.Implementation.load(name, args.reports / name / "results.json")
         print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")

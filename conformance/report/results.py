@@ -1,9 +1,8 @@
-"""``results.json``: the run header, the summary and every case with its transcript (DESIGN.md section 9)."""
+"""``results.json``: the run header, the summary and every case with its transcript."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import socket
@@ -13,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..outcomes import CaseResult, Outcome
+from . import output
 
 RESULTS_FORMAT = 1
 
@@ -92,8 +92,5 @@ def results_document(
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write atomically: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    """Write strict JSON atomically (``output.json_text``): any adapter string, never half a file."""
+    output.write_text(path, output.json_text(document) + "\n")

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from conformance.adapter_check import EXIT_CANNOT_START, EXIT_FAILED, EXIT_OK, check_adapter, render
-from conformance.adapter_check_model import CATALOGUE, Status
+from conformance.adapter_check import check_adapter, render
+from conformance.adapter_check.model import CATALOGUE, Status
 from conformance.adapters.registry import resolve
+from conformance.exitcodes import ExitCode
 from tests.helpers import REPO
 from tests.integration.cli import run_cli
 
@@ -80,7 +81,7 @@ def assert_all_pass(done: Checked, skipped: tuple[str, ...] = ()) -> None:
     assert set(symbols) == set(CATALOGUE), done.stdout
     bad = {check_id: symbol for check_id, symbol in symbols.items() if symbol != "✓" and check_id not in skipped}
     assert bad == {}, done.stdout + done.stderr
-    assert done.code == EXIT_OK, done.stdout + done.stderr
+    assert done.code == ExitCode.OK, done.stdout + done.stderr
     assert "the adapter speaks the protocol" in done.stdout
 
 
@@ -92,7 +93,7 @@ def test_the_in_process_reference_passes_every_check() -> None:
     statuses = {check.id: check.status for check in report.checks}
     assert statuses.pop("stdio.bad-line") is Status.SKIP  # stdio adapters only
     assert set(statuses.values()) == {Status.PASS}, render(report)
-    assert report.exit_code == EXIT_OK
+    assert report.exit_code == ExitCode.OK
     assert report.hello is not None
     assert report.hello["name"] == "reference"
 
@@ -164,7 +165,7 @@ def test_the_minimal_example_of_the_guide_does_what_the_guide_says(tmp_path: Pat
     # "passes the hello, session and malformed-request checks"; no socket ops yet.
     assert {c for c, s in symbols.items() if c.startswith(("hello.", "session.", "malformed.")) and s != "✓"} == set()
     assert symbols["roundtrip.connect"] == "✗"
-    assert done.code == EXIT_FAILED
+    assert done.code == ExitCode.UNEXPECTED
 
 
 # -- adapters that break it -----------------------------------------------------------------------
@@ -173,7 +174,7 @@ def test_the_minimal_example_of_the_guide_does_what_the_guide_says(tmp_path: Pat
 @pytest.mark.slow
 def test_an_adapter_that_never_says_hello_cannot_start() -> None:
     done = adapter_check(MISBEHAVING + " --broken-hello")
-    assert done.code == EXIT_CANNOT_START, done.stdout
+    assert done.code == ExitCode.INFRASTRUCTURE, done.stdout
     symbol, text = done.lines()["hello.answers"]
     assert symbol == "✗"
     assert "not JSON" in text
@@ -184,7 +185,7 @@ def test_an_adapter_that_never_says_hello_cannot_start() -> None:
 
 def test_a_command_that_does_not_exist_cannot_start() -> None:
     done = adapter_check("stdio:/nonexistent/adapter --flag")
-    assert done.code == EXIT_CANNOT_START
+    assert done.code == ExitCode.INFRASTRUCTURE
     assert "cannot start adapter" in done.lines()["hello.answers"][1]
 
 
@@ -210,7 +211,7 @@ BROKEN = [
 @pytest.mark.parametrize(("rule", "check_id", "words"), BROKEN, ids=[rule for rule, _, _ in BROKEN])
 def test_each_broken_rule_fails_its_check_with_a_hint(rule: str, check_id: str, words: str) -> None:
     done = adapter_check(f"{BREAKER} --break {rule}", "--timeout", "1")
-    assert done.code == EXIT_FAILED, done.stdout + done.stderr
+    assert done.code == ExitCode.UNEXPECTED, done.stdout + done.stderr
     symbol, text = done.lines()[check_id]
     assert symbol == "✗", done.stdout
     assert words in text, text
@@ -223,7 +224,7 @@ def test_each_broken_rule_fails_its_check_with_a_hint(rule: str, check_id: str, 
 @pytest.mark.slow
 def test_dying_on_a_line_that_is_not_json_is_only_a_warning() -> None:
     done = adapter_check(f"{BREAKER} --break dies-on-bad-line")
-    assert done.code == EXIT_OK, done.stdout
+    assert done.code == ExitCode.OK, done.stdout
     symbol, text = done.lines()["stdio.bad-line"]
     assert symbol == "⚠"
     assert "exited with code 70" in text

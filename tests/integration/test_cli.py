@@ -39,7 +39,9 @@ def test_run_with_broken_cases_still_runs_the_good_ones_and_writes_results(tmp_p
     ("args", "message"),
     [
         (["run", "--bogus"], "unrecognized arguments: --bogus"),
-        (["run", "-n", "0"], "-n must be at least 1"),
+        (["run", "-n", "0"], "0: expected auto or a lane count from 1 to 64"),
+        (["run", "-n", "1000"], "1000: expected auto or a lane count from 1 to 64"),
+        (["run", "-n", "many"], "expected auto or a number, got 'many'"),
         (["run", "-k", "no-such-case-anywhere"], "no case matches the selection"),
         (["run", "-k", "address and"], "unexpected end of expression"),
         (["run", "--adapter", "teleport"], "--adapter 'teleport': expected one of"),

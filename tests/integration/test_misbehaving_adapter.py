@@ -18,23 +18,32 @@ def test_each_misbehaviour_errors_its_own_case_and_the_others_still_pass(tmp_pat
     elapsed = time.monotonic() - started
     outcomes = done.outcomes()
     assert done.code == 1, done.stderr
-    broken = {case: outcome for case, outcome in outcomes.items() if "-on-connect" in case and "noise" not in case}
+    broken = {case: outcome for case, outcome in outcomes.items() if "-on-" in case and "noise" not in case}
     assert broken == {
         "harness.crash-on-connect": "error",
         "harness.hang-on-connect": "timeout",
         "harness.garbage-on-connect": "error",
         "harness.wrong-seq-on-connect": "error",
         "harness.bad-response-on-connect": "error",
+        "harness.wrong-shape-on-connect": "error",
+        "harness.bad-base64-on-read": "error",
     }
     healthy = {case: outcome for case, outcome in outcomes.items() if case not in broken}
     assert set(healthy.values()) == {"pass"}, healthy
-    assert len(healthy) == 7
+    assert len(healthy) == 9
     messages = {case["id"]: case["message"] for case in done.results()["cases"]}
     assert "exited with code 3" in messages["harness.crash-on-connect"]
     assert "not JSON" in messages["harness.garbage-on-connect"]
     assert "seq" in messages["harness.wrong-seq-on-connect"]
     assert "status" in messages["harness.bad-response-on-connect"]
     assert "deadline of 4 s" in messages["harness.hang-on-connect"]
+    # A reply that validates but makes no sense for its op names the op and the field; never a harness error.
+    assert "invalid response to connect" in messages["harness.wrong-shape-on-connect"]
+    assert "value" in messages["harness.wrong-shape-on-connect"]
+    assert "invalid response to read: value.value.b64: invalid base64" in messages["harness.bad-base64-on-read"]
+    assert not any("harness error" in message for message in messages.values()), messages
+    # The fake refuses new sessions once it misbehaved: the passes after each broken case
+    # (echo-2..echo-8) show that the harness restarted it every time.
     # The hang costs its case deadline (4 s), not the run: every other case is quick.
     assert elapsed < 30, elapsed
 

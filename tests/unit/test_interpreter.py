@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance_peer import Accepted, Echoed, EndSeen
+
 from conformance.interpreter import (
     CaseInterpreter,
     ClientOp,
@@ -13,6 +15,8 @@ from conformance.interpreter import (
     StartBackground,
 )
 from conformance.outcomes import Outcome
+from conformance.peer_calls import Accept
+from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml
 
 PEER = {
@@ -38,7 +42,11 @@ def interpreter(steps: str, extra: str = "") -> CaseInterpreter:
 
 
 def drive(machine: CaseInterpreter, replies: list[Any]) -> list[Any]:
-    """Feed ``replies`` in order; return the actions asked for, ending with Finished."""
+    """Feed ``replies`` in order; return the actions asked for, ending with Finished.
+
+    Adapter replies are written as the protocol's dicts and typed as the client would
+    type them; peer results are the peer's own typed values.
+    """
     actions = []
     queue = list(replies)
     while True:
@@ -46,10 +54,16 @@ def drive(machine: CaseInterpreter, replies: list[Any]) -> list[Any]:
         actions.append(action)
         if isinstance(action, Finished):
             return actions
-        machine.observe(queue.pop(0) if queue else CLEAN_END)
+        observed = queue.pop(0) if queue else CLEAN_END
+        if isinstance(action, ClientOp):
+            observed = parse(action.request["op"], {"seq": 1, **observed}, action.shape)
+        elif isinstance(action, EndSession):
+            observed = parse("end", {"seq": 1, **observed}, "end")
+        machine.observe(observed)
 
 
 SOCKET = {"status": "returned", "value": {"socket": "s1"}}
+ACCEPTED = Accepted(name="c1", remote_address="127.0.0.1:5000")
 
 
 def test_variables_are_substituted_and_the_socket_handle_is_used() -> None:
@@ -143,7 +157,7 @@ def test_a_background_write_is_started_at_once_and_awaited_at_its_join() -> None
         [
             SOCKET,
             {"status": "pending", "promise": "p7"},
-            {"accepted": True, "name": "c1"},
+            ACCEPTED,
             {"status": "resolved"},
         ],
     )
@@ -151,7 +165,7 @@ def test_a_background_write_is_started_at_once_and_awaited_at_its_join() -> None
     assert write.request["timeout_ms"] == 0
     assert write.request["data"] == {"$type": "pattern", "seed": "YWI=", "size": 1048576, "view": "Uint8Array"}
     assert isinstance(accept, PeerOp)
-    assert accept.method == "accept"
+    assert isinstance(accept.call, Accept)
     assert isinstance(join, ClientOp)
     assert join.request == {"op": "await", "promise": "p7", "timeout_ms": 10000}
     assert actions[-1].outcome is Outcome.PASS
@@ -166,11 +180,9 @@ def test_a_background_peer_step_becomes_a_task_and_its_join_is_judged() -> None:
           expect: {size: 5}
         - join: echo
 """)
-    actions = drive(
-        machine, [SOCKET, {"accepted": True, "name": "c1"}, None, {"length": 4, "ended": "eof", "timed_out": False}]
-    )
+    actions = drive(machine, [SOCKET, ACCEPTED, None, Echoed(length=4, ended="eof", timed_out=False)])
     assert isinstance(actions[2], StartBackground)
-    assert actions[2].action.kwargs["conn"] == "c1"
+    assert actions[2].action.call.conn == "c1"
     assert actions[-1].outcome is Outcome.FAIL
     assert "expected 5 bytes, got 4" in actions[-1].message
 
@@ -181,7 +193,7 @@ def test_the_peer_distinguishes_fin_from_rst() -> None:
         - peer.accept: {}
         - peer.expect_eof: {}
 """)
-    actions = drive(machine, [SOCKET, {"accepted": True, "name": "c1"}, {"kind": "reset"}])
+    actions = drive(machine, [SOCKET, ACCEPTED, EndSeen("reset")])
     assert "expected EOF (FIN), but saw a reset (RST)" in actions[-1].message
 
 
@@ -238,11 +250,11 @@ def test_a_timeout_reported_by_the_runner_ends_without_judging() -> None:
         - sleep: 10s
 """)
     assert isinstance(machine.next_action(), ClientOp)
-    machine.observe(SOCKET)
+    machine.observe(parse("connect", {"seq": 1, **SOCKET}, "socket"))
     machine.next_action()
     machine.fault(Outcome.TIMEOUT, "deadline")
     end = machine.next_action()
     assert isinstance(end, EndSession)
     assert not end.judged
-    machine.observe(CLEAN_END)
+    machine.observe(parse("end", {"seq": 2, **CLEAN_END}, "end"))
     assert machine.next_action() == Finished(Outcome.TIMEOUT, "deadline")

@@ -93,7 +93,10 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
             id="bad-level",
         ),
         pytest.param(
-            GOOD.replace("source: [B16]", "source: [B99]"), 4, "'B99' is not in the catalogue", id="unknown-behaviour"
+            GOOD.replace("source: [B16]", "source: [B99]"),
+            4,
+            "'B99': no behaviour B99 in the catalogue",
+            id="unknown-behaviour",
         ),
         pytest.param(
             GOOD.replace("source: [B16]", "source: [somewhere]"), 4, "neither a behaviour id", id="bad-source-form"

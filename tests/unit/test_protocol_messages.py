@@ -168,3 +168,14 @@ def test_the_fast_check_agrees_with_jsonschema(op: str, fields: dict[str, Any], 
     fast = messages._fast(op, response)(message)
     slow = messages._validator(op, response).is_valid(message)
     assert fast == slow, message
+
+
+def test_the_js_interpreter_speaks_the_same_protocol_version() -> None:
+    import re
+
+    from conformance.protocol import PROTOCOL_VERSION
+    from tests.helpers import REPO
+
+    source = (REPO / "conformance" / "adapters" / "js" / "interpreter.js").read_text(encoding="utf-8")
+    declared = re.findall(r"^const PROTOCOL_VERSION = (\d+);", source, flags=re.MULTILINE)
+    assert declared == [str(PROTOCOL_VERSION)]

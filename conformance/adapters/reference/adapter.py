@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
-import conformance
+from conformance._version import __version__
 from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
+from conformance.protocol import PROTOCOL_VERSION
 
 from .arguments import parse_connect_arguments
 from .collect import Collector, read_bytes
@@ -38,7 +39,6 @@ from .socket import Socket, StartTlsUnavailable
 from .tls import TlsConfig
 from .writable import WritableStreamWriter
 
-PROTOCOL_VERSION = 1
 #: Used when a request that involves a promise carries no ``timeout_ms``.
 DEFAULT_TIMEOUT_MS = 2000
 
@@ -149,7 +149,7 @@ class ReferenceAdapter:
             capabilities.insert(0, "ipv6")
         value = {
             "name": self.name,
-            "version": conformance.__version__,
+            "version": __version__,
             "runtime": f"CPython {platform.python_version()}",
             "protocol": PROTOCOL_VERSION,
             "capabilities": capabilities,

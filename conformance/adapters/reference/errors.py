@@ -7,7 +7,7 @@ identity on purpose: B18 says ``opened`` and ``closed`` reject with *the same*
 error object, and tests check exactly that.
 
 The messages are kept together, copied literally from the behaviour catalogue
-(``sockets-behaviour.md``), so a wording change is one edit here.
+(``spec/behaviours.yaml``), so a wording change is one edit here.
 """
 
 from __future__ import annotations

@@ -36,9 +36,10 @@
     else node.appendChild(document.createTextNode(String(child)));
   }
 
-  function percent(pair) {
+  function percent(pair, text) {
+    // The percentage text comes from the Python side (numbers.percent): 241/242 shows 99%, never 100%.
     const [passed, total] = pair;
-    return total ? Math.round((100 * passed) / total) + "% (" + passed + "/" + total + ")" : "–";
+    return total ? text + " (" + passed + "/" + total + ")" : "–";
   }
 
   function meter(value, label) {
@@ -150,9 +151,9 @@
       body.appendChild(el("tr", {},
         el("th", { scope: "row" }, impl.name),
         columns.map((level) => el("td", {},
-          s[level][1] ? meter(s[level][0] / s[level][1], impl.name + " " + level) : null, " ", percent(s[level]))),
+          s[level][1] ? meter(s[level][0] / s[level][1], impl.name + " " + level) : null, " ", percent(s[level], s.text[level]))),
         el("td", {}, typeof s.per_case === "number"
-          ? [meter(s.per_case, impl.name + " per case"), " " + (100 * s.per_case).toFixed(1) + "% of " + s.case_groups + " cases"]
+          ? [meter(s.per_case, impl.name + " per case"), " " + s.per_case_text + " of " + s.case_groups + " cases"]
           : "–")));
     });
     table.appendChild(body);

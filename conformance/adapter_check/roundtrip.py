@@ -12,9 +12,9 @@ from typing import Any
 
 from conformance_peer import Accepted, ListenerSpec, PeerSession, open_session
 
-from .adapter_check_model import Recorder, StopProbe
-from .adapter_check_probes import Probe, end_problem, is_handle
-from .adapter_check_wire import Wire, preview
+from .model import Recorder, StopProbe
+from .probes import Probe, end_problem, is_handle
+from .wire import Wire, preview
 
 #: How much later than its ``timeout_ms`` a ``pending`` answer may come.
 PENDING_GRACE_S = 1.0

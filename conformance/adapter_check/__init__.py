@@ -25,8 +25,13 @@ from typing import Any
 
 from conformance_peer import PeerError
 
-from .adapter_check_model import CATALOGUE, Check, Recorder, Status, StopProbe
-from .adapter_check_probes import (
+from ..adapters.base import AdapterSpec, RunContext
+from ..certificates import RunCertificates
+from ..errors import InfrastructureError, UsageError
+from ..exitcodes import ExitCode
+from ..protocol.client import GRACE_S
+from .model import CATALOGUE, Check, Recorder, Status, StopProbe
+from .probes import (
     Probe,
     judge_all,
     probe_bad_line,
@@ -37,16 +42,8 @@ from .adapter_check_probes import (
     probe_values,
     say_hello,
 )
-from .adapter_check_roundtrip import probe_pending, probe_round_trip
-from .adapter_check_wire import Wire
-from .certificates import RunCertificates
-from .errors import InfrastructureError, UsageError
-from .protocol.client import GRACE_S
-from .runner import AdapterSpec, RunContext
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CANNOT_START = 3
+from .roundtrip import probe_pending, probe_round_trip
+from .wire import Wire
 
 #: The probes in order, each with the prefix of the check ids it owns.
 PROBES = (
@@ -75,8 +72,8 @@ class CheckReport:
     @property
     def exit_code(self) -> int:
         if not self.started:
-            return EXIT_CANNOT_START
-        return EXIT_FAILED if self.count(Status.FAIL) else EXIT_OK
+            return ExitCode.INFRASTRUCTURE
+        return ExitCode.UNEXPECTED if self.count(Status.FAIL) else ExitCode.OK
 
 
 async def check_adapter(spec: AdapterSpec, grace_s: float = GRACE_S) -> CheckReport:
@@ -225,7 +222,7 @@ def _quoted(value: str) -> str:
 
 def command(adapter: str, timeout: float = GRACE_S) -> int:
     """The ``adapter-check`` subcommand: resolve, check, print, exit code."""
-    from .adapters import registry
+    from ..adapters import registry
 
     if not timeout > 0:
         raise UsageError("--timeout must be a positive number of seconds")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .adapter_check_wire import Exchange
+from .wire import Exchange
 
 
 class Status(Enum):

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AdapterError
-from .protocol import messages
-from .protocol.transports import StdioTransport, Transport
+from ..errors import AdapterError
+from ..protocol import messages
+from ..protocol.transports import StdioTransport, Transport
 
 #: A response slower than its ``timeout_ms`` by more than this is reported as slow (a warning).
 SLOW_S = 1.0
@@ -150,7 +150,7 @@ class Wire:
         if exchange.failure is not None:
             self.broken = True
             return exchange
-        exchange.schema_problem = messages.response_problem(_schema_for(exchange.op), exchange.reply)
+        exchange.schema_problem = messages.reply_problem(_schema_for(exchange.op), exchange.reply)
         return exchange
 
     async def begin(self, case: str, seq: int | None = None) -> Exchange:

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from . import schema
-from .adapter_check_model import Recorder, no_answer_hint
-from .adapter_check_wire import SLOW_S, Exchange, RawLines, Wire, preview
-from .errors import InfrastructureError
-from .protocol.client import HELLO_TIMEOUT_S
-from .runner import RunContext
+from .. import schema
+from ..adapters.base import RunContext
+from ..errors import InfrastructureError
+from ..protocol.client import HELLO_TIMEOUT_S
+from .model import Recorder, no_answer_hint
+from .wire import SLOW_S, Exchange, RawLines, Wire, preview
 
 #: JS's largest exact integer: the largest seq a JS adapter can echo exactly.
 LARGE_SEQ = 2**53 - 1

@@ -1,0 +1,56 @@
+"""What adapters and the runner share: how to reach an implementation, and what a run hands it.
+
+Adapters import this module, never the runner, so the layers stay one-way:
+runner -> adapters -> protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+#: ``-n`` above this is refused: lanes beyond it only add processes and contention.
+MAX_LANES = 64
+
+if TYPE_CHECKING:
+    from ..certificates import RunCertificates
+    from ..protocol.transports import Transport
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every adapter and peer session of one run shares: the run's certificates.
+
+    Runtime processes are not shared: each lane's transport owns its own (workerd),
+    so unhandled rejections of one session cannot be blamed on another.
+    """
+
+    certificates: RunCertificates
+
+    @property
+    def ca_pem(self) -> str:
+        return self.certificates.ca_pem
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.certificates.ca_file)
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    """How to reach one implementation: a display name, a transport factory, a lane count.
+
+    The factory gets the run's context at launch, because some runtimes read
+    their trust anchors only when they start. ``default_lanes`` is what ``-n auto``
+    means for it: in-process lanes are cheap, a process per lane costs memory.
+    """
+
+    name: str
+    make_transport: Callable[[RunContext], Transport]
+    default_lanes: int = 4
+
+
+def launch_environment(context: RunContext) -> dict[str, str]:
+    """What a spawned adapter learns at start-up (docs/adapter-protocol.md, Launch)."""
+    return {"CONNECT_CONFORMANCE_CA_FILE": context.ca_file, "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem}

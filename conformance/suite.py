@@ -1,0 +1,245 @@
+"""One run of the suite as the ``run`` command does it: select, run with progress, gate, write the reports.
+
+``run_suite(RunOptions(...))`` is what ``connect-conformance run`` and
+``report publish`` call; it returns the run's exit code (``ExitCode``) and
+never raises for a failing implementation. A spec problem costs only its own
+case: the other cases run and the problems are written to ``results.json``.
+The report folder is checked before anything runs; a Ctrl-C or SIGTERM at any
+moment still writes the reports (``interrupts``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import expectations, interrupts, peers, selection
+from .adapters import registry
+from .adapters.base import MAX_LANES, AdapterSpec
+from .errors import InfrastructureError, UsageError
+from .exitcodes import ExitCode
+from .model import Case
+from .outcomes import HARNESS_ERROR, CaseResult, Outcome
+from .progress import Progress
+from .protocol.replies import HelloInfo
+from .report import results, run_files, summary
+from .report.output import display_text
+from .runner import Breaker, lane_count, run_cases
+
+DEFAULT_REPORT_DIR = Path("reports/latest")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    adapter: str = "reference"
+    paths: Sequence[Path] = ()
+    keyword: str | None = None
+    tags: Sequence[str] = ()
+    expectations: Path | None = None
+    update_expectations: Path | None = None
+    report_dir: Path = DEFAULT_REPORT_DIR
+    #: Lanes (cases run at once); ``None`` is ``-n auto``: what suits the adapter.
+    workers: int | None = None
+    verbose: bool = False
+    #: Where the peer runs (``--peer``): ``in-process``, ``docker`` or ``tcp://HOST:PORT``.
+    peer: str = "in-process"
+
+
+@dataclass
+class RunState:
+    """What a run has gathered so far; still there when it is interrupted."""
+
+    hello: HelloInfo | None = None
+    results: list[CaseResult] = field(default_factory=list)
+
+
+def check_workers(workers: int | None) -> None:
+    if workers is not None and not 1 <= workers <= MAX_LANES:
+        raise UsageError(f"-n {workers}: expected auto or a lane count from 1 to {MAX_LANES}")
+
+
+def run_suite(options: RunOptions) -> ExitCode:
+    check_workers(options.workers)
+    run_files.check_folder(options.report_dir)
+    started = datetime.now(UTC)
+    clock = time.monotonic()
+    try:
+        interrupts.deliver()
+        paths = selection.spec_paths(options.paths)
+        cases, spec_errors = selection.load_selection(paths, options.keyword, options.tags)
+        known = expectations.load(options.expectations) if options.expectations else None
+        adapter = registry.resolve(options.adapter)
+        peer = peers.parse(options.peer)
+    except KeyboardInterrupt:
+        return _interrupted_before_cases(options, started, clock)
+    lanes = lane_count(adapter, options.workers, len(cases))
+    today = started.date()
+
+    def expected(result: CaseResult) -> bool:
+        entry = known.expected(result.id) if known else None
+        return expectations.judge(result.outcome, entry, today).ok
+
+    state = RunState()
+    progress = Progress(len(cases), verbose=options.verbose, expected=expected if known else None)
+    where = "" if peer == peers.IN_PROCESS else f", peer {peer}"
+    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s){where}", file=sys.stderr)
+    interrupted = False
+    infrastructure: str | None = None
+    internal: str | None = None
+    breaker = Breaker()
+    try:
+        execute(cases, adapter, lanes, progress, state, breaker, peer)
+    except KeyboardInterrupt:
+        interrupted = True
+    except InfrastructureError as error:
+        infrastructure = str(error)
+    except Exception:  # a bug of ours: keep what ran, say where it is
+        internal = traceback.format_exc()
+    with interrupts.shielded() as late_signals:
+        progress.finish()
+        if breaker.tripped:
+            infrastructure = f"gave up: {breaker.message.removeprefix('not run: ')}"
+        internal = internal or _harness_errors(state.results)
+        order = {case.id: index for index, case in enumerate(cases)}
+        done = sorted(state.results, key=lambda r: order[r.id])
+        verdict = expectations.gate(done, known, today)
+        header = results.RunHeader(
+            adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
+            adapter_spec=adapter.name,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=lanes,
+            spec_revision=results.spec_revision([c.file for c in cases]),
+            selection=_selection(options, paths, len(cases)),
+            interrupted=interrupted,
+            error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
+            spec_errors=[str(error) for error in spec_errors],
+        )
+        shown_expected = _expected_ids(done, verdict) if known else None
+        run_files.write_reports(options.report_dir, header, done, verdict.as_dict(), shown_expected)
+    interrupted = interrupted or bool(late_signals)
+    interrupts.deliver()  # asyncio.run left SIGTERM at its default (death by signal); a signal now ends in 130
+    if options.update_expectations and not interrupted and not infrastructure and not internal:
+        target = options.update_expectations
+        previous = expectations.load(target) if target.is_file() else None
+        expectations.write(target, expectations.updated(done, previous, adapter.name))
+        print(f"expectations rewritten: {target}")
+    if internal:
+        print(display_text(internal.rstrip()), file=sys.stderr)
+        print(
+            f"internal error: this is a bug of connect-conformance, not of the implementation; "
+            f"the {len(done)} results so far are in {options.report_dir}/",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERNAL
+    if infrastructure:
+        print(f"error: {display_text(infrastructure)}", file=sys.stderr)
+        if done:
+            print(f"the {len(done)} results so far are in {options.report_dir}/", file=sys.stderr)
+        return ExitCode.INFRASTRUCTURE
+    print(summary.text_table(done, shown_expected))
+    _print_gate(verdict, known)
+    print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
+    if interrupted:
+        print(f"interrupted: {len(done)} of {len(cases)} cases ran; partial results written", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    if spec_errors:
+        print(f"{len(spec_errors)} problem(s) in the spec (listed above and in results.json)", file=sys.stderr)
+        return ExitCode.USAGE
+    return ExitCode.OK if verdict.ok else ExitCode.UNEXPECTED
+
+
+def execute(
+    cases: list[Case],
+    adapter: AdapterSpec,
+    lanes: int,
+    progress: Progress | None,
+    state: RunState,
+    breaker: Breaker | None = None,
+    peer: peers.PeerChoice = peers.IN_PROCESS,
+) -> None:
+    def on_result(result: CaseResult) -> None:
+        state.results.append(result)
+        if progress is not None:
+            progress(result)
+
+    async def go() -> None:
+        # SIGTERM ends a run like Ctrl-C: cancelled cases, partial results, everything cleaned up.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer)
+
+    try:
+        asyncio.run(go())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+
+
+def _harness_errors(done: Sequence[CaseResult]) -> str | None:
+    broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
+    if not broken:
+        return None
+    shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
+    return f"{len(broken)} case(s) hit a bug of the harness:\n{shown}"
+
+
+def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dict[str, object]:
+    return {
+        "keyword": options.keyword,
+        "tags": list(options.tags),
+        "paths": [str(p) for p in paths],
+        "selected": selected,
+        "expectations": str(options.expectations) if options.expectations else None,
+        "peer": options.peer,
+    }
+
+
+def _expected_ids(done: list[CaseResult], verdict: expectations.GateResult) -> set[str]:
+    """Non-pass outcomes the expectations file lists: shown as xfail."""
+    unexpected = {result.id for result, _ in verdict.unexpected}
+    return {result.id for result in done if result.outcome is not Outcome.PASS and result.id not in unexpected}
+
+
+def _interrupted_before_cases(options: RunOptions, started: datetime, clock: float) -> ExitCode:
+    """Ctrl-C or SIGTERM while the spec loads or the adapter is prepared: an empty, interrupted report."""
+    with interrupts.shielded():
+        header = results.RunHeader(
+            adapter={"name": options.adapter or "?"},
+            adapter_spec=options.adapter,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=options.workers or 1,  # no lane ran; the schema wants a count
+            spec_revision=results.spec_revision([]),
+            selection=_selection(options, list(options.paths), 0),
+            interrupted=True,
+        )
+        run_files.write_reports(options.report_dir, header, [], expectations.gate([], None).as_dict())
+    print(f"interrupted before any case ran; empty report written to {options.report_dir}/", file=sys.stderr)
+    return ExitCode.INTERRUPTED
+
+
+def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
+    for result, expected in verdict.unexpected:
+        first = result.message.splitlines()[0] if result.message else ""
+        print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
+        if first:
+            print(f"    {display_text(first)}")
+    if known is not None:
+        print(
+            f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
+            f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
+            f"{len(verdict.expired)} expired"
+        )
+        for case_id in verdict.unused:
+            print(f"    unused expectation: {case_id}")
+        for case_id in verdict.expired:
+            entry = known.expected(case_id)
+            print(f"EXPIRED expectation (until {entry.until if entry else '?'}): {case_id}: look at it again")

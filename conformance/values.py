@@ -1,0 +1,63 @@
+"""Values as cases write them (spec/README.md, section 2): bytes, write payloads, transcript summaries."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from . import units
+from .jsvalues import b64
+from .matching import describe_bytes
+
+#: Transcripts keep at most this much of any byte payload.
+TRANSCRIPT_BYTES = 256
+
+
+def to_bytes(spec: Any) -> bytes:
+    if isinstance(spec, str):
+        return spec.encode("utf-8")
+    if "text" in spec:
+        return str(spec["text"]).encode("utf-8")
+    if "hex" in spec:
+        return bytes.fromhex(spec["hex"])
+    if "b64" in spec:
+        return base64.b64decode(spec["b64"])
+    seed = str(spec["pattern"]).encode("utf-8")
+    total = units.size(spec["size"])
+    return (seed * (total // len(seed) + 1))[:total]
+
+
+def to_protocol_value(spec: Any) -> Any:
+    """A ``write`` argument as the adapter protocol carries it."""
+    if isinstance(spec, dict) and "raw" in spec:
+        return spec["raw"]
+    view = spec.get("view", "Uint8Array") if isinstance(spec, dict) else "Uint8Array"
+    if isinstance(spec, dict) and "pattern" in spec:
+        seed = str(spec["pattern"]).encode("utf-8")
+        return {"$type": "pattern", "seed": b64(seed), "size": units.size(spec["size"]), "view": view}
+    return {"$type": "bytes", "b64": b64(to_bytes(spec)), "view": view}
+
+
+def shorten(value: Any) -> Any:
+    """A copy of a protocol value fit for a transcript (large payloads summarised)."""
+    if isinstance(value, dict):
+        if value.get("$type") == "bytes" and len(value.get("b64", "")) > TRANSCRIPT_BYTES:
+            data = base64.b64decode(value["b64"])
+            return {
+                "$type": "bytes",
+                "view": value.get("view"),
+                "length": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "starts": describe_bytes(data[:32]),
+            }
+        return {key: shorten(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shorten(item) for item in value]
+    if isinstance(value, bytes):
+        return (
+            describe_bytes(value)
+            if len(value) <= TRANSCRIPT_BYTES
+            else {"length": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+        )
+    return value

@@ -1,0 +1,45 @@
+"""Importing the package, or the pytest plugin pytest loads everywhere, pulls in nothing heavy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+
+HEAVY = ("jsonschema", "trustme", "cryptography", "websockets", "yaml")
+
+
+def modules_after(statement: str) -> set[str]:
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize("module", ["conformance", "conformance.pytest_plugin"])
+def test_nothing_heavy_is_imported(module: str) -> None:
+    loaded = modules_after(f"import {module}")
+    assert module in loaded
+    assert sorted(name for name in HEAVY if name in loaded) == []
+    assert "conformance.runner" not in loaded
+    assert "conformance.loader" not in loaded
+
+
+def test_a_public_name_loads_its_module_on_first_use() -> None:
+    loaded = modules_after("import conformance; conformance.load_cases")
+    assert "conformance.loader" in loaded
+    assert "yaml" in loaded
+
+
+def test_the_public_names_resolve() -> None:
+    import conformance
+
+    for name in conformance.__all__:
+        assert getattr(conformance, name) is not None
+    with pytest.raises(AttributeError):
+        _ = conformance.no_such_name  # type: ignore[attr-defined]
