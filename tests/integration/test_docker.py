@@ -33,16 +33,25 @@ from conformance_peer import ListenerSpec
 from conformance import docker_support
 from conformance.certificates import RunCertificates
 from conformance.docker_peer import docker_peer
-from tests.helpers import REPO
+from tests.helpers import REPO, require_program
 from tests.integration.cli import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 OWNER_PID = docker_support.LABEL_OWNER_PID
+BASE_SCRIPT = REPO / "servers" / "docker" / "base-image.sh"
+
+
+def answers() -> bool:
+    with contextlib.suppress(docker.errors.DockerException):
+        return bool(docker.from_env().ping())
+    return False
 
 
 @pytest.fixture(scope="module")
 def engine() -> docker.DockerClient:
+    if not answers():
+        require_program(("dockerd",), "apt-get install -y docker.io")
     started = subprocess.run(
         [str(REPO / "servers" / "docker" / "engine.sh")], capture_output=True, text=True, timeout=180, check=False
     )
@@ -54,6 +63,9 @@ def engine() -> docker.DockerClient:
 @pytest.fixture(scope="module")
 def peer_image(engine: docker.DockerClient) -> str:
     """The peer image (and the local base under it), built on first use: up to a few minutes, once."""
+    wanted = subprocess.run([str(BASE_SCRIPT), "--print-tag"], capture_output=True, text=True, check=True).stdout
+    if not os.environ.get(docker_support.BASE_ENV) and not engine.images.list(name=wanted.strip()):
+        require_program(("debootstrap",), "apt-get install -y debootstrap")
     built = subprocess.run(
         [sys.executable, "-m", "conformance", "peer", "image"],
         capture_output=True,
@@ -263,9 +275,7 @@ def assert_echo_tls_and_starttls(ports: dict[str, int], ca_file: Path) -> None:
     with socket.create_connection(("127.0.0.1", ports["echo"]), timeout=5) as plain:
         plain.sendall(b"plain\n")
         assert plain.recv(100) == b"plain\n"
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is not installed (apt-get install openssl)")
+    openssl = require_program(("openssl",), "apt-get install -y openssl")
     # -verify_return_error: s_client gives up unless the chain verifies against the CA it was given.
     checked = subprocess.run(
         [
@@ -330,18 +340,14 @@ def test_servers_in_containers_serve_echo_tls_and_starttls_then_go(
 
 @pytest.fixture
 def compose() -> list[str]:
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    if subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0:
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         return ["docker", "compose"]
-    pytest.fail("no compose tool: apt-get install docker-compose (.ci/run does)")
+    return [require_program(("docker-compose",), "apt-get install -y docker-compose")]
 
 
 @pytest.fixture
 def compose_env(peer_image: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    base = subprocess.run(
-        [str(REPO / "servers" / "docker" / "base-image.sh")], capture_output=True, text=True, check=True, timeout=900
-    ).stdout.strip()
+    base = subprocess.run([str(BASE_SCRIPT)], capture_output=True, text=True, check=True, timeout=900).stdout.strip()
     certs = tmp_path / "certs"
     certs.mkdir(mode=0o700)
     subprocess.run([sys.executable, "-m", "trustme", "-d", str(certs)], check=True, capture_output=True)
