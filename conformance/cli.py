@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lanes(run, "cases run")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
     _add_sandbox(run, "default: on for the real runtimes (workerd, node-socket) where a sandbox can be made")
+    run.add_argument(
+        "--peer",
+        default="in-process",
+        metavar="WHERE",
+        help="where the peer runs: in-process (default) | docker | tcp://HOST:PORT (a `peer serve`; "
+        "its token in $CONNECT_CONFORMANCE_PEER_TOKEN)",
+    )
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -209,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
     servers.add_argument(
         "--port", type=int, action="append", default=[], help="its port (one per --kind, or none: pick free ports)"
     )
+    servers.add_argument("--docker", action="store_true", help="run each server in a container (docs/docker.md)")
+
+    from .peer_command import add_peer_command
+
+    add_peer_command(commands)
     return parser
 
 
@@ -254,6 +266,11 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
 
     if args.sandbox is False:
         return
+    if getattr(args, "peer", "in-process") != "in-process":
+        # The sandbox's network is its own: a peer in a container or on another host is not in it.
+        if args.sandbox:
+            raise UsageError("--sandbox needs the in-process peer: a peer elsewhere is outside the sandbox's network")
+        return
     try:
         inside = sandbox.current() is not None
     except ValueError as error:
@@ -285,6 +302,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             report_dir=args.report_dir,
             workers=args.workers,
             verbose=args.verbose,
+            peer=args.peer,
         )
         return run_suite(options)
     if args.command == "validate":
@@ -317,6 +335,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_fuzz(fuzzing)
     if args.command == "servers":
         return _servers(args)
+    if args.command == "peer":
+        from .peer_command import peer_command
+
+        return peer_command(args)
     if args.command == "adapter-check":
         from .adapter_check import command
 
@@ -349,6 +371,10 @@ def _servers(args: argparse.Namespace) -> int:
     from .certificates import RunCertificates
 
     kinds = args.kind or ["echo"]
+    if args.docker:
+        from .servers_docker import serve_in_containers
+
+        return serve_in_containers(kinds, args.host, args.port)
     argv = ["--host", args.host]
     for kind in kinds:
         argv += ["--kind", kind]

@@ -158,9 +158,12 @@ class Judgement:
 
 def judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) -> Judgement:
     """The one verdict ``run``'s gate and the pytest plugin both use."""
+    if outcome is Outcome.SKIP and (entry is None or entry.outcome != Outcome.SKIP.value):
+        # A skip is a gap of the adapter or of the run's environment (no sandbox here), recorded with
+        # its reason: it says nothing about the entry, which still applies where the case runs.
+        return Judgement(Verdict.AS_EXPECTED, entry.outcome if entry else "pass")
     if entry is None:
-        # Skips are capability gaps the adapter declared, recorded with their reason.
-        verdict = Verdict.AS_EXPECTED if outcome in (Outcome.PASS, Outcome.SKIP) else Verdict.UNEXPECTED
+        verdict = Verdict.AS_EXPECTED if outcome is Outcome.PASS else Verdict.UNEXPECTED
         return Judgement(verdict, "pass")
     expired = entry.expired(today)
     if entry.flaky:

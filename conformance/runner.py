@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conformance_peer import CertificateFiles, ListenerSpec, PeerError, PeerSession, open_session
+from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 
-from . import sandbox
+from . import peers, sandbox
 from .adapters.base import AdapterSpec, RunContext
 from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
@@ -145,10 +145,17 @@ def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
 
 class Lane:
     def __init__(
-        self, adapter: AdapterSpec, context: RunContext, breaker: Breaker | None = None, ports: FixedPorts | None = None
+        self,
+        adapter: AdapterSpec,
+        context: RunContext,
+        breaker: Breaker | None = None,
+        ports: FixedPorts | None = None,
+        peer_provider: peers.PeerProvider | None = None,
     ) -> None:
         self.adapter = adapter
         self.context = context
+        self.peers = peer_provider or peers.InProcessPeers()
+        """Where the cases' peer sessions are opened (``--peer``)."""
         self.client = AdapterClient(lambda: adapter.make_transport(context))
         self.breaker = breaker or Breaker()
         self.ports = ports or FixedPorts()
@@ -221,7 +228,7 @@ class Lane:
                 else self.environment.host(case.peer.host)
             )
             spec = ListenerSpec(kind=case.peer.kind, host=host, cert=case.peer.cert, port=case.peer.port)
-            peer = await _open_peer(spec, self.context.certificates.peer_files())
+            peer = await _open_peer(self.peers, spec, self.context.certificates.peer_files())
         except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
@@ -248,7 +255,7 @@ class Lane:
         self,
         case: Case,
         interpreter: CaseInterpreter,
-        peer: PeerSession,
+        peer: peers.PeerSessionLike,
         background: dict[str, asyncio.Task[PeerResult]],
     ) -> None:
         try:
@@ -276,7 +283,7 @@ class Lane:
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
 
     async def _drive(
-        self, interpreter: CaseInterpreter, peer: PeerSession, background: dict[str, asyncio.Task[PeerResult]]
+        self, interpreter: CaseInterpreter, peer: peers.PeerSessionLike, background: dict[str, asyncio.Task[PeerResult]]
     ) -> None:
         while True:
             action = interpreter.next_action()
@@ -302,12 +309,14 @@ class Lane:
 FIXED_PORT_WAIT_S = 30.0
 
 
-async def _open_peer(spec: ListenerSpec, files: CertificateFiles) -> PeerSession:
+async def _open_peer(
+    provider: peers.PeerProvider, spec: ListenerSpec, files: CertificateFiles
+) -> peers.PeerSessionLike:
     """The case's peer; a fixed port held by a concurrent run (``mutants`` runs several) is waited for."""
     deadline = time.monotonic() + FIXED_PORT_WAIT_S
     while True:
         try:
-            return await open_session(spec, files)
+            return await provider.open_session(spec, files)
         except OSError as error:
             if spec.port == 0 or error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
                 raise
@@ -331,15 +340,19 @@ async def run_cases(
     workers: int | None = None,
     on_result: ResultCallback | None = None,
     breaker: Breaker | None = None,
+    peer: peers.PeerChoice = peers.IN_PROCESS,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
-    Raises ``InfrastructureError`` when the adapter cannot start at all. ``breaker``
-    (made here when not given) tells afterwards whether the run gave up on a broken adapter.
+    Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
+    ``breaker`` (made here when not given) tells afterwards whether the run gave up on a broken adapter.
     """
     with RunCertificates() as certificates:
         lanes = lane_count(adapter, workers, len(cases))
-        return await _run_lanes(cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker())
+        async with peers.opened(peer) as provider:
+            return await _run_lanes(
+                cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker(), provider
+            )
 
 
 async def _run_lanes(
@@ -349,9 +362,10 @@ async def _run_lanes(
     lanes_wanted: int,
     on_result: ResultCallback | None,
     breaker: Breaker,
+    provider: peers.PeerProvider | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     ports = FixedPorts()
-    lanes = [Lane(adapter, context, breaker, ports) for _ in range(lanes_wanted)]
+    lanes = [Lane(adapter, context, breaker, ports, provider) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

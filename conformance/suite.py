@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import expectations, interrupts, sandbox, selection
+from . import expectations, interrupts, peers, sandbox, selection
 from .adapters import registry
 from .adapters.base import MAX_LANES, AdapterSpec
 from .errors import InfrastructureError, UsageError
@@ -48,6 +48,8 @@ class RunOptions:
     #: Lanes (cases run at once); ``None`` is ``-n auto``: what suits the adapter.
     workers: int | None = None
     verbose: bool = False
+    #: Where the peer runs (``--peer``): ``in-process``, ``docker`` or ``tcp://HOST:PORT``.
+    peer: str = "in-process"
 
 
 @dataclass
@@ -74,6 +76,7 @@ def run_suite(options: RunOptions) -> ExitCode:
         cases, spec_errors = selection.load_selection(paths, options.keyword, options.tags)
         known = expectations.load(options.expectations) if options.expectations else None
         adapter = registry.resolve(options.adapter)
+        peer = peers.parse(options.peer)
     except KeyboardInterrupt:
         return _interrupted_before_cases(options, started, clock)
     lanes = lane_count(adapter, options.workers, len(cases))
@@ -86,13 +89,15 @@ def run_suite(options: RunOptions) -> ExitCode:
     state = RunState()
     progress = Progress(len(cases), verbose=options.verbose, expected=expected if known else None)
     where = "inside the network sandbox" if sandbox.current() is not None else "outside any sandbox"
+    if peer != peers.IN_PROCESS:
+        where += f", peer {peer}"
     print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s), {where}", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
     internal: str | None = None
     breaker = Breaker()
     try:
-        execute(cases, adapter, lanes, progress, state, breaker)
+        execute(cases, adapter, lanes, progress, state, breaker, peer)
     except KeyboardInterrupt:
         interrupted = True
     except InfrastructureError as error:
@@ -161,6 +166,7 @@ def execute(
     progress: Progress | None,
     state: RunState,
     breaker: Breaker | None = None,
+    peer: peers.PeerChoice = peers.IN_PROCESS,
 ) -> None:
     def on_result(result: CaseResult) -> None:
         state.results.append(result)
@@ -172,7 +178,7 @@ def execute(
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result, breaker=breaker)
+        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer)
 
     try:
         asyncio.run(go())
@@ -195,6 +201,7 @@ def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dic
         "paths": [str(p) for p in paths],
         "selected": selected,
         "expectations": str(options.expectations) if options.expectations else None,
+        "peer": options.peer,
     }
 
 

@@ -77,6 +77,10 @@ def port_prohibited(port: int, secure_transport: str, quirks: Quirks) -> bool:
     return port == PROHIBITED_PORT
 
 
+class SlotsEnded(Exception):
+    """The request ended while a socket waited for a connection slot: it never connects."""
+
+
 class Slots:
     """The connections one session (one request) may have open at once; the rest wait in order."""
 
@@ -84,12 +88,26 @@ class Slots:
         self.limit = CONNECTION_LIMIT + (1 if quirks.connection_limit_off_by_one else 0)
         self.rejects = quirks.connection_limit_rejects
         self.held = 0
+        self.ended = False
         self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def end(self) -> None:
+        """The request is over: no one waiting gets a slot, ever. Without this, closing the open
+        sockets at the end of a session would hand their slots to queued ones, which would dial
+        an address whose listener is gone (and may be another case's by then)."""
+        self.ended = True
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_exception(SlotsEnded())
+        self._waiting.clear()
 
     def full(self) -> bool:
         return self.held >= self.limit
 
     async def acquire(self) -> None:
+        """Wait for a slot; ``SlotsEnded`` once the request is over."""
+        if self.ended:
+            raise SlotsEnded()
         if self.held < self.limit and not self._waiting:
             self.held += 1
             return

@@ -82,6 +82,7 @@ class Session:
 
     async def end(self, timeout_ms: int) -> dict[str, Any]:
         """Close what is left, forget every handle, and report leaks."""
+        self.slots.end()
         open_sockets = sum(1 for entry in self.sockets.values() if not entry.socket.closed.settled)
         closing = [entry.socket.close() for entry in self.sockets.values() if not entry.socket.destroyed]
         deadline = time.monotonic() + timeout_ms / 1000
@@ -96,6 +97,7 @@ class Session:
 
     async def discard(self) -> None:
         """Drop everything at once: connections, tasks, handles. Idempotent."""
+        self.slots.end()
         sockets = [entry.socket for entry in self.sockets.values()]
         for socket in sockets:
             socket.destroy(discard_buffered=True)

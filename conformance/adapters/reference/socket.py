@@ -48,7 +48,7 @@ from .connection import (
 from .errors import JSError, JSThrow, type_error
 from .mutants import Quirks
 from .payload import Payload, pieces
-from .policy import Slots
+from .policy import Slots, SlotsEnded
 from .promises import Promise, PromiseState, RejectionTracker
 from .readable import ReadableStream
 from .tasks import TaskSet
@@ -182,7 +182,10 @@ class Socket:
         if slots.rejects and slots.full():
             self._fail_connect()  # the mutant: refused instead of waiting
             return False
-        await slots.acquire()
+        try:
+            await slots.acquire()
+        except SlotsEnded:
+            return False  # the session is ending: this socket is dropped with it, never dialled
         if self.destroyed:
             slots.release()
             return False
