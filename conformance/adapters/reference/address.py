@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.jsvalues import JSBytes
+from conformance.jsvalues import JSURL, JSBytes
 
 from . import errors
 from .coerce import to_js_string, to_number
@@ -210,7 +210,7 @@ def validate_string_address(address: str, quirks: Quirks) -> Destination:
 def convert_port(value: Any, quirks: Quirks) -> int:
     """JSG's uint16 conversion of ``port`` (B10): ToNumber, range checks, truncation."""
     number = to_number(value)
-    if math.isnan(number):
+    if math.isnan(number) or (math.isinf(number) and not quirks.infinite_port_out_of_range):
         raise type_error(errors.PORT_NOT_INTEGER)
     if number < 0:
         raise type_error(errors.PORT_NEGATIVE)
@@ -225,7 +225,9 @@ def convert_port(value: Any, quirks: Quirks) -> int:
 
 def convert_object_address(address: Any, quirks: Quirks) -> tuple[str, int]:
     """Argument conversion of the object form: (ToString(hostname), uint16(port))."""
-    fields = address if isinstance(address, dict) else {}
+    fields: dict[str, Any] = address if isinstance(address, dict) else {}
+    if isinstance(address, JSURL):  # read through its hostname and port properties (B52)
+        fields = {"hostname": address.hostname, "port": address.port}
     hostname = to_js_string(fields["hostname"]) if "hostname" in fields else "undefined"
     port = convert_port(fields.get("port", math.nan), quirks)
     return hostname, port
@@ -239,6 +241,8 @@ def validate_object_address(hostname: str, port: int, quirks: Quirks) -> Destina
     return Destination(address)
 
 
-def is_object_form(address: Any) -> bool:
+def is_object_form(address: Any, quirks: Quirks) -> bool:
     """Objects (and arrays, and byte views) unwrap as SocketAddress; the rest as strings."""
+    if isinstance(address, JSURL):
+        return not quirks.url_object_stringified
     return isinstance(address, dict | list | JSBytes)

@@ -57,6 +57,16 @@ UNSUPPORTED_SECURE_TRANSPORT = "Unsupported value in secureTransport socket opti
 HIGH_WATER_MARK_NEGATIVE = (
     "The value cannot be converted because it is negative and this API expects a positive bigint."
 )
+HIGH_WATER_MARK_NEGATIVE_BIGINT = (
+    "The value cannot be converted because it is either negative and this API expects a positive bigint, "
+    "or the value would be truncated."
+)
+HIGH_WATER_MARK_NOT_INTEGER = "The value cannot be converted because it is not an integer."
+
+# B52: WebIDL-style conversion of the arguments (sync TypeError; the type names are workerd's).
+ADDRESS_REQUIRED = (
+    "Cannot initialize N7workerd3api13SocketAddressE with required members from an undefined or null value."
+)
 OPTIONS_NOT_OBJECT = "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
 
 # B18, B19, B21: connection failures (Error).

@@ -54,6 +54,11 @@ class Quirks:
     old_socket_not_upgraded: bool = False
     start_tls_error_is_proxy_error: bool = False
     expected_server_hostname_ignored: bool = False
+    high_water_mark_ignored: bool = False
+    ready_waits_for_opened: bool = False
+    missing_address_stringified: bool = False
+    infinite_port_out_of_range: bool = False
+    url_object_stringified: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
@@ -197,6 +202,26 @@ _TABLE: dict[str, tuple[str, str]] = {
     "expected-server-hostname-ignored": (
         "expected_server_hostname_ignored",
         "startTls ignores expectedServerHostname and verifies the address's hostname (B42)",
+    ),
+    "high-water-mark-ignored": (
+        "high_water_mark_ignored",
+        "highWaterMark is accepted but ignored: desiredSize stays 1 and writer.ready never waits (B15)",
+    ),
+    "ready-waits-for-opened": (
+        "ready_waits_for_opened",
+        "writer.ready stays pending until opened resolves, so code awaiting it right after connect() stalls (B50)",
+    ),
+    "missing-address-stringified": (
+        "missing_address_stringified",
+        "connect(), connect(undefined) and connect(null) take the address as the string 'undefined' or 'null' (B52)",
+    ),
+    "infinite-port-out-of-range": (
+        "infinite_port_out_of_range",
+        "an object-form port of Infinity is reported as out of range instead of not an integer (B10)",
+    ),
+    "url-object-stringified": (
+        "url_object_stringified",
+        "a URL object address is converted to its href string instead of read through hostname and port (B52)",
     ),
 }
 

@@ -93,7 +93,14 @@ class Socket:
         self.opened: Promise[SocketInfo] = Promise(tracker, handled=not quirks.opened_not_marked_handled)
         self.closed: Promise[None] = Promise(tracker, handled=True)
         self.readable = ReadableStream(tracker, source=self, on_eof_read=self._on_eof_read, quirks=quirks)
-        self.writable = WritableStream(tracker, sink=self, gate=self.opened, spawn=tasks.spawn, quirks=quirks)
+        self.writable = WritableStream(
+            tracker,
+            sink=self,
+            gate=self.opened,
+            spawn=tasks.spawn,
+            quirks=quirks,
+            high_water_mark=request.high_water_mark,
+        )
         self._link: Connection | None = None  # the connection this socket owns, usable or not yet
         self._connection: Connection | None = None  # the link, once usable (B17)
         self._connect_done = asyncio.Event()
@@ -301,7 +308,15 @@ class Socket:
     # -- close() (B35-B38) -----------------------------------------------------------------
 
     def close(self) -> Promise[None]:
-        """``socket.close()``."""
+        """``socket.close()``.
+
+        The proposal says close() returns the ``closed`` promise itself; workerd
+        returns a new promise each time, one that never rejects (B36, B37). The
+        reference keeps both where both can hold: once ``opened`` has fulfilled
+        (``closed`` then resolves), close() returns ``closed`` itself; before
+        that, or after a failed connect, ``closed`` may reject while close() must
+        resolve, so the first call returns a promise of its own.
+        """
         if self._closing:
             return self.closed
         self._closing = True
@@ -309,6 +324,8 @@ class Socket:
         self.writable.set_pending_closure()
         result: Promise[None] = Promise(self._tracker)
         self._tasks.spawn(self._close_steps(result))
+        if self.opened.state is PromiseState.FULFILLED:
+            return self.closed
         return result
 
     async def _close_steps(self, result: Promise[None]) -> None:
