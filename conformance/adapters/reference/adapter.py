@@ -281,7 +281,10 @@ class ReferenceAdapter:
             reader = self._reader(entry)
         except JSThrow as thrown:
             return _threw(thrown)
-        return await self._session.outcome(reader.cancel(reason), _encode_undefined, _timeout_ms(message))
+        cancelled = reader.cancel(reason)
+        if self.quirks.cancel_reader_closes_socket:
+            entry.socket.close().mark_handled()
+        return await self._session.outcome(cancelled, _encode_undefined, _timeout_ms(message))
 
     async def _get_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -361,6 +364,10 @@ class ReferenceAdapter:
 
     async def _close(self, message: dict[str, Any]) -> Response:
         socket = self._entry(message).socket
+        if self.quirks.close_closes_all_sockets:
+            for entry in self._session.sockets.values():
+                if entry.socket is not socket:
+                    entry.socket.close().mark_handled()
         return await self._session.outcome(socket.close(), _encode_undefined, _timeout_ms(message))
 
     async def _start_tls(self, message: dict[str, Any]) -> Response:

@@ -87,6 +87,8 @@ WRITER_RELEASED = "This WritableStream writer has been released."
 READ_ALREADY_PENDING = "This ReadableStream only supports a single pending read request at a time."
 RELEASE_WITH_PENDING_READ = "Cannot call releaseLock() on a reader with outstanding read promises."
 SOCKET_CLOSED = "This socket has been closed."
+#: A read after done gives done again (B27); only a mutant rejects it with this.
+READABLE_CLOSED = "This ReadableStream has been closed."
 NOT_BYTES = (
     "This TransformStream is being used as a byte stream, but received an object of "
     "non-ArrayBuffer/ArrayBufferView type on its writable side."

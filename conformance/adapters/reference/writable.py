@@ -84,6 +84,9 @@ class WritableStreamWriter:
     def close(self) -> Promise[None]:
         if self.released:
             return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        if self._stream.state == "closed":
+            # A second writer.close() once the first finished (a close still in flight resolves).
+            return self._stream.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         return self._stream.close()
 
     def abort(self, reason: object) -> Promise[None]:
@@ -138,6 +141,7 @@ class WritableStream:
         self._writer: WritableStreamWriter | None = None
         self.pending_closure = False
         self.detached = False
+        self.aborted = False  # writer.abort() errored it
 
     @property
     def locked(self) -> bool:
@@ -188,7 +192,7 @@ class WritableStream:
             if self._quirks.writes_after_close_accepted:
                 return Promise.resolved(self.tracker, None)
             return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSING))
-        if self.closed_or_closing:
+        if self.closed_or_closing or self.aborted:
             return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         if self._state == "errored":
             return self.rejected(self._error)
@@ -214,19 +218,26 @@ class WritableStream:
         return self._close_promise
 
     def abort(self, reason: object) -> Promise[None]:
+        """``writer.abort(reason)``: queued writes reject with ``reason``, later ones as closed (B56)."""
         if self._state == "writable":
             self.fail(reason)
+            self.aborted = True
             self._sink.sink_abort(reason)
         return Promise.resolved(self.tracker, None)
 
     async def flush(self) -> None:
         """Wait until every queued operation is done; raises ``JSThrow`` if the stream errored."""
+        if self._quirks.flush_drops_queued_writes and len(self._queue) > 1:
+            head, *rest = self._queue
+            self._queue = deque([head])
+            for op in rest:
+                op.promise.reject(JSError("TypeError", errors.SOCKET_CLOSED))
         if self._pump is not None:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
             await waiter
-        if self._state == "errored":
-            raise JSThrow(self._error)
+        if self._state == "errored" and not self.aborted:
+            raise JSThrow(self._error)  # an abort the app asked for is no failure of the socket
 
     def fail(self, reason: object) -> None:
         """Error the stream: queued operations reject (a gated close resolves, see above)."""
