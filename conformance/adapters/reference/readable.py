@@ -222,6 +222,7 @@ class ReadableStream:
         elif self._eof:
             self._pending = None
             self._state = "closed"
+            self._done_delivered = True
             pending.promise.resolve(ReadResult(done=True))
             self._on_eof_read()  # workerd's signalEof: the consumer read to done
 
