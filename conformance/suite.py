@@ -28,7 +28,7 @@ from .model import Case
 from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .progress import Progress
 from .protocol.replies import HelloInfo
-from .report import junit, results, summary
+from .report import junit, links, results, summary
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")
@@ -186,8 +186,10 @@ def write_reports(
     ]
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")
+    cited = {source for result in done for source in result.source}
     (directory / "summary.md").write_text(
-        summary.markdown("connect-conformance results", done, notes), encoding="utf-8"
+        summary.markdown("connect-conformance results", done, notes, links.source_links(cited, directory)),
+        encoding="utf-8",
     )
 
 

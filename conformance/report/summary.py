@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..outcomes import CaseResult, Outcome
 
@@ -35,7 +35,10 @@ def text_table(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines)
 
 
-def markdown(title: str, results: Sequence[CaseResult], notes: Sequence[str] = ()) -> str:
+def markdown(
+    title: str, results: Sequence[CaseResult], notes: Sequence[str] = (), links: Mapping[str, str] | None = None
+) -> str:
+    """The summary; ``links`` (``links.source_links``) turns each cited behaviour into a link to its section."""
     header = ["area", "cases"] + [o.value for o in _ORDER]
     lines = [f"# {title}", ""]
     lines.extend(notes)
@@ -47,9 +50,20 @@ def markdown(title: str, results: Sequence[CaseResult], notes: Sequence[str] = (
         lines.append("| " + " | ".join(row) + " |")
     not_passing = [r for r in results if r.outcome is not Outcome.PASS]
     if not_passing:
-        lines += ["", "## Not passing", "", "| case | outcome | level | message |", "|---|---|---|---|"]
+        columns = "| case | outcome | level | behaviours | message |"
+        lines += ["", "## Not passing", "", columns, "|---|---|---|---|---|"]
         for result in not_passing:
             message = result.message.splitlines()[0] if result.message else ""
             message = message.replace("|", "\\|")
-            lines.append(f"| `{result.id}` | {result.outcome.value} | {result.level} | {message} |")
+            cited = ", ".join(_source(source, links or {}) for source in result.source)
+            lines.append(f"| `{result.id}` | {result.outcome.value} | {result.level} | {cited} | {message} |")
     return "\n".join(lines) + "\n"
+
+
+def _source(source: str, links: Mapping[str, str]) -> str:
+    """A cited source for a table cell: a link where it resolves, else code; a pipe never ends the cell."""
+    cell = source.replace("|", "\\|")
+    link = links.get(source)
+    if link:
+        return "[" + cell.replace("]", "\\]") + "](" + link + ")"
+    return "`" + cell.replace("`", "'") + "`"

@@ -269,3 +269,15 @@ def test_behaviours_md_is_rendered_from_the_current_yaml_and_spec() -> None:
     expected = catalogue.render(catalogue.load(), loader.load_strict([REPO / "spec"]))
     actual = (REPO / "spec" / "behaviours.md").read_text(encoding="utf-8")
     assert actual == expected, f"spec/behaviours.md is stale: run `{catalogue.REGENERATE}`"
+
+
+#: In-scope ids no case cites yet. Each needs a step-language feature that issue 10 adds (request
+#: scopes for B2; the sandbox and policy cases for B23, B24; the connection limit for B48). When
+#: issue 10 lands this set must become empty: remove an id here as soon as a case cites it.
+UNCITED_UNTIL_ISSUE_10 = {"B2", "B23", "B24", "B48"}
+
+
+def test_every_in_scope_behaviour_is_cited_by_some_case() -> None:
+    uncited = catalogue.uncited(catalogue.load(), loader.load_strict([REPO / "spec"]))
+    assert set(uncited) - UNCITED_UNTIL_ISSUE_10 == set(), "in-scope behaviours no case cites"
+    assert UNCITED_UNTIL_ISSUE_10 - set(uncited) == set(), "cited now: remove from UNCITED_UNTIL_ISSUE_10"
