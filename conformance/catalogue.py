@@ -33,6 +33,8 @@ from .specdir import CATALOGUE_FILE, default_spec_dir
 FILE_NAME = CATALOGUE_FILE
 REGENERATE = "connect-conformance catalogue > spec/behaviours.md"
 _ID = re.compile(r"^B([1-9][0-9]*)$")
+#: The source of a case written by the differential fuzzer, until someone triages it (docs/writing-cases.md).
+FUZZ_SOURCE = "fuzz"
 _REPO_ISSUE = re.compile(r"^(?P<repo>[A-Za-z0-9-]+(?:/[A-Za-z0-9._-]+)?)#(?P<number>[0-9]+)$")
 _WORKERD_LINES = re.compile(r"^(?P<path>[^#]+)#L(?P<start>[0-9]+)(?:-L(?P<end>[0-9]+))?$")
 
@@ -134,6 +136,8 @@ class Catalogue:
         """
         if reference.startswith(("https://", "http://")):
             return reference
+        if reference == FUZZ_SOURCE:
+            return "docs/writing-cases.md#fuzz"
         if reference.startswith(("docs:", "spec:")):
             prefix, key = _split_document(reference)
             document = self.documents.get(prefix)

@@ -2,7 +2,8 @@
 
 Made fresh for every run with trustme and kept in a private temporary directory
 (mode 0700, files 0600), never in the repository or the report folder; the
-directory is removed on exit, or at interpreter exit if nobody closed it.
+directory is removed on exit, or at interpreter exit if nobody closed it, or by
+the next run if this process was killed (SIGKILL) before either.
 
     with RunCertificates() as certs:
         certs.ca_file          # the run's CA, for the implementation under test to trust
@@ -14,7 +15,6 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
-import tempfile
 import weakref
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +23,10 @@ from typing import get_args
 import trustme
 from conformance_peer import CertificateFiles, CertificateName
 
+from . import tempdirs
+
+#: Folders are named ``<prefix><harness pid>-<random>`` (``tempdirs``).
+FOLDER_PREFIX = "connect-conformance-ca-"
 GOOD_IDENTITIES = ("localhost", "127.0.0.1", "::1")
 """The names a good certificate is valid for: whatever a case dials on loopback."""
 WRONG_HOST = "wrong-host.invalid"
@@ -45,10 +49,9 @@ class RunCertificates:
     """
 
     def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="connect-conformance-ca-"))
-        """The private directory (0700) holding every file."""
+        self.directory = tempdirs.make_private(FOLDER_PREFIX)
+        """The private directory (0700) holding every file; swept by the next run if this process is killed."""
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.directory, True)
-        os.chmod(self.directory, 0o700)
         if self.directory.resolve().is_relative_to(REPOSITORY):
             self.close()
             raise RuntimeError(

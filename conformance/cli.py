@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import interrupts
 from ._version import __version__
 from .adapters import registry
 from .adapters.base import MAX_LANES
@@ -43,6 +44,17 @@ def _lanes(value: str) -> int | None:
     return lanes
 
 
+def _duration(value: str) -> float:
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h") else (value, "s")
+    try:
+        seconds = float(number) * {"s": 1, "m": 60, "h": 3600}[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {value!r}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {value!r}")
+    return seconds
+
+
 def _adapter_help() -> str:
     return " | ".join([*registry.names(), "reference+<mutant>", "stdio:'CMD ARGS'", "ws://HOST:PORT/PATH"])
 
@@ -66,6 +78,16 @@ def _add_lanes(parser: argparse.ArgumentParser, what: str) -> None:
         metavar="N",
         help=f"{what} at once: auto (default: what suits the adapter, e.g. 16 in-process, 8 workerd processes) "
         f"or 1..{MAX_LANES}",
+    )
+
+
+def _add_sandbox(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run inside fresh network namespaces: only lo (with Cloudflare addresses on it), private /etc/hosts, "
+        f"no DNS; cases that need it are skipped outside one (docs/sandbox.md); {default}",
     )
 
 
@@ -93,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_lanes(run, "cases run")
     run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
+    _add_sandbox(run, "default: on for the real runtimes (workerd, node-socket) where a sandbox can be made")
 
     validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
@@ -110,6 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(mutants)
     _add_lanes(mutants, "cases of all mutant suites run")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
+    _add_sandbox(mutants, "default: on where a sandbox can be made (else the policy cases are skipped)")
+
+    fuzz = commands.add_parser(
+        "fuzz", help="differential fuzzing: generated scenarios on two implementations, divergences as cases"
+    )
+    fuzz.add_argument("--adapter", required=True, help=f"the implementation under test: {_adapter_help()}")
+    fuzz.add_argument(
+        "--against", default="reference", help="the implementation it is compared with (default: reference)"
+    )
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--examples", type=int, default=200, metavar="N", help="scenarios to try (default 200)")
+    budget.add_argument("--time", type=_duration, metavar="T", help="how long to search instead, e.g. 90s or 10m")
+    fuzz.add_argument("--seed", type=int, default=0, metavar="S", help="the search's seed (same seed, same scenarios)")
+    fuzz.add_argument(
+        "--out", type=Path, default=Path("reports/fuzz"), metavar="DIR", help="where cases are written (reports/fuzz)"
+    )
+    fuzz.add_argument(
+        "-n", dest="lanes", type=_lanes, default=1, metavar="N", help="independent searches at once (seeds S, S+1...)"
+    )
+    fuzz.add_argument("paths", nargs="*", help="spec folders whose message patterns count as equal (default: spec/)")
 
     install = commands.add_parser(
         "install", help="install the npm packages of the JS adapters now (else: on first use)"
@@ -173,6 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in ("run", "mutants"):
+            _maybe_sandbox(args, sys.argv[1:] if argv is None else list(argv))
+        if args.command != "run":
+            # run takes over the signals itself, to still write its report when interrupted.
+            interrupts.deliver()
         return _dispatch(args)
     except SpecErrors as errors:
         for error in errors.errors:
@@ -187,10 +235,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INFRASTRUCTURE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        raise  # nobody reads our output any more: launch.main ends quietly (141)
     except Exception:  # a bug of ours must not look like a failing implementation (exit 1)
         traceback.print_exc()
         print("internal error: this is a bug of connect-conformance, please report it", file=sys.stderr)
         return ExitCode.INTERNAL
+
+
+def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
+    """Re-execute ``run``/``mutants`` inside a network sandbox when asked, or by default where it applies.
+
+    ``--sandbox``: required (exit 3 where none can be made). ``--no-sandbox``: never. Neither: on for
+    ``mutants`` and for adapters that run a real runtime, where a sandbox can be made; otherwise the
+    cases that need one are skipped with the reason. Inside a sandbox the command only checks it.
+    """
+    from . import sandbox
+
+    if args.sandbox is False:
+        return
+    try:
+        inside = sandbox.current() is not None
+    except ValueError as error:
+        raise InfrastructureError(str(error)) from None
+    if args.sandbox is None and not inside:
+        entry = registry.builtin(args.adapter) if args.command == "run" else None
+        if args.command == "run" and (entry is None or not entry.sandbox):
+            return
+        available = sandbox.availability()
+        if not available.ok:
+            print(f"no network sandbox here ({available.reason}): the cases that need one are skipped", file=sys.stderr)
+            return
+    if not inside and args.command == "run":
+        registry.resolve(args.adapter)  # npm packages are installed now: the sandbox has no network
+    sandbox.enter_or_confirm(argv)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -221,6 +299,22 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
         return run_mutants(cases, workers=args.workers, only=args.only)
+    if args.command == "fuzz":
+        from .fuzz import FuzzOptions, run_fuzz
+
+        if args.examples < 1:
+            raise UsageError("--examples must be at least 1")
+        fuzzing = FuzzOptions(
+            adapter=args.adapter,
+            against=args.against,
+            examples=args.examples if args.time is None else 10**9,
+            seconds=args.time,
+            seed=args.seed,
+            out=args.out,
+            lanes=args.lanes or 1,
+            spec=[Path(p) for p in args.paths],
+        )
+        return run_fuzz(fuzzing)
     if args.command == "servers":
         return _servers(args)
     if args.command == "adapter-check":
@@ -298,11 +392,13 @@ def _catalogue() -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .selection import load_strict_selection, spec_paths
+    from .selection import load_selection, spec_paths
 
-    for case in load_strict_selection(spec_paths(args.paths), args.keyword, args.tag):
+    # Like run: the valid cases are listed, the broken ones are reported (exit 2).
+    cases, errors = load_selection(spec_paths(args.paths), args.keyword, args.tag)
+    for case in cases:
         print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
-    return ExitCode.OK
+    return ExitCode.USAGE if errors else ExitCode.OK
 
 
 if __name__ == "__main__":

@@ -73,9 +73,9 @@ class Expectations:
 
 def load(path: Path) -> Expectations:
     try:
-        document, duplicates = yamlsource.load(path.read_text(encoding="utf-8"))
+        document, duplicates = yamlsource.load(yamlsource.read(path))
     except OSError as error:
-        raise SpecError(path, None, "", f"cannot read expectations: {error}") from None
+        raise SpecError(path, None, "", f"cannot read expectations: {error.strerror or error}") from None
     except yamlsource.YamlProblem as problem:
         raise SpecError(path, problem.line, "", problem.problem) from None
     if duplicates:
@@ -83,14 +83,17 @@ def load(path: Path) -> Expectations:
         raise SpecError(path, duplicate_line, key, "duplicate key")
     if not isinstance(document, dict) or not isinstance(document.get("cases", {}), dict):
         raise SpecError(path, 1, "cases", "expected a mapping with `cases:` (case id -> outcome, reason)")
-    result = Expectations(path=str(path), implementation=document.get("implementation"))
+    implementation = document.get("implementation")
+    if implementation is not None and not isinstance(implementation, str):
+        raise SpecError(path, yamlsource.line_of(document, ["implementation"]), "implementation", "expected a name")
+    result = Expectations(path=str(path), implementation=implementation)
     cases: Any = document.get("cases") or {}
     for case_id, entry in cases.items():
         line = cases.key_lines.get(case_id) if hasattr(cases, "key_lines") else None
         if not isinstance(entry, dict):
             raise SpecError(path, line, case_id, "expected a mapping with outcome and reason")
         outcome = entry.get("outcome")
-        if outcome not in NON_PASS:
+        if not isinstance(outcome, str) or outcome not in NON_PASS:
             raise SpecError(
                 path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {outcome!r}"
             )
@@ -107,6 +110,7 @@ def load(path: Path) -> Expectations:
         until = entry.get("until")
         if until is not None and not isinstance(until, datetime.date):
             raise SpecError(path, line, f"{case_id}.until", f"expected a date like 2027-06-30, got {until!r}")
+        _check_entry_types(path, line, case_id, entry)
         result.cases[case_id] = Expectation(
             outcome=outcome,
             reason=entry["reason"],
@@ -115,6 +119,15 @@ def load(path: Path) -> Expectations:
             until=until,
         )
     return result
+
+
+def _check_entry_types(path: Path, line: int | None, case_id: str, entry: dict[str, Any]) -> None:
+    """``flaky`` is a boolean and ``link`` a URL: ``flaky: "yes"`` or ``link: [1]`` would be taken silently."""
+    if "flaky" in entry and not isinstance(entry["flaky"], bool):
+        raise SpecError(path, line, f"{case_id}.flaky", f"expected true or false, got {entry['flaky']!r}")
+    link = entry.get("link")
+    if link is not None and not (isinstance(link, str) and link.startswith(("https://", "http://"))):
+        raise SpecError(path, line, f"{case_id}.link", f"expected a URL (https://...), got {link!r}")
 
 
 class Verdict(StrEnum):
@@ -229,9 +242,17 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
 
 
 def write(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document``; the comment block at the top of an existing file is kept."""
     header = (
         "# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
         "# Every entry needs a reason that cites the behaviour id or issue.\n"
     )
+    if path.is_file():
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if not line.startswith("#"):
+                break
+            kept.append(line)
+        header = "".join(kept) or header
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
     path.write_text(header + text, encoding="utf-8")

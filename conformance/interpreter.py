@@ -106,6 +106,9 @@ class CaseInterpreter:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     outcome: Outcome | None = None
     message: str = ""
+    #: Record every observation and go on, judging nothing (the differential fuzzer compares
+    #: two implementations' transcripts instead); a step that cannot run is recorded as skipped.
+    observe_only: bool = False
 
     def __post_init__(self) -> None:
         self._steps = list(self.case.steps)
@@ -142,7 +145,10 @@ class CaseInterpreter:
         try:
             return self._plan(step)
         except (SpecRuntimeError, UnknownVariable) as error:
-            self._decide(Outcome.ERROR, f"{step.describe()}: {error}")
+            if self.observe_only:
+                self._record(step, None, {"skipped": str(error)}, None)
+            else:
+                self._decide(Outcome.ERROR, f"{step.describe()}: {error}")
             return self.next_action()
 
     def observe(self, observation: Any) -> None:
@@ -268,7 +274,7 @@ class CaseInterpreter:
         assert step.background is not None
         self._background[step.background].reply = reply
         self._record(step, None, reply.raw, None)
-        if reply.adapter_refused:
+        if reply.adapter_refused and not self.observe_only:
             self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}")
         elif ACTIONS[step.action].yields_socket and reply.status is Status.RETURNED:
             self._take_socket(step, reply)
@@ -283,7 +289,8 @@ class CaseInterpreter:
         expect = self._expectation(step)
         if reply.adapter_refused:
             self._record(step, None, reply.raw, expect)
-            self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}")
+            if not self.observe_only:
+                self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}")
             return
         if ACTIONS[step.action].yields_socket and reply.status is Status.RETURNED:
             self._take_socket(step, reply)
@@ -339,6 +346,8 @@ class CaseInterpreter:
         self.transcript.append(entry)
 
     def _decide(self, outcome: Outcome, message: str) -> None:
+        if self.observe_only and outcome is Outcome.FAIL:
+            return
         if self.outcome is None:
             self.outcome = outcome
             self.message = message

@@ -20,6 +20,7 @@ from . import catalogue, schema, units, yamlsource
 from .actions import ACTIONS, Kind
 from .errors import SpecError, SpecErrors
 from .model import MODIFIERS, Case, PeerSpec, Step
+from .sandbox.description import Description
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -34,6 +35,8 @@ PEER_VARIABLES = (
 )
 _LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.port_hex", "peer.address")
 DEFAULT_CASE_TIMEOUT = 15.0
+#: ``${sandbox.*}``: defined for cases that require the sandbox (its contents are fixed: docs/sandbox.md).
+SANDBOX_VARIABLES = tuple(Description().variables())
 
 
 def _validator(definition: str) -> jsonschema.protocols.Validator:
@@ -52,9 +55,16 @@ class _FileChecker:
         self.catalogue = known
         self.errors: list[SpecError] = []
         self.document: Any = None
+        self.duplicates: list[tuple[int, str]] = []
 
     def problem(self, line: int | None, field: str, text: str) -> None:
         self.errors.append(SpecError(self.path, line, field, text))
+
+    def report_duplicates(self, first_line: int, end_line: int | None) -> None:
+        """The duplicate keys written on lines [first_line, end_line): they belong to the case there."""
+        for line, key in self.duplicates:
+            if first_line <= line and (end_line is None or line < end_line):
+                self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
 
     def schema_problems(self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]) -> bool:
         found = False
@@ -72,22 +82,21 @@ class _FileChecker:
 
     def read(self) -> list[Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            self.problem(None, "", f"cannot read: {error}")
+            self.document, duplicates = yamlsource.load(yamlsource.read(self.path))
+        except OSError as error:
+            self.problem(None, "", f"cannot read: {error.strerror or error}")
             return []
-        try:
-            self.document, duplicates = yamlsource.load(text)
         except yamlsource.YamlProblem as problem:
             self.problem(problem.line, "", problem.problem)
             return []
-        for line, key in duplicates:
-            self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
-        if self.document is None:
-            return []
+        self.duplicates = duplicates
         if not isinstance(self.document, list):
-            self.problem(getattr(self.document, "line", 1), "", "expected a list of cases")
+            self.report_duplicates(0, None)
+            got = "nothing (an empty file)" if self.document is None else yamlsource.kind(self.document)
+            self.problem(getattr(self.document, "line", 1), "", f"expected a list of cases, got {got}")
             return []
+        if not self.document:
+            self.problem(getattr(self.document, "line", 1), "", "the file holds no cases (an empty list)")
         return self.document
 
 
@@ -141,10 +150,21 @@ class _CaseChecker:
         self.raw = raw
         self.path: list[str | int] = [index]
 
+    def lines(self) -> tuple[int, int | None]:
+        """The lines this case spans: from its first to the next case's first (exclusive)."""
+        starts: list[int] = getattr(self.file.document, "item_lines", [])
+        index = self.path[0]
+        assert isinstance(index, int)
+        first = starts[index] if index < len(starts) else 0
+        return first, starts[index + 1] if index + 1 < len(starts) else None
+
     def line(self, *more: str | int) -> int | None:
         return yamlsource.line_of(self.file.document, self.path + list(more))
 
     def check(self) -> list[Case]:
+        # Only this case's problems count: a broken case earlier in the file costs only itself.
+        before = len(self.file.errors)
+        self.file.report_duplicates(*self.lines())
         if self.file.schema_problems(_validator("case"), self.raw, self.path):
             # Steps are still checked so that one run of `validate` shows everything.
             if isinstance(self.raw, dict) and isinstance(self.raw.get("steps"), list):
@@ -167,7 +187,7 @@ class _CaseChecker:
         for name in {n for n in variant_names if variant_names.count(n) > 1}:
             self.file.problem(self.line("variants"), "variants", f"duplicate variant name {name!r}")
         self.check_names(steps, variants)
-        if self.file.errors:
+        if len(self.file.errors) > before:
             return []
         return [self.build(steps, variant) for variant in variants]
 
@@ -191,7 +211,7 @@ class _CaseChecker:
         line = self.line(*where) or 0
         field = f"steps.{index}"
         if not isinstance(raw, dict):
-            self.file.problem(line, field, f"expected a mapping with one action, got {type(raw).__name__}")
+            self.file.problem(line, field, f"expected a mapping with one action, got {yamlsource.kind(raw)}")
             return None
         actions = [key for key in raw if key in ACTIONS]
         unknown = [key for key in raw if key not in ACTIONS and key not in MODIFIERS]
@@ -251,6 +271,13 @@ class _CaseChecker:
         defined = set(
             PEER_VARIABLES if peer.kind != "none" else [v for v in PEER_VARIABLES if v not in _LISTENER_VARIABLES]
         )
+        requires = self.raw.get("requires", ())
+        if peer.needs_sandbox and "sandbox" not in requires:
+            self.file.problem(
+                self.line("peer"), "peer", "a Cloudflare address or a port below 1024 needs `requires: [sandbox]`"
+            )
+        if "sandbox" in requires:
+            defined |= set(SANDBOX_VARIABLES)
         variant_keys: set[str] | None = None
         for variant in variants:
             if variant is not None:
@@ -297,7 +324,9 @@ class _CaseChecker:
         raw: Any = self.raw.get("peer", "plain")
         if isinstance(raw, str):
             return PeerSpec(kind=raw)  # type: ignore[arg-type]
-        return PeerSpec(kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"))
+        return PeerSpec(
+            kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"), port=raw.get("port", 0)
+        )
 
     def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
         raw = self.raw
@@ -370,7 +399,11 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
     errors: list[SpecError] = []
     seen: dict[str, Case] = {}
     reported: set[str] = set()
-    for path in spec_files(list(paths)):
+    paths = list(paths)
+    for path in paths:
+        if path.is_dir() and not spec_files([path]):
+            errors.append(SpecError(path, None, "", "no spec files (*.yaml) in this folder"))
+    for path in spec_files(paths):
         root = find_spec_root(path.parent)
         known, catalogue_errors = catalogue.for_spec_root(root)
         for error in catalogue_errors:

@@ -14,8 +14,28 @@ MODIFIERS = ("expect", "within", "socket", "conn", "as", "background", "note")
 @dataclass(frozen=True)
 class PeerSpec:
     kind: Literal["plain", "none", "tls", "starttls"] = "plain"
-    host: Literal["127.0.0.1", "::1"] = "127.0.0.1"
+    #: A loopback address, or one of ``SANDBOX_HOSTS``: a Cloudflare address the sandbox puts on ``lo``.
+    host: str = "127.0.0.1"
     cert: Literal["good", "wrong-host", "untrusted", "expired"] = "good"
+    #: 0 for a free port; a fixed one (25) when the case is about the port.
+    port: int = 0
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """A Cloudflare address, a loopback address of its own or a privileged port exist only in the sandbox."""
+        return self.host in SANDBOX_HOSTS or self.host == LOOPBACK_OF_ITS_OWN or 0 < self.port < 1024
+
+
+#: A listener host: an address of 127.0.0.0/8 of the listener's own (cases on a fixed port need no turns).
+LOOPBACK_OF_ITS_OWN = "sandbox-loopback"
+
+#: Listener hosts that name the sandbox's Cloudflare addresses (``conformance.sandbox``), by role.
+SANDBOX_HOSTS = {
+    "sandbox-cloudflare-v4": "sandbox.cloudflare_v4",
+    "sandbox-cloudflare-v4-b": "sandbox.cloudflare_v4_b",
+    "sandbox-cloudflare-v6": "sandbox.cloudflare_v6",
+    "sandbox-cloudflare-v6-b": "sandbox.cloudflare_v6_b",
+}
 
 
 @dataclass(frozen=True)

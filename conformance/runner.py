@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
+import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from conformance_peer import ListenerSpec, PeerError, PeerSession, open_session
+from conformance_peer import CertificateFiles, ListenerSpec, PeerError, PeerSession, open_session
 
+from . import sandbox
 from .adapters.base import AdapterSpec, RunContext
 from .certificates import RunCertificates
 from .errors import AdapterError, InfrastructureError
@@ -28,11 +34,77 @@ from .interpreter import (
     Sleep,
     StartBackground,
 )
-from .model import Case
+from .model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
 from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .peer_calls import JoinTimedOut, PeerResult, perform
 from .protocol.client import AdapterClient
 from .protocol.replies import HelloInfo, Status
+from .sandbox.description import Description
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the run's surroundings give cases, beyond the adapter: the sandbox, when the run is in one.
+
+    ``sandbox`` is a capability of the harness, not of the adapter: the run was
+    re-executed in fresh namespaces that were checked before anything ran
+    (``conformance.sandbox``). Outside one, cases that need it are skipped and
+    never dial their forbidden destinations.
+    """
+
+    sandbox: Description | None = None
+
+    @classmethod
+    def of_this_process(cls) -> Environment:
+        return _environment()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"sandbox"}) if self.sandbox is not None else frozenset()
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.sandbox.variables() if self.sandbox is not None else {}
+
+    def host(self, name: str) -> str:
+        """A listener host as the peer binds it: sandbox roles become the sandbox's addresses."""
+        role = SANDBOX_HOSTS.get(name)
+        if role is None:
+            return name
+        if self.sandbox is None:
+            raise InfrastructureError(f"the listener host {name} exists only in the sandbox (run --sandbox)")
+        return str(self.sandbox.variables()[role])
+
+
+@functools.cache
+def _environment() -> Environment:
+    """Checked once per process: a description in the environment is trusted only if the sandbox holds."""
+    description = sandbox.current()
+    if description is None:
+        return Environment()
+    problems = sandbox.problems(description)
+    if problems:
+        raise InfrastructureError("the sandbox does not hold, so no case that needs it may run: " + "; ".join(problems))
+    return Environment(description)
+
+
+class FixedPorts:
+    """Loopback addresses of their own for listeners on a fixed port (25), shared by every lane of a run.
+
+    A listener on ``sandbox-loopback`` gets an address of its own (``127.A.B.C``:
+    all of 127.0.0.0/8 is on the sandbox's ``lo``), so cases on port 25 never
+    wait for each other, nor for concurrent runs (``mutants`` runs several at
+    once); such cases write ``${peer.host}:25``. On a shared address (``localhost``
+    is 127.0.0.1) they take turns: ``_open_peer`` waits while the port is held.
+    """
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def loopback(self) -> str:
+        self._next += 1
+        # The process id keeps concurrent runs apart; a rare clash is waited out (_open_peer).
+        return f"127.{os.getpid() % 250 + 1}.{self._next // 250 % 250}.{self._next % 250 + 1}"
 
 
 class Breaker:
@@ -72,11 +144,15 @@ def lane_count(adapter: AdapterSpec, requested: int | None, cases: int) -> int:
 
 
 class Lane:
-    def __init__(self, adapter: AdapterSpec, context: RunContext, breaker: Breaker | None = None) -> None:
+    def __init__(
+        self, adapter: AdapterSpec, context: RunContext, breaker: Breaker | None = None, ports: FixedPorts | None = None
+    ) -> None:
         self.adapter = adapter
         self.context = context
         self.client = AdapterClient(lambda: adapter.make_transport(context))
         self.breaker = breaker or Breaker()
+        self.ports = ports or FixedPorts()
+        self.environment = Environment.of_this_process()
 
     async def start(self) -> HelloInfo:
         return await self.client.start()
@@ -84,7 +160,7 @@ class Lane:
     async def close(self) -> None:
         await self.client.close()
 
-    async def run_case(self, case: Case) -> CaseResult:
+    async def run_case(self, case: Case, observe_only: bool = False) -> CaseResult:
         started = time.perf_counter()
         result = CaseResult(
             id=case.id,
@@ -101,7 +177,7 @@ class Lane:
                 result.outcome = Outcome.ERROR
                 result.message = self.breaker.message
             else:
-                await self._run(case, result)
+                await self._run(case, result, observe_only)
                 if self.client.broken and result.outcome is Outcome.ERROR:
                     self.breaker.failed(result.message)
                 elif result.outcome is not Outcome.ERROR:
@@ -122,26 +198,36 @@ class Lane:
                 return str(error)
         return self.client.hello
 
-    async def _run(self, case: Case, result: CaseResult) -> None:
+    async def _run(self, case: Case, result: CaseResult, observe_only: bool = False) -> None:
         hello = await self._ensure_adapter()
         if isinstance(hello, str):
             result.outcome = Outcome.ERROR
             result.message = f"the adapter could not be restarted after an earlier failure: {hello}"
             self.client.broken = True
             return
-        missing = [c for c in case.requires if c not in hello.capabilities]
+        if "sandbox" in case.requires and "sandbox" not in self.environment.capabilities:
+            result.outcome = Outcome.SKIP
+            result.message = "needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"
+            return
+        missing = [c for c in case.requires if c not in hello.capabilities | self.environment.capabilities]
         if missing:
             result.outcome = Outcome.SKIP
             result.message = f"the adapter lacks capability: {', '.join(missing)}"
             return
         try:
-            spec = ListenerSpec(kind=case.peer.kind, host=case.peer.host, cert=case.peer.cert)
-            peer = await open_session(spec, self.context.certificates.peer_files())
+            host = (
+                self.ports.loopback()
+                if case.peer.host == LOOPBACK_OF_ITS_OWN
+                else self.environment.host(case.peer.host)
+            )
+            spec = ListenerSpec(kind=case.peer.kind, host=host, cert=case.peer.cert, port=case.peer.port)
+            peer = await _open_peer(spec, self.context.certificates.peer_files())
         except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
-        interpreter = CaseInterpreter(case, {**case.variables, **peer.variables})
+        variables = {**self.environment.variables, **case.variables, **peer.variables}
+        interpreter = CaseInterpreter(case, variables, observe_only=observe_only)
         background: dict[str, asyncio.Task[PeerResult]] = {}
         try:
             await self._drive_case(case, interpreter, peer, background)
@@ -212,6 +298,22 @@ class Lane:
                 interpreter.observe(await _join(background[action.name], action.timeout))
 
 
+#: How long a case waits for a fixed port (25) that another run of this machine's sandbox holds.
+FIXED_PORT_WAIT_S = 30.0
+
+
+async def _open_peer(spec: ListenerSpec, files: CertificateFiles) -> PeerSession:
+    """The case's peer; a fixed port held by a concurrent run (``mutants`` runs several) is waited for."""
+    deadline = time.monotonic() + FIXED_PORT_WAIT_S
+    while True:
+        try:
+            return await open_session(spec, files)
+        except OSError as error:
+            if spec.port == 0 or error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
+
+
 async def _join(task: asyncio.Task[PeerResult], timeout: float) -> PeerResult:
     try:
         async with asyncio.timeout(timeout):
@@ -248,7 +350,8 @@ async def _run_lanes(
     on_result: ResultCallback | None,
     breaker: Breaker,
 ) -> tuple[HelloInfo, list[CaseResult]]:
-    lanes = [Lane(adapter, context, breaker) for _ in range(lanes_wanted)]
+    ports = FixedPorts()
+    lanes = [Lane(adapter, context, breaker, ports) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(cases)):

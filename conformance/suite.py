@@ -4,6 +4,8 @@
 ``report publish`` call; it returns the run's exit code (``ExitCode``) and
 never raises for a failing implementation. A spec problem costs only its own
 case: the other cases run and the problems are written to ``results.json``.
+The report folder is checked before anything runs; a Ctrl-C or SIGTERM at any
+moment still writes the reports (``interrupts``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import expectations, selection
-from ._version import __version__
+from . import expectations, interrupts, sandbox, selection
 from .adapters import registry
 from .adapters.base import MAX_LANES, AdapterSpec
 from .errors import InfrastructureError, UsageError
@@ -28,7 +29,8 @@ from .model import Case
 from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .progress import Progress
 from .protocol.replies import HelloInfo
-from .report import junit, links, results, summary
+from .report import results, run_files, summary
+from .report.output import display_text
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")
@@ -63,16 +65,28 @@ def check_workers(workers: int | None) -> None:
 
 def run_suite(options: RunOptions) -> ExitCode:
     check_workers(options.workers)
-    paths = selection.spec_paths(options.paths)
-    cases, spec_errors = selection.load_selection(paths, options.keyword, options.tags)
-    known = expectations.load(options.expectations) if options.expectations else None
-    adapter = registry.resolve(options.adapter)
-    lanes = lane_count(adapter, options.workers, len(cases))
+    run_files.check_folder(options.report_dir)
     started = datetime.now(UTC)
     clock = time.monotonic()
+    try:
+        interrupts.deliver()
+        paths = selection.spec_paths(options.paths)
+        cases, spec_errors = selection.load_selection(paths, options.keyword, options.tags)
+        known = expectations.load(options.expectations) if options.expectations else None
+        adapter = registry.resolve(options.adapter)
+    except KeyboardInterrupt:
+        return _interrupted_before_cases(options, started, clock)
+    lanes = lane_count(adapter, options.workers, len(cases))
+    today = started.date()
+
+    def expected(result: CaseResult) -> bool:
+        entry = known.expected(result.id) if known else None
+        return expectations.judge(result.outcome, entry, today).ok
+
     state = RunState()
-    progress = Progress(len(cases), verbose=options.verbose)
-    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s)", file=sys.stderr)
+    progress = Progress(len(cases), verbose=options.verbose, expected=expected if known else None)
+    where = "inside the network sandbox" if sandbox.current() is not None else "outside any sandbox"
+    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s), {where}", file=sys.stderr)
     interrupted = False
     infrastructure: str | None = None
     internal: str | None = None
@@ -85,39 +99,38 @@ def run_suite(options: RunOptions) -> ExitCode:
         infrastructure = str(error)
     except Exception:  # a bug of ours: keep what ran, say where it is
         internal = traceback.format_exc()
-    progress.finish()
-    if breaker.tripped:
-        infrastructure = f"gave up: {breaker.message.removeprefix('not run: ')}"
-    internal = internal or _harness_errors(state.results)
-    order = {case.id: index for index, case in enumerate(cases)}
-    done = sorted(state.results, key=lambda r: order[r.id])
-    verdict = expectations.gate(done, known)
-    header = results.RunHeader(
-        adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
-        adapter_spec=adapter.name,
-        started=started.isoformat(timespec="seconds"),
-        duration_s=time.monotonic() - clock,
-        workers=lanes,
-        spec_revision=results.spec_revision([c.file for c in cases]),
-        selection={
-            "keyword": options.keyword,
-            "tags": list(options.tags),
-            "paths": [str(p) for p in paths],
-            "selected": len(cases),
-            "expectations": str(options.expectations) if options.expectations else None,
-        },
-        interrupted=interrupted,
-        error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
-        spec_errors=[str(error) for error in spec_errors],
-    )
-    write_reports(options.report_dir, header, done, verdict)
-    if options.update_expectations and not interrupted and not infrastructure:
+    with interrupts.shielded() as late_signals:
+        progress.finish()
+        if breaker.tripped:
+            infrastructure = f"gave up: {breaker.message.removeprefix('not run: ')}"
+        internal = internal or _harness_errors(state.results)
+        order = {case.id: index for index, case in enumerate(cases)}
+        done = sorted(state.results, key=lambda r: order[r.id])
+        verdict = expectations.gate(done, known, today)
+        header = results.RunHeader(
+            adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
+            adapter_spec=adapter.name,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=lanes,
+            spec_revision=results.spec_revision([c.file for c in cases]),
+            selection=_selection(options, paths, len(cases)),
+            interrupted=interrupted,
+            error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
+            spec_errors=[str(error) for error in spec_errors],
+            sandboxed=sandbox.current() is not None,
+        )
+        shown_expected = _expected_ids(done, verdict) if known else None
+        run_files.write_reports(options.report_dir, header, done, verdict.as_dict(), shown_expected)
+    interrupted = interrupted or bool(late_signals)
+    interrupts.deliver()  # asyncio.run left SIGTERM at its default (death by signal); a signal now ends in 130
+    if options.update_expectations and not interrupted and not infrastructure and not internal:
         target = options.update_expectations
         previous = expectations.load(target) if target.is_file() else None
         expectations.write(target, expectations.updated(done, previous, adapter.name))
         print(f"expectations rewritten: {target}")
     if internal:
-        print(internal.rstrip(), file=sys.stderr)
+        print(display_text(internal.rstrip()), file=sys.stderr)
         print(
             f"internal error: this is a bug of connect-conformance, not of the implementation; "
             f"the {len(done)} results so far are in {options.report_dir}/",
@@ -125,11 +138,11 @@ def run_suite(options: RunOptions) -> ExitCode:
         )
         return ExitCode.INTERNAL
     if infrastructure:
-        print(f"error: {infrastructure}", file=sys.stderr)
+        print(f"error: {display_text(infrastructure)}", file=sys.stderr)
         if done:
             print(f"the {len(done)} results so far are in {options.report_dir}/", file=sys.stderr)
         return ExitCode.INFRASTRUCTURE
-    print(summary.text_table(done))
+    print(summary.text_table(done, shown_expected))
     _print_gate(verdict, known)
     print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
     if interrupted:
@@ -139,14 +152,6 @@ def run_suite(options: RunOptions) -> ExitCode:
         print(f"{len(spec_errors)} problem(s) in the spec (listed above and in results.json)", file=sys.stderr)
         return ExitCode.USAGE
     return ExitCode.OK if verdict.ok else ExitCode.UNEXPECTED
-
-
-def _harness_errors(done: Sequence[CaseResult]) -> str | None:
-    broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
-    if not broken:
-        return None
-    shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
-    return f"{len(broken)} case(s) hit a bug of the harness:\n{shown}"
 
 
 def execute(
@@ -175,22 +180,46 @@ def execute(
         raise KeyboardInterrupt from None
 
 
-def write_reports(
-    directory: Path, header: results.RunHeader, done: list[CaseResult], verdict: expectations.GateResult
-) -> None:
-    results.write_json(directory / "results.json", results.results_document(header, done, verdict.as_dict()))
-    junit.write_junit(directory / "junit.xml", f"connect-conformance: {header.adapter_spec}", done)
-    notes = [
-        f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
-        f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
-    ]
-    if header.interrupted:
-        notes.append("**Interrupted**: partial results.")
-    cited = {source for result in done for source in result.source}
-    (directory / "summary.md").write_text(
-        summary.markdown("connect-conformance results", done, notes, links.source_links(cited, directory)),
-        encoding="utf-8",
-    )
+def _harness_errors(done: Sequence[CaseResult]) -> str | None:
+    broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
+    if not broken:
+        return None
+    shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
+    return f"{len(broken)} case(s) hit a bug of the harness:\n{shown}"
+
+
+def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dict[str, object]:
+    return {
+        "keyword": options.keyword,
+        "tags": list(options.tags),
+        "paths": [str(p) for p in paths],
+        "selected": selected,
+        "expectations": str(options.expectations) if options.expectations else None,
+    }
+
+
+def _expected_ids(done: list[CaseResult], verdict: expectations.GateResult) -> set[str]:
+    """Non-pass outcomes the expectations file lists: shown as xfail."""
+    unexpected = {result.id for result, _ in verdict.unexpected}
+    return {result.id for result in done if result.outcome is not Outcome.PASS and result.id not in unexpected}
+
+
+def _interrupted_before_cases(options: RunOptions, started: datetime, clock: float) -> ExitCode:
+    """Ctrl-C or SIGTERM while the spec loads or the adapter is prepared: an empty, interrupted report."""
+    with interrupts.shielded():
+        header = results.RunHeader(
+            adapter={"name": options.adapter or "?"},
+            adapter_spec=options.adapter,
+            started=started.isoformat(timespec="seconds"),
+            duration_s=time.monotonic() - clock,
+            workers=options.workers or 1,  # no lane ran; the schema wants a count
+            spec_revision=results.spec_revision([]),
+            selection=_selection(options, list(options.paths), 0),
+            interrupted=True,
+        )
+        run_files.write_reports(options.report_dir, header, [], expectations.gate([], None).as_dict())
+    print(f"interrupted before any case ran; empty report written to {options.report_dir}/", file=sys.stderr)
+    return ExitCode.INTERRUPTED
 
 
 def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
@@ -198,7 +227,7 @@ def _print_gate(verdict: expectations.GateResult, known: expectations.Expectatio
         first = result.message.splitlines()[0] if result.message else ""
         print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
         if first:
-            print(f"    {first}")
+            print(f"    {display_text(first)}")
     if known is not None:
         print(
             f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "

@@ -38,6 +38,9 @@ class Builtin:
     published: bool = True
     #: Known non-pass outcomes, relative to the checkout (``report publish`` passes it to ``run``).
     expectations: str | None = None
+    #: ``run`` enters the network sandbox by default where one can be made (a real runtime resolves
+    #: names through the machine's resolver otherwise; docs/sandbox.md).
+    sandbox: bool = False
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -52,6 +55,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.workerd:workerd_spec",
         npm_packages="workerd",
         expectations="expectations/workerd.yaml",
+        sandbox=True,
     ),
     Builtin(
         "node-socket",
@@ -59,6 +63,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.node_socket:node_socket_spec",
         npm_packages="node-socket",
         expectations="expectations/node-socket.yaml",
+        sandbox=True,
     ),
 )
 

@@ -30,7 +30,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import weakref
 from collections import deque
@@ -40,6 +39,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import tempdirs
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
@@ -106,6 +106,16 @@ def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = No
     return AdapterSpec("workerd", make, default_lanes=LANES)
 
 
+def _sandbox_allow() -> tuple[str, ...]:
+    """Inside the run's network sandbox: its own addresses, which exist only on its ``lo``."""
+    from .. import sandbox
+
+    description = sandbox.current()
+    if description is None:
+        return ()
+    return tuple(f"{a}/32" for a in description.cloudflare_v4) + tuple(f"{a}/128" for a in description.cloudflare_v6)
+
+
 def _js_source(name: str) -> bytes:
     return JS.joinpath(name).read_bytes()
 
@@ -129,24 +139,6 @@ def _parent_death_signal() -> Callable[[], None] | None:
             os._exit(1)
 
     return arm
-
-
-def _sweep_stale_folders() -> None:
-    """Remove the folders of harnesses that died without cleaning up (SIGKILL): their
-    workerd died with them (``PR_SET_PDEATHSIG``), only the folder was left behind."""
-    with contextlib.suppress(OSError):
-        for entry in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
-            owner = entry.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
-            if not owner.isdigit() or int(owner) == os.getpid():
-                continue
-            try:
-                if entry.stat().st_uid != os.getuid():
-                    continue
-                os.kill(int(owner), 0)  # signal 0: only asks whether the harness still exists
-            except ProcessLookupError:
-                shutil.rmtree(entry, ignore_errors=True)
-            except OSError:
-                continue
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -191,9 +183,9 @@ class WorkerdTransport(WebSocketTransport):
     # -- start -------------------------------------------------------------------------------
 
     def _write_folder(self) -> Path:
-        _sweep_stale_folders()
-        folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
-        os.chmod(folder, 0o700)
+        # Folders of harnesses that died without cleaning up (SIGKILL) are removed first: their
+        # workerd died with them (PR_SET_PDEATHSIG), only the folder was left behind.
+        folder = tempdirs.make_private(FOLDER_PREFIX)
         self.directory = folder
         interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
         files = {
@@ -203,6 +195,7 @@ class WorkerdTransport(WebSocketTransport):
             CONFIG_FILE: render(
                 WorkerdConfig(
                     adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
+                    extra_allow=_sandbox_allow(),
                 )
             ).encode("utf-8"),
         }

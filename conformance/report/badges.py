@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .numbers import percent
+
 #: Rough advance of an 11px Verdana glyph; badges need not be typeset exactly.
 CHAR_WIDTH = 7
 PADDING = 10
@@ -24,7 +26,7 @@ def colour(rate: float) -> str:
 
 def svg(label: str, passed: int, total: int) -> str:
     rate = passed / total if total else 0.0
-    value = f"{100 * rate:.0f}% must ({passed}/{total})" if total else "no cases"
+    value = f"{percent(passed, total)} must ({passed}/{total})" if total else "no cases"
     left = len(label) * CHAR_WIDTH + PADDING
     right = len(value) * CHAR_WIDTH + PADDING
     width = left + right

@@ -10,6 +10,7 @@ from ..adapters import registry
 from ..errors import UsageError
 from ..exitcodes import ExitCode
 from . import results
+from .run_files import check_output_file
 
 PUBLISH_COMMAND = "connect-conformance report publish --run"
 
@@ -33,9 +34,8 @@ def report(args: argparse.Namespace) -> int:
     if args.report_command == "compare":
         from . import compare
 
-        for path in (args.old, args.new):
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
+        if args.json:
+            check_output_file(args.json)
         comparison = compare.compare_files(args.old, args.new)
         print(compare.markdown(comparison), end="")
         if args.json:
@@ -44,9 +44,7 @@ def report(args: argparse.Namespace) -> int:
     if args.report_command == "html":
         from . import html as html_report
 
-        for path in args.files:
-            if not path.is_file():
-                raise UsageError(f"no such results file: {path}")
+        check_output_file(args.output)
         print(f"wrote {html_report.write(list(args.files), args.output)}")
         return ExitCode.OK
     raise UsageError(f"unknown report command {args.report_command}")

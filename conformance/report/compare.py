@@ -8,10 +8,12 @@ changed kind (fail -> error) is listed as changed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .output import display_text
+from .reading import load_results
 
 
 @dataclass
@@ -56,6 +58,8 @@ def _cases(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _label(document: dict[str, Any], path: Path) -> str:
     adapter = document.get("run", {}).get("adapter", {})
+    if not isinstance(adapter, dict):
+        adapter = {}
     return f"{adapter.get('name', '?')} {adapter.get('version', '')} ({path})".strip()
 
 
@@ -64,8 +68,9 @@ def compare(old: dict[str, Any], new: dict[str, Any], old_name: str = "old", new
     result = Comparison(old_name, new_name)
     for case_id in sorted(set(before) | set(after)):
         was, now = before.get(case_id), after.get(case_id)
-        level = (now or was or {}).get("level", "")
-        message = (now or {}).get("message", "").splitlines()[0] if now and now.get("message") else ""
+        level = str((now or was or {}).get("level", ""))
+        text = str(now.get("message") or "") if now else ""
+        message = text.splitlines()[0] if text else ""
         change = Change(case_id, was["outcome"] if was else None, now["outcome"] if now else None, level, message)
         if was is None:
             result.added.append(change)
@@ -83,8 +88,9 @@ def compare(old: dict[str, Any], new: dict[str, Any], old_name: str = "old", new
 
 
 def compare_files(old_path: Path, new_path: Path) -> Comparison:
-    old = json.loads(old_path.read_text(encoding="utf-8"))
-    new = json.loads(new_path.read_text(encoding="utf-8"))
+    """Compare two results files; ``UsageError`` naming a file that is not one (``reading.load_results``)."""
+    old = load_results(old_path)
+    new = load_results(new_path)
     return compare(old, new, _label(old, old_path), _label(new, new_path))
 
 
@@ -110,4 +116,5 @@ def markdown(comparison: Comparison) -> str:
         for change in changes:
             message = change.message.replace("|", "\\|")
             lines.append(f"| `{change.id}` | {change.level} | {change.old or '–'} | {change.new or '–'} | {message} |")
-    return "\n".join(lines) + "\n"
+    # Case ids and messages come from the files: no control character reaches a terminal or a CI comment.
+    return display_text("\n".join(lines)) + "\n"

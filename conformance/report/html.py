@@ -36,6 +36,9 @@ from typing import Any
 from ..model import LEVELS
 from ..outcomes import OUTCOMES
 from .links import source_links
+from .numbers import percent
+from .output import write_text
+from .reading import load_results
 
 # Text symbols (not emoji) that common fonts have; the outcome's word is always shown beside them.
 SYMBOLS = {"pass": "✓", "fail": "✗", "error": "⚠\ufe0e", "timeout": "◷", "skip": "⊘"}
@@ -104,6 +107,9 @@ def _scores(cases: list[dict[str, Any]]) -> dict[str, Any]:
     fractions = [sum(passed) / len(passed) for passed in groups.values()]
     scores["per_case"] = sum(fractions) / len(fractions) if fractions else None
     scores["case_groups"] = len(fractions)
+    # The page shows these texts: a share below 1 never reads as 100% (numbers.percent).
+    scores["text"] = {key: percent(*scores[key]) if scores[key][1] else None for key in (*LEVELS, "all")}
+    scores["per_case_text"] = percent(sum(fractions), len(fractions), 1) if fractions else None
     return scores
 
 
@@ -146,6 +152,7 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             "workers": run.get("workers"),
             "selection": _as_dict(run.get("selection")),
             "interrupted": bool(run.get("interrupted")),
+            "sandboxed": bool(run.get("sandboxed")),
             "error": run.get("error") if isinstance(run.get("error"), str) else None,
             "spec_errors": [_text(error) for error in _as_list(run.get("spec_errors"))],
             "host": _as_dict(run.get("host")),
@@ -263,24 +270,18 @@ def render(
     )
 
 
-def _load(path: Path) -> dict[str, Any]:
-    if path.is_dir():
-        path = path / "results.json"
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not JSON ({error})") from error
-    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
-        raise ValueError(f"{path}: not a results.json document (no 'cases' list)")
-    return document
+def _default_names(documents: list[dict[str, Any]], paths: list[Path]) -> list[str]:
+    """Each run's adapter as it named itself in ``hello`` (name and version); duplicates get a suffix.
 
-
-def _default_names(paths: list[Path]) -> list[str]:
-    """``reports/<implementation>/results.json`` gives ``<implementation>``; duplicates get a suffix."""
+    A file without an adapter name falls back to its folder's name
+    (``reports/<implementation>/results.json`` gives ``<implementation>``).
+    """
     names: list[str] = []
-    for path in paths:
+    for document, path in zip(documents, paths, strict=True):
+        adapter = _as_dict(_as_dict(document.get("run")).get("adapter"))
+        own = " ".join(_text(adapter.get(key)).strip() for key in ("name", "version")).strip()
         folder = path if path.is_dir() else path.resolve().parent
-        base = folder.name or str(path)
+        base = own or folder.name or str(path)
         name, number = base, 2
         while name in names:
             name, number = f"{base} ({number})", number + 1
@@ -290,20 +291,17 @@ def _default_names(paths: list[Path]) -> list[str]:
 
 def write(paths: list[Path], output: Path, names: list[str] | None = None, title: str = DEFAULT_TITLE) -> Path:
     """Write the report of these results.json files (or folders holding one) to ``output``."""
-    if names is None:
-        names = _default_names(paths)
-    if len(names) != len(paths):
+    if names is not None and len(names) != len(paths):
         raise ValueError(f"{len(paths)} results files but {len(names)} names")
-    loaded = [(name, _load(path)) for name, path in zip(names, paths, strict=True)]
+    documents = [load_results(path) for path in paths]
+    if names is None:
+        names = _default_names(documents, paths)
     sources = {
         _text(source)
-        for _, document in loaded
+        for document in documents
         for case in _as_list(document.get("cases"))
         for source in _as_list(_as_dict(case).get("source"))
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    page = render(loaded, title, links=source_links(sources, output.parent))
-    temporary = output.with_name(output.name + ".part")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(output)
+    page = render(list(zip(names, documents, strict=True)), title, links=source_links(sources, output.parent))
+    write_text(output, page)
     return output

@@ -1,25 +1,34 @@
-"""``junit.xml`` for CI systems that render JUnit reports."""
+"""``junit.xml`` for CI systems that render JUnit reports.
+
+Every string passes through ``output.xml_text``: an adapter's message may hold
+characters XML 1.0 cannot represent (NUL, ESC, lone surrogates), which would
+make the whole file unreadable.
+"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from ..outcomes import CaseResult, Outcome
+from .output import write_atomically, xml_text
 
 
-def junit_tree(suite_name: str, results: Sequence[CaseResult]) -> ET.ElementTree:
+def junit_tree(suite_name: str, results: Sequence[CaseResult], duration_s: float | None = None) -> ET.ElementTree:
+    """``duration_s`` is the run's wall time; without it, the sum of the cases' times (lanes overlap)."""
     counts = {outcome: sum(1 for r in results if r.outcome is outcome) for outcome in Outcome}
+    total_s = duration_s if duration_s is not None else sum(r.duration_ms for r in results) / 1000
     suite = ET.Element(
         "testsuite",
         {
-            "name": suite_name,
+            "name": xml_text(suite_name),
             "tests": str(len(results)),
             "failures": str(counts[Outcome.FAIL]),
             "errors": str(counts[Outcome.ERROR] + counts[Outcome.TIMEOUT]),
             "skipped": str(counts[Outcome.SKIP]),
-            "time": f"{sum(r.duration_ms for r in results) / 1000:.3f}",
+            "time": f"{total_s:.3f}",
         },
     )
     for result in results:
@@ -27,27 +36,27 @@ def junit_tree(suite_name: str, results: Sequence[CaseResult]) -> ET.ElementTree
             suite,
             "testcase",
             {
-                "classname": result.id.split(".", 1)[0],
-                "name": result.id,
+                "classname": xml_text(result.id.split(".", 1)[0]),
+                "name": xml_text(result.id),
                 "time": f"{result.duration_ms / 1000:.3f}",
-                "file": result.file,
+                "file": xml_text(result.file),
                 "line": str(result.line),
             },
         )
-        message = result.message.splitlines()[0] if result.message else result.outcome.value
+        full = xml_text(result.message)
+        message = full.splitlines()[0] if full else result.outcome.value
         if result.outcome is Outcome.FAIL:
-            ET.SubElement(case, "failure", {"message": message, "type": f"fail ({result.level})"}).text = result.message
+            ET.SubElement(case, "failure", {"message": message, "type": f"fail ({result.level})"}).text = full
         elif result.outcome in (Outcome.ERROR, Outcome.TIMEOUT):
-            ET.SubElement(case, "error", {"message": message, "type": result.outcome.value}).text = result.message
+            ET.SubElement(case, "error", {"message": message, "type": result.outcome.value}).text = full
         elif result.outcome is Outcome.SKIP:
             ET.SubElement(case, "skipped", {"message": message})
     return ET.ElementTree(suite)
 
 
-def write_junit(path: Path, suite_name: str, results: Sequence[CaseResult]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tree = junit_tree(suite_name, results)
+def write_junit(path: Path, suite_name: str, results: Sequence[CaseResult], duration_s: float | None = None) -> None:
+    tree = junit_tree(suite_name, results, duration_s)
     ET.indent(tree)
-    temporary = path.with_name(path.name + ".part")
-    tree.write(temporary, encoding="utf-8", xml_declaration=True)
-    temporary.replace(path)
+    buffer = io.BytesIO()
+    tree.write(buffer, encoding="utf-8", xml_declaration=True)
+    write_atomically(path, buffer.getvalue() + b"\n")

@@ -7,13 +7,14 @@ capability an implementation lacks is a compatibility gap too.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..model import LEVELS
+from .numbers import percent
+from .reading import load_results
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 
@@ -28,16 +29,16 @@ class Implementation:
 
     @classmethod
     def load(cls, name: str, path: Path) -> Implementation:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = load_results(path)
         cases = document["cases"]
-        gate = document.get("gate") or {}
-        unexpected = {entry["id"] for entry in gate.get("unexpected", [])}
+        gate: dict[str, Any] = document["gate"] if isinstance(document.get("gate"), dict) else {}
+        unexpected = {entry.get("id") for entry in gate.get("unexpected", []) if isinstance(entry, dict)}
         expected = {c["id"] for c in cases if c["outcome"] != "pass" and c["id"] not in unexpected}
         return cls(
             name=name,
-            header=document["run"],
+            header=document.get("run", {}),
             outcomes={c["id"]: c["outcome"] for c in cases},
-            levels={c["id"]: c["level"] for c in cases},
+            levels={c["id"]: str(c.get("level", "")) for c in cases},
             expected=expected,
         )
 
@@ -47,7 +48,7 @@ class Implementation:
 
 
 def _percent(passed: int, total: int) -> str:
-    return f"{100 * passed / total:.0f}% ({passed}/{total})" if total else "–"
+    return f"{percent(passed, total)} ({passed}/{total})" if total else "–"
 
 
 def markdown(implementations: list[Implementation], command: str) -> str:

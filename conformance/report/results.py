@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import socket
@@ -15,6 +14,7 @@ from typing import Any
 
 from .._version import __version__
 from ..outcomes import CaseResult, Outcome
+from . import output
 
 RESULTS_FORMAT = 1
 
@@ -59,6 +59,7 @@ class RunHeader:
     interrupted: bool = False
     error: str | None = None
     spec_errors: list[str] = field(default_factory=list)
+    sandboxed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class RunHeader:
             "interrupted": self.interrupted,
             "error": self.error,
             "spec_errors": self.spec_errors,
+            "sandboxed": self.sandboxed,
             "host": host_facts(),
         }
 
@@ -92,8 +94,5 @@ def results_document(
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write atomically: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".part")
-    temporary.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    """Write strict JSON atomically (``output.json_text``): any adapter string, never half a file."""
+    output.write_text(path, output.json_text(document) + "\n")

@@ -37,11 +37,20 @@ def problems(document: Any) -> list[str]:
     return found
 
 
+def _reject_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity; strict JSON (and Node's JSON.parse) does not.
+    raise ValueError(f'bare {name} is not JSON (a results.json writes it as {{"$type": "number", ...}})')
+
+
 def validate_file(path: Path) -> list[str]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_reject_constant)
     except OSError as error:
         return [f"cannot read: {error}"]
+    except UnicodeDecodeError as error:
+        return [f"not UTF-8: {error.reason} at byte {error.start}"]
+    except RecursionError:
+        return ["not JSON: nested too deeply"]
     except ValueError as error:
         return [f"not JSON: {error}"]
     return problems(document)

@@ -10,6 +10,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from .. import yamlsource
+
 
 @cache
 def load(name: str) -> dict[str, Any]:
@@ -23,7 +25,7 @@ def describe(error: ValidationError) -> str:
     # jsonschema types these loosely (they may be "unset"); here they are always set.
     schema: Any = error.schema
     validator_value: Any = error.validator_value
-    got = type(instance).__name__ if not isinstance(instance, str) else f"string {instance!r}"
+    got = yamlsource.kind(instance) if not isinstance(instance, str) else f"string {instance!r}"
     if error.validator == "type":
         return f"expected {validator_value}, got {got}"
     if error.validator == "enum":

@@ -7,7 +7,7 @@ from ._stream import Stream
 
 
 class Listener:
-    """Listens on `host`, port 0; queues every incoming connection until someone accepts it.
+    """Listens on `host`, on `port` (0: a free one); queues every incoming connection until someone accepts it.
 
     Connections are accepted by the kernel and asyncio as they come, so a client
     that connects before the case's `peer.accept` step is simply waiting in the queue.
@@ -23,10 +23,10 @@ class Listener:
         """Every connection this listener got, accepted or not (to close them at the end)."""
 
     @classmethod
-    async def open(cls, host: str, tls: ssl.SSLContext | None = None) -> "Listener":
+    async def open(cls, host: str, tls: ssl.SSLContext | None = None, port: int = 0) -> "Listener":
         listener = cls(tls)
         loop = asyncio.get_running_loop()
-        listener._server = await loop.create_server(lambda: Stream(listener._connected), host=host, port=0)
+        listener._server = await loop.create_server(lambda: Stream(listener._connected), host=host, port=port)
         return listener
 
     @property

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import ssl
 from dataclasses import dataclass
@@ -30,9 +31,13 @@ class ListenerSpec:
     """The listener a case asks for (its `peer:` field): `none` opens no listener."""
 
     kind: ListenerKind = "plain"
-    host: LoopbackHost = "127.0.0.1"
+    host: str = "127.0.0.1"
+    """An IP address literal: loopback, or an address the caller's network namespace has on `lo`
+    (the harness's sandbox puts Cloudflare addresses there)."""
     cert: CertificateName = "good"
     """The certificate a `tls` or `starttls` listener presents."""
+    port: int = 0
+    """0 for a free port; a fixed one (25) where the case is about the port itself."""
 
 
 class PeerSession:
@@ -164,8 +169,15 @@ async def open_session(spec: ListenerSpec, certificates: CertificateFiles | None
     """
     if spec.kind not in get_args(ListenerKind):
         raise UnsupportedListener(f"listener kind {spec.kind!r} is not served by this peer")
-    if spec.host not in get_args(LoopbackHost):
-        raise UnsupportedListener(f"the peer listens on loopback only, not on {spec.host!r}")
+    try:
+        address = ipaddress.ip_address(spec.host)
+    except ValueError:
+        raise UnsupportedListener(f"the peer listens on an IP address, not on {spec.host!r}") from None
+    if address.is_unspecified or address.is_multicast:
+        # 0.0.0.0 would listen on every interface of the machine: the peer serves one address only.
+        raise UnsupportedListener(f"the peer listens on one address, not on {spec.host!r}")
+    if not 0 <= spec.port <= 65535:
+        raise UnsupportedListener(f"port {spec.port} is not a TCP port")
     tls = None
     if spec.kind in ("tls", "starttls"):
         tls = _tls_context(spec, certificates)
@@ -174,7 +186,7 @@ async def open_session(spec: ListenerSpec, certificates: CertificateFiles | None
     with contextlib.ExitStack() as on_error:
         on_error.callback(refused.close)
         if spec.kind != "none":
-            listener = await Listener.open(spec.host, tls if spec.kind == "tls" else None)
+            listener = await Listener.open(spec.host, tls if spec.kind == "tls" else None, spec.port)
         on_error.pop_all()
     return PeerSession(listener, spec.host, refused, spec.kind, tls)
 

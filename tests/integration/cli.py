@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,16 @@ from tests.helpers import REPO
 
 FIXTURES = REPO / "tests" / "fixtures" / "spec"
 MISBEHAVING = f"stdio:{sys.executable} {REPO / 'tests' / 'fakes' / 'misbehaving_adapter.py'}"
+HOSTILE = f"stdio:{sys.executable} {REPO / 'tests' / 'fakes' / 'hostile_adapter.py'}"
+
+# Runs a command and then reports the peak RSS of its process tree (every waited-for descendant's
+# maximum, as getrusage(RUSAGE_CHILDREN) sees it) on its last stderr line.
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "sys.stderr.write(f'\\nPEAK_RSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "sys.exit(code)\n"
+)
 
 
 @dataclass
@@ -22,6 +33,8 @@ class Completed:
     stdout: str
     stderr: str
     report_dir: Path
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
 
     def results(self) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads((self.report_dir / "results.json").read_text())
@@ -31,10 +44,16 @@ class Completed:
         return {case["id"]: case["outcome"] for case in self.results()["cases"]}
 
 
-def run_cli(*args: str, report_dir: Path, timeout: float = 120, env: dict[str, str] | None = None) -> Completed:
+def run_cli(
+    *args: str, report_dir: Path, timeout: float = 120, env: dict[str, str] | None = None, measure: bool = False
+) -> Completed:
+    """``connect-conformance ARGS`` (``run`` gets ``--report-dir``); ``measure`` also records its peak RSS."""
     command = [sys.executable, "-m", "conformance", *args]
     if args and args[0] == "run":
         command += ["--report-dir", str(report_dir)]
+    if measure:
+        command = [sys.executable, "-c", _MEASURE, *command]
+    started = time.monotonic()
     process = subprocess.run(
         command,
         capture_output=True,
@@ -44,4 +63,9 @@ def run_cli(*args: str, report_dir: Path, timeout: float = 120, env: dict[str, s
         env={**os.environ, **(env or {})},
         check=False,
     )
-    return Completed(process.returncode, process.stdout, process.stderr, report_dir)
+    seconds = time.monotonic() - started
+    stderr, peak = process.stderr, None
+    if measure:
+        stderr, _, last = stderr.rstrip("\n").rpartition("\n")
+        peak = int(last.removeprefix("PEAK_RSS_KB=")) / 1024
+    return Completed(process.returncode, process.stdout, stderr, report_dir, seconds, peak)

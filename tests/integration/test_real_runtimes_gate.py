@@ -9,6 +9,7 @@ import pytest
 
 from conformance import expectations
 from conformance.outcomes import CaseResult, Outcome
+from conformance.sandbox import availability
 from tests.helpers import REPO
 from tests.integration.cli import run_cli
 
@@ -28,3 +29,5 @@ def test_full_suite_passes_the_gate_only_with_its_expectations(tmp_path: Path, a
     results = [CaseResult(id=c["id"], outcome=Outcome(c["outcome"]), level=c["level"]) for c in document["cases"]]
     assert not expectations.gate(results, None).ok, "without the expectations file the gate must fail"
     assert document["gate"]["unused"] == []
+    # A real runtime runs in the network sandbox by default wherever one can be made (docs/sandbox.md).
+    assert document["run"]["sandboxed"] is availability().ok

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import ssl
@@ -18,10 +17,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, require_program
 
 pytestmark = pytest.mark.slow
-OPENSSL = shutil.which("openssl")
 
 
 def read_lines(process: subprocess.Popen[bytes], count: int) -> list[dict[str, Any]]:
@@ -70,12 +68,11 @@ def test_tls_and_starttls_echo_servers_work_with_real_clients() -> None:
                     upgraded.sendall(b"after upgrade\n")
                     assert upgraded.recv(100) == b"after upgrade\n"
 
-            if OPENSSL is None:
-                pytest.fail("openssl is not installed (apt-get install openssl)")
+            openssl = require_program(("openssl",), "apt-get install -y openssl")
             # -verify_return_error: s_client gives up unless the chain verifies against the run's CA.
             with subprocess.Popen(
                 [
-                    OPENSSL,
+                    openssl,
                     "s_client",
                     "-connect",
                     f"127.0.0.1:{ports['tls']}",

@@ -20,7 +20,9 @@ def test_run_against_the_reference_passes_every_case_and_writes_the_reports(tmp_
     assert done.code == 0, done.stdout + done.stderr
     results = done.results()
     not_passing = [(c["id"], c["outcome"], c["message"]) for c in results["cases"] if c["outcome"] != "pass"]
-    assert not_passing == []
+    # Outside the network sandbox (the reference's default) only the cases that need it are skipped.
+    assert all(outcome == "skip" and "needs the network sandbox" in message for _, outcome, message in not_passing)
+    assert all(case_id.startswith("policy.") for case_id, _, _ in not_passing), not_passing
     assert results["summary"]["total"] >= 70
     assert results["run"]["adapter"]["name"] == "reference"
     for name in ("results.json", "junit.xml", "summary.md"):

@@ -159,7 +159,7 @@ def test_it_refuses_a_temporary_directory_inside_the_repository(
         made.append(Path(original(prefix=prefix)))
         return str(made[-1])
 
-    monkeypatch.setattr(module.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
     # as if TMPDIR pointed into the repository
     monkeypatch.setattr(module, "REPOSITORY", Path(tempfile.gettempdir()).resolve())
     with pytest.raises(RuntimeError, match="inside the repository"):

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conformance.errors import UsageError
 from conformance.outcomes import CaseResult, Outcome
 from conformance.report import html
 from conformance.report.results import RunHeader, results_document
@@ -277,18 +278,27 @@ def test_non_finite_numbers_and_odd_fields_do_not_break_the_data() -> None:
     assert rows["a.two"]["results"][0]["transcript"] == []
 
 
-def test_write_names_implementations_after_their_folders(tmp_path: Path) -> None:
+def test_write_names_implementations_after_their_adapters_not_their_folders(tmp_path: Path) -> None:
+    # Two runs from folders both called "latest" used to show as "latest" and "latest (2)".
     paths = []
-    for folder in ("reference", "other/reference", "mutant"):
+    for folder, adapter in (("a/latest", "reference"), ("b/latest", "workerd"), ("c/latest", "workerd"), ("d", "")):
         path = tmp_path / folder / "results.json"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(_document([_case("a.one")])), encoding="utf-8")
+        path.write_text(json.dumps(_document([_case("a.one")], adapter_name=adapter)), encoding="utf-8")
         paths.append(path)
-    target = html.write([*paths[:2], paths[2].parent], tmp_path / "out" / "index.html")
+    document = json.loads(paths[3].read_text(encoding="utf-8"))
+    document["run"]["adapter"] = {}  # no name of its own: its folder names it
+    paths[3].write_text(json.dumps(document), encoding="utf-8")
+    target = html.write([*paths[:3], paths[3].parent], tmp_path / "out" / "index.html")
     assert target == tmp_path / "out" / "index.html"
     assert list(target.parent.iterdir()) == [target]
     data = json.loads(_data_block(target.read_text(encoding="utf-8")))
-    assert [impl["name"] for impl in data["implementations"]] == ["reference", "reference (2)", "mutant"]
+    assert [impl["name"] for impl in data["implementations"]] == [
+        "reference 1.0",
+        "workerd 1.0",
+        "workerd 1.0 (2)",
+        "d",
+    ]
     named = html.write(paths[:1], tmp_path / "named.html", names=["mine"])
     assert json.loads(_data_block(named.read_text(encoding="utf-8")))["implementations"][0]["name"] == "mine"
 
@@ -302,9 +312,9 @@ def test_write_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="names"):
         html.write([good], tmp_path / "x.html", names=["a", "b"])
-    with pytest.raises(ValueError, match=r"not a results\.json"):
+    with pytest.raises(UsageError, match=r"bad\.json: not a results\.json file \(no 'cases' list\)"):
         html.write([bad], tmp_path / "x.html")
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(UsageError, match=r"broken\.json:1: not a results\.json file \(not JSON"):
         html.write([broken], tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
 

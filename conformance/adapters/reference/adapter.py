@@ -86,7 +86,7 @@ class ReferenceAdapter:
         self.mutant = mutant
         self.quirks = quirks_for(mutant)
         self._tls = TlsConfig(ca_pem, self.quirks) if ca_pem else None
-        self._session = Session()
+        self._session = Session(self.quirks)
         self._shut_down = False
         self._ops: dict[str, Callable[[dict[str, Any]], Awaitable[Response]]] = {
             "hello": self._hello,
@@ -161,12 +161,12 @@ class ReferenceAdapter:
 
     async def _begin(self, message: dict[str, Any]) -> Response:
         await self._session.discard()  # a session left open by a broken case ends here
-        self._session = Session()
+        self._session = Session(self.quirks)
         return {"status": "returned"}
 
     async def _end(self, message: dict[str, Any]) -> Response:
         report = await self._session.end(_timeout_ms(message))
-        self._session = Session()
+        self._session = Session(self.quirks)
         return {"status": "returned", "value": report}
 
     async def _shutdown(self, message: dict[str, Any]) -> Response:
@@ -184,7 +184,14 @@ class ReferenceAdapter:
             request = parse_connect_arguments(address, options, self.quirks)
         except JSThrow as thrown:
             return _threw(thrown)
-        socket = Socket(request, tracker=session.tracker, tasks=session.tasks, quirks=self.quirks, tls=self._tls)
+        socket = Socket(
+            request,
+            tracker=session.tracker,
+            tasks=session.tasks,
+            quirks=self.quirks,
+            tls=self._tls,
+            slots=session.slots,
+        )
         return {"status": "returned", "value": {"socket": session.add_socket(socket)}}
 
     async def _await(self, message: dict[str, Any]) -> Response:

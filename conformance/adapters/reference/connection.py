@@ -12,8 +12,11 @@ workerd's network service and kj's socket code:
   any other name fails as unresolvable, so the reference never sends a DNS
   query off the machine;
 * like a workerd ``network`` service with ``allow = ["local"]``, only loopback
-  addresses may be dialled: anything else fails as "blocked" (B26), so the
-  reference never sends traffic off the machine.
+  addresses may be dialled (and, inside the run's sandbox, the sandbox's own
+  addresses on ``lo``): anything else fails as "blocked" (B26), so the
+  reference never sends traffic off the machine;
+* Cloudflare's production rules (``policy.py``): an address in a Cloudflare
+  range is dropped from the candidates before anything is dialled (B23).
 
 Events (data, EOF, loss) go straight to the socket model's callbacks, so a
 read that is already waiting is fulfilled without a task switch. Peer EOF
@@ -42,6 +45,8 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
+from . import policy
+from .mutants import FAITHFUL, Quirks
 from .tls import TlsError, TlsSession
 
 #: Flow-control thresholds of the transport's write buffer.
@@ -124,25 +129,20 @@ def _numeric_ip(host: str) -> str | None:
         return None
 
 
-def _is_loopback(ip: str) -> bool:
-    address = ipaddress.ip_address(ip.split("%")[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback  # "[::ffff:127.0.0.1]" reaches 127.0.0.1 (B8)
-    return address.is_loopback
-
-
-async def _resolve(target: NetworkAddress) -> list[str]:
-    """The loopback IP addresses to try for ``target``, in order."""
+async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
+    """The IP addresses to try for ``target``, in order: never one policy blocks (B23), only dialable ones."""
     if not target.host or target.port == 0:
         raise ConnectError(f"nothing to dial at {target}")
     if _is_reserved_invalid(target.host):
         raise ConnectError(f"{target.host}: reserved name, not resolved (RFC 6761)")
+    literal = True
     numeric = _numeric_ip(target.host)
     if numeric is not None:
         candidates = [numeric]
     else:
-        if not _is_localhost(target.host):
+        if not _is_localhost(target.host) and not policy.resolvable(target.host):
             raise ConnectError(f"{target.host}: not resolved (the reference looks up only localhost)") from None
+        literal = False
         loop = asyncio.get_running_loop()
         name = target.host.lower()  # "LOCALHOST" is localhost too (B17 keeps the spelling, not the lookup)
         try:
@@ -150,25 +150,32 @@ async def _resolve(target: NetworkAddress) -> list[str]:
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    allowed = [ip for ip in candidates if _is_loopback(ip)]
+    if not quirks.block_after_dial:
+        candidates = [ip for ip in candidates if not policy.blocked(ip, literal, quirks)]
+        if not candidates:
+            raise ConnectError(f"{target.host}: a Cloudflare address, never dialled (B23)")
+    allowed = [ip for ip in candidates if policy.dialable(ip)]
     if not allowed:
         raise ConnectError(f"{target.host}: blocked, only loopback may be dialled")
     return allowed
 
 
-async def open_connection(address: str, events: ConnectionEvents) -> Connection:
+async def open_connection(address: str, events: ConnectionEvents, quirks: Quirks = FAITHFUL) -> Connection:
     """Connect to ``address`` (as validated by ``connect()``) over TCP; raises ``ConnectError``."""
     target = split_network_address(address)
     if target is None:
         raise ConnectError(f"{address!r}: not a network address")
     loop = asyncio.get_running_loop()
     failures: list[str] = []
-    for ip in await _resolve(target):
+    for ip in await _resolve(target, quirks):
         try:
             _, protocol = await loop.create_connection(lambda: Connection(events), ip, target.port)
         except OSError as error:
             failures.append(f"{ip}: {error}")
             continue
+        if quirks.block_after_dial and policy.blocked(ip, True, quirks):
+            protocol.abort()  # the mutant: the rule applied only once the connection exists
+            raise ConnectError(f"{ip}: a Cloudflare address, refused after dialling")
         return protocol
     raise ConnectError("; ".join(failures))
 

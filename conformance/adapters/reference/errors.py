@@ -76,6 +76,9 @@ HTTP_PORT_HINT = ". It looks like you might be trying to connect to a HTTP-based
 KJ_DESCRIPTION_PREFIX = "jsg.Error: "
 CONNECTION_LOST = "Network connection lost."
 
+# B24: production refuses port 25 (the documented message).
+PORT_25_PROHIBITED = "Connections to port 25 are prohibited"
+
 # B27-B30, B38: streams (TypeError).
 READABLE_LOCKED = "This ReadableStream is currently locked to a reader."
 WRITABLE_LOCKED = "This WritableStream is currently locked to a writer."

@@ -73,10 +73,50 @@ class Quirks:
     large_write_truncated: bool = False
     close_after_eof_rejects_closed: bool = False
     remote_address_lowercased: bool = False
+    cloudflare_v6_not_blocked: bool = False
+    mapped_ipv6_not_blocked: bool = False
+    cloudflare_names_not_blocked: bool = False
+    block_after_dial: bool = False
+    port_25_allowed_with_tls: bool = False
+    connection_limit_off_by_one: bool = False
+    connection_limit_rejects: bool = False
+    failed_connection_keeps_slot: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
 _TABLE: dict[str, tuple[str, str]] = {
+    "cloudflare-v6-not-blocked": (
+        "cloudflare_v6_not_blocked",
+        "only the IPv4 Cloudflare ranges are blocked: an IPv6 Cloudflare address is dialled (B23)",
+    ),
+    "mapped-ipv6-not-blocked": (
+        "mapped_ipv6_not_blocked",
+        "an IPv4-mapped IPv6 spelling ([::ffff:104.16.0.1]) of a Cloudflare address is dialled (B23)",
+    ),
+    "cloudflare-names-not-blocked": (
+        "cloudflare_names_not_blocked",
+        "only address literals are checked: a name that resolves to a Cloudflare address is dialled (B23)",
+    ),
+    "block-after-dial": (
+        "block_after_dial",
+        "a Cloudflare address is refused only after the connection was made: the peer sees it (B23)",
+    ),
+    "port-25-allowed-with-tls": (
+        "port_25_allowed_with_tls",
+        "port 25 is refused only with secureTransport 'off'; with 'on' or 'starttls' it is dialled (B24)",
+    ),
+    "connection-limit-off-by-one": (
+        "connection_limit_off_by_one",
+        "seven connections may be open at once instead of six (B48)",
+    ),
+    "connection-limit-rejects": (
+        "connection_limit_rejects",
+        "a seventh connection fails at once instead of waiting for a slot (B48)",
+    ),
+    "failed-connection-keeps-slot": (
+        "failed_connection_keeps_slot",
+        "a connection that failed keeps its slot: after six failures nothing connects again (B48)",
+    ),
     "allow-half-open-ignored": (
         "allow_half_open_ignored",
         "allowHalfOpen: true is ignored (treated as false): peer EOF read to done closes the writable (B33)",

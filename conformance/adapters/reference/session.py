@@ -16,6 +16,8 @@ from typing import Any
 from conformance.jsvalues import encode
 
 from .errors import JSError
+from .mutants import FAITHFUL, Quirks
+from .policy import Slots
 from .promises import Promise, PromiseState, RejectionTracker
 from .readable import ReadableStreamReader
 from .socket import Socket
@@ -46,9 +48,11 @@ class SocketEntry:
 
 
 class Session:
-    def __init__(self) -> None:
+    def __init__(self, quirks: Quirks = FAITHFUL) -> None:
         self.tracker = RejectionTracker()
         self.tasks = TaskSet()
+        #: A session is one request: its sockets share the six connection slots (B48).
+        self.slots = Slots(quirks)
         self.sockets: dict[str, SocketEntry] = {}
         self._parked: dict[str, tuple[Promise[Any], Encoder]] = {}
         self._handle_of: dict[int, str] = {}

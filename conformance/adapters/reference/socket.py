@@ -34,7 +34,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import errors
+from . import errors, policy
 from .arguments import ConnectRequest, parse_tls_options
 from .connection import (
     ConnectError,
@@ -48,6 +48,7 @@ from .connection import (
 from .errors import JSError, JSThrow, type_error
 from .mutants import Quirks
 from .payload import Payload, pieces
+from .policy import Slots
 from .promises import Promise, PromiseState, RejectionTracker
 from .readable import ReadableStream
 from .tasks import TaskSet
@@ -84,8 +85,10 @@ class Socket:
         quirks: Quirks,
         tls: TlsConfig | None = None,
         upgrade: Upgrade | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self._request = request
+        self._slots = slots
         self._tracker = tracker
         self._tasks = tasks
         self._quirks = quirks
@@ -112,6 +115,7 @@ class Socket:
         self._closing = False
         self.destroyed = False
         self._upgrade_started = False  # startTls was called: B39 (4)
+        self._connect_failed = False
         self._handed_over = False  # startTls took the connection: B39 (2)
         self._eof_read = False  # a read saw the peer's EOF (B31)
         if upgrade is not None:
@@ -131,12 +135,18 @@ class Socket:
     # -- connecting -----------------------------------------------------------------------
 
     async def _connect(self) -> None:
+        if not await self._take_slot():
+            return
         secure = self.secure_transport == "on"
+        target = split_network_address(self._request.destination.address)
+        if target is not None and policy.port_prohibited(target.port, self.secure_transport, self._quirks):
+            self._fail_connect(JSError("Error", errors.PORT_25_PROHIBITED))  # B24: before anything is dialled
+            return
         if secure and self._tls is None:
             self._fail_connect()  # B44: a network without tlsOptions cannot do "on"
             return
         try:
-            connection = await open_connection(self._request.destination.address, self)
+            connection = await open_connection(self._request.destination.address, self, self._quirks)
         except ConnectError:
             self._fail_connect()
             return
@@ -177,8 +187,29 @@ class Socket:
             info["localAddress"] = connection.local_address
         return info
 
-    def _fail_connect(self) -> None:
-        error = self._proxy_error()
+    async def _take_slot(self) -> bool:
+        """B48: wait for one of the request's connection slots; it is given back when ``closed`` settles."""
+        slots = self._slots
+        if slots is None:
+            return True
+        if slots.rejects and slots.full():
+            self._fail_connect()  # the mutant: refused instead of waiting
+            return False
+        await slots.acquire()
+        if self.destroyed:
+            slots.release()
+            return False
+
+        def give_back(closed: Promise[None]) -> None:
+            if not (self._quirks.failed_connection_keeps_slot and self._connect_failed):
+                slots.release()
+
+        self.closed.then(give_back)
+        return True
+
+    def _fail_connect(self, error: JSError | None = None) -> None:
+        self._connect_failed = True
+        error = error or self._proxy_error()
         if self._quirks.closed_resolves_on_failure:
             self.closed.resolve(None)
         else:

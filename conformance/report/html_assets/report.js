@@ -36,9 +36,10 @@
     else node.appendChild(document.createTextNode(String(child)));
   }
 
-  function percent(pair) {
+  function percent(pair, text) {
+    // The percentage text comes from the Python side (numbers.percent): 241/242 shows 99%, never 100%.
     const [passed, total] = pair;
-    return total ? Math.round((100 * passed) / total) + "% (" + passed + "/" + total + ")" : "–";
+    return total ? text + " (" + passed + "/" + total + ")" : "–";
   }
 
   function meter(value, label) {
@@ -113,7 +114,7 @@
     const table = el("table", { className: "implementations" },
       el("caption", {}, "Implementations"),
       el("thead", {}, el("tr", {}, ["implementation", "adapter", "version", "runtime", "adapter spec", "run started",
-        "duration", "workers", "spec revision", "gate"].map((name) => el("th", { scope: "col" }, name)))));
+        "duration", "workers", "sandbox", "spec revision", "gate"].map((name) => el("th", { scope: "col" }, name)))));
     const body = el("tbody");
     const warnings = el("ul", { className: "warnings" });
     impls.forEach((impl) => {
@@ -125,6 +126,7 @@
         [adapter.name, adapter.version, adapter.runtime, run.adapter_spec, (run.started || "").replace("T", " ")].map((text) => el("td", {}, text || "?")),
         el("td", {}, duration(run.duration_s)),
         el("td", {}, run.workers === undefined || run.workers === null ? "?" : String(run.workers)),
+        el("td", {}, run.sandboxed ? "yes" : "no"),
         el("td", {}, el("code", {}, run.spec_revision || "?")),
         el("td", { className: impl.gate && !impl.gate.ok ? "bad" : "" }, gate)));
       if (run.interrupted) warnings.appendChild(el("li", {}, impl.name + ": the run was interrupted; its results are partial."));
@@ -150,9 +152,9 @@
       body.appendChild(el("tr", {},
         el("th", { scope: "row" }, impl.name),
         columns.map((level) => el("td", {},
-          s[level][1] ? meter(s[level][0] / s[level][1], impl.name + " " + level) : null, " ", percent(s[level]))),
+          s[level][1] ? meter(s[level][0] / s[level][1], impl.name + " " + level) : null, " ", percent(s[level], s.text[level]))),
         el("td", {}, typeof s.per_case === "number"
-          ? [meter(s.per_case, impl.name + " per case"), " " + (100 * s.per_case).toFixed(1) + "% of " + s.case_groups + " cases"]
+          ? [meter(s.per_case, impl.name + " per case"), " " + s.per_case_text + " of " + s.case_groups + " cases"]
           : "–")));
     });
     table.appendChild(body);

@@ -1,0 +1,113 @@
+"""Cloudflare's network rules as the reference models them (production, not local workerd).
+
+- **Blocked destinations** (B23): an address in a published Cloudflare range is
+  never dialled, whichever way it was written (IPv4, IPv6, an IPv4-mapped IPv6
+  spelling, a name that resolves to it); when nothing else is left, the
+  connection fails with B18's error. The reference keeps loopback dialable
+  (production refuses localhost too): every other case of the suite needs it.
+- **Port 25** (B24): refused before anything is resolved or dialled, with the
+  documented message, whatever ``secureTransport`` says. Where the message
+  shows (a synchronous throw or a rejected ``opened``) is not documented; the
+  reference rejects ``opened``.
+- **Six connections at once** (B48): each socket takes a slot from its session
+  from ``connect()`` until ``closed`` settles (a socket still connecting counts;
+  one whose connection failed gives its slot back); a seventh waits, in order,
+  and dials only when a slot frees. A socket returned by ``startTls()`` keeps
+  the slot of the connection it took over.
+
+Only ``*.sandbox.test`` names are looked up besides ``localhost``, and only
+inside the run's sandbox (``conformance.sandbox``), whose hosts file answers
+them: the reference never sends a DNS query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import deque
+from functools import cache
+
+from conformance import sandbox
+
+from .mutants import Quirks
+
+CONNECTION_LIMIT = 6
+PROHIBITED_PORT = 25
+SANDBOX_DOMAIN = ".sandbox.test"
+
+
+@cache
+def _sandbox_addresses() -> frozenset[str]:
+    description = sandbox.current()
+    if description is None:
+        return frozenset()
+    return frozenset(description.cloudflare_v4 + description.cloudflare_v6)
+
+
+def resolvable(host: str) -> bool:
+    """A name the reference may look up: the sandbox's own names, inside the sandbox only."""
+    return host.rstrip(".").lower().endswith(SANDBOX_DOMAIN) and sandbox.current() is not None
+
+
+def dialable(ip: str) -> bool:
+    """What the reference may connect to at all: loopback, and inside the sandbox its addresses on ``lo``."""
+    address = ipaddress.ip_address(ip.split("%")[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # the kernel dials the IPv4 address it carries
+    return address.is_loopback or str(address) in _sandbox_addresses()
+
+
+def blocked(ip: str, literal: bool, quirks: Quirks) -> bool:
+    """Whether B23 forbids dialling ``ip``; ``literal``: it was written in the address, not resolved."""
+    address = ipaddress.ip_address(ip.split("%")[0])
+    if quirks.cloudflare_names_not_blocked and not literal:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        if quirks.mapped_ipv6_not_blocked:
+            return False
+        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address) and quirks.cloudflare_v6_not_blocked:
+        return False
+    return sandbox.is_cloudflare(str(address))
+
+
+def port_prohibited(port: int, secure_transport: str, quirks: Quirks) -> bool:
+    if quirks.port_25_allowed_with_tls and secure_transport != "off":
+        return False
+    return port == PROHIBITED_PORT
+
+
+class Slots:
+    """The connections one session (one request) may have open at once; the rest wait in order."""
+
+    def __init__(self, quirks: Quirks) -> None:
+        self.limit = CONNECTION_LIMIT + (1 if quirks.connection_limit_off_by_one else 0)
+        self.rejects = quirks.connection_limit_rejects
+        self.held = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def full(self) -> bool:
+        return self.held >= self.limit
+
+    async def acquire(self) -> None:
+        if self.held < self.limit and not self._waiting:
+            self.held += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            await waiter  # release() handed its slot over
+        except asyncio.CancelledError:
+            if waiter in self._waiting:
+                self._waiting.remove(waiter)
+            elif not waiter.cancelled():
+                self.release()  # the slot arrived just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot goes to the next in line
+                return
+        self.held = max(0, self.held - 1)

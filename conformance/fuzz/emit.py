@@ -1,0 +1,122 @@
+"""A divergence as a case: the scenario's steps, each expecting what the ``--against`` side did.
+
+Steps up to the first divergent one get an ``expect`` written from the
+against side's normalised observation (messages the spec's own patterns cover
+keep the pattern); later steps are dropped, since they add nothing the replay
+needs. The neutral ``peer.expect_silence`` wait of a scenario becomes the end
+the peer actually saw (``peer.expect_eof``, ``peer.expect_reset``...). An
+observation no expectation can state (an adapter that refused an op, a peer
+read that timed out half way) makes the scenario inexpressible: ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .observations import Divergence, Observation
+from .scenarios import CLIENT_WITHIN, Scenario, Step
+
+_MATCHES = "<matches "
+
+
+class Inexpressible(Exception):
+    """The against side did something no expectation of the case format can state."""
+
+
+def _message(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_MATCHES) and value.endswith(">"):
+        return {"$regex": value[len(_MATCHES) : -1]}
+    return value
+
+
+def _error(error: Any) -> dict[str, Any]:
+    if not isinstance(error, dict):
+        raise Inexpressible(f"an error that is not an object: {error!r}")
+    if error.get("name") is None and error.get("message") is None:
+        return {"value": error.get("value", {"$type": "undefined"})}
+    return {"name": error.get("name"), "message": _message(error.get("message"))}
+
+
+def _bytes_expect(value: dict[str, Any]) -> dict[str, Any]:
+    if "hex" in value:
+        return {"hex": value["hex"], **({"view": value["view"]} if value.get("view") else {})}
+    raise Inexpressible("a large chunk (compared by digest only)")
+
+
+def _client_expect(step: Step, action: str, seen: dict[str, Any]) -> dict[str, Any] | None:
+    status = seen.get("status")
+    if status in ("unsupported", "protocol_error", "skipped", "not reached"):
+        raise Inexpressible(f"{action}: the against side answered {status}")
+    if status == "threw":
+        return {"throws": _error(seen.get("error"))}
+    if status == "rejected":
+        return {"rejects": _error(seen.get("error"))}
+    if status == "pending":
+        return {"pending": {"for": step.get("within", CLIENT_WITHIN)}}
+    value = seen.get("value", {"$type": "undefined"})
+    if status == "returned":
+        return None if value == "socket" else {"returns": value}
+    if action == "read":
+        if value.get("done"):
+            return {"done": True}
+        return {"chunk": _bytes_expect(value.get("value", {}))}
+    if action == "read_bytes":
+        data = value.get("data")
+        if isinstance(data, dict) and "hex" in data:
+            return {"bytes": {"hex": data["hex"]}}
+        return {"size": value.get("length", 0)}
+    return {"resolves": value}
+
+
+def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
+    if seen.get("status") == "not reached":
+        raise Inexpressible(f"{action}: the against side did not reach it")
+    if action == "peer.accept":
+        if not seen.get("accepted"):
+            return [{"peer.accept": {}, "expect": {"no_connection": {"for": step.get("within", "1s")}}}]
+        tls = seen.get("tls")
+        return [{**step, "expect": {"tls": {"ok": tls["ok"]}}} if tls else step]
+    if action == "peer.expect_silence":
+        kind = seen.get("seen")
+        if kind == "eof":
+            return [{"peer.expect_eof": {}}]
+        if kind == "reset":
+            return [{"peer.expect_reset": {}}]
+        if kind == "data":
+            return [{"peer.recv": {"n": seen.get("length", 1)}, "expect": {"size": seen.get("length", 1)}}]
+        return [step]
+    if action == "peer.start_tls":
+        return [{**step, "expect": {"tls": {"ok": seen.get("tls", {}).get("ok")}}}]
+    if seen.get("timed_out") or seen.get("reset") or seen.get("ended") == "reset":
+        raise Inexpressible(f"{action}: the peer's op did not complete on the against side")
+    if action == "peer.recv":
+        return [{**step, "expect": {"size": seen.get("length", 0)}}]
+    return [step]
+
+
+def expected_steps(scenario: Scenario, against: list[Observation], divergence: Divergence) -> list[Step]:
+    """The scenario's steps with the against side's observations as expectations, up to the divergence."""
+    by_index = {observation.index: observation for observation in against if observation.index}
+    steps: list[Step] = []
+    last = len(scenario.steps) if divergence.index == 0 else divergence.index
+    for index, step in enumerate(scenario.steps[:last], start=1):
+        observation = by_index.get(index)
+        if observation is None:
+            raise Inexpressible(f"step {index} was not reached on the against side")
+        action = observation.action
+        if isinstance(observation.seen, dict) and observation.seen.get("status") == "skipped":
+            continue  # it could not run on the against side (no socket or connection yet): leave it out
+        if action == "sleep":
+            steps.append(step)
+        elif action.startswith("peer."):
+            steps.extend(_peer_step(step, action, observation.seen))
+        else:
+            expect = _client_expect(step, action, observation.seen)
+            steps.append({**step, "expect": expect} if expect else dict(step))
+    if divergence.index == 0:
+        end = next((o for o in against if o.index == 0), None)
+        if end is None or not isinstance(end.seen, dict) or "unhandled_rejections" not in end.seen:
+            raise Inexpressible("the against side's session did not end cleanly")
+        rejections = [_error(error) for error in end.seen["unhandled_rejections"]]
+        steps.append({"end": {}, "expect": {"unhandled_rejections": rejections}})
+    return steps

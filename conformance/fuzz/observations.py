@@ -1,0 +1,230 @@
+"""What two implementations did in one scenario, normalised so that only real differences remain.
+
+Each run of a scenario gives a transcript (one entry per step, then the end of
+the session). ``normalise`` turns it into a list of comparable observations:
+
+- the run's own ports and addresses become the variables that named them
+  (``127.0.0.1:40123`` -> ``127.0.0.1:${peer.port}``), since each run has its own peer;
+- promise handles, socket handles, timings and cipher names are dropped;
+- an error message that matches one of the message patterns the spec itself
+  allows (``message: {$regex: ...}`` in a case) counts as that pattern, the most
+  specific one first, so the version differences the spec accepts are not divergences;
+- large payloads are compared by length and digest.
+
+``first_divergence`` names the first step where two lists differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..model import Case
+
+#: Payloads longer than this are compared by length and SHA-256.
+INLINE_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One step (``index`` from 1) or the session's end (``index`` 0), normalised."""
+
+    index: int
+    action: str
+    seen: Any
+
+
+@dataclass(frozen=True)
+class Divergence:
+    index: int
+    action: str
+    ours: Any
+    theirs: Any
+
+    def signature(self) -> str:
+        """What kind of difference this is, so one bug is reported once, whatever scenario shows it."""
+        return f"{self.action}: {_shape(self.ours)} vs {_shape(self.theirs)}"
+
+
+def _shape(seen: Any) -> str:
+    if isinstance(seen, dict):
+        status = seen.get("status") or seen.get("seen") or next(iter(seen), "?")
+        error = seen.get("error")
+        if isinstance(error, dict):
+            return f"{status} {error.get('name')}"
+        return str(status)
+    return str(seen)
+
+
+def message_patterns(cases: Iterable[Case]) -> list[re.Pattern[str]]:
+    """The ``$regex`` matchers cases put on error messages, longest (most specific) first."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "message" and isinstance(item, dict) and isinstance(item.get("$regex"), str):
+                    found.add(item["$regex"])
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for case in cases:
+        for step in case.steps:
+            walk(step.expect)
+    # A pattern that says what a message is NOT (a lookahead) would make unrelated messages equal.
+    kept = [pattern for pattern in found if "(?!" not in pattern and "(?<!" not in pattern]
+    return [re.compile(pattern) for pattern in sorted(kept, key=len, reverse=True)]
+
+
+class Normaliser:
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        self.patterns = patterns
+
+    def transcript(self, transcript: Sequence[dict[str, Any]]) -> list[Observation]:
+        variables = transcript[0].get("variables", {}) if transcript else {}
+        replace = _reverse_substitution(variables)
+        found = []
+        for entry in transcript[1:]:
+            if entry.get("step") == "end":
+                reply = entry.get("reply") or {}
+                found.append(Observation(0, "end", self._end(reply, replace)))
+            elif "action" in entry:
+                action = entry["action"]
+                observed = entry.get("observed")
+                seen = self._peer(observed, replace) if action.startswith("peer.") else self._client(observed, replace)
+                if action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
+                    seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
+                found.append(Observation(int(entry["step"]), action, seen))
+        return found
+
+    def message(self, text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        for pattern in self.patterns:
+            if pattern.search(text):
+                return f"<matches {pattern.pattern}>"
+        return text
+
+    def _error(self, error: Any, replace: dict[str, str]) -> Any:
+        if not isinstance(error, dict):
+            return error
+        shown = {"name": error.get("name"), "message": self.message(_substitute(error.get("message"), replace))}
+        if "value" in error:
+            shown["value"] = _substitute(error["value"], replace)
+        return shown
+
+    def _client(self, observed: Any, replace: dict[str, str]) -> Any:
+        if not isinstance(observed, dict):
+            return observed
+        if "skipped" in observed:
+            return {"status": "skipped"}
+        status = observed.get("status")
+        seen: dict[str, Any] = {"status": status}
+        if status in ("threw", "rejected"):
+            seen["error"] = self._error(observed.get("error"), replace)
+        elif status in ("returned", "resolved") and "value" in observed:
+            value = observed["value"]
+            seen["value"] = "socket" if isinstance(value, dict) and set(value) == {"socket"} else _value(value, replace)
+        if "typeof" in observed:
+            seen["typeof"] = observed["typeof"]
+        return seen
+
+    def _peer(self, observed: Any, replace: dict[str, str]) -> Any:
+        if not isinstance(observed, dict):
+            return observed
+        if "skipped" in observed:
+            return {"status": "skipped"}
+        if "accepted" in observed:
+            seen: dict[str, Any] = {"accepted": observed["accepted"]}
+            tls = observed.get("tls")
+            if isinstance(tls, dict):
+                seen["tls"] = {"ok": tls.get("ok"), "sni": tls.get("sni")}
+            return seen
+        if "ok" in observed and "cipher" in observed:  # a handshake (peer.start_tls)
+            return {"tls": {"ok": observed.get("ok"), "sni": observed.get("sni")}}
+        kept = ("sent", "reset", "timed_out", "length", "sha256", "ended", "seen", "echoed", "done")
+        seen = {key: observed[key] for key in kept if key in observed}
+        if "data" in observed and "seen" in observed:
+            seen["data"] = observed["data"]
+        return _substitute(seen, replace)
+
+    def _end(self, reply: dict[str, Any], replace: dict[str, str]) -> Any:
+        value = reply.get("value") if isinstance(reply, dict) else None
+        if not isinstance(value, dict):
+            return {"status": reply.get("status") if isinstance(reply, dict) else None}
+        rejections = value.get("unhandled_rejections") or []
+        return {
+            "open_sockets": value.get("open_sockets"),
+            "unhandled_rejections": [self._error(error, replace) for error in rejections],
+        }
+
+
+def first_divergence(ours: Sequence[Observation], theirs: Sequence[Observation]) -> Divergence | None:
+    """The first observation that differs (a step one side did not reach counts), or None."""
+    for mine, other in zip(ours, theirs, strict=False):
+        if (mine.index, mine.action) != (other.index, other.action):
+            return Divergence(min(mine.index, other.index), mine.action, mine.seen, other.seen)
+        if mine.seen != other.seen:
+            return Divergence(mine.index, mine.action, mine.seen, other.seen)
+    if len(ours) != len(theirs):
+        longer = ours if len(ours) > len(theirs) else theirs
+        extra = longer[min(len(ours), len(theirs))]
+        missing = {"status": "not reached"}
+        return Divergence(
+            extra.index,
+            extra.action,
+            extra.seen if longer is ours else missing,
+            missing if longer is ours else extra.seen,
+        )
+    return None
+
+
+def _reverse_substitution(variables: dict[str, Any]) -> dict[str, str]:
+    """Text of this run's ports and addresses -> the variable written for it, longest first."""
+    pairs = {}
+    for name in ("peer.refused_address", "peer.address", "peer.refused_port", "peer.port"):
+        value = variables.get(name)
+        if value not in (None, ""):
+            pairs[str(value)] = "${" + name + "}"
+    return dict(sorted(pairs.items(), key=lambda item: -len(item[0])))
+
+
+def _substitute(value: Any, replace: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for text, variable in replace.items():
+            value = value.replace(text, variable)
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and str(value) in replace:
+        return replace[str(value)]
+    if isinstance(value, dict):
+        return {key: _substitute(item, replace) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, replace) for item in value]
+    return value
+
+
+def _value(value: Any, replace: dict[str, str]) -> Any:
+    """A reported value with bytes made comparable (inline when short, else length and digest)."""
+    if isinstance(value, dict) and value.get("$type") == "bytes":
+        return _bytes_of(value)
+    if isinstance(value, dict):
+        return {key: _value(item, replace) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_value(item, replace) for item in value]
+    return _substitute(value, replace)
+
+
+def _bytes_of(value: dict[str, Any]) -> dict[str, Any]:
+    import base64
+
+    if "b64" not in value:  # already summarised in the transcript (length, sha256)
+        return {"view": value.get("view"), "length": value.get("length"), "sha256": value.get("sha256")}
+    data = base64.b64decode(value["b64"])
+    if len(data) <= INLINE_BYTES:
+        return {"view": value.get("view"), "hex": data.hex()}
+    return {"view": value.get("view"), "length": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -1,0 +1,236 @@
+"""Running scenarios on two implementations side by side, and hypothesis's search for divergences.
+
+``Pair`` keeps one lane per implementation (each with its own peer session per
+scenario, driven by the same script) in an event loop that lives for the whole
+search, so a slow runtime starts once. ``Search`` asks hypothesis for the
+smallest scenario whose normalised observations differ (``hypothesis.find``
+shrinks it), checks that it diverges the same way on replay (else it is
+reported as flaky, not written), turns it into a case with the against side's
+observations as expectations, replays that case judged (it must pass on the
+against side and not on the other), and goes on looking for divergences of a
+kind not seen yet until the example budget or the time is spent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis.errors import NoSuchExample
+
+from ..adapters.base import AdapterSpec, RunContext
+from ..certificates import RunCertificates
+from ..errors import InfrastructureError
+from ..loader import load_file
+from ..model import Case
+from ..outcomes import CaseResult, Outcome
+from ..runner import Lane
+from .emit import Inexpressible, expected_steps
+from .observations import Divergence, Normaliser, Observation, first_divergence
+from .scenarios import Scenario, case_yaml, scenarios
+
+T = TypeVar("T")
+
+#: Replays of a divergent scenario that must all diverge the same way before it counts.
+REPLAYS = 2
+
+
+class TimeUp(Exception):
+    pass
+
+
+@dataclass
+class Finding:
+    divergence: Divergence
+    scenario: Scenario
+    case_text: str | None = None
+    #: Why no case was written: flaky on replay, inexpressible, or the replayed case did not separate them.
+    problem: str | None = None
+    path: Path | None = None
+
+
+@dataclass
+class Report:
+    examples: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Pair:
+    """The implementation under test and the one it is compared with, each on a lane of its own."""
+
+    def __init__(self, adapter: AdapterSpec, against: AdapterSpec) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.certificates = RunCertificates()
+        context = RunContext(self.certificates)
+        self.lanes = (Lane(adapter, context), Lane(against, context))
+        self.folder = tempfile.TemporaryDirectory(prefix="connect-conformance-fuzz-")
+        try:
+            self.loop.run_until_complete(_together(*(lane.start() for lane in self.lanes)))
+        except InfrastructureError:
+            self.close()
+            raise
+
+    def case(self, scenario: Scenario, text: str | None = None) -> Case:
+        path = Path(self.folder.name) / "scenario.yaml"
+        path.write_text(text or case_yaml(scenario, "fuzz.scenario", "a generated scenario"), encoding="utf-8")
+        cases, errors = load_file(path)
+        if errors or len(cases) != 1:
+            raise ValueError("; ".join(map(str, errors)) or "no case")  # a bug of the strategies
+        return cases[0]
+
+    def run(self, case: Case, observe_only: bool = True) -> tuple[CaseResult, CaseResult]:
+        ours, theirs = self.loop.run_until_complete(
+            _together(*(lane.run_case(case, observe_only=observe_only) for lane in self.lanes))
+        )
+        return ours, theirs
+
+    def close(self) -> None:
+        self.loop.run_until_complete(_together(*(lane.close() for lane in self.lanes)))
+        self.loop.close()
+        self.certificates.close()
+        self.folder.cleanup()
+
+
+class Search:
+    def __init__(
+        self,
+        pair: Pair,
+        normaliser: Normaliser,
+        examples: int,
+        deadline: float | None,
+        seed: int,
+        out: Path,
+        progress: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.pair = pair
+        self.normaliser = normaliser
+        self.examples = examples
+        self.deadline = deadline
+        self.seed = seed
+        self.out = out
+        self.progress = progress
+        self.report = Report()
+        self.known: set[str] = set()
+        #: The latest scenario that diverged, for when hypothesis gives up on an unreliable one.
+        self.last: tuple[Scenario, Divergence] | None = None
+
+    # -- one scenario ---------------------------------------------------------------------------
+
+    def observe(self, scenario: Scenario) -> tuple[list[Observation], list[Observation], Divergence | None]:
+        ours, theirs = self.pair.run(self.pair.case(scenario))
+        mine = self.normaliser.transcript(ours.transcript) if ours.outcome is not Outcome.ERROR else _broken(ours)
+        other = (
+            self.normaliser.transcript(theirs.transcript) if theirs.outcome is not Outcome.ERROR else _broken(theirs)
+        )
+        return mine, other, first_divergence(mine, other)
+
+    def _diverges(self, scenario: Scenario) -> bool:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise TimeUp
+        self.report.examples += 1
+        if self.report.examples % 25 == 0:
+            self.progress(f"{self.report.examples} examples, {len(self.report.findings)} finding(s)")
+        _, _, divergence = self.observe(scenario)
+        if divergence is None or divergence.signature() in self.known:
+            return False
+        self.last = (scenario, divergence)
+        return True
+
+    # -- the search -----------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        started = time.monotonic()
+        rounds = 0
+        while self.report.examples < self.examples:
+            budget = self.examples - self.report.examples
+            chosen = settings(
+                max_examples=budget,
+                deadline=None,
+                database=None,
+                derandomize=False,
+                phases=[Phase.generate, Phase.shrink],
+                suppress_health_check=list(HealthCheck),
+                verbosity=Verbosity.quiet,
+            )
+            try:
+                scenario = find(scenarios(), self._diverges, settings=chosen, random=random.Random(self.seed + rounds))
+            except (NoSuchExample, TimeUp):
+                break
+            rounds += 1
+            self._settle(scenario)
+        self.report.seconds = time.monotonic() - started
+        return self.report
+
+    def _settle(self, scenario: Scenario) -> None:
+        """Replay the shrunk scenario; write it as a case if it diverges the same way every time."""
+        _, against, divergence = self.observe(scenario)
+        if divergence is None:
+            self._record(Finding(Divergence(0, "?", None, None), scenario, problem="flaky: no divergence on replay"))
+            return
+        self.known.add(divergence.signature())
+        finding = Finding(divergence, scenario)
+        for _ in range(REPLAYS - 1):
+            _, _, again = self.observe(scenario)
+            if again != divergence:
+                finding.problem = "flaky: it diverged differently on replay"
+                self._record(finding)
+                return
+        try:
+            steps = expected_steps(scenario, against, divergence)
+        except Inexpressible as why:
+            finding.problem = f"inexpressible: {why}"
+            self._record(finding)
+            return
+        case_id = f"fuzz.d{scenario.digest()}"
+        text = case_yaml(
+            Scenario(scenario.peer, tuple(steps)),
+            case_id,
+            f"found by the fuzzer: {divergence.signature()}",
+            comments=_comments(self.pair, divergence),
+        )
+        ours, theirs = self.pair.run(self.pair.case(scenario, text), observe_only=False)
+        if theirs.outcome is not Outcome.PASS or ours.outcome is Outcome.PASS:
+            finding.problem = (
+                f"the written case did not separate them (ours {ours.outcome.value}, against {theirs.outcome.value})"
+            )
+            self._record(finding)
+            return
+        finding.case_text = text
+        finding.path = self.out / f"{case_id.replace('.', '-')}.yaml"
+        self.out.mkdir(parents=True, exist_ok=True)
+        finding.path.write_text(text, encoding="utf-8")
+        self._record(finding)
+
+    def _record(self, finding: Finding) -> None:
+        self.report.findings.append(finding)
+        what = f"wrote {finding.path}" if finding.path else finding.problem
+        self.progress(f"divergence at {finding.divergence.signature()}: {what}")
+
+
+async def _together(*work: Awaitable[T]) -> list[T]:
+    """``gather`` inside the pair's own loop (built outside it, it would bind to another)."""
+    return list(await asyncio.gather(*work))
+
+
+def _broken(result: CaseResult) -> list[Observation]:
+    """A run the adapter could not finish is one observation: its error."""
+    return [Observation(0, "error", {"status": result.outcome.value, "message": result.message.splitlines()[0]})]
+
+
+def _comments(pair: Pair, divergence: Divergence) -> tuple[str, ...]:
+    ours, theirs = (lane.adapter.name for lane in pair.lanes)
+    return (
+        "Written by `connect-conformance fuzz`: the two implementations diverged here.",
+        f"step {divergence.index or 'end'} ({divergence.action}):",
+        f"  {ours}: {divergence.ours!r}",
+        f"  {theirs} (expected below): {divergence.theirs!r}",
+        "Triage it (docs/writing-cases.md, section fuzz) before it joins spec/.",
+    )

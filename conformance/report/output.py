@@ -1,0 +1,95 @@
+"""What any string or number an adapter sends becomes in each report format, and how files are written.
+
+An adapter is a third party: its error messages and values reach
+``results.json``, ``junit.xml``, ``summary.md`` and the terminal unchanged,
+and a JS runtime legitimately produces strings Python cannot encode as UTF-8
+(a lone surrogate such as ``"\\ud800"``) and numbers JSON cannot hold (NaN).
+Each format gets one rule, so a report is always written and always valid:
+
+| format | lone surrogate | control character | NaN, Infinity |
+|---|---|---|---|
+| ``results.json`` | the JSON escape ``\\ud800`` (the exact string survives) | JSON's own escapes | ``{"$type": "number", "value": "NaN"}``, as in the adapter protocol |
+| ``junit.xml`` | the text ``\\ud800`` | the text ``\\x01`` (XML 1.0 cannot hold it) | ``nan`` (only in messages) |
+| ``summary.md``, terminal | the text ``\\ud800`` | the text ``\\x1b`` (no escape sequence reaches a terminal) | ``nan`` |
+
+Every file is written to ``NAME.part`` and renamed, so a reader never sees
+half a file, and the ``.part`` file is removed if anything fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters XML 1.0 cannot hold (https://www.w3.org/TR/xml/#charsets), surrogates included.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# For a terminal and Markdown: every C0/C1 control but newline and tab, DEL, surrogates,
+# and the two non-characters; a carriage return or an ESC would rewrite what is on screen.
+_NOT_DISPLAYABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold written as ``\\xNN`` / ``\\uXXXX``."""
+    return _NOT_XML.sub(_escape, text)
+
+
+def display_text(text: str) -> str:
+    """``text`` safe to print or put into Markdown: controls (but newline, tab) and surrogates escaped."""
+    return _NOT_DISPLAYABLE.sub(_escape, text)
+
+
+def _non_finite_tag(number: float) -> dict[str, str]:
+    if math.isnan(number):
+        return {"$type": "number", "value": "NaN"}
+    return {"$type": "number", "value": "Infinity" if number > 0 else "-Infinity"}
+
+
+def strict_json_values(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by their adapter-protocol tags (strict JSON has none)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return _non_finite_tag(value)
+    if isinstance(value, dict):
+        return {key: strict_json_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json_values(item) for item in value]
+    return value
+
+
+def json_text(document: Any, indent: int | None = 1) -> str:
+    """Strict JSON (RFC 8259, what ``JSON.parse`` accepts) for any document a run can build.
+
+    Non-ASCII text stays readable; only lone surrogates, which UTF-8 cannot
+    encode, become ``\\uXXXX`` escapes (a JSON reader gets the same string back).
+    """
+    text = json.dumps(strict_json_values(document), indent=indent, ensure_ascii=False, allow_nan=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through ``path.part``; on any failure no ``.part`` file stays."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    try:
+        with open(temporary, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """``text`` as UTF-8; a string that cannot be encoded fails before any file is touched."""
+    write_atomically(path, text.encode("utf-8"))

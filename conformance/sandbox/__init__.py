@@ -1,0 +1,66 @@
+"""The hermetic network sandbox (docs/sandbox.md).
+
+A run that must dial "forbidden" destinations (Cloudflare's ranges, port 25), or must not
+depend on the machine's resolver, re-executes itself inside fresh namespaces where:
+
+- only ``lo`` is up, with some Cloudflare addresses added to it, and nothing has a route
+  off it: such a destination is a local listener, and nothing can leave;
+- ``/etc/hosts``, ``/etc/resolv.conf`` and ``nsswitch.conf`` are the sandbox's own: names
+  resolve from the hosts file only, so no DNS query is ever sent;
+- privileged ports (25) can be bound.
+
+Modules: ``ranges`` (the published ranges, membership in any spelling), ``description``
+(what a sandbox contains; what its inner processes read), ``create`` (can one be made here,
+the command line), ``enter`` (the inner stage that builds it), ``verify`` (the check from
+inside), ``trace`` (reading ``strace`` output for destinations). Stdlib only.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..errors import InfrastructureError
+from .create import Availability, availability, command, reexec
+from .description import ENV_VAR, Description, current
+from .ranges import cloudflare_network, ip_literal, is_cloudflare, published
+from .verify import problems
+
+__all__ = [
+    "ENV_VAR",
+    "Availability",
+    "Description",
+    "availability",
+    "cloudflare_network",
+    "command",
+    "current",
+    "enter_or_confirm",
+    "ip_literal",
+    "is_cloudflare",
+    "problems",
+    "published",
+    "reexec",
+]
+
+
+def enter_or_confirm(argv: Sequence[str]) -> Description:
+    """For ``connect-conformance run --sandbox``.
+
+    Inside a sandbox: its description, once ``problems()`` finds nothing wrong. Outside:
+    re-executes ``python -m conformance ARGV`` inside a new sandbox (does not return).
+    Raises ``InfrastructureError`` when a sandbox cannot be made here or fails its check.
+    """
+    try:
+        described = current()
+    except ValueError as error:
+        raise InfrastructureError(str(error)) from None
+    if described is not None:
+        found = problems(described)
+        if found:
+            raise InfrastructureError("the network sandbox failed its check: " + "; ".join(found))
+        return described
+    available = availability()
+    if not available.ok:
+        raise InfrastructureError(f"cannot create the network sandbox here: {available.reason}")
+    reexec([sys.executable, "-m", "conformance", *argv])
+    raise AssertionError("not reached: reexec replaces the process")

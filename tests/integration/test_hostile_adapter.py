@@ -1,0 +1,122 @@
+"""Every run with a hostile adapter writes valid reports (issue 9, items 1-3).
+
+``tests/fakes/hostile_adapter.py`` answers with lone surrogates, control
+characters, bare NaN and Infinity, or floods stderr, in the cases whose id
+names the mode (``tests/fixtures/spec/hostile/``); with ``--hello MODE`` its
+``hello`` carries them too, so they reach the run header. After each run:
+``results.json`` passes ``report validate`` and Node's ``JSON.parse``,
+``junit.xml`` parses, ``summary.md`` holds no raw control character, no
+``.part`` file is left, and time and memory stay bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tests.helpers import require_program
+from tests.integration.cli import FIXTURES, HOSTILE, Completed, run_cli
+
+pytestmark = pytest.mark.slow
+
+MODES = ("surrogates", "control-chars", "nan", "bulk-stderr")
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+TIME_LIMIT_S = 60
+MEMORY_LIMIT_MB = 300
+
+
+def node_parses(path: Path) -> None:
+    node = require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
+    script = "JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')); console.log('parsed')"
+    done = subprocess.run([node, "-e", script, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "parsed"
+
+
+def assert_valid_reports(done: Completed) -> dict[str, object]:
+    folder = done.report_dir
+    assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "results.json", "summary.md"], done.stderr
+    checked = run_cli("report", "validate", str(folder / "results.json"), report_dir=folder)
+    assert checked.code == 0, checked.stderr
+    node_parses(folder / "results.json")
+    ET.parse(folder / "junit.xml")
+    summary = (folder / "summary.md").read_text(encoding="utf-8")
+    assert RAW_CONTROL.search(summary) is None, repr(RAW_CONTROL.search(summary))
+    for stream in (done.stdout, done.stderr):
+        assert RAW_CONTROL.search(stream) is None, "no control character reaches the terminal"
+    assert "Traceback" not in done.stderr
+    assert done.seconds < TIME_LIMIT_S
+    assert done.peak_rss_mb is not None
+    assert done.peak_rss_mb < MEMORY_LIMIT_MB
+    loaded: dict[str, object] = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+@pytest.mark.parametrize("hello", [None, *MODES])
+def test_every_mode_ends_with_valid_reports(tmp_path: Path, hello: str | None) -> None:
+    adapter = HOSTILE + (f" --hello {hello}" if hello else "")
+    done = run_cli("run", "--adapter", adapter, str(FIXTURES / "hostile"), report_dir=tmp_path, measure=True)
+    assert done.code == 1, done.stderr  # the hostile cases fail; the run itself is fine
+    document = assert_valid_reports(done)
+    outcomes = {case["id"]: case["outcome"] for case in document["cases"]}  # type: ignore[attr-defined]
+    assert outcomes == {
+        "hostile.healthy-1": "pass",
+        "hostile.surrogates-in-error": "fail",
+        "hostile.control-chars-in-error": "fail",
+        "hostile.nan-in-error": "fail",
+        "hostile.bulk-stderr-before-answer": "pass",
+        "hostile.healthy-2": "pass",
+    }
+    text = (tmp_path / "results.json").read_text(encoding="utf-8")
+    assert "\\ud800" in text, "lone surrogates are kept, as JSON escapes"
+    assert {"$type": "number", "value": "NaN"} in list(values(document)), "NaN is written as its protocol tag"
+    if hello:
+        name = document["run"]["adapter"]["name"]  # type: ignore[index]
+        assert name != "hostile", "the hostile hello reached the run header"
+
+
+def values(document: object) -> Iterator[object]:
+    """Every value in a JSON document, nested ones too."""
+    yield document
+    if isinstance(document, dict):
+        for item in document.values():
+            yield from values(item)
+    elif isinstance(document, list):
+        for item in document:
+            yield from values(item)
+
+
+def test_the_expectations_gate_and_update_survive_hostile_messages(tmp_path: Path) -> None:
+    known = tmp_path / "expectations.yaml"
+    first = run_cli(
+        "run",
+        "--adapter",
+        HOSTILE,
+        "--update-expectations",
+        str(known),
+        str(FIXTURES / "hostile"),
+        report_dir=tmp_path / "first",
+        measure=True,
+    )
+    assert first.code == 1, first.stderr
+    assert_valid_reports(first)
+    second = run_cli(
+        "run",
+        "--adapter",
+        HOSTILE,
+        "--expectations",
+        str(known),
+        str(FIXTURES / "hostile"),
+        report_dir=tmp_path / "second",
+        measure=True,
+    )
+    assert second.code == 0, second.stderr
+    assert_valid_reports(second)
+    assert "XFAIL   hostile.surrogates-in-error" in second.stderr
+    assert re.search(r"^total\s+6\s+3\s+0\s+0\s+0\s+0\s+3$", second.stdout, re.M), second.stdout

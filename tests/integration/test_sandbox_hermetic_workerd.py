@@ -1,0 +1,69 @@
+"""A sandboxed workerd run is hermetic (issue 10, "what it must show" 3): the whole suite under
+``strace -f``, and not one ``connect()``/``sendto()``/``sendmsg()`` goes anywhere but loopback and
+the sandbox's own Cloudflare addresses; no DNS query is sent at all. About 15 s here.
+
+The unsandboxed counterpart is not run: it would query the machine's resolver, which is the
+leak this guards against (the parser's unit tests show such a trace is caught)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.sandbox import availability
+from conformance.sandbox.description import Description
+from conformance.sandbox.trace import summarize
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow
+
+AVAILABLE = availability()
+
+
+@pytest.mark.skipif(not AVAILABLE.ok, reason=f"no sandbox on this machine: {AVAILABLE.reason}")
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
+def test_a_sandboxed_workerd_run_sends_nothing_off_loopback(tmp_path: Path) -> None:
+    trace = tmp_path / "strace.log"
+    report = tmp_path / "report"
+    done = subprocess.run(
+        [
+            "strace",
+            "-f",
+            "-e",
+            "trace=connect,sendto,sendmsg,sendmmsg",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--sandbox",
+            "--adapter",
+            "workerd",
+            "-n",
+            "2",
+            "--expectations",
+            str(REPO / "expectations" / "workerd.yaml"),
+            "--report-dir",
+            str(report),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (report / "results.json").is_file()
+    described = Description()
+    with trace.open(encoding="utf-8", errors="replace") as lines:
+        summary = summarize(lines, described.cloudflare_v4 + described.cloudflare_v6)
+    assert summary.total > 200, "the trace should hold the run's connections"
+    assert summary.by_family["inet"] > 0
+    assert summary.by_family["inet6"] > 0
+    assert summary.outside == [], summary.text()
+    assert summary.dns == [], summary.text()

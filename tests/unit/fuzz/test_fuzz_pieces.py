@@ -1,0 +1,151 @@
+"""The pure pieces of the differential fuzzer: scenarios, normalisation, divergence, emission."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from conformance.fuzz.emit import Inexpressible, expected_steps
+from conformance.fuzz.observations import Normaliser, Observation, first_divergence, message_patterns
+from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
+from conformance.loader import load_file
+from tests.helpers import case_from_yaml
+
+VARIABLES = {
+    "peer.address": "127.0.0.1:4000",
+    "peer.port": 4000,
+    "peer.refused_address": "127.0.0.1:4001",
+    "peer.refused_port": 4001,
+}
+PATTERN = re.compile("^proxy request failed, cannot connect to the specified address")
+LOOPBACK_OR_INVALID = re.compile(
+    r"^(\$\{peer\.(address|refused_address)\}|(127\.0\.0\.1|localhost):(\$\{peer\.(refused_)?port\}|0))$"
+)
+
+
+def transcript(*entries: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"variables": VARIABLES}, *entries]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scenarios())
+def test_every_generated_scenario_is_a_valid_case_that_dials_only_its_own_peer(scenario: Scenario) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scenario.yaml"
+        path.write_text(case_yaml(scenario, "fuzz.t", "t"), encoding="utf-8")
+        cases, errors = load_file(path)
+    assert errors == [], [str(e) for e in errors]
+    assert len(cases) == 1
+    address = scenario.steps[0]["connect"]["address"]
+    if isinstance(address, str):
+        assert LOOPBACK_OR_INVALID.match(address) or address in INVALID_ADDRESSES, address
+    if isinstance(address, dict):
+        assert address.get("hostname") in (None, "", "127.0.0.1", "localhost"), address
+
+
+def test_the_invalid_spellings_name_no_port_anyone_could_listen_on() -> None:
+    # A broken implementation may dial them anyway, parsed leniently: then only port 0 or 1 (tcpmux,
+    # which nothing here serves), or no port at all.
+    for address in INVALID_ADDRESSES:
+        port_part = address.rsplit(":", 1)[-1] if ":" in address else ""
+        numbers = [int(text) for text in re.findall(r"[0-9]+", port_part)]
+        assert all(number in (0, 1) or number > 65535 for number in numbers), address
+
+
+def test_ports_and_addresses_of_a_run_become_their_variables() -> None:
+    observations = Normaliser([]).transcript(
+        transcript(
+            {
+                "step": 2,
+                "action": "await",
+                "observed": {"status": "resolved", "value": {"remoteAddress": "127.0.0.1:4000"}},
+            },
+            {"step": "end", "reply": {"status": "returned", "value": {"open_sockets": 0, "unhandled_rejections": []}}},
+        )
+    )
+    assert observations[0] == Observation(
+        2, "await", {"status": "resolved", "value": {"remoteAddress": "${peer.address}"}}
+    )
+    assert observations[1] == Observation(0, "end", {"open_sockets": 0, "unhandled_rejections": []})
+
+
+def test_messages_the_spec_accepts_as_one_pattern_are_equal() -> None:
+    normaliser = Normaliser([PATTERN])
+    plain = "proxy request failed, cannot connect to the specified address"
+    hinted = plain + ". It looks like you might be trying to connect to a HTTP-based service"
+    assert normaliser.message(plain) == normaliser.message(hinted) == f"<matches {PATTERN.pattern}>"
+    assert normaliser.message("jsg.Error: " + plain) == "jsg.Error: " + plain
+
+
+def test_lookahead_patterns_are_not_used_to_equate_messages() -> None:
+    case = case_from_yaml("""\
+    - id: errors.x
+      title: t
+      level: must
+      source: [B18]
+      peer: none
+      steps:
+        - connect: {address: "${peer.refused_address}"}
+        - await: opened
+          expect: {rejects: {message: {$regex: "^(?!proxy request failed)"}}}
+        - await: closed
+          expect: {rejects: {message: {$regex: "^proxy request failed"}}}
+    """)
+    assert [p.pattern for p in message_patterns([case])] == ["^proxy request failed"]
+
+
+def test_the_first_divergence_and_a_step_one_side_never_reached() -> None:
+    a = [Observation(1, "connect", {"status": "returned"}), Observation(2, "read", {"status": "pending"})]
+    b = [Observation(1, "connect", {"status": "returned"}), Observation(2, "read", {"status": "resolved"})]
+    assert first_divergence(a, a) is None
+    found = first_divergence(a, b)
+    assert found is not None
+    assert (found.index, found.action) == (2, "read")
+    assert found.signature() == "read: pending vs resolved"
+    shorter = first_divergence(a, a[:1])
+    assert shorter is not None
+    assert shorter.theirs == {"status": "not reached"}
+
+
+def test_emission_writes_what_the_against_side_did() -> None:
+    scenario = Scenario(
+        "plain",
+        (
+            {"connect": {"address": "${peer.address}"}},
+            {"peer.accept": {}, "within": "600ms"},
+            {"peer.expect_silence": {"for": "200ms"}},
+            {"read": {}, "within": "250ms"},
+            {"write": "x", "within": "250ms"},
+        ),
+    )
+    against = [
+        Observation(1, "connect", {"status": "returned", "value": "socket"}),
+        Observation(2, "peer.accept", {"accepted": True}),
+        Observation(3, "peer.expect_silence", {"seen": "eof"}),
+        Observation(4, "read", {"status": "pending"}),
+        Observation(5, "write", {"status": "rejected", "error": {"name": "TypeError", "message": "<matches ^x>"}}),
+    ]
+    divergence = first_divergence(against, [*against[:4], Observation(5, "write", {"status": "resolved"})])
+    assert divergence is not None
+    steps = expected_steps(scenario, against, divergence)
+    assert steps[0] == {"connect": {"address": "${peer.address}"}}
+    assert steps[2] == {"peer.expect_eof": {}}
+    assert steps[3]["expect"] == {"pending": {"for": "250ms"}}
+    assert steps[4]["expect"] == {"rejects": {"name": "TypeError", "message": {"$regex": "^x"}}}
+
+
+def test_an_op_the_against_adapter_refused_cannot_be_a_case() -> None:
+    scenario = Scenario("plain", ({"connect": {"address": "${peer.address}"}}, {"get": "upgraded"}))
+    against = [
+        Observation(1, "connect", {"status": "returned", "value": "socket"}),
+        Observation(2, "get", {"status": "unsupported"}),
+    ]
+    divergence = first_divergence(against, [against[0], Observation(2, "get", {"status": "returned", "value": False})])
+    assert divergence is not None
+    with pytest.raises(Inexpressible, match="unsupported"):
+        expected_steps(scenario, against, divergence)

@@ -1,0 +1,203 @@
+"""The report files survive any string or number an adapter can send (issue 9, items 1-3, 20).
+
+A JS runtime produces lone surrogates, control characters and NaN
+legitimately; each writer has one rule for them (``conformance/report/output.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conformance.outcomes import CaseResult, Outcome
+from conformance.progress import Progress
+from conformance.report import html, junit, output, results, summary
+from conformance.report.numbers import percent
+from conformance.report.validate import validate_file
+
+SURROGATES = "lone \ud800 high, \udfff low, pair \U0001f600"
+CONTROLS = "nul\x00 esc\x1b[2J bell\x07 cr\r del\x7f csi\x9b \ufffe\uffff"
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads as strict JSON readers (Node's JSON.parse) read: no NaN, no Infinity."""
+
+    def reject(name: str) -> Any:
+        raise ValueError(f"bare {name}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def hostile_results() -> list[CaseResult]:
+    transcript = [
+        {"step": 1, "observed": {"error": {"name": SURROGATES, "message": CONTROLS}}},
+        {"step": 2, "observed": {"value": math.nan, "list": [math.inf, -math.inf, 1.5]}},
+        {SURROGATES: CONTROLS},
+    ]
+    return [
+        CaseResult(id="a.surrogates", outcome=Outcome.FAIL, level="must", message=SURROGATES, transcript=transcript),
+        CaseResult(id="a.controls", outcome=Outcome.ERROR, level="must", message=CONTROLS + "\nsecond line"),
+        CaseResult(id="a.skip", outcome=Outcome.SKIP, level="info", message=CONTROLS),
+        CaseResult(id="a.pass", outcome=Outcome.PASS, level="must", duration_ms=2),
+    ]
+
+
+def header(**fields: Any) -> results.RunHeader:
+    values: dict[str, Any] = {
+        "adapter": {"name": "hostile" + SURROGATES, "version": CONTROLS, "runtime": CONTROLS},
+        "adapter_spec": "stdio:hostile",
+        "started": "2026-01-01T00:00:00+00:00",
+        "duration_s": 1.25,
+        "workers": 2,
+        "spec_revision": "abcdef12",
+    }
+    values.update(fields)
+    return results.RunHeader(**values)
+
+
+def test_results_json_is_strict_json_that_keeps_every_string(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    results.write_json(path, results.results_document(header(), hostile_results()))
+    assert os.listdir(tmp_path) == ["results.json"]
+    raw = path.read_bytes()
+    raw.decode("utf-8")  # valid UTF-8: lone surrogates are \uXXXX escapes, not bytes
+    document = strict_loads(raw.decode("utf-8"))
+    first = document["cases"][0]
+    assert first["message"] == SURROGATES
+    assert first["transcript"][0]["observed"]["error"] == {"name": SURROGATES, "message": CONTROLS}
+    assert first["transcript"][2] == {SURROGATES: CONTROLS}
+    # NaN and the infinities as the adapter protocol tags them.
+    assert first["transcript"][1]["observed"] == {
+        "value": {"$type": "number", "value": "NaN"},
+        "list": [{"$type": "number", "value": "Infinity"}, {"$type": "number", "value": "-Infinity"}, 1.5],
+    }
+    assert document["run"]["adapter"]["name"] == "hostile" + SURROGATES
+    assert "é" in output.json_text({"text": "é"}), "other non-ASCII text stays readable"
+    assert validate_file(path) == []
+
+
+def test_validate_rejects_bare_nan(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    results.write_json(path, results.results_document(header(), []))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["run"]["duration_s"] = math.nan
+    path.write_text(json.dumps(document), encoding="utf-8")  # Python's json writes a bare NaN
+    assert "NaN" in path.read_text(encoding="utf-8")
+    (problem,) = validate_file(path)
+    assert "bare NaN is not JSON" in problem
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_part_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_replace(source: Any, target: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="No space"):
+        results.write_json(tmp_path / "results.json", results.results_document(header(), hostile_results()))
+    assert os.listdir(tmp_path) == []
+
+
+def test_junit_is_valid_xml_with_control_characters_and_surrogates_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    junit.write_junit(path, "connect-conformance: " + CONTROLS, hostile_results(), duration_s=7.5)
+    assert os.listdir(tmp_path) == ["junit.xml"]
+    suite = ET.parse(path).getroot()
+    assert suite.get("name") == "connect-conformance: " + output.xml_text(CONTROLS)
+    cases = {case.get("name"): case for case in suite}
+    failure = cases["a.surrogates"].find("failure")
+    assert failure is not None
+    assert failure.text == "lone \\ud800 high, \\udfff low, pair \U0001f600"
+    error = cases["a.controls"].find("error")
+    assert error is not None
+    assert error.text is not None
+    # XML keeps CR, DEL and C1 (they are XML characters); a parser reads CR as a newline.
+    assert error.text.startswith("nul\\x00 esc\\x1b[2J bell\\x07 cr\n del\x7f csi\x9b \\ufffe\\uffff")
+    assert error.get("message") == output.xml_text(CONTROLS).splitlines()[0]
+
+
+def test_junit_time_is_the_runs_wall_time_not_the_sum_of_lanes(tmp_path: Path) -> None:
+    lanes = [CaseResult(id=f"a.{n}", outcome=Outcome.PASS, level="must", duration_ms=1000) for n in range(4)]
+    path = tmp_path / "junit.xml"
+    junit.write_junit(path, "suite", lanes, duration_s=2.0)  # 4 cases of 1 s on 2 lanes
+    assert ET.parse(path).getroot().get("time") == "2.000"
+
+
+def test_summary_markdown_has_no_raw_control_character(tmp_path: Path) -> None:
+    text = summary.markdown("title", hostile_results(), [f"Adapter ({CONTROLS})"])
+    assert RAW_CONTROL.search(text) is None, repr(RAW_CONTROL.search(text))
+    assert "nul\\x00 esc\\x1b[2J" in text
+    assert "lone \\ud800 high" in text
+    output.write_text(tmp_path / "summary.md", text)  # encodable as UTF-8
+    assert RAW_CONTROL.search(summary.text_table(hostile_results())) is None
+
+
+def test_expected_failures_show_as_xfail_in_the_tables() -> None:
+    done = [
+        CaseResult(id="a.known", outcome=Outcome.FAIL, level="must", message="known"),
+        CaseResult(id="a.new", outcome=Outcome.FAIL, level="must", message="new"),
+        CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"),
+    ]
+    table = summary.text_table(done, expected={"a.known"})
+    assert table.splitlines()[0].split() == ["area", "cases", "pass", "fail", "error", "timeout", "skip", "xfail"]
+    assert table.splitlines()[-1].split() == ["total", "3", "1", "1", "0", "0", "0", "1"]
+    markdown = summary.markdown("t", done, expected={"a.known"})
+    assert "| `a.known` | fail (expected) |" in markdown
+    assert "| `a.new` | fail |" in markdown
+    assert "xfail" not in summary.text_table(done), "without an expectations file there is no xfail column"
+
+
+def test_progress_marks_expected_failures_and_lists_no_pass_when_piped() -> None:
+    stream = io.StringIO()  # not a terminal: as in CI logs and `| tee`
+    progress = Progress(3, stream=stream, expected=lambda result: result.id == "a.known")
+    progress(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
+    progress(CaseResult(id="a.known", outcome=Outcome.FAIL, level="must", message="seen"))
+    progress(CaseResult(id="a.new", outcome=Outcome.FAIL, level="must", message="esc\x1b[2J"))
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert not any("a.ok" in line for line in lines), lines
+    assert lines[0].startswith("XFAIL   a.known")
+    assert lines[2].startswith("FAIL    a.new")
+    assert lines[3] == "        esc\\x1b[2J"
+    assert lines[-1].startswith("[3/3] 1 pass, 1 fail, 1 xfail")
+    verbose = io.StringIO()
+    Progress(1, stream=verbose, verbose=True)(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
+    assert verbose.getvalue().startswith("PASS    a.ok")
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "decimals", "shown"),
+    [
+        (241, 242, 0, "99%"),
+        (242, 242, 0, "100%"),
+        (1, 1000, 0, "1%"),
+        (0, 5, 0, "0%"),
+        (1, 3, 0, "33%"),
+        (0.99996, 1, 1, "99.9%"),
+        (2, 3, 1, "66.7%"),
+    ],
+)
+def test_percentages_never_round_to_a_complete_pass_or_failure(
+    part: float, whole: float, decimals: int, shown: str
+) -> None:
+    assert percent(part, whole, decimals) == shown
+
+
+def test_html_scores_of_241_of_242_read_99_percent() -> None:
+    cases = [CaseResult(id=f"a.c{n}", outcome=Outcome.PASS, level="must") for n in range(241)]
+    cases.append(CaseResult(id="a.last", outcome=Outcome.FAIL, level="must"))
+    data = html.report_data([("impl", results.results_document(header(), cases))])
+    scores = data["implementations"][0]["scores"]
+    assert scores["must"] == [241, 242]
+    assert scores["text"]["must"] == "99%"
+    assert scores["per_case_text"] == "99.6%"
