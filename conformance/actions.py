@@ -74,7 +74,7 @@ class Planner(Protocol):
     """What builders may ask of the interpreter: names resolved to handles, and step timings."""
 
     def socket(self, step: Step) -> str: ...
-    def connection(self) -> str: ...
+    def connection(self, step: Step) -> str: ...
     def new_connection(self, step: Step) -> str: ...
     def promise(self, name: str) -> tuple[str, Shape] | None: ...
     def is_background(self, name: str) -> bool: ...
@@ -129,7 +129,9 @@ def _with_options(op: str, request: dict[str, Any], arg: Mapping[str, Any]) -> C
 
 
 def _connect(planner: Planner, step: Step, arg: Any) -> Built:
-    return _with_options("connect", {"op": "connect", "address": arg["address"]}, arg)
+    # No `address` key: connect() is called with no argument at all (B52).
+    request = {"op": "connect", "address": arg["address"]} if "address" in arg else {"op": "connect"}
+    return _with_options("connect", request, arg)
 
 
 def _start_tls(planner: Planner, step: Step, arg: Any) -> Built:
@@ -157,6 +159,11 @@ def _with_field(op: str, field: str, value: Callable[[Any], Any], sync: bool = F
         return built
 
     return build
+
+
+def _same(planner: Planner, step: Step, arg: Any) -> Built:
+    left, right = arg
+    return ClientRequest({"op": "same", "socket": planner.socket(step), "a": left, "b": right}, SHAPE_OF_OP["same"])
 
 
 def _read_bytes(planner: Planner, step: Step, arg: Any) -> Built:
@@ -192,33 +199,33 @@ def _peer_accept(planner: Planner, step: Step, arg: Any) -> Built:
 def _peer_send(planner: Planner, step: Step, arg: Any) -> Built:
     data = arg["data"] if isinstance(arg, dict) and "data" in arg else arg
     chunks = _chunks(arg) if isinstance(arg, dict) and "data" in arg else None
-    return Send(planner.connection(), to_bytes(data), chunks, planner.within(step))
+    return Send(planner.connection(step), to_bytes(data), chunks, planner.within(step))
 
 
 def _peer_recv(planner: Planner, step: Step, arg: Any) -> Built:
     n = None if arg["n"] is None else units.size(arg["n"])
-    return Recv(planner.connection(), n, planner.within(step), bool(arg.get("digest", False)))
+    return Recv(planner.connection(step), n, planner.within(step), bool(arg.get("digest", False)))
 
 
 def _peer_wait_end(planner: Planner, step: Step, arg: Any) -> Built:
-    return WaitEnd(planner.connection(), planner.within(step))
+    return WaitEnd(planner.connection(step), planner.within(step))
 
 
 def _peer_expect_silence(planner: Planner, step: Step, arg: Any) -> Built:
-    return WaitEnd(planner.connection(), units.seconds(arg["for"]))
+    return WaitEnd(planner.connection(step), units.seconds(arg["for"]))
 
 
 def _peer_echo(planner: Planner, step: Step, arg: Any) -> Built:
-    return Echo(planner.connection(), _chunks(arg), planner.within(step))
+    return Echo(planner.connection(step), _chunks(arg), planner.within(step))
 
 
 def _peer_start_tls(planner: Planner, step: Step, arg: Any) -> Built:
-    return StartTls(planner.connection(), planner.within(step))
+    return StartTls(planner.connection(step), planner.within(step))
 
 
 def _on_connection(call: type[ShutdownWrite | Close | Reset]) -> Builder:
     def build(planner: Planner, step: Step, arg: Any) -> Built:
-        return call(planner.connection())
+        return call(planner.connection(step))
 
     return build
 
@@ -292,7 +299,10 @@ _ACTIONS = (
         "release the current reader or writer",
         _with_field("release_lock", "stream", lambda arg: arg, sync=True),
     ),
+    _promise("ready", "await writer.ready", _client("ready")),
+    _sync("desired_size", "read writer.desiredSize", _client("desired_size", sync=True)),
     _promise("close", "socket.close()", _client("close")),
+    _sync("same", "compare two of the socket's values with ===, evaluated left to right", _same),
     _sync(
         "start_tls",
         "socket.startTls(options)",

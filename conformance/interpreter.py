@@ -118,6 +118,7 @@ class CaseInterpreter:
         self._current_socket: str | None = None
         self._connections = 0
         self._current_conn: str | None = None
+        self._accepted: set[str] = set()  # names of the connections the peer accepted
         self._promises: dict[str, tuple[str, Shape]] = {}
         self._background: dict[str, _Background] = {}
         self._continue: Continuation | None = None  # what to do with the observation of the action in flight
@@ -172,7 +173,11 @@ class CaseInterpreter:
             raise SpecRuntimeError("no socket exists yet (connect first, or did connect throw?)")
         return self._current_socket
 
-    def connection(self) -> str:
+    def connection(self, step: Step) -> str:
+        if step.conn is not None:
+            if step.conn not in self._accepted:
+                raise SpecRuntimeError(f"no peer connection named {step.conn!r} was accepted")
+            return step.conn
         if self._current_conn is None:
             raise SpecRuntimeError("no peer connection accepted yet (add a peer.accept step)")
         return self._current_conn
@@ -303,6 +308,7 @@ class CaseInterpreter:
         problem = spec.judge(step.action, expect, result)
         if spec.yields_connection and isinstance(result, Accepted):
             self._current_conn = result.name
+            self._accepted.add(result.name)
         self._record(step, None, result.as_dict(), expect, problem)
         if problem:
             self._decide(Outcome.FAIL, f"{step.describe()}: {problem}")

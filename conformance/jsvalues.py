@@ -51,6 +51,45 @@ class JSBigInt:
     value: int
 
 
+#: WHATWG URL: a port equal to its special scheme's default is reported as "".
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443", "ftp": "21"}
+
+
+@dataclass(frozen=True)
+class JSURL:
+    """A WHATWG ``URL`` object, of which only ``href``, ``hostname`` and ``port`` are modelled.
+
+    ``connect()`` reads an object address through its ``hostname`` and ``port``
+    properties (B52), so these two are what a URL contributes: the host as
+    written (lower-cased, IPv6 in brackets) and the port as a string, ``""``
+    when absent or equal to the scheme's default.
+    """
+
+    href: str
+
+    @property
+    def _authority(self) -> tuple[str, str, str]:
+        scheme, _, rest = self.href.partition("://")
+        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+        if authority.startswith("["):
+            host, _, after = authority.partition("]")
+            host += "]"
+            port = after[1:] if after.startswith(":") else ""
+        else:
+            host, _, port = authority.partition(":")
+        return scheme.lower(), host.lower(), port
+
+    @property
+    def hostname(self) -> str:
+        return self._authority[1]
+
+    @property
+    def port(self) -> str:
+        scheme, _, port = self._authority
+        port = port.lstrip("0") or ("0" if port else "")
+        return "" if _DEFAULT_PORTS.get(scheme) == port else port
+
+
 def expand_pattern(seed: bytes, size: int) -> bytes:
     if size == 0:
         return b""
@@ -85,6 +124,8 @@ def decode(value: Any) -> Any:
         return special[value["value"]]
     if kind == "bigint":
         return JSBigInt(int(value["value"]))
+    if kind == "url":
+        return JSURL(str(value["href"]))
     raise ValueError(f"unknown $type {kind!r}")
 
 
@@ -98,6 +139,8 @@ def encode(value: Any) -> Any:
         return {"$type": "bytes", "b64": b64(bytes(value)), "view": "Uint8Array"}
     if isinstance(value, JSBigInt):
         return {"$type": "bigint", "value": str(value.value)}
+    if isinstance(value, JSURL):
+        return {"$type": "url", "href": value.href}
     if isinstance(value, float):
         if math.isnan(value):
             return {"$type": "number", "value": "NaN"}

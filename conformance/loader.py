@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from . import catalogue, schema, units, yamlsource
-from .actions import ACTIONS
+from .actions import ACTIONS, Kind
 from .errors import SpecError, SpecErrors
 from .model import MODIFIERS, Case, PeerSpec, Step
 from .sandbox.description import Description
@@ -28,11 +28,12 @@ PEER_VARIABLES = (
     "peer.host",
     "peer.hostname",
     "peer.port",
+    "peer.port_hex",
     "peer.address",
     "peer.refused_port",
     "peer.refused_address",
 )
-_LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.address")
+_LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.port_hex", "peer.address")
 DEFAULT_CASE_TIMEOUT = 15.0
 #: ``${sandbox.*}``: defined for cases that require the sandbox (its contents are fixed: docs/sandbox.md).
 SANDBOX_VARIABLES = tuple(Description().variables())
@@ -259,6 +260,7 @@ class _CaseChecker:
             expect=raw.get("expect"),
             within=units.seconds(raw["within"]) if "within" in raw else None,
             socket=raw.get("socket"),
+            conn=raw.get("conn"),
             name=raw.get("as"),
             background=raw.get("background"),
             note=raw.get("note"),
@@ -283,6 +285,7 @@ class _CaseChecker:
                 variant_keys = keys if variant_keys is None else variant_keys & keys
         defined |= variant_keys or set()
         sockets: set[str] = set()
+        connections: set[str] = set()
         backgrounds: set[str] = set()
         for step in steps:
             field = f"steps.{step.index}"
@@ -295,6 +298,9 @@ class _CaseChecker:
                 self.file.problem(step.line, f"{field}.socket", f"no earlier step names a socket {step.socket!r}")
             if step.action in ("connect", "start_tls") and step.name:
                 sockets.add(step.name)
+            self.check_conn(step, connections)
+            if step.action == "peer.accept" and step.name:
+                connections.add(step.name)
             if step.background:
                 if step.background in backgrounds:
                     self.file.problem(
@@ -303,6 +309,15 @@ class _CaseChecker:
                 backgrounds.add(step.background)
             if step.action == "join" and step.arg not in backgrounds:
                 self.file.problem(step.line, field, f"join {step.arg!r}: no earlier step has background: {step.arg}")
+
+    def check_conn(self, step: Step, connections: set[str]) -> None:
+        if step.conn is None:
+            return
+        field = f"steps.{step.index}.conn"
+        if ACTIONS[step.action].kind is not Kind.PEER or step.action == "peer.accept":
+            self.file.problem(step.line, field, f"conn names a peer connection; {step.action} does not act on one")
+        elif step.conn not in connections:
+            self.file.problem(step.line, field, f"no earlier peer.accept names a connection {step.conn!r} (as:)")
 
     def peer(self) -> PeerSpec:
         # The schema has checked these values against PeerSpec's literals.

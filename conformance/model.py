@@ -8,7 +8,7 @@ from typing import Any, Literal
 LEVELS = ("must", "should", "info")
 
 #: Step modifiers (spec/README.md, section 3); the actions are the table in ``actions.py``.
-MODIFIERS = ("expect", "within", "socket", "as", "background", "note")
+MODIFIERS = ("expect", "within", "socket", "conn", "as", "background", "note")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Step:
     expect: dict[str, Any] | None = None
     within: float | None = None
     socket: str | None = None
+    conn: str | None = None  # the peer connection a peer op acts on (a `peer.accept`'s `as`)
     name: str | None = None  # the `as` modifier
     background: str | None = None
     note: str | None = None

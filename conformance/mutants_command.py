@@ -5,9 +5,10 @@ mutant is one plausible bug, and at least one case must turn it into a
 non-pass outcome. The unbroken reference runs first: a case it does not pass
 would "catch" every mutant for the wrong reason.
 
-Nearly all of a case is deliberate waiting, so every mutant suite of a process
-runs at once in one event loop (each on the reference's ``-n auto`` lanes);
-what is left is CPU, so the mutants are shared among one process per core.
+Nearly all of a case is deliberate waiting, so several mutant suites of a
+process run at once in one event loop (each on the reference's ``-n auto``
+lanes, ``SUITES_AT_ONCE`` at a time); what is left is CPU, so the mutants are
+shared among one process per core.
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ async def _run(cases: Sequence[Case], adapter: str, workers: int | None) -> list
     return done
 
 
+#: Mutant suites one process runs at once. The suite moves megabytes (64 MiB writes that must
+#: stall, a 32 MiB write): with every suite of a process at once, one core falls so far behind
+#: that ordinary 2 s step deadlines expire, and unrelated cases "catch" a mutant.
+SUITES_AT_ONCE = 4
+
+
 async def _run_all(cases: Sequence[Case], names: Sequence[str], workers: int | None) -> Caught:
+    gate = asyncio.Semaphore(SUITES_AT_ONCE)
+
     async def one(name: str) -> tuple[str, list[tuple[str, str]]]:
-        done = await _run(cases, f"reference+{name}", workers)
+        async with gate:
+            done = await _run(cases, f"reference+{name}", workers)
         return name, [(r.id, r.outcome.value) for r in done if r.outcome not in (Outcome.PASS, Outcome.SKIP)]
 
     return dict(await asyncio.gather(*(one(name) for name in names)))

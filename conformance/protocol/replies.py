@@ -31,7 +31,7 @@ class Status(StrEnum):
 _STATUS = {status.value: status for status in Status}
 
 #: What the value of a settled reply must look like, by the op that made it.
-Shape = Literal["any", "socket", "read", "read_bytes", "end", "hello"]
+Shape = Literal["any", "socket", "read", "read_bytes", "end", "hello", "boolean", "desired_size"]
 
 SHAPE_OF_OP: dict[str, Shape] = {
     "connect": "socket",
@@ -40,6 +40,8 @@ SHAPE_OF_OP: dict[str, Shape] = {
     "read_bytes": "read_bytes",
     "end": "end",
     "hello": "hello",
+    "same": "boolean",
+    "desired_size": "desired_size",
 }
 
 
@@ -224,6 +226,21 @@ def _hello(op: str, value: Any) -> HelloInfo:
     return HelloInfo(value["name"], value["version"], value["runtime"], protocol, frozenset(capabilities))
 
 
+def _boolean(op: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ReplyShapeError(op, "value", f"expected true or false, got {value!r:.40}")
+    return value
+
+
+def _desired_size(op: str, value: Any) -> float | None:
+    """``writer.desiredSize``: a number, or null once the stream errored."""
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, dict) and value.get("$type") == "number" and value.get("value") in ("Infinity", "-Infinity"):
+        return float(value["value"])
+    raise ReplyShapeError(op, "value", f"expected a number or null, got {value!r:.40}")
+
+
 def _count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
@@ -243,6 +260,8 @@ _PARSERS: dict[Shape, Any] = {
     "read_bytes": _received,
     "end": _end,
     "hello": _hello,
+    "boolean": _boolean,
+    "desired_size": _desired_size,
 }
 _SHAPED_STATUS: dict[Shape, tuple[Status, ...]] = {
     "socket": (Status.RETURNED,),
@@ -250,4 +269,6 @@ _SHAPED_STATUS: dict[Shape, tuple[Status, ...]] = {
     "read_bytes": (Status.RESOLVED,),
     "end": (Status.RETURNED,),
     "hello": (Status.RETURNED,),
+    "boolean": (Status.RETURNED,),
+    "desired_size": (Status.RETURNED,),
 }

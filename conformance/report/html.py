@@ -28,12 +28,14 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..model import LEVELS
 from ..outcomes import OUTCOMES
+from .links import source_links
 from .numbers import percent
 from .output import write_text
 from .reading import load_results
@@ -169,8 +171,10 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
     return info, cases
 
 
-def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE) -> dict[str, Any]:
-    """What the page's script renders: implementations, and the union of their cases."""
+def report_data(
+    results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, links: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What the page's script renders: implementations, the union of their cases, and where sources link to."""
     implementations = []
     per_impl: list[dict[str, dict[str, Any]]] = []
     for name, document in results:
@@ -209,6 +213,7 @@ def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_
         "spec_revisions": revisions,
         "implementations": implementations,
         "cases": rows,
+        "links": dict(links or {}),
     }
 
 
@@ -217,9 +222,16 @@ def _csp_hash(text: str) -> str:
 
 
 def render(
-    results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, *, content_security_policy: bool = True
+    results: list[tuple[str, dict[str, Any]]],
+    title: str = DEFAULT_TITLE,
+    *,
+    content_security_policy: bool = True,
+    links: Mapping[str, str] | None = None,
 ) -> str:
     """The whole page for (name, loaded results.json) pairs, one per implementation.
+
+    ``links`` maps a case source to where it points (``links.source_links``);
+    a source without one is shown as text.
 
     ``content_security_policy=False`` leaves the policy out; only tests use it,
     to check that the escaping alone keeps hostile strings inert.
@@ -228,7 +240,7 @@ def render(
     style = _asset("report.css")
     if "</script" in script.lower() or "</style" in style.lower():
         raise RuntimeError("an html_assets file contains a closing tag")
-    data = embed_json(report_data(results, title))
+    data = embed_json(report_data(results, title, links))
     policy = ""
     if content_security_policy:
         rules = (
@@ -284,6 +296,12 @@ def write(paths: list[Path], output: Path, names: list[str] | None = None, title
     documents = [load_results(path) for path in paths]
     if names is None:
         names = _default_names(documents, paths)
-    page = render(list(zip(names, documents, strict=True)), title)
+    sources = {
+        _text(source)
+        for document in documents
+        for case in _as_list(document.get("cases"))
+        for source in _as_list(_as_dict(case).get("source"))
+    }
+    page = render(list(zip(names, documents, strict=True)), title, links=source_links(sources, output.parent))
     write_text(output, page)
     return output

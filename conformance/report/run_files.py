@@ -16,7 +16,7 @@ from pathlib import Path
 from .._version import __version__
 from ..errors import UsageError
 from ..outcomes import CaseResult
-from . import junit, results, summary
+from . import junit, links, results, summary
 from .output import write_text
 
 RUN_FILES = ("results.json", "junit.xml", "summary.md")
@@ -72,4 +72,6 @@ def write_reports(
     )
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")
-    write_text(folder / "summary.md", summary.markdown("connect-conformance results", done, notes, expected))
+    cited = {source for result in done for source in result.source}
+    page = summary.markdown("connect-conformance results", done, notes, expected, links.source_links(cited, folder))
+    write_text(folder / "summary.md", page)

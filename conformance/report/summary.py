@@ -10,7 +10,7 @@ Markdown.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from ..outcomes import CaseResult, Outcome
 from .output import display_text
@@ -56,8 +56,13 @@ def text_table(results: Sequence[CaseResult], expected: Collection[str] | None =
 
 
 def markdown(
-    title: str, results: Sequence[CaseResult], notes: Sequence[str] = (), expected: Collection[str] | None = None
+    title: str,
+    results: Sequence[CaseResult],
+    notes: Sequence[str] = (),
+    expected: Collection[str] | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> str:
+    """The summary; ``links`` (``links.source_links``) turns each cited behaviour into a link to its section."""
     header = ["area", "cases", *_columns(expected)]
     lines = [f"# {display_text(title)}", ""]
     lines.extend(display_text(note) for note in notes)
@@ -69,7 +74,8 @@ def markdown(
         lines.append("| " + " | ".join(row) + " |")
     not_passing = [r for r in results if r.outcome is not Outcome.PASS]
     if not_passing:
-        lines += ["", "## Not passing", "", "| case | outcome | level | message |", "|---|---|---|---|"]
+        columns = "| case | outcome | level | behaviours | message |"
+        lines += ["", "## Not passing", "", columns, "|---|---|---|---|---|"]
         for result in not_passing:
             text = display_text(result.message)
             message = text.splitlines()[0] if text else ""
@@ -77,5 +83,17 @@ def markdown(
             outcome = result.outcome.value
             if expected is not None and result.id in expected:
                 outcome += " (expected)"
-            lines.append(f"| `{display_text(result.id)}` | {outcome} | {display_text(result.level)} | {message} |")
+            cited = ", ".join(_source(source, links or {}) for source in result.source)
+            lines.append(
+                f"| `{display_text(result.id)}` | {outcome} | {display_text(result.level)} | {cited} | {message} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _source(source: str, links: Mapping[str, str]) -> str:
+    """A cited source for a table cell: a link where it resolves, else code; a pipe never ends the cell."""
+    cell = display_text(source).replace("|", "\\|")
+    link = links.get(source)
+    if link:
+        return "[" + cell.replace("]", "\\]") + "](" + link + ")"
+    return "`" + cell.replace("`", "'") + "`"

@@ -71,6 +71,7 @@ class PeerSession:
             self.variables["peer.host"] = client_host
             self.variables["peer.hostname"] = host
             self.variables["peer.port"] = listener.port
+            self.variables["peer.port_hex"] = hex(listener.port)  # e.g. "0x1f90": a string JS converts to the port
             self.variables["peer.address"] = f"{client_host}:{listener.port}"
         self.variables["peer.refused_port"] = self.refused_port
         self.variables["peer.refused_address"] = f"127.0.0.1:{self.refused_port}"

@@ -29,7 +29,7 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from conformance.report import html
-from tests.helpers import require_program
+from tests.helpers import REPO, require_program
 from tests.integration.cli import Completed, run_cli
 
 pytestmark = pytest.mark.slow
@@ -403,6 +403,16 @@ def test_one_implementation(browser: Browser, runs: dict[str, Completed], tmp_pa
         assert page.evaluate("document.querySelectorAll('#matrix tr.case td.cell').length") == len(ids)
         assert page.evaluate("document.getElementById('f-differ')") is None
         assert page.evaluate("document.querySelector('table.scores tbody').rows.length") == 1
+
+        # A case's behaviour ids link to their sections of spec/behaviours.md, its documents to their pages.
+        page.click('#matrix tr.case[data-case-id="half-open.peer-fin-closes-writable-by-default"] button.case-link')
+        page.wait_for("!document.getElementById('case-view').hidden", what="the case view")
+        hrefs = page.evaluate("[...document.querySelectorAll('#case-view dd a')].map(a => [a.textContent, a.href])")
+        linked = dict(hrefs)
+        assert linked["B31"] == (REPO / "spec" / "behaviours.md").resolve().as_uri() + "#b31"
+        assert linked["docs:tcp-sockets#socketoptions"] == (
+            "https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#socketoptions"
+        )
         page.browser.drain(0.2)
         assert page.problems() == []
 

@@ -35,7 +35,10 @@ CLIENT_OPS = {
     "get_reader",
     "get_writer",
     "release_lock",
+    "ready",
+    "desired_size",
     "close",
+    "same",
     "start_tls",
 }
 
@@ -301,9 +304,8 @@ class Adapter:
     # client ops (section 5)
 
     async def op_connect(self, request: dict[str, Any]) -> dict[str, Any]:
-        if "address" not in request:
-            raise ProtocolError("connect needs address")
-        address = decode(request["address"])
+        # No address: connect() with no argument, which the toy sees as undefined.
+        address = decode(request["address"]) if "address" in request else UNDEFINED
         options = decode(request["options"]) if "options" in request else UNDEFINED
         if isinstance(options, dict) and options.get("secureTransport", "off") not in ("off", UNDEFINED):
             return {"status": "unsupported", "reason": "the toy has no TLS"}

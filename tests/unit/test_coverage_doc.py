@@ -66,3 +66,17 @@ def test_named_cases_behaviours_and_gaps_exist() -> None:
             assert f"### {gap[1]}." in text, f"{where} names {gap[1]}, which has no section"
         behaviours = [] if row["behaviour"] == "—" else row["behaviour"].split(", ")
         assert all(b in known for b in behaviours), f"{where} cites {behaviours}"
+
+
+def test_every_gap_says_what_closed_it_and_those_cases_exist() -> None:
+    cases = loader.load_strict([REPO / "spec"])
+    case_ids = {case.id for case in cases} | {case.id.split("[", 1)[0] for case in cases}
+    text = DOC.read_text(encoding="utf-8")
+    sections = re.split(r"^### (G\d+)\. ", text.split("## Gaps", 1)[1], flags=re.MULTILINE)[1:]
+    for gap, body in zip(sections[::2], sections[1::2], strict=True):
+        closing = re.search(r"^\*\*(Closed by|Still open):\*\* (.*)$", body, re.MULTILINE)
+        assert closing is not None, f"{gap} says neither what closed it nor that it is still open"
+        named = {name for name in re.findall(r"`([a-z-]+\.[a-z0-9.\[\]-]+)`", closing[2]) if not name.startswith("-")}
+        assert named <= case_ids, f"{gap} names unknown cases {sorted(named - case_ids)}"
+        if closing[1] == "Closed by":
+            assert named, f"{gap} is closed but names no case"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +17,7 @@ from conformance.errors import UsageError
 from conformance.outcomes import CaseResult, Outcome
 from conformance.report import html
 from conformance.report.results import RunHeader, results_document
+from tests.helpers import REPO
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -315,3 +317,17 @@ def test_write_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"broken\.json:1: not a results\.json file \(not JSON"):
         html.write([broken], tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
+
+
+def test_write_links_each_cited_source_relative_to_the_page(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "results.json"
+    path.parent.mkdir()
+    cited = _case("a.one", source=("B15", "docs:tcp-sockets#connect", "javascript:alert(1)", "B999"))
+    path.write_text(json.dumps(_document([cited])), encoding="utf-8")
+    target = html.write([path], tmp_path / "out" / "index.html")
+    links = json.loads(_data_block(target.read_text(encoding="utf-8")))["links"]
+    behaviours = Path(os.path.relpath(REPO / "spec" / "behaviours.md", target.parent)).as_posix()
+    assert links == {
+        "B15": behaviours + "#b15",
+        "docs:tcp-sockets#connect": "https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#connect",
+    }

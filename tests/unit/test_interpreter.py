@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from conformance_peer import Accepted, Echoed, EndSeen
@@ -15,7 +16,7 @@ from conformance.interpreter import (
     StartBackground,
 )
 from conformance.outcomes import Outcome
-from conformance.peer_calls import Accept
+from conformance.peer_calls import Accept, Done, ShutdownWrite
 from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml
 
@@ -258,3 +259,80 @@ def test_a_timeout_reported_by_the_runner_ends_without_judging() -> None:
     assert not end.judged
     machine.observe(parse("end", {"seq": 2, **CLEAN_END}, "end"))
     assert machine.next_action() == Finished(Outcome.TIMEOUT, "deadline")
+
+
+def test_peer_steps_act_on_the_connection_conn_names() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+          as: a
+        - peer.accept: {}
+          as: ca
+        - connect: {address: "${peer.address}"}
+          as: b
+        - peer.accept: {}
+          as: cb
+        - peer.shutdown: write
+          conn: ca
+        - peer.shutdown: write
+""")
+    observations: list[Any] = [
+        SOCKET,
+        Accepted(name="ca", remote_address="127.0.0.1:5000"),
+        {"status": "returned", "value": {"socket": "s2"}},
+        Accepted(name="cb", remote_address="127.0.0.1:5001"),
+        Done(),
+        Done(),
+    ]
+    actions = drive(machine, observations)
+    assert (actions[1].call, actions[3].call) == (Accept("ca", 2.0), Accept("cb", 2.0))
+    # conn picks the first connection; without it, the latest accepted one.
+    assert actions[4].call == ShutdownWrite("ca")
+    assert actions[5].call == ShutdownWrite("cb")
+    assert actions[-1] == Finished(Outcome.PASS, "")
+
+
+def test_a_conn_that_was_never_accepted_is_a_harness_error() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - peer.accept: {}
+          as: ca
+        - peer.shutdown: write
+          conn: ca
+""")
+    # The loader rejects a conn no peer.accept names; at run time a name that was
+    # never accepted (its accept is the step that failed) still gives a clear error.
+    step = machine.case.steps[2]
+    machine.case = replace(machine.case, steps=(*machine.case.steps[:2], replace(step, conn="cb")))
+    machine = CaseInterpreter(machine.case, dict(PEER))
+    actions = drive(machine, [SOCKET, Accepted(name="ca", remote_address="127.0.0.1:5000")])
+    assert actions[-1].outcome is Outcome.ERROR
+    assert "no peer connection named 'cb' was accepted" in actions[-1].message
+
+
+def test_connect_without_address_and_the_backpressure_and_identity_ops() -> None:
+    machine = interpreter("""\
+        - connect: {}
+          expect: {throws: {name: TypeError}}
+        - connect: {address: "${peer.address}"}
+        - ready: {}
+        - desired_size: {}
+          expect: {returns: 16}
+        - same: ["close()", closed]
+          expect: {returns: true}
+""")
+    actions = drive(
+        machine,
+        [
+            {"status": "threw", "error": {"name": "TypeError", "message": "no"}},
+            SOCKET,
+            {"status": "resolved", "value": {"$type": "undefined"}},
+            {"status": "returned", "value": 16, "typeof": "number"},
+            {"status": "returned", "value": False, "typeof": "boolean"},
+        ],
+    )
+    assert actions[0].request == {"op": "connect"}
+    assert actions[2].request == {"op": "ready", "socket": "s1", "timeout_ms": 2000}
+    assert actions[3].request == {"op": "desired_size", "socket": "s1"}
+    assert actions[4].request == {"op": "same", "socket": "s1", "a": "close()", "b": "closed"}
+    assert actions[-1].outcome is Outcome.FAIL
+    assert "step 5 (same" in actions[-1].message

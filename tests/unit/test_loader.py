@@ -128,6 +128,32 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
             "expected a size (512, 64KiB, 16MiB) or null",
             id="bad-size",
         ),
+        pytest.param(
+            GOOD.replace(
+                "- await: opened", "- peer.accept: {}\n      as: first\n    - peer.send: hi\n      conn: second"
+            ),
+            9,
+            "steps.2.conn: no earlier peer.accept names a connection 'second'",
+            id="unknown-conn",
+        ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- peer.accept: {}\n      as: first\n    - write: hi\n      conn: first"),
+            9,
+            "conn names a peer connection; write does not act on one",
+            id="conn-on-a-client-step",
+        ),
+        pytest.param(
+            GOOD.replace('{address: "${peer.address}"}', "{options: {allowHalfOpen: true}}"),
+            6,
+            "'address' is a dependency of 'options'",
+            id="options-without-address",
+        ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- same: [close(), upgraded]"),
+            7,
+            "expected one of 'opened', 'closed', 'close()'",
+            id="same-unknown-expression",
+        ),
     ],
 )
 def test_malformed_cases_are_rejected_with_file_line_field_and_expectation(
@@ -198,3 +224,18 @@ def test_listener_variables_are_unknown_without_a_listener(tmp_path: Path) -> No
     text = GOOD.replace("  steps:", "  peer: none\n  steps:")
     found = problems(tmp_path, text)
     assert any("unknown variable ${peer.address} (this case has peer: none)" in p for p in found), found
+
+
+def test_peer_port_hex_is_a_listener_variable(tmp_path: Path) -> None:
+    with_hex = GOOD.replace(
+        '{address: "${peer.address}"}', '{address: {hostname: "127.0.0.1", port: "${peer.port_hex}"}}'
+    )
+    write(tmp_path, with_hex)
+    cases, errors = loader.load([tmp_path / "spec"])
+    assert errors == []
+    assert len(cases) == 1
+    no_listener = with_hex.replace("  steps:", "  peer: none\n  steps:")
+    assert any(
+        "unknown variable ${peer.port_hex} (this case has peer: none)" in p
+        for p in problems(tmp_path / "b", no_listener)
+    )

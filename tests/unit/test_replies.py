@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.protocol.replies import (
+    SHAPE_OF_OP,
     EndReport,
     HelloInfo,
     ReadChunk,
@@ -109,3 +110,29 @@ def test_the_adapter_checker_reports_shape_problems_like_the_client() -> None:
         "connect: value: expected {socket: <handle>} for the returned socket, got 'x'"
     )
     assert "status" in (reply_problem("connect", reply(status="maybe")) or "")
+
+
+@pytest.mark.parametrize(
+    ("op", "value"), [("same", True), ("same", False), ("desired_size", 16), ("desired_size", None)]
+)
+def test_same_and_desired_size_values_are_typed(op: str, value: object) -> None:
+    parsed = parse(op, reply(status="returned", value=value), SHAPE_OF_OP[op])
+    assert parsed.typed == value
+
+
+@pytest.mark.parametrize(
+    ("op", "value"), [("same", 1), ("same", "true"), ("desired_size", "1"), ("desired_size", True)]
+)
+def test_same_and_desired_size_that_make_no_sense_are_shape_errors(op: str, value: object) -> None:
+    with pytest.raises(ReplyShapeError, match=rf"^{op}: value: expected"):
+        parse(op, reply(status="returned", value=value), SHAPE_OF_OP[op])
+
+
+def test_a_url_value_round_trips_and_reads_like_a_whatwg_url() -> None:
+    from conformance.jsvalues import JSURL, decode, encode
+
+    url = decode({"$type": "url", "href": "HTTP://User@LocalHost:0080/x"})
+    assert url == JSURL("HTTP://User@LocalHost:0080/x")
+    assert encode(url) == {"$type": "url", "href": "HTTP://User@LocalHost:0080/x"}
+    assert (url.hostname, url.port) == ("localhost", "")  # 80 is http's default port
+    assert (JSURL("https://[::1]:8443/").hostname, JSURL("https://[::1]:8443/").port) == ("[::1]", "8443")

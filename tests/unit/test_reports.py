@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -11,11 +12,18 @@ import pytest
 from conformance.adapters import registry
 from conformance.errors import UsageError
 from conformance.outcomes import CaseResult, Outcome
-from conformance.report import junit, results, summary
+from conformance.report import junit, links, results, summary
+from tests.helpers import REPO
 
 RESULTS = [
     CaseResult(id="address.a", outcome=Outcome.PASS, level="must", duration_ms=3),
-    CaseResult(id="address.b", outcome=Outcome.FAIL, level="must", message="step 1: expected x | y\nmore"),
+    CaseResult(
+        id="address.b",
+        outcome=Outcome.FAIL,
+        level="must",
+        message="step 1: expected x | y\nmore",
+        source=("B1", "somewhere|else"),
+    ),
     CaseResult(id="streams.c", outcome=Outcome.ERROR, level="should", message="adapter failure: silent"),
     CaseResult(id="streams.d", outcome=Outcome.SKIP, level="info", message="lacks capability: ipv6"),
     CaseResult(id="streams.e", outcome=Outcome.TIMEOUT, level="must", message="deadline"),
@@ -59,6 +67,31 @@ def test_junit_maps_outcomes_to_failure_error_and_skipped(tmp_path: Path) -> Non
         "streams.d": ["skipped"],
         "streams.e": ["error"],
     }
+
+
+def test_source_links_point_behaviours_at_their_sections_relative_to_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "reports" / "workerd"
+    found = links.source_links(
+        ["B15", "spec:closed", "workerd#6479", "B999", "javascript:alert(1)"], page, REPO / "spec"
+    )
+    assert found["B15"] == os.path.relpath(REPO / "spec" / "behaviours.md", page) + "#b15"
+    assert found["spec:closed"] == "https://sockets-api.proposal.wintertc.org/#closed-attribute"
+    assert found["workerd#6479"] == "https://github.com/cloudflare/workerd/issues/6479"
+    assert "B999" not in found
+    assert "javascript:alert(1)" not in found
+    assert links.source_links(["B15"], page, tmp_path / "no-spec-here") == {}
+
+
+def test_summary_links_the_behaviours_of_cases_that_did_not_pass() -> None:
+    text = summary.markdown("t", RESULTS, links={"B1": "../spec/behaviours.md#b1"})
+    failing = [line for line in text.splitlines() if line.startswith("| `")]
+    assert failing
+    for line in failing:
+        case = next(r for r in RESULTS if f"`{r.id}`" in line)
+        for source in case.source:
+            escaped = source.replace("|", "\\|")  # a pipe would end the table cell
+            shown = "[B1](../spec/behaviours.md#b1)" if source == "B1" else f"`{escaped}`"
+            assert shown in line
 
 
 def test_summary_tables_count_by_area_and_escape_pipes() -> None:

@@ -47,6 +47,10 @@
 //   `open_sockets`), closes the ones still open and waits at most timeout_ms;
 //   a rejection its own close() causes is therefore not reported. Rejections
 //   noted between `end` and the next `begin` belong to no case and are dropped.
+// - `ready` and `desired_size` use the current writer (acquired on first use, like
+//   write); `same` evaluates its two expressions left to right (close() really
+//   closes) and tracks any promise it got, so it never counts as unhandled.
+// - A `connect` request without `address` calls connect() with no argument.
 // - `get` reads secureTransport, upgraded, opened, closed (type only, unless
 //   undefined), readable_identity and writable_identity; a property the socket
 //   lacks reads as undefined (typeof "undefined"). Other names: `unsupported`.
@@ -246,6 +250,13 @@ export function decodeValue(value) {
       } catch (error) {
         throw new ProtocolError(`bad bigint ${JSON.stringify(value.value)}: ${describe(error)}`);
       }
+    case "url":
+      if (typeof URL !== "function") throw new Unsupported("this runtime has no URL");
+      try {
+        return new URL(value.href);
+      } catch (error) {
+        throw new ProtocolError(`bad url ${JSON.stringify(value.href)}: ${describe(error)}`);
+      }
     default:
       throw new ProtocolError(`unknown $type ${JSON.stringify(kind)}`);
   }
@@ -275,6 +286,7 @@ export function encodeValue(value, seen = new Set()) {
       break;
   }
   if (value === null) return null;
+  if (typeof URL === "function" && value instanceof URL) return { $type: "url", href: value.href };
   if (value instanceof ArrayBuffer) {
     return { $type: "bytes", b64: bytesToBase64(new Uint8Array(value)), view: "ArrayBuffer" };
   }
@@ -583,11 +595,16 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
     },
 
     async connect(message) {
-      if (!Object.prototype.hasOwnProperty.call(message, "address")) throw new ProtocolError("connect needs an address");
-      const address = decodeValue(message.address);
+      // No address: connect() with no argument at all; no options: connect(address).
+      const hasAddress = Object.prototype.hasOwnProperty.call(message, "address");
       const hasOptions = Object.prototype.hasOwnProperty.call(message, "options");
+      if (hasOptions && !hasAddress) throw new ProtocolError("connect with options needs an address");
+      const address = hasAddress ? decodeValue(message.address) : undefined;
       const options = hasOptions ? decodeValue(message.options) : undefined;
-      const made = attempt(() => (hasOptions ? connect(address, options) : connect(address)));
+      const made = attempt(() => {
+        if (!hasAddress) return connect();
+        return hasOptions ? connect(address, options) : connect(address);
+      });
       if (!made.ok) return made.response;
       return { status: "returned", value: { socket: session.addSocket(made.value) } };
     },
@@ -750,6 +767,48 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
         throw new ProtocolError("release_lock needs stream: readable or writable");
       }
       return { status: "returned" };
+    },
+
+    async ready(message) {
+      const entry = entryOf(message);
+      const ms = timeoutOf(message);
+      const got = attempt(() => writerOf(entry).ready);
+      if (!got.ok) return got.response;
+      return outcome(got.value, encodeValue, ms);
+    },
+
+    async desired_size(message) {
+      const entry = entryOf(message);
+      const got = attempt(() => writerOf(entry).desiredSize);
+      if (!got.ok) return got.response;
+      return { status: "returned", value: encodeValue(got.value), typeof: typeof got.value };
+    },
+
+    async same(message) {
+      const entry = entryOf(message);
+      const socket = entry.socket;
+      const expressions = {
+        opened: () => socket.opened,
+        closed: () => socket.closed,
+        "close()": () => socket.close(),
+        readable: () => socket.readable,
+        writable: () => socket.writable,
+      };
+      const names = [message.a, message.b];
+      for (const name of names) {
+        if (typeof name !== "string" || !Object.prototype.hasOwnProperty.call(expressions, name)) {
+          throw new ProtocolError(`same needs a and b, each one of ${Object.keys(expressions).join(", ")}`);
+        }
+      }
+      const got = attempt(() => {
+        const left = expressions[names[0]]();
+        const right = expressions[names[1]]();
+        return [left, right];
+      });
+      if (!got.ok) return got.response;
+      // A promise compared here is tracked, so its rejection is never reported as unhandled.
+      for (const value of got.value) if (isThenable(value)) session.track(value);
+      return { status: "returned", value: got.value[0] === got.value[1], typeof: "boolean" };
     },
 
     async close(message) {

@@ -105,7 +105,10 @@ class ReferenceAdapter:
             "get_reader": self._get_reader,
             "get_writer": self._get_writer,
             "release_lock": self._release_lock,
+            "ready": self._ready,
+            "desired_size": self._desired_size,
             "close": self._close,
+            "same": self._same,
             "start_tls": self._start_tls,
         }
 
@@ -173,9 +176,8 @@ class ReferenceAdapter:
     # -- client ops --------------------------------------------------------------------
 
     async def _connect(self, message: dict[str, Any]) -> Response:
-        if "address" not in message:
-            raise ProtocolError("connect needs an address")
-        address = _decode(message["address"])
+        # No address: connect() with no argument, which JS sees as an undefined address (B52).
+        address = _decode(message["address"]) if "address" in message else UNDEFINED
         options = _decode(message["options"]) if "options" in message else UNDEFINED
         session = self._session
         try:
@@ -286,7 +288,10 @@ class ReferenceAdapter:
             reader = self._reader(entry)
         except JSThrow as thrown:
             return _threw(thrown)
-        return await self._session.outcome(reader.cancel(reason), _encode_undefined, _timeout_ms(message))
+        cancelled = reader.cancel(reason)
+        if self.quirks.cancel_reader_closes_socket:
+            entry.socket.close().mark_handled()
+        return await self._session.outcome(cancelled, _encode_undefined, _timeout_ms(message))
 
     async def _get_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -326,8 +331,50 @@ class ReferenceAdapter:
             return _threw(thrown)
         return {"status": "returned"}
 
+    async def _ready(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            writer = self._writer(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        return await self._session.outcome(writer.ready, _encode_undefined, _timeout_ms(message))
+
+    async def _desired_size(self, message: dict[str, Any]) -> Response:
+        entry = self._entry(message)
+        try:
+            writer = self._writer(entry)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        size = writer.desired_size
+        value = None if size is None else int(size) if float(size).is_integer() else size
+        return {"status": "returned", "value": encode(value), "typeof": "object" if value is None else "number"}
+
+    async def _same(self, message: dict[str, Any]) -> Response:
+        socket = self._entry(message).socket
+        values: dict[str, Callable[[], object]] = {
+            "opened": lambda: socket.opened,
+            "closed": lambda: socket.closed,
+            "close()": socket.close,
+            "readable": lambda: socket.readable,
+            "writable": lambda: socket.writable,
+        }
+        names = [message.get("a"), message.get("b")]
+        chosen = [values.get(name) if isinstance(name, str) else None for name in names]
+        if chosen[0] is None or chosen[1] is None:
+            raise ProtocolError(f"same needs a and b, each one of {', '.join(values)}")
+        left = chosen[0]()
+        right = chosen[1]()
+        for value in (left, right):
+            if isinstance(value, Promise):
+                value.mark_handled()  # the case compares it; a rejection is not unhandled
+        return {"status": "returned", "value": left is right, "typeof": "boolean"}
+
     async def _close(self, message: dict[str, Any]) -> Response:
         socket = self._entry(message).socket
+        if self.quirks.close_closes_all_sockets:
+            for entry in self._session.sockets.values():
+                if entry.socket is not socket:
+                    entry.socket.close().mark_handled()
         return await self._session.outcome(socket.close(), _encode_undefined, _timeout_ms(message))
 
     async def _start_tls(self, message: dict[str, Any]) -> Response:

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.jsvalues import JSBytes
+from conformance.jsvalues import JSURL, JSBytes
 
 from . import errors
 from .coerce import to_js_string, to_number
@@ -58,11 +58,14 @@ class Destination:
     """A validated address: the string the network layer dials and ``opened`` reports."""
 
     address: str
+    #: Given as a SocketAddress object (B9), not as a string.
+    object_form: bool = False
 
 
-def is_valid_host(text: str) -> bool:
-    """Workerd's ``isValidHost`` (B7): 1 to 255 characters from ``[A-Za-z0-9-._[]:]``."""
-    return 0 < len(text) <= _MAX_HOST_LENGTH and all(char in _HOST_CHARS for char in text)
+def is_valid_host(text: str, quirks: Quirks | None = None) -> bool:
+    """Workerd's ``isValidHost`` (B7): 1 to 255 characters from ``[A-Za-z0-9-._[]:]``, the ":port" included."""
+    measured = text.rpartition(":")[0] if quirks is not None and quirks.host_length_excludes_port else text
+    return 0 < len(measured) <= _MAX_HOST_LENGTH and all(char in _HOST_CHARS for char in text)
 
 
 def parse_fake_url(address: str) -> ParsedURL | None:
@@ -202,7 +205,7 @@ def validate_string_address(address: str, quirks: Quirks) -> Destination:
         if not quirks.missing_port_defaults_443:
             raise type_error(errors.ADDRESS_MISSING_PORT)
         dialled = f"{parsed.hostname}:443"
-    if not quirks.host_check_skipped and not is_valid_host(address):
+    if not quirks.host_check_skipped and not is_valid_host(address, quirks):
         raise type_error(errors.ADDRESS_INVALID_HOST)
     return Destination(dialled)
 
@@ -210,11 +213,11 @@ def validate_string_address(address: str, quirks: Quirks) -> Destination:
 def convert_port(value: Any, quirks: Quirks) -> int:
     """JSG's uint16 conversion of ``port`` (B10): ToNumber, range checks, truncation."""
     number = to_number(value)
-    if math.isnan(number):
+    if math.isnan(number) or (math.isinf(number) and not quirks.infinite_port_out_of_range):
         raise type_error(errors.PORT_NOT_INTEGER)
     if number < 0:
         raise type_error(errors.PORT_NEGATIVE)
-    if number > 65535:
+    if number > 65535 or (quirks.port_65535_rejected and number >= 65535):
         if not quirks.invalid_port_accepted:
             raise type_error(errors.PORT_TOO_LARGE)
         if math.isinf(number):
@@ -225,7 +228,9 @@ def convert_port(value: Any, quirks: Quirks) -> int:
 
 def convert_object_address(address: Any, quirks: Quirks) -> tuple[str, int]:
     """Argument conversion of the object form: (ToString(hostname), uint16(port))."""
-    fields = address if isinstance(address, dict) else {}
+    fields: dict[str, Any] = address if isinstance(address, dict) else {}
+    if isinstance(address, JSURL):  # read through its hostname and port properties (B52)
+        fields = {"hostname": address.hostname, "port": address.port}
     hostname = to_js_string(fields["hostname"]) if "hostname" in fields else "undefined"
     port = convert_port(fields.get("port", math.nan), quirks)
     return hostname, port
@@ -234,11 +239,13 @@ def convert_object_address(address: Any, quirks: Quirks) -> tuple[str, int]:
 def validate_object_address(hostname: str, port: int, quirks: Quirks) -> Destination:
     """B9: no URL parsing, only ``isValidHost`` on `${hostname}:${port}`."""
     address = f"{hostname}:{port}"
-    if not quirks.host_check_skipped and not is_valid_host(address):
+    if not quirks.host_check_skipped and not is_valid_host(address, quirks):
         raise type_error(errors.ADDRESS_INVALID_HOST)
-    return Destination(address)
+    return Destination(address, object_form=True)
 
 
-def is_object_form(address: Any) -> bool:
+def is_object_form(address: Any, quirks: Quirks) -> bool:
     """Objects (and arrays, and byte views) unwrap as SocketAddress; the rest as strings."""
+    if isinstance(address, JSURL):
+        return not quirks.url_object_stringified
     return isinstance(address, dict | list | JSBytes)

@@ -56,7 +56,9 @@ class _ConvertedOptions:
 
 def parse_connect_arguments(address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL) -> ConnectRequest:
     """Validate like workerd's ``connect()``; raises ``JSThrow`` with the TypeError it throws."""
-    object_address = convert_object_address(address, quirks) if is_object_form(address) else None
+    if (address is UNDEFINED or address is None) and not quirks.missing_address_stringified:
+        raise type_error(errors.ADDRESS_REQUIRED)  # B52: connect(), connect(undefined), connect(null)
+    object_address = convert_object_address(address, quirks) if is_object_form(address, quirks) else None
     converted = _convert_options(options, quirks)
     if quirks.validation_order_swapped:
         secure_transport = _parse_secure_transport(converted.secure_transport, quirks)
@@ -85,7 +87,7 @@ def _convert_options(options: Any, quirks: Quirks) -> _ConvertedOptions:
         fields: dict[str, Any] = {}
     elif isinstance(options, dict):
         fields = options
-    elif is_object_form(options):
+    elif is_object_form(options, quirks):
         fields = {}  # arrays and byte views are objects without these properties
     else:
         raise type_error(errors.OPTIONS_NOT_OBJECT)
@@ -102,10 +104,16 @@ def _convert_high_water_mark(fields: dict[str, Any]) -> float | None:
     raw = fields.get("highWaterMark", UNDEFINED)
     if raw is UNDEFINED:
         return None
-    value = float(raw.value) if isinstance(raw, JSBigInt) else to_number(raw)
+    if isinstance(raw, JSBigInt):
+        if raw.value < 0 or raw.value >= 2**64:
+            raise type_error(errors.HIGH_WATER_MARK_NEGATIVE_BIGINT)
+        return float(raw.value)
+    value = to_number(raw)
+    if math.isnan(value):
+        raise type_error(errors.HIGH_WATER_MARK_NOT_INTEGER)
     if value < 0:
         raise type_error(errors.HIGH_WATER_MARK_NEGATIVE)
-    return None if math.isnan(value) else value
+    return value
 
 
 def _parse_secure_transport(value: str | None, quirks: Quirks) -> SecureTransport:
@@ -129,6 +137,6 @@ def parse_tls_options(options: Any) -> str | None:
     if isinstance(options, dict):
         raw = options.get("expectedServerHostname", UNDEFINED)
         return None if raw is UNDEFINED else to_js_string(raw)
-    if is_object_form(options):
+    if is_object_form(options, FAITHFUL):
         return None  # arrays and byte views are objects without the property
     raise type_error(errors.STARTTLS_OPTIONS_NOT_OBJECT)

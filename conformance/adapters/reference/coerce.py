@@ -18,7 +18,7 @@ import struct
 from decimal import Decimal
 from typing import Any
 
-from conformance.jsvalues import UNDEFINED, JSBigInt, JSBytes
+from conformance.jsvalues import JSURL, UNDEFINED, JSBigInt, JSBytes
 
 from .errors import BIGINT_TO_NUMBER, type_error
 
@@ -112,6 +112,8 @@ def to_js_string(value: Any) -> str:
         return ",".join("" if item is None or item is UNDEFINED else to_js_string(item) for item in value)
     if isinstance(value, JSBytes):
         return _bytes_to_string(value)
+    if isinstance(value, JSURL):
+        return value.href  # URL.prototype.toString
     return "[object Object]"
 
 

@@ -111,6 +111,24 @@ def _is_localhost(host: str) -> bool:
     return name == "localhost" or name.endswith(".localhost")
 
 
+def _numeric_ip(host: str) -> str | None:
+    """An IP literal as the system resolver reads it, without any lookup (B8).
+
+    IPv6 literals, dotted quads, and the inet_aton shorthands a resolver also
+    accepts as numbers ("127.1", "0x7f000001"); None for a name.
+    """
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not host or not all(char in "0123456789abcdefxABCDEFX." for char in host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
     """The IP addresses to try for ``target``, in order: never one policy blocks (B23), only dialable ones."""
     if not target.host or target.port == 0:
@@ -118,15 +136,17 @@ async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
     if _is_reserved_invalid(target.host):
         raise ConnectError(f"{target.host}: reserved name, not resolved (RFC 6761)")
     literal = True
-    try:
-        candidates = [str(ipaddress.ip_address(target.host))]
-    except ValueError:
+    numeric = _numeric_ip(target.host)
+    if numeric is not None:
+        candidates = [numeric]
+    else:
         if not _is_localhost(target.host) and not policy.resolvable(target.host):
             raise ConnectError(f"{target.host}: not resolved (the reference looks up only localhost)") from None
         literal = False
         loop = asyncio.get_running_loop()
+        name = target.host.lower()  # "LOCALHOST" is localhost too (B17 keeps the spelling, not the lookup)
         try:
-            infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            infos = await loop.getaddrinfo(name, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))

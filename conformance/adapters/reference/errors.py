@@ -57,6 +57,16 @@ UNSUPPORTED_SECURE_TRANSPORT = "Unsupported value in secureTransport socket opti
 HIGH_WATER_MARK_NEGATIVE = (
     "The value cannot be converted because it is negative and this API expects a positive bigint."
 )
+HIGH_WATER_MARK_NEGATIVE_BIGINT = (
+    "The value cannot be converted because it is either negative and this API expects a positive bigint, "
+    "or the value would be truncated."
+)
+HIGH_WATER_MARK_NOT_INTEGER = "The value cannot be converted because it is not an integer."
+
+# B52: WebIDL-style conversion of the arguments (sync TypeError; the type names are workerd's).
+ADDRESS_REQUIRED = (
+    "Cannot initialize N7workerd3api13SocketAddressE with required members from an undefined or null value."
+)
 OPTIONS_NOT_OBJECT = "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
 
 # B18, B19, B21: connection failures (Error).
@@ -80,6 +90,8 @@ WRITER_RELEASED = "This WritableStream writer has been released."
 READ_ALREADY_PENDING = "This ReadableStream only supports a single pending read request at a time."
 RELEASE_WITH_PENDING_READ = "Cannot call releaseLock() on a reader with outstanding read promises."
 SOCKET_CLOSED = "This socket has been closed."
+#: A read after done gives done again (B27); only a mutant rejects it with this.
+READABLE_CLOSED = "This ReadableStream has been closed."
 NOT_BYTES = (
     "This TransformStream is being used as a byte stream, but received an object of "
     "non-ArrayBuffer/ArrayBufferView type on its writable side."

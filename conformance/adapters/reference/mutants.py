@@ -54,6 +54,25 @@ class Quirks:
     old_socket_not_upgraded: bool = False
     start_tls_error_is_proxy_error: bool = False
     expected_server_hostname_ignored: bool = False
+    high_water_mark_ignored: bool = False
+    ready_waits_for_opened: bool = False
+    missing_address_stringified: bool = False
+    infinite_port_out_of_range: bool = False
+    url_object_stringified: bool = False
+    close_closes_all_sockets: bool = False
+    http_hint_string_form_only: bool = False
+    port_65535_rejected: bool = False
+    host_length_excludes_port: bool = False
+    new_socket_upgraded_true: bool = False
+    start_tls_options_not_inherited: bool = False
+    start_tls_before_opened_throws: bool = False
+    upgraded_set_after_handshake: bool = False
+    cancel_reader_closes_socket: bool = False
+    read_after_done_rejects: bool = False
+    flush_drops_queued_writes: bool = False
+    large_write_truncated: bool = False
+    close_after_eof_rejects_closed: bool = False
+    remote_address_lowercased: bool = False
     cloudflare_v6_not_blocked: bool = False
     mapped_ipv6_not_blocked: bool = False
     cloudflare_names_not_blocked: bool = False
@@ -237,6 +256,82 @@ _TABLE: dict[str, tuple[str, str]] = {
     "expected-server-hostname-ignored": (
         "expected_server_hostname_ignored",
         "startTls ignores expectedServerHostname and verifies the address's hostname (B42)",
+    ),
+    "high-water-mark-ignored": (
+        "high_water_mark_ignored",
+        "highWaterMark is accepted but ignored: desiredSize stays 1 and writer.ready never waits (B15)",
+    ),
+    "ready-waits-for-opened": (
+        "ready_waits_for_opened",
+        "writer.ready stays pending until opened resolves, so code awaiting it right after connect() stalls (B50)",
+    ),
+    "missing-address-stringified": (
+        "missing_address_stringified",
+        "connect(), connect(undefined) and connect(null) take the address as the string 'undefined' or 'null' (B52)",
+    ),
+    "infinite-port-out-of-range": (
+        "infinite_port_out_of_range",
+        "an object-form port of Infinity is reported as out of range instead of not an integer (B10)",
+    ),
+    "url-object-stringified": (
+        "url_object_stringified",
+        "a URL object address is converted to its href string instead of read through hostname and port (B52)",
+    ),
+    "close-closes-all-sockets": (
+        "close_closes_all_sockets",
+        "close() on one socket closes every socket of the request (B51)",
+    ),
+    "http-hint-string-form-only": (
+        "http_hint_string_form_only",
+        "the '...consider using fetch instead' suffix is added for string addresses only, not for {hostname, port: 80} (B18)",
+    ),
+    "port-65535-rejected": (
+        "port_65535_rejected",
+        "an off-by-one range check rejects the object-form port 65535 as out of range (B10)",
+    ),
+    "host-length-excludes-port": (
+        "host_length_excludes_port",
+        "the 255-character limit is applied to the host without its ':port', so 256 characters in all pass (B7)",
+    ),
+    "new-socket-upgraded-true": (
+        "new_socket_upgraded_true",
+        "the socket startTls() returns reports upgraded true instead of false (B40)",
+    ),
+    "start-tls-options-not-inherited": (
+        "start_tls_options_not_inherited",
+        "the socket startTls() returns drops the old socket's allowHalfOpen and highWaterMark (B40)",
+    ),
+    "start-tls-before-opened-throws": (
+        "start_tls_before_opened_throws",
+        "startTls() before opened settled throws 'closed before startTls could be started' instead of waiting (B40)",
+    ),
+    "upgraded-set-after-handshake": (
+        "upgraded_set_after_handshake",
+        "the old socket's upgraded becomes true only when the new handshake completes, after its closed resolved (B40)",
+    ),
+    "cancel-reader-closes-socket": (
+        "cancel_reader_closes_socket",
+        "reader.cancel() closes the whole socket, so closed resolves and writes fail (B56)",
+    ),
+    "read-after-done-rejects": (
+        "read_after_done_rejects",
+        "a read after the one that returned done rejects instead of giving done again (B27)",
+    ),
+    "flush-drops-queued-writes": (
+        "flush_drops_queued_writes",
+        "close() and startTls() flush only the write in flight and reject the writes queued behind it (B35, B40)",
+    ),
+    "large-write-truncated": (
+        "large_write_truncated",
+        "a single write larger than 16 MiB sends only its first 16 MiB, and still resolves (B28)",
+    ),
+    "close-after-eof-rejects-closed": (
+        "close_after_eof_rejects_closed",
+        "close() called after the peer's EOF was read rejects closed with 'This socket has been closed.' (workerd#6479)",
+    ),
+    "remote-address-lowercased": (
+        "remote_address_lowercased",
+        "opened's remoteAddress is lower-cased instead of kept as written (B17)",
     ),
 }
 

@@ -98,6 +98,7 @@ class ReadableStream:
         self._reader: ReadableStreamReader | None = None
         self.pending_closure = False
         self.detached = False
+        self._done_delivered = False  # a read has already returned done
 
     @property
     def locked(self) -> bool:
@@ -125,6 +126,9 @@ class ReadableStream:
         if self._state == "errored":
             return self._rejected(self._error)
         if self._state == "closed":
+            if self._quirks.read_after_done_rejects and self._done_delivered:
+                return self._rejected(JSError("TypeError", errors.READABLE_CLOSED))
+            self._done_delivered = True
             return Promise.resolved(self.tracker, ReadResult(done=True))
         if self._pending is not None:
             return self._rejected(JSError("TypeError", errors.READ_ALREADY_PENDING))
@@ -218,6 +222,7 @@ class ReadableStream:
         elif self._eof:
             self._pending = None
             self._state = "closed"
+            self._done_delivered = True
             pending.promise.resolve(ReadResult(done=True))
             self._on_eof_read()  # workerd's signalEof: the consumer read to done
 

@@ -57,6 +57,8 @@ from .writable import WritableStream
 
 #: Big chunks go to the transport in slices, waiting for its buffer to drain between them.
 WRITE_SLICE = 1024 * 1024
+#: Where the large-write-truncated mutant cuts a chunk.
+TRUNCATED_WRITE = 16 * 1024 * 1024
 
 SocketInfo = dict[str, Any]
 
@@ -96,7 +98,14 @@ class Socket:
         self.opened: Promise[SocketInfo] = Promise(tracker, handled=not quirks.opened_not_marked_handled)
         self.closed: Promise[None] = Promise(tracker, handled=True)
         self.readable = ReadableStream(tracker, source=self, on_eof_read=self._on_eof_read, quirks=quirks)
-        self.writable = WritableStream(tracker, sink=self, gate=self.opened, spawn=tasks.spawn, quirks=quirks)
+        self.writable = WritableStream(
+            tracker,
+            sink=self,
+            gate=self.opened,
+            spawn=tasks.spawn,
+            quirks=quirks,
+            high_water_mark=request.high_water_mark,
+        )
         self._link: Connection | None = None  # the connection this socket owns, usable or not yet
         self._connection: Connection | None = None  # the link, once usable (B17)
         self._connect_done = asyncio.Event()
@@ -108,7 +117,9 @@ class Socket:
         self._upgrade_started = False  # startTls was called: B39 (4)
         self._connect_failed = False
         self._handed_over = False  # startTls took the connection: B39 (2)
+        self._eof_read = False  # a read saw the peer's EOF (B31)
         if upgrade is not None:
+            self.upgraded = quirks.new_socket_upgraded_true
             tasks.spawn(self._take_over(upgrade))
             return
         if quirks.opened_before_connection:
@@ -169,6 +180,8 @@ class Socket:
         address = self._request.destination.address
         if self._quirks.remote_address_as_ip:
             address = connection.peer_ip
+        if self._quirks.remote_address_lowercased:
+            address = address.lower()
         info: SocketInfo = {"remoteAddress": address}
         if self._quirks.opened_has_local_address:
             info["localAddress"] = connection.local_address
@@ -211,7 +224,10 @@ class Socket:
         """B18's error for this socket's address."""
         message = errors.CONNECT_FAILED
         target = split_network_address(self._request.destination.address)
-        if target is not None and target.port in (80, 443) and not self._quirks.http_port_hint_missing:
+        hinted = not self._quirks.http_port_hint_missing
+        if self._quirks.http_hint_string_form_only and self._request.destination.object_form:
+            hinted = False
+        if target is not None and target.port in (80, 443) and hinted:
             message += errors.HTTP_PORT_HINT
         return JSError("TypeError" if self._quirks.connect_error_is_type_error else "Error", message)
 
@@ -244,7 +260,9 @@ class Socket:
     async def sink_write(self, data: Payload) -> None:
         connection = await self._usable_connection()
         try:
-            for piece in pieces(data, WRITE_SLICE):
+            for index, piece in enumerate(pieces(data, WRITE_SLICE)):
+                if self._quirks.large_write_truncated and index * WRITE_SLICE >= TRUNCATED_WRITE:
+                    break  # the mutant sends at most 16 MiB of one chunk
                 connection.write(piece)
                 await connection.drain()
         except ConnectionLost:
@@ -317,6 +335,7 @@ class Socket:
     # -- half-open (B31-B33) ------------------------------------------------------------------
 
     def _on_eof_read(self) -> None:
+        self._eof_read = True
         if self._request.allow_half_open:
             return
         if self.writable.closed_or_closing:
@@ -335,14 +354,26 @@ class Socket:
     # -- close() (B35-B38) -----------------------------------------------------------------
 
     def close(self) -> Promise[None]:
-        """``socket.close()``."""
+        """``socket.close()``.
+
+        The proposal says close() returns the ``closed`` promise itself; workerd
+        returns a new promise each time, one that never rejects (B36, B37). The
+        reference keeps both where both can hold: once ``opened`` has fulfilled
+        (``closed`` then resolves), close() returns ``closed`` itself; before
+        that, or after a failed connect, ``closed`` may reject while close() must
+        resolve, so the first call returns a promise of its own.
+        """
         if self._closing:
             return self.closed
         self._closing = True
+        if self._quirks.close_after_eof_rejects_closed and self._eof_read and not self._request.allow_half_open:
+            self.closed.reject(JSError("TypeError", errors.SOCKET_CLOSED))  # workerd#6479's race, made certain
         self.readable.set_pending_closure()
         self.writable.set_pending_closure()
         result: Promise[None] = Promise(self._tracker)
         self._tasks.spawn(self._close_steps(result))
+        if self.opened.state is PromiseState.FULFILLED:
+            return self.closed
         return result
 
     async def _close_steps(self, result: Promise[None]) -> None:
@@ -390,7 +421,12 @@ class Socket:
         if self.secure_transport == "on":
             raise type_error(errors.STARTTLS_ON_TLS_SOCKET)
         checks = [
-            (self.destroyed or self._handed_over, errors.STARTTLS_AFTER_CLOSE),
+            (
+                self.destroyed
+                or self._handed_over
+                or (self._quirks.start_tls_before_opened_throws and not self._connect_done.is_set()),
+                errors.STARTTLS_AFTER_CLOSE,
+            ),
             (
                 self.secure_transport == "off" and not self._quirks.start_tls_on_off_allowed,
                 errors.STARTTLS_WRONG_OPTION,
@@ -409,6 +445,8 @@ class Socket:
         if expected_hostname is not None and not self._quirks.expected_server_hostname_ignored:
             hostname = expected_hostname  # B42, autogate off (workerd's default)
         request = replace(self._request, secure_transport="on")
+        if self._quirks.start_tls_options_not_inherited:
+            request = replace(request, allow_half_open=False, high_water_mark=None)
         return Socket(
             request,
             tracker=self._tracker,
@@ -442,6 +480,8 @@ class Socket:
             return
         if self.destroyed:
             return
+        if self._quirks.upgraded_set_after_handshake:
+            upgrade.origin.upgraded = True
         self._become_usable(connection)
 
     async def hand_over(self, successor: ConnectionEvents) -> tuple[Connection, bytes]:
@@ -460,7 +500,8 @@ class Socket:
         self.readable.detach()
         self._handed_over = True
         if not self._quirks.old_socket_not_upgraded:
-            self.upgraded = True  # set before closed resolves, as workerd does
+            # Set before closed resolves, as workerd does; the mutant sets it once the handshake is done.
+            self.upgraded = not self._quirks.upgraded_set_after_handshake
             self.closed.resolve(None)
         await self._connect_done.wait()
         connection = self._connection

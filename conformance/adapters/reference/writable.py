@@ -10,7 +10,14 @@ Like ``readable``, this models workerd's internal writable controller:
   once the connection accepted its bytes (so a slow peer backs up writers);
 * ``close()`` is gated on the socket's ``opened`` (B16): it waits for it, and
   if ``opened`` rejected it resolves without doing anything (workerd ignores
-  that rejection because ``opened``/``closed`` already report it).
+  that rejection because ``opened``/``closed`` already report it);
+* backpressure (B15, B50): without ``highWaterMark`` the writer's
+  ``desiredSize`` is always 1 and ``ready`` always resolved. With it,
+  ``desiredSize`` is ``highWaterMark`` minus the bytes queued and not yet
+  handed to the connection (a write counts whole until it completes), and
+  ``ready`` is pending while bytes are queued and ``desiredSize <= 0``. Like
+  workerd it is recomputed only when the queued amount changes, so with
+  ``highWaterMark: 0`` ``ready`` is resolved until a write is queued.
 
 The sink (the socket) owns the connection; this module does no I/O.
 """
@@ -59,9 +66,15 @@ class _Op:
 class WritableStreamWriter:
     """``socket.writable.getWriter()``."""
 
-    def __init__(self, stream: WritableStream) -> None:
+    def __init__(self, stream: WritableStream, ready: Promise[None]) -> None:
         self._stream = stream
         self.released = False
+        #: ``writer.ready``; replaced by a pending one when backpressure starts (as in workerd).
+        self.ready = ready
+
+    @property
+    def desired_size(self) -> float | None:
+        return self._stream.desired_size
 
     def write(self, chunk: object) -> Promise[None]:
         if self.released:
@@ -71,6 +84,9 @@ class WritableStreamWriter:
     def close(self) -> Promise[None]:
         if self.released:
             return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        if self._stream.state == "closed":
+            # A second writer.close() once the first finished (a close still in flight resolves).
+            return self._stream.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         return self._stream.close()
 
     def abort(self, reason: object) -> Promise[None]:
@@ -107,8 +123,11 @@ class WritableStream:
         gate: Promise[Any],
         spawn: Spawn,
         quirks: Quirks,
+        high_water_mark: float | None = None,
     ) -> None:
         self.tracker = tracker
+        self._high_water_mark = None if quirks.high_water_mark_ignored else high_water_mark
+        self._queued_bytes = 0  # bytes of queued writes not yet handed to the connection (B15)
         self._sink = sink
         self._gate = gate
         self._spawn = spawn
@@ -122,6 +141,7 @@ class WritableStream:
         self._writer: WritableStreamWriter | None = None
         self.pending_closure = False
         self.detached = False
+        self.aborted = False  # writer.abort() errored it
 
     @property
     def locked(self) -> bool:
@@ -136,10 +156,28 @@ class WritableStream:
     def closed_or_closing(self) -> bool:
         return self._state == "closed" or self._close_promise is not None
 
+    @property
+    def desired_size(self) -> float | None:
+        """``writer.desiredSize`` (B15, B50): 0 once closed, null once errored."""
+        if self._state == "closed":
+            return 0
+        if self._state == "errored":
+            return None
+        if self._high_water_mark is None:
+            return 1
+        return self._high_water_mark - self._queued_bytes
+
     def get_writer(self) -> WritableStreamWriter:
         if self._writer is not None or self.detached:  # B41: a detached stream stays locked
             raise type_error(errors.WRITABLE_LOCKED)
-        self._writer = WritableStreamWriter(self)
+        ready: Promise[None] = Promise(self.tracker, handled=True)
+        if self._state == "errored":
+            ready.reject(self._error)
+        elif self._quirks.ready_waits_for_opened and self._gate.state is PromiseState.PENDING:
+            self._gate.then(lambda _: ready.resolve(None))
+        else:
+            ready.resolve(None)  # a new writer is ready at once, even before opened (B50)
+        self._writer = WritableStreamWriter(self, ready)
         return self._writer
 
     def release(self, writer: WritableStreamWriter) -> None:
@@ -154,7 +192,7 @@ class WritableStream:
             if self._quirks.writes_after_close_accepted:
                 return Promise.resolved(self.tracker, None)
             return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSING))
-        if self.closed_or_closing:
+        if self.closed_or_closing or self.aborted:
             return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         if self._state == "errored":
             return self.rejected(self._error)
@@ -180,19 +218,26 @@ class WritableStream:
         return self._close_promise
 
     def abort(self, reason: object) -> Promise[None]:
+        """``writer.abort(reason)``: queued writes reject with ``reason``, later ones as closed (B56)."""
         if self._state == "writable":
             self.fail(reason)
+            self.aborted = True
             self._sink.sink_abort(reason)
         return Promise.resolved(self.tracker, None)
 
     async def flush(self) -> None:
         """Wait until every queued operation is done; raises ``JSThrow`` if the stream errored."""
+        if self._quirks.flush_drops_queued_writes and len(self._queue) > 1:
+            head, *rest = self._queue
+            self._queue = deque([head])
+            for op in rest:
+                op.promise.reject(JSError("TypeError", errors.SOCKET_CLOSED))
         if self._pump is not None:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
             await waiter
-        if self._state == "errored":
-            raise JSThrow(self._error)
+        if self._state == "errored" and not self.aborted:
+            raise JSThrow(self._error)  # an abort the app asked for is no failure of the socket
 
     def fail(self, reason: object) -> None:
         """Error the stream: queued operations reject (a gated close resolves, see above)."""
@@ -203,6 +248,9 @@ class WritableStream:
         if pump is not None and pump is not asyncio.current_task():
             pump.cancel()
         queue, self._queue = self._queue, deque()
+        self._queued_bytes = 0
+        if self._writer is not None:
+            self._writer.ready.reject(reason)  # a pending ready rejects with the stream's error
         for op in queue:
             if op.data is None and self._gate.state is PromiseState.REJECTED:
                 op.promise.resolve(None)
@@ -237,6 +285,8 @@ class WritableStream:
             return Promise.resolved(self.tracker, None)
         promise: Promise[None] = Promise(self.tracker)
         self._queue.append(_Op(promise, data))
+        if data is not None:
+            self._adjust_queued(len(data))
         if self._pump is None:
             self._pump = self._spawn(self._run())
         return promise
@@ -257,8 +307,23 @@ class WritableStream:
                 return
             self._queue.popleft()
             op.promise.resolve(None)
+            if op.data is not None:
+                self._adjust_queued(-len(op.data))
         self._pump = None
         self._wake_idle()
+
+    def _adjust_queued(self, amount: int) -> None:
+        """Backpressure is recomputed whenever the queued amount changes (B15)."""
+        self._queued_bytes += amount
+        desired = self.desired_size
+        writer = self._writer
+        if writer is None or self._high_water_mark is None or desired is None:
+            return
+        if desired <= 0 and self._queued_bytes > 0:
+            if writer.ready.settled:
+                writer.ready = Promise(self.tracker, handled=True)
+        else:
+            writer.ready.resolve(None)
 
     def _wake_idle(self) -> None:
         waiters, self._idle = self._idle, []

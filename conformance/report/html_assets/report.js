@@ -300,11 +300,18 @@
 
   // -- one case -------------------------------------------------------------------------------
 
+  // A behaviour id links to its section of spec/behaviours.md (a path relative to this page, which
+  // the report wrote into data.links); a document or issue to its web page; anything else is text.
+  const links = data.links && typeof data.links === "object" && !Array.isArray(data.links) ? data.links : {};
+
   function sourceItem(source) {
-    if (/^https?:\/\//i.test(source)) {
+    const known = Object.prototype.hasOwnProperty.call(links, source) && typeof links[source] === "string";
+    const target = known ? links[source] : source;
+    if (known || /^https?:\/\//i.test(source)) {
       let url = null;
-      try { url = new URL(source); } catch (e) { url = null; }
-      if (url && (url.protocol === "https:" || url.protocol === "http:")) {
+      try { url = new URL(target, document.baseURI); } catch (e) { url = null; }
+      const schemes = known ? ["https:", "http:", "file:"] : ["https:", "http:"];
+      if (url && schemes.includes(url.protocol)) {
         return el("a", { href: url.href, rel: "noopener noreferrer", target: "_blank" }, source);
       }
     }

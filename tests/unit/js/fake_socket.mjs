@@ -17,6 +17,8 @@
 //   evil      opened resolves with an object whose property getter throws
 //   throw     connect() throws TypeError("connect refused the address")
 //
+// connect() with no argument at all throws TypeError("connect() got no arguments").
+//
 // A string address must look like "host:port"; options.bare makes a socket
 // without `opened` and `upgraded` properties.
 
@@ -127,6 +129,7 @@ class FakeSocket {
 }
 
 export function connect(address, options) {
+  if (arguments.length === 0) throw new TypeError("connect() got no arguments");
   let host;
   let remoteAddress;
   if (typeof address === "string") {

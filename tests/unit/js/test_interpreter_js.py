@@ -234,6 +234,53 @@ def test_connect_with_one_argument_and_a_synchronous_throw(adapter: NodeAdapter)
     assert missing["error"] == {"name": "TypeError", "message": "Specified address is missing port."}
 
 
+def test_connect_without_address_calls_connect_with_no_argument(adapter: NodeAdapter) -> None:
+    none = adapter.call("connect")
+    assert none["error"] == {"name": "TypeError", "message": "connect() got no arguments"}
+    undefined = adapter.call("connect", address=UNDEFINED)
+    assert undefined["error"] == {"name": "TypeError", "message": "bad address"}
+
+
+def test_a_url_value_reaches_connect_as_a_url_object(adapter: NodeAdapter) -> None:
+    handle = adapter.connect({"$type": "url", "href": "http://echo:8080/path?q=1"})
+    answer = adapter.call("await", socket=handle, promise="opened", timeout_ms=2000)
+    assert answer["value"]["remoteAddress"] == "echo:8080"
+
+
+def test_ready_and_desired_size_follow_the_writer(adapter: NodeAdapter) -> None:
+    handle = adapter.connect("slow:1")
+    assert adapter.call("desired_size", socket=handle) == {
+        "seq": adapter._seq,
+        "status": "returned",
+        "value": 1,
+        "typeof": "number",
+    }
+    assert adapter.call("ready", socket=handle, timeout_ms=1000)["status"] == "resolved"
+    assert adapter.call("write", socket=handle, data=data(b"x"), timeout_ms=0)["status"] == "pending"
+    assert adapter.call("desired_size", socket=handle)["value"] == 0
+    waiting = adapter.call("ready", socket=handle, timeout_ms=50)
+    assert waiting["status"] == "pending"
+    assert adapter.call("await", promise=waiting["promise"], timeout_ms=2000)["status"] == "resolved"
+    assert adapter.call("desired_size", socket=handle)["value"] == 1
+
+
+def test_same_compares_the_sockets_values_and_close_really_closes(adapter: NodeAdapter) -> None:
+    handle = adapter.connect("echo:1")
+
+    def same(a: str, b: str) -> Any:
+        answer = adapter.call("same", socket=handle, a=a, b=b)
+        assert answer["status"] == "returned", answer
+        assert answer["typeof"] == "boolean", answer
+        return answer["value"]
+
+    assert same("readable", "readable") is True
+    assert same("opened", "opened") is True
+    assert same("opened", "closed") is False
+    assert same("close()", "closed") is False  # the fake's close() returns a new promise
+    assert adapter.call("await", socket=handle, promise="closed", timeout_ms=1000)["status"] == "resolved"
+    assert adapter.call("end", timeout_ms=1000)["value"]["unhandled_rejections"] == []
+
+
 def test_get_reads_properties_with_their_typeof(adapter: NodeAdapter) -> None:
     handle = adapter.connect("echo:1", {"secureTransport": "starttls"})
 
@@ -495,7 +542,9 @@ def test_close_resolves_and_settles_closed(adapter: NodeAdapter) -> None:
     [
         ("teleport", {}, "unknown op"),
         ("read", {"socket": "s9", "timeout_ms": 10}, "unknown socket handle"),
-        ("connect", {}, "connect needs an address"),
+        ("connect", {"options": {}}, "connect with options needs an address"),
+        ("same", {"socket": "s1", "a": "opened", "b": "upgraded"}, "same needs a and b"),
+        ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "url", "href": "not a url"}}, "bad url"),
         ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "mystery"}}, "unknown $type"),
         ("write", {"socket": "s1", "timeout_ms": 10, "data": {"$type": "bytes", "b64": "!!!!"}}, "base64"),
         (

@@ -129,6 +129,8 @@ def test_ipv6_listener_writes_its_host_with_brackets(run: Any) -> None:
             assert peer.variables["peer.host"] == "[::1]"
             assert peer.variables["peer.hostname"] == "::1"
             assert peer.variables["peer.address"] == f"[::1]:{port}"
+            assert int(str(peer.variables["peer.port_hex"]), 16) == port
+            assert str(peer.variables["peer.port_hex"]).startswith("0x")
             assert str(peer.variables["peer.refused_address"]).startswith("127.0.0.1:")
             _, writer = await asyncio.open_connection("::1", port)
             accepted = await peer.accept("conn", timeout=1)

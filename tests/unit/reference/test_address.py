@@ -133,7 +133,9 @@ def test_b9_object_form_still_runs_is_valid_host() -> None:
     [
         (70000, errors.PORT_TOO_LARGE),
         (65536, errors.PORT_TOO_LARGE),
-        (math.inf, errors.PORT_TOO_LARGE),
+        # Not finite is "not an integer", as workerd 1.20261117.1 says (B10, corrected 2026-11-30).
+        (math.inf, errors.PORT_NOT_INTEGER),
+        (-math.inf, errors.PORT_NOT_INTEGER),
         (-1, errors.PORT_NEGATIVE),
         (-0.5, errors.PORT_NEGATIVE),
         (math.nan, errors.PORT_NOT_INTEGER),

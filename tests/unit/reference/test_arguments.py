@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from conformance.adapters.reference import errors
 from conformance.adapters.reference.arguments import parse_connect_arguments
 from conformance.adapters.reference.errors import JSError, JSThrow
 from conformance.adapters.reference.mutants import quirks_for
-from conformance.jsvalues import UNDEFINED, JSBigInt
+from conformance.jsvalues import JSURL, UNDEFINED, JSBigInt
 
 ADDRESS = "localhost:80"
 
@@ -63,11 +65,49 @@ def test_b14_allow_half_open_is_coerced_to_boolean(value: object, expected: bool
 
 def test_b15_negative_high_water_mark_throws() -> None:
     assert error_of(ADDRESS, {"highWaterMark": -1}) == ("TypeError", errors.HIGH_WATER_MARK_NEGATIVE)
-    assert error_of(ADDRESS, {"highWaterMark": JSBigInt(-1)}) == (
-        "TypeError",
-        errors.HIGH_WATER_MARK_NEGATIVE,
-    )
+    # A bigint has its own message (B15, corrected 2026-11-30), also for one too large for 64 bits.
+    for value in (JSBigInt(-1), JSBigInt(2**64)):
+        assert error_of(ADDRESS, {"highWaterMark": value}) == ("TypeError", errors.HIGH_WATER_MARK_NEGATIVE_BIGINT)
     assert parse_connect_arguments(ADDRESS, {"highWaterMark": 1024}).high_water_mark == 1024
+
+
+@pytest.mark.parametrize("value", [math.nan, "lots", UNDEFINED, {}])
+def test_b15_high_water_mark_that_is_nan_is_not_an_integer(value: object) -> None:
+    if value is UNDEFINED:  # absent or undefined: no option at all
+        assert parse_connect_arguments(ADDRESS, {"highWaterMark": value}).high_water_mark is None
+        return
+    assert error_of(ADDRESS, {"highWaterMark": value}) == ("TypeError", errors.HIGH_WATER_MARK_NOT_INTEGER)
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0, 0), ("4096", 4096), (2.0**64, 2.0**64), (JSBigInt(16), 16)])
+def test_b15_high_water_mark_bounds_are_accepted(value: object, expected: float) -> None:
+    assert parse_connect_arguments(ADDRESS, {"highWaterMark": value}).high_water_mark == expected
+
+
+@pytest.mark.parametrize("address", [UNDEFINED, None])
+def test_b52_a_missing_address_throws_before_anything_else(address: object) -> None:
+    # Even with options that are themselves invalid: the address argument is converted first.
+    assert error_of(address, {"highWaterMark": -1}) == ("TypeError", errors.ADDRESS_REQUIRED)
+    assert error_of(address, UNDEFINED, "missing-address-stringified") == ("TypeError", errors.ADDRESS_MISSING_PORT)
+
+
+def test_b52_a_url_object_is_read_through_hostname_and_port() -> None:
+    url = JSURL("http://127.0.0.1:8080/path?q=1")
+    assert parse_connect_arguments(url).destination.address == "127.0.0.1:8080"
+    assert parse_connect_arguments(url).destination.object_form
+    assert parse_connect_arguments(JSURL("http://[::1]:81/")).destination.address == "[::1]:81"
+    assert parse_connect_arguments(JSURL("http://127.0.0.1/")).destination.address == "127.0.0.1:0"
+    # The mutant stringifies it: "http://127.0.0.1:8080/path?q=1" is no host:port.
+    assert error_of(url, UNDEFINED, "url-object-stringified")[0] == "TypeError"
+
+
+@pytest.mark.parametrize("options", ["on", 42, True])
+def test_b52_options_that_are_not_an_object_throw(options: object) -> None:
+    assert error_of(ADDRESS, options) == ("TypeError", errors.OPTIONS_NOT_OBJECT)
+
+
+def test_b52_null_options_are_no_options_as_in_webidl() -> None:
+    assert parse_connect_arguments(ADDRESS, None) == parse_connect_arguments(ADDRESS)
 
 
 @pytest.mark.parametrize("options", ["on", 42, True])

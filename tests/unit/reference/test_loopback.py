@@ -371,7 +371,10 @@ def test_cancel_reader_and_abort_writer() -> None:
             abort = await client.op("abort_writer", socket=s, reason={"why": 1}, timeout_ms=2000)
             assert abort["status"] == "resolved"
             write = await client.op("write", socket=s, data=data(b"x"), timeout_ms=2000)
-            assert write["error"] == {"name": None, "message": None, "value": {"why": 1}}
+            # B56: after abort(), writes reject as on a closed stream, not with the abort reason.
+            assert write["error"] == {"name": "TypeError", "message": "This WritableStream has been closed."}
+            closed = await client.op("await", socket=s, promise="closed", timeout_ms=100)
+            assert closed["status"] == "pending"  # neither cancel nor abort settles closed
             await client.end()
 
     run(scenario())
@@ -387,8 +390,12 @@ def test_protocol_errors() -> None:
         assert no_socket["status"] == "protocol_error"
         no_handle = await adapter.request({"seq": 3, "op": "await", "promise": "p9", "timeout_ms": 10})
         assert no_handle["status"] == "protocol_error"
+        # connect without address is connect() with no argument (B52): a TypeError, no protocol error.
         no_address = await adapter.request({"seq": 4, "op": "connect"})
-        assert no_address["status"] == "protocol_error"
+        assert no_address["status"] == "threw"
+        assert no_address["error"] == {"name": "TypeError", "message": errors.ADDRESS_REQUIRED}
+        bad_same = await adapter.request({"seq": 7, "op": "same", "socket": "s9", "a": "opened", "b": "closed"})
+        assert bad_same["status"] == "protocol_error"
         await adapter.request({"seq": 5, "op": "shutdown"})
         after = await adapter.request({"seq": 6, "op": "hello", "protocol": 1})
         assert after["status"] == "protocol_error"

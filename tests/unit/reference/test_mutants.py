@@ -243,6 +243,121 @@ async def _(client: Client, listener: Peer, refused: int) -> Any:
     return (await client.op("read", socket=s, timeout_ms=2000))["value"]["value"]["view"]
 
 
+@scenario("high-water-mark-ignored", [16, 16 - 16 * 1024 * 1024])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address, {"highWaterMark": 16})
+    await listener.accept()  # and never read: the write below stays queued
+    before = (await client.op("desired_size", socket=s))["value"]
+    big = {"$type": "pattern", "seed": "eA==", "size": 16 * 1024 * 1024}
+    await client.op("write", socket=s, timeout_ms=0, data=big)
+    return [before, (await client.op("desired_size", socket=s))["value"]]
+
+
+@scenario("missing-address-stringified", errors.ADDRESS_REQUIRED)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return (await client.op("connect", address=None))["error"]["message"]
+
+
+@scenario("infinite-port-out-of-range", errors.PORT_NOT_INTEGER)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    port = {"$type": "number", "value": "Infinity"}
+    return (await client.op("connect", address={"hostname": "127.0.0.1", "port": port}))["error"]["message"]
+
+
+@scenario("url-object-stringified", "127.0.0.1")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    reply = await client.op("connect", address={"$type": "url", "href": f"http://{listener.address}/"})
+    if reply["status"] != "returned":
+        return reply["status"]
+    opened = await client.op("await", socket=reply["value"]["socket"], promise="opened", timeout_ms=2000)
+    return opened["value"]["remoteAddress"].split(":")[0]
+
+
+@scenario("close-closes-all-sockets", "pending")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    a = await client.connect(listener.address)
+    await listener.accept()
+    b = await client.connect(listener.address)
+    await listener.accept()
+    await client.op("close", socket=a, timeout_ms=2000)
+    return await status(client, "await", socket=b, promise="closed", timeout_ms=200)
+
+
+@scenario("http-hint-string-form-only", True)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect({"hostname": "", "port": 80})
+    reply = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    return reply["error"]["message"].endswith(errors.HTTP_PORT_HINT)
+
+
+@scenario("port-65535-rejected", "returned")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address={"hostname": "127.0.0.1", "port": 65535})
+
+
+@scenario("host-length-excludes-port", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    hostname = "a" * 250 + ".b"  # 252 characters, and ":9999" makes 257
+    return await status(client, "connect", address={"hostname": hostname, "port": 9999})
+
+
+@scenario("cancel-reader-closes-socket", ["pending", "resolved"])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await listener.accept()
+    await client.op("cancel_reader", socket=s, timeout_ms=2000)
+    closed = await status(client, "await", socket=s, promise="closed", timeout_ms=200)
+    return [closed, await status(client, "write", socket=s, data=data(b"x"), timeout_ms=2000)]
+
+
+@scenario("read-after-done-rejects", ["resolved", "resolved"])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address, {"allowHalfOpen": True})
+    conn = await listener.accept()
+    conn.shutdown_write()
+    await client.op("read", socket=s, timeout_ms=2000)
+    return [await status(client, "read", socket=s, timeout_ms=2000) for _ in range(2)]
+
+
+@scenario("flush-drops-queued-writes", ["resolved", 16 * 1024 * 1024 + 2])
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    big = {"$type": "pattern", "seed": "YWI=", "size": 16 * 1024 * 1024}
+    await client.op("write", socket=s, timeout_ms=0, data=big)
+    behind = await client.op("write", socket=s, timeout_ms=0, data=data(b"ab"))
+    await client.op("close", socket=s, timeout_ms=0)
+    received = len(await conn.recv_until_eof(timeout=10))
+    return [await status(client, "await", promise=behind["promise"], timeout_ms=2000), received]
+
+
+@scenario("large-write-truncated", 32 * 1024 * 1024)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    big = {"$type": "pattern", "seed": "eA==", "size": 32 * 1024 * 1024}
+    await client.op("write", socket=s, timeout_ms=10000, data=big)
+    await client.op("close_writer", socket=s, timeout_ms=2000)
+    return len(await conn.recv_until_eof(timeout=10))
+
+
+@scenario("close-after-eof-rejects-closed", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    conn.shutdown_write()
+    await client.op("read", socket=s, timeout_ms=2000)
+    await client.op("close", socket=s, timeout_ms=2000)
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=2000)
+
+
+@scenario("remote-address-lowercased", "LOCALHOST")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(f"LOCALHOST:{listener.port}")
+    reply = await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    return reply["value"]["remoteAddress"].split(":")[0]
+
+
 @scenario("port-25-allowed-with-tls", errors.PORT_25_PROHIBITED)
 async def _(client: Client, listener: Peer, refused: int) -> Any:
     # Nothing listens on port 25 here: the reference refuses before dialling, the mutant dials and fails.

@@ -367,8 +367,9 @@ def test_abort_errors_the_stream_and_rejects_queued_writes() -> None:
         assert first.reason == "reason"
         later = writer.write(JSBytes(b"b"))
         later.mark_handled()
-        assert later.reason == "reason"
+        assert error_message(later) == errors.WRITABLE_CLOSED  # B56: later writes see a closed stream
         assert sink.events == [("abort", "reason")]
+        await stream.flush()  # an abort the app asked for is no error of the socket's flush
         await asyncio.sleep(0.01)
         assert len(tasks) == 0  # the pump was stopped, not left waiting
 
@@ -401,5 +402,112 @@ def test_flush_waits_for_queued_writes_and_reports_errors() -> None:
         stream.fail(JSError("Error", "gone"))
         with pytest.raises(JSThrow):
             await stream.flush()
+
+    run(scenario())
+
+
+# -- backpressure (B15, B50) ------------------------------------------------------------------
+
+
+def test_without_high_water_mark_desired_size_is_one_and_ready_stays_resolved() -> None:
+    async def scenario() -> None:
+        stream, sink, _ = writable()
+        writer = stream.get_writer()
+        sink.open.clear()
+        writer.write(JSBytes(b"x" * 100))
+        assert writer.desired_size == 1
+        assert writer.ready.state is PromiseState.FULFILLED
+        sink.open.set()
+
+    run(scenario())
+
+
+def test_high_water_mark_counts_queued_bytes_and_ready_waits_for_the_drain() -> None:
+    async def scenario() -> None:
+        tracker = RejectionTracker()
+        sink, tasks = FakeSink(), TaskSet()
+        gate: Promise[Any] = Promise.resolved(tracker, {})
+        stream = WritableStream(tracker, sink, gate=gate, spawn=tasks.spawn, quirks=FAITHFUL, high_water_mark=16)
+        writer = stream.get_writer()
+        assert (writer.desired_size, writer.ready.state) == (16, PromiseState.FULFILLED)
+        sink.open.clear()
+        first = writer.write(JSBytes(b"a" * 10))
+        assert (writer.desired_size, writer.ready.state) == (6, PromiseState.FULFILLED)
+        writer.write(JSBytes(b"b" * 10))
+        assert writer.desired_size == -4
+        ready = writer.ready
+        assert ready.state is PromiseState.PENDING
+        sink.open.set()
+        await first.join()
+        await ready.join()  # resolved once the queue drained below the mark
+        assert writer.desired_size == 16
+        await writer.close().join()
+        assert writer.desired_size == 0  # closed
+
+    run(scenario())
+
+
+def test_high_water_mark_zero_is_ready_until_a_write_is_queued() -> None:
+    async def scenario() -> None:
+        tracker = RejectionTracker()
+        sink, tasks = FakeSink(), TaskSet()
+        gate: Promise[Any] = Promise.resolved(tracker, {})
+        stream = WritableStream(tracker, sink, gate=gate, spawn=tasks.spawn, quirks=FAITHFUL, high_water_mark=0)
+        writer = stream.get_writer()
+        assert (writer.desired_size, writer.ready.state) == (0, PromiseState.FULFILLED)
+        sink.open.clear()
+        writer.write(JSBytes(b"z"))
+        assert (writer.desired_size, writer.ready.state) == (-1, PromiseState.PENDING)
+        sink.open.set()
+
+    run(scenario())
+
+
+def test_mutants_of_backpressure() -> None:
+    async def scenario() -> None:
+        tracker = RejectionTracker()
+        gate: Promise[Any] = Promise(tracker)
+        ignored = WritableStream(
+            tracker,
+            FakeSink(),
+            gate=gate,
+            spawn=TaskSet().spawn,
+            quirks=quirks_for("high-water-mark-ignored"),
+            high_water_mark=16,
+        )
+        assert ignored.get_writer().desired_size == 1
+        waiting = WritableStream(
+            tracker, FakeSink(), gate=gate, spawn=TaskSet().spawn, quirks=quirks_for("ready-waits-for-opened")
+        )
+        ready = waiting.get_writer().ready
+        assert ready.state is PromiseState.PENDING  # the faithful reference resolves it at once (B50)
+        gate.resolve({})
+        assert ready.state is PromiseState.FULFILLED
+
+    run(scenario())
+
+
+def test_a_second_writer_close_after_the_first_finished_rejects() -> None:
+    async def scenario() -> None:
+        stream, _, _ = writable()
+        writer = stream.get_writer()
+        await writer.close().join()
+        again = writer.close()
+        again.mark_handled()
+        assert error_message(again) == errors.WRITABLE_CLOSED
+
+    run(scenario())
+
+
+def test_a_read_after_done_gives_done_again_except_in_the_mutant() -> None:
+    async def scenario() -> None:
+        for mutant, second in ((None, PromiseState.FULFILLED), ("read-after-done-rejects", PromiseState.REJECTED)):
+            stream, _, _ = readable(quirks_for(mutant))
+            reader = stream.get_reader()
+            stream.push_eof()
+            assert reader.read().result().done
+            again = reader.read()
+            again.mark_handled()
+            assert again.state is second
 
     run(scenario())

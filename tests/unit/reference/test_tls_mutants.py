@@ -120,6 +120,45 @@ async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
     return await status(client, "await", socket=s2, promise="opened", timeout_ms=2000)
 
 
+@scenario("ready-waits-for-opened", "resolved")
+async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
+    s = await client.connect(f"localhost:{listener.port}", {"secureTransport": "on"})
+    await listener.accept()  # and never shake hands: opened stays pending
+    return await status(client, "ready", socket=s, timeout_ms=300)
+
+
+@scenario("new-socket-upgraded-true", False)
+async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
+    _, s2, _ = await start_tls(client, listener, certs, "good")
+    return (await client.op("get", socket=s2, property="upgraded"))["value"]
+
+
+@scenario("start-tls-options-not-inherited", 16)
+async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
+    s1 = await client.connect(f"localhost:{listener.port}", {"secureTransport": "starttls", "highWaterMark": 16})
+    conn = await listener.accept()
+    s2 = (await client.op("start_tls", socket=s1))["value"]["socket"]
+    await ServerTls(conn, server_context(certs, "good")).handshake()
+    await client.op("await", socket=s2, promise="opened", timeout_ms=2000)
+    return (await client.op("desired_size", socket=s2))["value"]
+
+
+@scenario("start-tls-before-opened-throws", "returned")
+async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
+    s1 = await client.connect(f"localhost:{listener.port}", {"secureTransport": "starttls"})
+    return await status(client, "start_tls", socket=s1)  # at once, before opened settled
+
+
+@scenario("upgraded-set-after-handshake", [True, "pending"])
+async def _(client: Client, listener: Peer, certs: RunCertificates) -> Any:
+    s1 = await client.connect(f"localhost:{listener.port}", {"secureTransport": "starttls"})
+    await listener.accept()  # the server never shakes hands
+    s2 = (await client.op("start_tls", socket=s1))["value"]["socket"]
+    await client.op("await", socket=s1, promise="closed", timeout_ms=2000)
+    upgraded = (await client.op("get", socket=s1, property="upgraded"))["value"]
+    return [upgraded, await status(client, "await", socket=s2, promise="opened", timeout_ms=200)]
+
+
 async def observe(mutant: str | None, function: TlsScenario, certs: RunCertificates) -> Any:
     async with peer() as listener:
         client = Client(mutant, ca_pem=certs.ca_pem)
