@@ -6,6 +6,11 @@ file) and the docs' table (checked by a test). Forms besides the built-in names:
 ``reference+<mutant>`` (a deliberately broken reference), ``stdio:CMD ARGS`` (any
 program speaking the protocol on stdin/stdout) and ``ws://HOST:PORT/PATH`` (a
 WebSocket server speaking it).
+
+``NAME@VERSION`` (``workerd@1.20260426.1``, ``miniflare@3.20231218.0``, ``latest``
+too) picks one published npm version of a built-in's package instead of its pinned
+one: ``parse_versioned`` is the one parser; a version the registry does not list
+is a ``UsageError``, and it is installed on demand into the npm cache.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class Builtin:
     published: bool = True
     #: Known non-pass outcomes, relative to the checkout (``report publish`` passes it to ``run``).
     expectations: str | None = None
+    #: The npm package whose published versions ``NAME@VERSION`` installs (the factory gets ``version=``).
+    npm_package: str | None = None
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -52,6 +59,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.workerd:workerd_spec",
         npm_packages="workerd",
         expectations="expectations/workerd.yaml",
+        npm_package="workerd",
     ),
     Builtin(
         "node-socket",
@@ -59,6 +67,15 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.node_socket:node_socket_spec",
         npm_packages="node-socket",
         expectations="expectations/node-socket.yaml",
+        npm_package="@arrowood.dev/socket",
+    ),
+    Builtin(
+        "miniflare",
+        "Miniflare (workerd as `wrangler dev` runs it) on Node 22 from npm, one process per lane, loopback only",
+        "conformance.adapters.miniflare:miniflare_spec",
+        npm_packages="miniflare",
+        expectations="expectations/miniflare.yaml",
+        npm_package="miniflare",
     ),
 )
 
@@ -88,7 +105,46 @@ def _load(entry: Builtin) -> Callable[..., AdapterSpec]:
     return factory
 
 
+def versioned_names() -> list[str]:
+    """The built-ins that accept ``NAME@VERSION``."""
+    return [entry.name for entry in BUILTINS if entry.npm_package]
+
+
+def parse_versioned(value: str) -> tuple[Builtin, str] | None:
+    """``NAME@VERSION`` as (built-in, version); ``None`` when ``value`` is not of that form.
+
+    The version is checked only for its shape here; ``resolve_version`` checks the registry.
+    """
+    if value.startswith(("stdio:", "ws://", "wss://", "ws-launch:")) or "@" not in value:
+        return None
+    name, _, version = value.partition("@")
+    entry = builtin(name)
+    if entry is None or entry.npm_package is None:
+        raise UsageError(
+            f"--adapter {value!r}: NAME@VERSION needs one of {', '.join(versioned_names())} as NAME, got {name!r}"
+        )
+    from .npm_versions import is_version
+
+    if version != "latest" and not is_version(version):
+        raise UsageError(f"--adapter {value!r}: {version!r} is not a version (e.g. {name}@1.2.3, or {name}@latest)")
+    return entry, version
+
+
+def resolve_version(entry: Builtin, version: str) -> str:
+    """The exact published version (``latest`` resolved); installed versions need no registry (offline)."""
+    from . import npm_cache, npm_versions
+
+    assert entry.npm_package is not None
+    if version != "latest" and npm_cache.is_installed(npm_cache.version_dir(entry.npm_package, version)):
+        return version
+    return npm_versions.published(entry.npm_package).check(version, f"--adapter {entry.name}@{version}")
+
+
 def resolve(value: str) -> AdapterSpec:
+    versioned = parse_versioned(value)
+    if versioned is not None:
+        chosen, version = versioned
+        return _load(chosen)(version=resolve_version(chosen, version))
     name, plus, variant = value.partition("+")
     entry = builtin(name)
     if entry is not None and entry.name == "reference":
@@ -109,8 +165,8 @@ def resolve(value: str) -> AdapterSpec:
     if value.startswith(("ws://", "wss://")):
         return AdapterSpec(value, lambda context: _websocket(value), default_lanes=EXTERNAL_LANES)
     raise UsageError(
-        f"--adapter {value!r}: expected one of {', '.join(names())}, reference+<mutant>, "
-        "stdio:'CMD ARGS' or ws://HOST:PORT/PATH"
+        f"--adapter {value!r}: expected one of {', '.join(names())}, NAME@VERSION, reference+<mutant>, "
+        "stdio:'CMD ARGS', ws-launch:'CMD ARGS' or ws://HOST:PORT/PATH"
     )
 
 

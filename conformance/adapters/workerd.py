@@ -48,8 +48,9 @@ from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
     WORKER_MODULE,
-    WorkerdConfig,
+    config_for,
     render,
+    support_for,
 )
 
 JS = resources.files(__package__).joinpath("js")
@@ -89,21 +90,37 @@ class WorkerdRuntime:
             raise InfrastructureError(f"{binary} --version failed: {error}") from None
         runtime = done.stdout.strip() or done.stderr.strip()
         if done.returncode != 0 or not runtime:
-            raise InfrastructureError(f"{binary} --version failed (exit {done.returncode}): {done.stderr.strip()}")
+            hint = ""
+            if "libc++" in done.stderr:
+                # The earliest releases with connect() (1.20230512.0) link libc++ dynamically.
+                hint = "; this workerd release needs the libc++ runtime (Debian/Ubuntu: apt-get install libc++1)"
+            raise InfrastructureError(
+                f"workerd {version} cannot run here: {binary} --version failed (exit {done.returncode}): "
+                f"{done.stderr.strip()[-500:]}{hint}"
+            )
         return cls(binary=binary, version=version, runtime=runtime)
 
 
-def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = None) -> AdapterSpec:
-    """The ``--adapter workerd`` spec: installs the pinned runtime now, one process per lane later.
+def workerd_spec(
+    node_modules: Path | None = None, interpreter: Path | None = None, version: str | None = None
+) -> AdapterSpec:
+    """The ``--adapter workerd`` (or ``workerd@VERSION``) spec: installs the runtime now, one process per lane later.
 
+    ``version`` is a published npm version (installed on demand) instead of the pinned one;
     ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
+    A version that cannot run at all is an ``InfrastructureError`` (exit 3) saying why.
     """
-    runtime = WorkerdRuntime.from_node_modules(node_modules or npm_cache.ensure("workerd"))
+    if node_modules is None:
+        node_modules = npm_cache.ensure_version("workerd", version) if version else npm_cache.ensure("workerd")
+    runtime = WorkerdRuntime.from_node_modules(node_modules)
+    support = support_for(runtime.version)
+    if support.unusable:
+        raise InfrastructureError(f"workerd {runtime.version} cannot run the suite: {support.unusable}")
 
     def make(context: RunContext) -> WorkerdTransport:
         return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
 
-    return AdapterSpec("workerd", make, default_lanes=LANES)
+    return AdapterSpec(f"workerd@{runtime.version}" if version else "workerd", make, default_lanes=LANES)
 
 
 def _js_source(name: str) -> bytes:
@@ -200,11 +217,7 @@ class WorkerdTransport(WebSocketTransport):
             WORKER_MODULE: _js_source("workerd-worker.js"),
             INTERPRETER_MODULE: interpreter,
             CA_FILE: self._ca_pem.encode("ascii"),
-            CONFIG_FILE: render(
-                WorkerdConfig(
-                    adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
-                )
-            ).encode("utf-8"),
+            CONFIG_FILE: render(config_for(self.runtime.version, self.runtime.runtime)).encode("utf-8"),
         }
         for name, data in files.items():
             path = folder / name
