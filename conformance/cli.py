@@ -44,7 +44,16 @@ def _lanes(value: str) -> int | None:
 
 
 def _adapter_help() -> str:
-    return " | ".join([*registry.names(), "reference+<mutant>", "stdio:'CMD ARGS'", "ws://HOST:PORT/PATH"])
+    return " | ".join(
+        [
+            *registry.names(),
+            f"{'|'.join(registry.versioned_names())}@VERSION",
+            "reference+<mutant>",
+            "stdio:'CMD ARGS'",
+            "ws://HOST:PORT/PATH",
+            "ws-launch:'CMD ARGS'",
+        ]
+    )
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:

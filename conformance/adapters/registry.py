@@ -4,8 +4,9 @@ Every place that lists adapters reads ``BUILTINS``: the CLI's help and ``install
 ``report publish`` (which implementations are published and with which expectations
 file) and the docs' table (checked by a test). Forms besides the built-in names:
 ``reference+<mutant>`` (a deliberately broken reference), ``stdio:CMD ARGS`` (any
-program speaking the protocol on stdin/stdout) and ``ws://HOST:PORT/PATH`` (a
-WebSocket server speaking it).
+program speaking the protocol on stdin/stdout), ``ws://HOST:PORT/PATH`` (a
+WebSocket server speaking it) and ``ws-launch:CMD ARGS`` (a WebSocket adapter the
+harness starts, one per lane, with the run's CA in its environment).
 
 ``NAME@VERSION`` (``workerd@1.20260426.1``, ``miniflare@3.20231218.0``, ``latest``
 too) picks one published npm version of a built-in's package instead of its pinned
@@ -26,6 +27,7 @@ from .base import AdapterSpec, RunContext, launch_environment
 
 if TYPE_CHECKING:
     from ..protocol.transports import StdioTransport, WebSocketTransport
+    from .ws_launch import LaunchedWebSocketTransport
 
 #: Lanes ``-n auto`` gives an adapter the table does not know (a process or session each).
 EXTERNAL_LANES = 4
@@ -154,20 +156,33 @@ def resolve(value: str) -> AdapterSpec:
     if entry is not None and not plus:
         return _load(entry)()
     if value.startswith("stdio:"):
-        command = value[len("stdio:") :].strip()
-        try:
-            argv = shlex.split(command)
-        except ValueError as error:
-            raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
-        if not argv:
-            raise UsageError("--adapter stdio: needs a command, e.g. stdio:'node adapter.js'")
+        argv = _command(value, "stdio:")
         return AdapterSpec(value, lambda context: _stdio(argv, context), default_lanes=EXTERNAL_LANES)
     if value.startswith(("ws://", "wss://")):
         return AdapterSpec(value, lambda context: _websocket(value), default_lanes=EXTERNAL_LANES)
+    if value.startswith("ws-launch:"):
+        launched = _command(value, "ws-launch:")
+        return AdapterSpec(value, lambda context: _launched(launched, context), default_lanes=EXTERNAL_LANES)
     raise UsageError(
         f"--adapter {value!r}: expected one of {', '.join(names())}, NAME@VERSION, reference+<mutant>, "
         "stdio:'CMD ARGS', ws-launch:'CMD ARGS' or ws://HOST:PORT/PATH"
     )
+
+
+def _command(value: str, prefix: str) -> list[str]:
+    try:
+        argv = shlex.split(value[len(prefix) :].strip())
+    except ValueError as error:
+        raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
+    if not argv:
+        raise UsageError(f"--adapter {prefix} needs a command, e.g. {prefix}'node adapter.js'")
+    return argv
+
+
+def _launched(argv: list[str], context: RunContext) -> LaunchedWebSocketTransport:
+    from .ws_launch import LaunchedWebSocketTransport
+
+    return LaunchedWebSocketTransport(argv, launch_environment(context))
 
 
 def _stdio(argv: list[str], context: RunContext) -> StdioTransport:

@@ -29,12 +29,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -44,6 +42,7 @@ from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
+from .processes import parent_death_signal
 from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
@@ -125,27 +124,6 @@ def workerd_spec(
 
 def _js_source(name: str) -> bytes:
     return JS.joinpath(name).read_bytes()
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive SIGKILL when the harness dies (Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def arm() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the harness died before the line above
-            os._exit(1)
-
-    return arm
 
 
 def _sweep_stale_folders() -> None:
@@ -260,7 +238,7 @@ class WorkerdTransport(WebSocketTransport):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_parent_death_signal(),
+                preexec_fn=parent_death_signal(),
             )
         finally:
             # workerd holds its own copy; ours must go, so a dead workerd refuses connections.
