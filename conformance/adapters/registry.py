@@ -47,6 +47,8 @@ class Builtin:
     expectations: str | None = None
     #: The npm package whose published versions ``NAME@VERSION`` installs (the factory gets ``version=``).
     npm_package: str | None = None
+    #: Memory of one lane (its processes), in MB: ``history`` runs as many versions at once as memory allows.
+    lane_mb: int = 50
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -62,6 +64,7 @@ BUILTINS: tuple[Builtin, ...] = (
         npm_packages="workerd",
         expectations="expectations/workerd.yaml",
         npm_package="workerd",
+        lane_mb=75,
     ),
     Builtin(
         "node-socket",
@@ -78,6 +81,7 @@ BUILTINS: tuple[Builtin, ...] = (
         npm_packages="miniflare",
         expectations="expectations/miniflare.yaml",
         npm_package="miniflare",
+        lane_mb=150,
     ),
 )
 

@@ -16,7 +16,9 @@ revision, the run dates and durations; per implementation the pass rate per
 level and a per-case score; the matrix of cases by implementations grouped by
 area, filterable by outcome, level, tag and text; and for each case a view with
 its sources, its location in ``spec/`` and, per implementation, the outcome,
-the message and the transcript as a step table.
+the message and the transcript as a step table. With timelines (``history``,
+from ``report/timeline.py``), a timeline view per runtime: its versions in order,
+each with its outcome counts and the cases that changed from the previous version.
 """
 
 from __future__ import annotations
@@ -162,8 +164,16 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
     return info, cases
 
 
-def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE) -> dict[str, Any]:
-    """What the page's script renders: implementations, and the union of their cases."""
+def report_data(
+    results: list[tuple[str, dict[str, Any]]],
+    title: str = DEFAULT_TITLE,
+    history: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What the page's script renders: implementations, the union of their cases, and timelines.
+
+    ``history`` holds ``timeline.html_data`` of each runtime whose versions were run
+    (``connect-conformance history``): the page draws them as its timeline view.
+    """
     implementations = []
     per_impl: list[dict[str, dict[str, Any]]] = []
     for name, document in results:
@@ -202,6 +212,7 @@ def report_data(results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_
         "spec_revisions": revisions,
         "implementations": implementations,
         "cases": rows,
+        "history": _finite(history or []),
     }
 
 
@@ -210,7 +221,11 @@ def _csp_hash(text: str) -> str:
 
 
 def render(
-    results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, *, content_security_policy: bool = True
+    results: list[tuple[str, dict[str, Any]]],
+    title: str = DEFAULT_TITLE,
+    *,
+    content_security_policy: bool = True,
+    history: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole page for (name, loaded results.json) pairs, one per implementation.
 
@@ -221,7 +236,7 @@ def render(
     style = _asset("report.css")
     if "</script" in script.lower() or "</style" in style.lower():
         raise RuntimeError("an html_assets file contains a closing tag")
-    data = embed_json(report_data(results, title))
+    data = embed_json(report_data(results, title, history))
     policy = ""
     if content_security_policy:
         rules = (
@@ -276,13 +291,19 @@ def _default_names(paths: list[Path]) -> list[str]:
     return names
 
 
-def write(paths: list[Path], output: Path, names: list[str] | None = None, title: str = DEFAULT_TITLE) -> Path:
+def write(
+    paths: list[Path],
+    output: Path,
+    names: list[str] | None = None,
+    title: str = DEFAULT_TITLE,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
     """Write the report of these results.json files (or folders holding one) to ``output``."""
     if names is None:
         names = _default_names(paths)
     if len(names) != len(paths):
         raise ValueError(f"{len(paths)} results files but {len(names)} names")
-    page = render([(name, _load(path)) for name, path in zip(names, paths, strict=True)], title)
+    page = render([(name, _load(path)) for name, path in zip(names, paths, strict=True)], title, history=history)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(output.name + ".part")
     temporary.write_text(page, encoding="utf-8")
