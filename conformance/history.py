@@ -275,25 +275,40 @@ async def _run_version(options: HistoryOptions, version: str, lanes: int, folder
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _last_error(log: Path) -> str:
+def _last_error(log: Path, limit: int = 400) -> str:
+    """The run's last ``error:`` message with the adapter output quoted under it (stack lines left out)."""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
-    return errors[-1] if errors else (lines[-1] if lines else "")
+    starts = [index for index, line in enumerate(lines) if line.startswith("error: ")]
+    if not starts:
+        return lines[-1] if lines else ""
+    block = [lines[starts[-1]].removeprefix("error: ")]
+    for line in lines[starts[-1] + 1 :]:
+        text = line.strip()
+        if not line.startswith(" ") or text.startswith(("stack:", "at ")) or "symboliz" in text:
+            continue
+        block.append(text)
+    reason = " | ".join(block)
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."
 
 
 def _write_manifest(folder: Path, options: HistoryOptions, outcomes: list[VersionOutcome]) -> Path:
     """``history.json``: what this history run tried; versions of earlier runs keep their entries."""
     path = folder / timeline.MANIFEST
     previous: dict[str, Any] = {}
+    commands: list[str] = []
     if path.is_file():
-        previous = {item["version"]: item for item in json.loads(path.read_text(encoding="utf-8")).get("versions", [])}
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        previous = {item["version"]: item for item in earlier.get("versions", [])}
+        commands = [str(command) for command in earlier.get("commands", [])]
     for outcome in outcomes:
         previous[outcome.version] = outcome.as_dict()
+    command = command_line(options)
     entry = family_entry(options.family)
     document = {
         "family": options.family,
         "package": entry.npm_package,
-        "command": command_line(options),
+        # Every command that added versions to this folder, in order: together they regenerate it.
+        "commands": [*[c for c in commands if c != command], command],
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": [previous[v] for v in sorted(previous, key=npm_versions.semver_key)],
     }

@@ -109,17 +109,23 @@ def workerd_spec(
     ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
     A version that cannot run at all is an ``InfrastructureError`` (exit 3) saying why.
     """
+    if version is not None:
+        _check_support(version)  # before installing: no download for a release that cannot run
     if node_modules is None:
         node_modules = npm_cache.ensure_version("workerd", version) if version else npm_cache.ensure("workerd")
     runtime = WorkerdRuntime.from_node_modules(node_modules)
-    support = support_for(runtime.version)
-    if support.unusable:
-        raise InfrastructureError(f"workerd {runtime.version} cannot run the suite: {support.unusable}")
+    _check_support(runtime.version)
 
     def make(context: RunContext) -> WorkerdTransport:
         return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
 
     return AdapterSpec(f"workerd@{runtime.version}" if version else "workerd", make, default_lanes=LANES)
+
+
+def _check_support(version: str) -> None:
+    unusable = support_for(version).unusable
+    if unusable:
+        raise InfrastructureError(f"workerd {version} cannot run the suite: {unusable}")
 
 
 def _js_source(name: str) -> bytes:

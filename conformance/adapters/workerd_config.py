@@ -80,8 +80,8 @@ FEATURES: tuple[Feature, ...] = (
         "cloudflare:sockets",
         since="1.20230512.0",
         needed_by="run",
-        evidence="connect() first shipped in workerd 1.20230512.0 (May 2023); older releases reject the "
-        "import of cloudflare:sockets",
+        evidence="connect() first shipped in workerd 1.20230512.0 (May 2023); 1.20230404.0, the release "
+        'before it, exits at start-up with: No such module "cloudflare:sockets"',
     ),
 )
 
@@ -127,7 +127,6 @@ def config_for(version: str, runtime: str) -> WorkerdConfig:
             "version": version,
             "runtime": runtime,
             "capabilities": list(support.capabilities),
-            "compatibility_date": support.compatibility_date,
         },
         compatibility_date=support.compatibility_date,
     )

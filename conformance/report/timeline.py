@@ -26,6 +26,8 @@ from ..adapters.npm_versions import is_version, semver_key
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 MANIFEST = "history.json"
+#: Families whose versions run a workerd release (with that release's date as compatibility date).
+WORKERD_BASED = ("workerd", "miniflare")
 BISECTS = "bisect.json"
 
 
@@ -64,7 +66,8 @@ class Timeline:
     runs: list[VersionRun]
     unusable: dict[str, str] = field(default_factory=dict)
     """Versions that could not run at all, with the reason."""
-    command: str = ""
+    commands: list[str] = field(default_factory=list)
+    """The ``history`` commands that made this folder, in order."""
     bisects: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -142,7 +145,7 @@ def load(folder: Path) -> Timeline:
         family=str(manifest.get("family") or folder.name),
         runs=[_load_run(version, folder / version / "results.json") for version in versions],
         unusable=unusable,
-        command=str(manifest.get("command", "")),
+        commands=[str(command) for command in manifest.get("commands", [])],
         bisects=bisects,
     )
 
@@ -159,8 +162,13 @@ def markdown(timeline: Timeline) -> str:
         "",
         f"Outcomes of the suite on {len(runs)} published versions of {timeline.family}, oldest first.",
     ]
-    if timeline.command:
-        lines.append(f"Regenerate with `{timeline.command}`.")
+    if timeline.commands:
+        lines.append("Regenerate with " + ", then ".join(f"`{command}`" for command in timeline.commands) + ".")
+    if timeline.family in WORKERD_BASED:
+        lines.append(
+            "Each workerd release runs with its own release date as compatibility date (the newest it accepts), so a "
+            "change behind a compatibility flag shows up at the first release dated after the flag."
+        )
     lines += [
         "Each version's full results (with transcripts) are in `<version>/results.json`; "
         "`index.html` is the same timeline in the offline HTML report.",
@@ -260,7 +268,7 @@ def html_data(timeline: Timeline, page: str) -> dict[str, Any]:
     return {
         "family": timeline.family,
         "page": page,
-        "command": timeline.command,
+        "commands": timeline.commands,
         "versions": [
             {
                 "version": run.version,

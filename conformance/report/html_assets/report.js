@@ -203,7 +203,9 @@
             data.outcomes.map((outcome) => el("th", { scope: "col" }, outcomeBadge(outcome))),
             el("th", { scope: "col" }, "cases that changed from the previous version"))),
           body),
-        line.command ? el("p", { className: "hint" }, "Regenerate with ", el("code", {}, line.command)) : null);
+        (line.commands || []).length
+          ? el("p", { className: "hint" }, "Regenerate with ", line.commands.map((command, i) => [i ? ", then " : null, el("code", {}, command)]))
+          : null);
     });
     return section;
   }
