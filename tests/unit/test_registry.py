@@ -71,7 +71,7 @@ def test_name_at_version_is_parsed_in_one_place() -> None:
         UsageError, match="NAME@VERSION needs one of workerd, node-socket, miniflare as NAME, got 'reference'"
     ):
         registry.parse_versioned("reference@0.1.0")
-    with pytest.raises(UsageError, match="'1.2' is not a version"):
+    with pytest.raises(UsageError, match=r"'1\.2' is not a version"):
         registry.parse_versioned("workerd@1.2")
 
 
