@@ -81,7 +81,7 @@ BUILTINS: tuple[Builtin, ...] = (
         npm_packages="miniflare",
         expectations="expectations/miniflare.yaml",
         npm_package="miniflare",
-        lane_mb=150,
+        lane_mb=240,
     ),
 )
 

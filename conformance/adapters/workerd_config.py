@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .npm_versions import semver_key, version_date
+from .npm_versions import is_version, semver_key, version_date
 
 #: What ``connect()`` may reach: 127.0.0.0/8 and ::1. Never ``public``, ``private`` or ``network``.
 ALLOW = ("local",)
@@ -98,7 +98,8 @@ class Support:
 
 
 def _has(version: str, feature: Feature) -> bool:
-    return semver_key(version) >= semver_key(feature.since)
+    # A version that is not a published one (a local build) is taken to have everything.
+    return not is_version(version) or semver_key(version) >= semver_key(feature.since)
 
 
 def support_for(version: str) -> Support:

@@ -150,6 +150,8 @@ def test_each_release_gets_a_compatibility_date_it_accepts() -> None:
     assert support_for("1.20261117.1").compatibility_date == COMPATIBILITY_DATE
     assert support_for("1.20270101.0").compatibility_date == COMPATIBILITY_DATE  # never past the pinned date
     assert support_for("2.0.0").compatibility_date == COMPATIBILITY_DATE  # no date in the version
+    local = support_for("0.0.0-local build")  # not a published version: taken to have everything
+    assert (local.unusable, local.capabilities, local.compatibility_date) == (None, CAPABILITIES, COMPATIBILITY_DATE)
 
 
 def test_releases_before_connect_cannot_run_and_say_why() -> None:
