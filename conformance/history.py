@@ -284,7 +284,11 @@ def _last_error(log: Path, limit: int = 400) -> str:
     block = [lines[starts[-1]].removeprefix("error: ")]
     for line in lines[starts[-1] + 1 :]:
         text = line.strip()
-        if not line.startswith(" ") or text.startswith(("stack:", "at ")) or "symboliz" in text:
+        if line.startswith("adapter ") or line.startswith("workerd output"):
+            continue  # the heading of the quoted output
+        if not line.startswith(" "):
+            break  # the end of the quoted output
+        if text.startswith(("stack:", "at ")) or "symboliz" in text:
             continue
         block.append(text)
     reason = " | ".join(block)
