@@ -1,10 +1,13 @@
 """The ``workerd`` adapter: the real runtime from npm, one process per lane.
 
-``workerd_spec()`` installs the pinned npm ``workerd`` (``npm_cache.ensure``) and
-returns an ``AdapterSpec`` whose transport factory gives each lane a
+``workerd_spec()`` installs the pinned npm ``workerd`` (``npm_cache.ensure``), or a
+published version for ``--adapter workerd@VERSION`` (``npm_cache.ensure_version``; a
+release that cannot run, per ``workerd_config.FEATURES``, is refused before any
+download), and returns an ``AdapterSpec`` whose transport factory gives each lane a
 ``WorkerdTransport``. Opening that transport:
 
-1. writes a private temporary folder (0700): ``config.capnp`` (see ``workerd_config``),
+1. writes a private temporary folder (0700): ``config.capnp`` (``workerd_config.config_for``:
+   what that release supports, e.g. its compatibility date),
    ``worker.js`` (``js/workerd-worker.js``), ``interpreter.js`` (``js/interpreter.js``)
    and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
 2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with

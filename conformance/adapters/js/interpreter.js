@@ -4,8 +4,10 @@
 // APIs present in both Node 20 and workerd (Promise, setTimeout/clearTimeout,
 // atob/btoa, TextEncoder, crypto.subtle.digest, ReadableStream readers). No
 // Buffer, process, require or imports. Runtimes wrap it in a transport shell:
-// node-socket.mjs (stdio, Node + @arrowood.dev/socket) and the workerd Worker
-// (WebSocket, cloudflare:sockets).
+// node-socket.mjs (stdio, Node + @arrowood.dev/socket) and the adapter Worker
+// workerd-worker.js (WebSocket, cloudflare:sockets), which workerd runs directly
+// and Miniflare behind the stdio relay miniflare.mjs. Any JavaScript runtime can
+// reuse it the same way (docs/adapters.md, section 2).
 //
 // API
 //
