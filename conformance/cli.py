@@ -56,7 +56,16 @@ def _duration(value: str) -> float:
 
 
 def _adapter_help() -> str:
-    return " | ".join([*registry.names(), "reference+<mutant>", "stdio:'CMD ARGS'", "ws://HOST:PORT/PATH"])
+    return " | ".join(
+        [
+            *registry.names(),
+            f"{'|'.join(registry.versioned_names())}@VERSION",
+            "reference+<mutant>",
+            "stdio:'CMD ARGS'",
+            "ws://HOST:PORT/PATH",
+            "ws-launch:'CMD ARGS'",
+        ]
+    )
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -165,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
         "install", help="install the npm packages of the JS adapters now (else: on first use)"
     )
     npm_adapters = ", ".join(registry.npm_package_sets())
-    install.add_argument("adapters", nargs="*", metavar="ADAPTER", help=f"{npm_adapters} (default: all)")
+    install.add_argument(
+        "adapters", nargs="*", metavar="ADAPTER", help=f"{npm_adapters} or NAME@VERSION (default: the pinned ones)"
+    )
 
     report = commands.add_parser("report", help="published reports")
     report_commands = report.add_subparsers(dest="report_command", required=True, parser_class=_Parser)
@@ -202,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds an answer may take beyond its timeout_ms (default 5, as in run)",
     )
 
+    _add_history(commands)
+    _add_bisect(commands)
+
     servers = commands.add_parser(
         "servers", help="run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"
     )
@@ -222,6 +236,98 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_peer_command(commands)
     return parser
+
+
+def _add_history(commands: argparse._SubParsersAction[_Parser]) -> None:
+    history = commands.add_parser(
+        "history", help="run the suite on many published versions of a runtime and write its timeline"
+    )
+    _add_selection(history)
+    families = ", ".join(registry.versioned_names())
+    history.add_argument("--adapter", required=True, metavar="NAME", help=f"the runtime: {families}")
+    history.add_argument(
+        "--versions",
+        required=True,
+        metavar="SPEC",
+        help="versions and ranges, comma-separated, e.g. 1.20230512.0..latest or 1.20260426.1,1.20261117.1",
+    )
+    history.add_argument("--every", metavar="PERIOD", help="one version per period of each range: 2w, 3mo, 1y")
+    history.add_argument(
+        "--out", type=Path, default=Path("reports/history"), metavar="DIR", help="default: reports/history"
+    )
+    _add_lanes(history, "cases of one version run")
+    history.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="J",
+        help="versions at once (default: as many as memory allows, at most 4)",
+    )
+
+
+def _add_bisect(commands: argparse._SubParsersAction[_Parser]) -> None:
+    bisect = commands.add_parser(
+        "bisect", help="find the first published version where a case's outcome changed (binary search)"
+    )
+    bisect.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    bisect.add_argument(
+        "--adapter", required=True, metavar="NAME", help=f"the runtime: {', '.join(registry.versioned_names())}"
+    )
+    bisect.add_argument("--case", metavar="ID", help="the case id (connect-conformance list shows them)")
+    bisect.add_argument("--good", metavar="VERSION", help="a version with one outcome")
+    bisect.add_argument("--bad", metavar="VERSION", help="a version with another (older or newer)")
+    bisect.add_argument(
+        "--save", action="store_true", help="record the finding in <out>/<adapter>/bisect.json (the timeline uses it)"
+    )
+    bisect.add_argument(
+        "--all-changes",
+        action="store_true",
+        help="instead of --case/--good/--bad: bisect every change the timeline in <out>/<adapter>/ shows, and save",
+    )
+    bisect.add_argument("--out", type=Path, default=Path("reports/history"), metavar="DIR")
+
+
+def _history(args: argparse.Namespace) -> int:
+    from .history import HistoryOptions, run_history
+
+    return run_history(
+        HistoryOptions(
+            family=args.adapter,
+            versions=args.versions,
+            every=args.every,
+            paths=[Path(p) for p in args.paths],
+            keyword=args.keyword,
+            tags=args.tag,
+            out=args.out,
+            lanes=args.workers,
+            jobs=args.jobs,
+        )
+    )
+
+
+def _bisect(args: argparse.Namespace) -> int:
+    from .bisect import BisectOptions, run_bisect, run_bisect_timeline
+
+    if args.all_changes:
+        if args.case or args.good or args.bad:
+            raise UsageError("bisect: --all-changes takes no --case, --good or --bad")
+        return run_bisect_timeline(
+            BisectOptions(family=args.adapter, paths=[Path(p) for p in args.paths], out=args.out)
+        )
+    missing = [flag for flag, value in (("--case", args.case), ("--good", args.good), ("--bad", args.bad)) if not value]
+    if missing:
+        raise UsageError(f"bisect: {', '.join(missing)} needed (or --all-changes)")
+    return run_bisect(
+        BisectOptions(
+            family=args.adapter,
+            case=args.case,
+            good=args.good,
+            bad=args.bad,
+            paths=[Path(p) for p in args.paths],
+            save=args.save,
+            out=args.out,
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -349,6 +455,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return report(args)
     if args.command == "install":
         return _install(args.adapters)
+    if args.command == "history":
+        return _history(args)
+    if args.command == "bisect":
+        return _bisect(args)
     raise UsageError(f"unknown command {args.command}")
 
 
@@ -356,11 +466,17 @@ def _install(names: list[str]) -> int:
     from .adapters import npm_cache
 
     package_sets = registry.npm_package_sets()
-    unknown = [name for name in names if name not in package_sets]
+    unknown = [name for name in names if name not in package_sets and registry.parse_versioned(name) is None]
     if unknown:
-        raise UsageError(f"install: unknown adapter(s) {', '.join(unknown)}; expected {', '.join(package_sets)}")
+        raise UsageError(
+            f"install: unknown adapter(s) {', '.join(unknown)}; expected {', '.join(package_sets)} or NAME@VERSION"
+        )
     for name in names or package_sets:
-        print(f"{name}: {npm_cache.ensure(package_sets[name])}")
+        if name in package_sets:
+            print(f"{name}: {npm_cache.ensure(package_sets[name])}")
+        else:
+            # Installs the version (and what it runs on), then checks that it can run here.
+            print(f"{registry.resolve(name).name}: installed")
     return ExitCode.OK
 
 

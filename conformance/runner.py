@@ -371,7 +371,7 @@ async def _run_lanes(
     for index in range(len(cases)):
         queue.put_nowait(index)
     try:
-        hellos = await asyncio.gather(*(lane.start() for lane in lanes))
+        hellos = await _start_all(lanes)
 
         async def work(lane: Lane) -> None:
             while not queue.empty():
@@ -385,3 +385,16 @@ async def _run_lanes(
     finally:
         await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
     return hellos[0], [r for r in results if r is not None]
+
+
+async def _start_all(lanes: Sequence[Lane]) -> list[HelloInfo]:
+    """Every lane's hello; when one lane cannot start, the others' starts are cancelled and
+    awaited, so their processes are there for ``Lane.close`` instead of left to the garbage collector."""
+    starts = [asyncio.ensure_future(lane.start()) for lane in lanes]
+    try:
+        return await asyncio.gather(*starts)
+    except BaseException:
+        for start in starts:
+            start.cancel()
+        await asyncio.gather(*starts, return_exceptions=True)
+        raise

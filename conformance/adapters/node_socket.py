@@ -20,6 +20,7 @@ from . import npm_cache
 from .base import AdapterSpec, RunContext, launch_environment
 
 NAME = "node-socket"
+PACKAGE = "@arrowood.dev/socket"
 #: A Node process per lane (about 50 MB each).
 LANES = 8
 
@@ -38,13 +39,16 @@ def find_node() -> str:
     return node
 
 
-def node_socket_spec() -> AdapterSpec:
-    """Resolve Node and install the package now (with progress), before any case runs."""
+def node_socket_spec(version: str | None = None) -> AdapterSpec:
+    """Resolve Node and install the package now (with progress), before any case runs.
+
+    ``version``: a published version of the package instead of the pinned one (``node-socket@0.1.3``).
+    """
     node = find_node()
     script = adapter_script()
     if not script.is_file():
         raise InfrastructureError(f"the node-socket adapter script is missing: {script}")
-    modules = npm_cache.ensure(NAME)
+    modules = npm_cache.ensure_version(PACKAGE, version) if version else npm_cache.ensure(NAME)
 
     def make_transport(context: RunContext) -> StdioTransport:
         env = {
@@ -54,4 +58,4 @@ def node_socket_spec() -> AdapterSpec:
         }
         return StdioTransport([node, str(script)], env=env)
 
-    return AdapterSpec(NAME, make_transport, default_lanes=LANES)
+    return AdapterSpec(f"{NAME}@{version}" if version else NAME, make_transport, default_lanes=LANES)

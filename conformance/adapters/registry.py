@@ -4,8 +4,14 @@ Every place that lists adapters reads ``BUILTINS``: the CLI's help and ``install
 ``report publish`` (which implementations are published and with which expectations
 file) and the docs' table (checked by a test). Forms besides the built-in names:
 ``reference+<mutant>`` (a deliberately broken reference), ``stdio:CMD ARGS`` (any
-program speaking the protocol on stdin/stdout) and ``ws://HOST:PORT/PATH`` (a
-WebSocket server speaking it).
+program speaking the protocol on stdin/stdout), ``ws://HOST:PORT/PATH`` (a
+WebSocket server speaking it) and ``ws-launch:CMD ARGS`` (a WebSocket adapter the
+harness starts, one per lane, with the run's CA in its environment).
+
+``NAME@VERSION`` (``workerd@1.20260426.1``, ``miniflare@3.20231218.0``, ``latest``
+too) picks one published npm version of a built-in's package instead of its pinned
+one: ``parse_versioned`` is the one parser; a version the registry does not list
+is a ``UsageError``, and it is installed on demand into the npm cache.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .base import AdapterSpec, RunContext, launch_environment
 
 if TYPE_CHECKING:
     from ..protocol.transports import StdioTransport, WebSocketTransport
+    from .ws_launch import LaunchedWebSocketTransport
 
 #: Lanes ``-n auto`` gives an adapter the table does not know (a process or session each).
 EXTERNAL_LANES = 4
@@ -41,6 +48,10 @@ class Builtin:
     #: ``run`` enters the network sandbox by default where one can be made (a real runtime resolves
     #: names through the machine's resolver otherwise; docs/sandbox.md).
     sandbox: bool = False
+    #: The npm package whose published versions ``NAME@VERSION`` installs (the factory gets ``version=``).
+    npm_package: str | None = None
+    #: Memory of one lane (its processes), in MB: ``history`` runs as many versions at once as memory allows.
+    lane_mb: int = 50
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -56,6 +67,8 @@ BUILTINS: tuple[Builtin, ...] = (
         npm_packages="workerd",
         expectations="expectations/workerd.yaml",
         sandbox=True,
+        npm_package="workerd",
+        lane_mb=75,
     ),
     Builtin(
         "node-socket",
@@ -64,6 +77,17 @@ BUILTINS: tuple[Builtin, ...] = (
         npm_packages="node-socket",
         expectations="expectations/node-socket.yaml",
         sandbox=True,
+        npm_package="@arrowood.dev/socket",
+    ),
+    Builtin(
+        "miniflare",
+        "Miniflare (workerd as `wrangler dev` runs it) on Node 22 from npm, one process per lane, loopback only",
+        "conformance.adapters.miniflare:miniflare_spec",
+        npm_packages="miniflare",
+        expectations="expectations/miniflare.yaml",
+        sandbox=True,
+        npm_package="miniflare",
+        lane_mb=240,
     ),
 )
 
@@ -93,7 +117,46 @@ def _load(entry: Builtin) -> Callable[..., AdapterSpec]:
     return factory
 
 
+def versioned_names() -> list[str]:
+    """The built-ins that accept ``NAME@VERSION``."""
+    return [entry.name for entry in BUILTINS if entry.npm_package]
+
+
+def parse_versioned(value: str) -> tuple[Builtin, str] | None:
+    """``NAME@VERSION`` as (built-in, version); ``None`` when ``value`` is not of that form.
+
+    The version is checked only for its shape here; ``resolve_version`` checks the registry.
+    """
+    if value.startswith(("stdio:", "ws://", "wss://", "ws-launch:")) or "@" not in value:
+        return None
+    name, _, version = value.partition("@")
+    entry = builtin(name)
+    if entry is None or entry.npm_package is None:
+        raise UsageError(
+            f"--adapter {value!r}: NAME@VERSION needs one of {', '.join(versioned_names())} as NAME, got {name!r}"
+        )
+    from .npm_versions import is_version
+
+    if version != "latest" and not is_version(version):
+        raise UsageError(f"--adapter {value!r}: {version!r} is not a version (e.g. {name}@1.2.3, or {name}@latest)")
+    return entry, version
+
+
+def resolve_version(entry: Builtin, version: str) -> str:
+    """The exact published version (``latest`` resolved); installed versions need no registry (offline)."""
+    from . import npm_cache, npm_versions
+
+    assert entry.npm_package is not None
+    if version != "latest" and npm_cache.is_installed(npm_cache.version_dir(entry.npm_package, version)):
+        return version
+    return npm_versions.published(entry.npm_package).check(version, f"--adapter {entry.name}@{version}")
+
+
 def resolve(value: str) -> AdapterSpec:
+    versioned = parse_versioned(value)
+    if versioned is not None:
+        chosen, version = versioned
+        return _load(chosen)(version=resolve_version(chosen, version))
     name, plus, variant = value.partition("+")
     entry = builtin(name)
     if entry is not None and entry.name == "reference":
@@ -103,20 +166,33 @@ def resolve(value: str) -> AdapterSpec:
     if entry is not None and not plus:
         return _load(entry)()
     if value.startswith("stdio:"):
-        command = value[len("stdio:") :].strip()
-        try:
-            argv = shlex.split(command)
-        except ValueError as error:
-            raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
-        if not argv:
-            raise UsageError("--adapter stdio: needs a command, e.g. stdio:'node adapter.js'")
+        argv = _command(value, "stdio:")
         return AdapterSpec(value, lambda context: _stdio(argv, context), default_lanes=EXTERNAL_LANES)
     if value.startswith(("ws://", "wss://")):
         return AdapterSpec(value, lambda context: _websocket(value), default_lanes=EXTERNAL_LANES)
+    if value.startswith("ws-launch:"):
+        launched = _command(value, "ws-launch:")
+        return AdapterSpec(value, lambda context: _launched(launched, context), default_lanes=EXTERNAL_LANES)
     raise UsageError(
-        f"--adapter {value!r}: expected one of {', '.join(names())}, reference+<mutant>, "
-        "stdio:'CMD ARGS' or ws://HOST:PORT/PATH"
+        f"--adapter {value!r}: expected one of {', '.join(names())}, NAME@VERSION, reference+<mutant>, "
+        "stdio:'CMD ARGS', ws-launch:'CMD ARGS' or ws://HOST:PORT/PATH"
     )
+
+
+def _command(value: str, prefix: str) -> list[str]:
+    try:
+        argv = shlex.split(value[len(prefix) :].strip())
+    except ValueError as error:
+        raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
+    if not argv:
+        raise UsageError(f"--adapter {prefix} needs a command, e.g. {prefix}'node adapter.js'")
+    return argv
+
+
+def _launched(argv: list[str], context: RunContext) -> LaunchedWebSocketTransport:
+    from .ws_launch import LaunchedWebSocketTransport
+
+    return LaunchedWebSocketTransport(argv, launch_environment(context))
 
 
 def _stdio(argv: list[str], context: RunContext) -> StdioTransport:

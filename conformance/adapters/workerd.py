@@ -1,10 +1,13 @@
 """The ``workerd`` adapter: the real runtime from npm, one process per lane.
 
-``workerd_spec()`` installs the pinned npm ``workerd`` (``npm_cache.ensure``) and
-returns an ``AdapterSpec`` whose transport factory gives each lane a
+``workerd_spec()`` installs the pinned npm ``workerd`` (``npm_cache.ensure``), or a
+published version for ``--adapter workerd@VERSION`` (``npm_cache.ensure_version``; a
+release that cannot run, per ``workerd_config.FEATURES``, is refused before any
+download), and returns an ``AdapterSpec`` whose transport factory gives each lane a
 ``WorkerdTransport``. Opening that transport:
 
-1. writes a private temporary folder (0700): ``config.capnp`` (see ``workerd_config``),
+1. writes a private temporary folder (0700): ``config.capnp`` (``workerd_config.config_for``:
+   what that release supports, e.g. its compatibility date),
    ``worker.js`` (``js/workerd-worker.js``), ``interpreter.js`` (``js/interpreter.js``)
    and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
 2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with
@@ -29,27 +32,27 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .. import tempdirs
+from .. import sandbox, tempdirs
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
+from .processes import parent_death_signal
 from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
     WORKER_MODULE,
-    WorkerdConfig,
+    config_for,
     render,
+    support_for,
 )
 
 JS = resources.files(__package__).joinpath("js")
@@ -89,56 +92,47 @@ class WorkerdRuntime:
             raise InfrastructureError(f"{binary} --version failed: {error}") from None
         runtime = done.stdout.strip() or done.stderr.strip()
         if done.returncode != 0 or not runtime:
-            raise InfrastructureError(f"{binary} --version failed (exit {done.returncode}): {done.stderr.strip()}")
+            hint = ""
+            if "libc++" in done.stderr:
+                # The earliest releases with connect() (1.20230512.0) link libc++ dynamically.
+                hint = "; this workerd release needs the libc++ runtime (Debian/Ubuntu: apt-get install libc++1)"
+            raise InfrastructureError(
+                f"workerd {version} cannot run here: {binary} --version failed (exit {done.returncode}): "
+                f"{done.stderr.strip()[-500:]}{hint}"
+            )
         return cls(binary=binary, version=version, runtime=runtime)
 
 
-def workerd_spec(node_modules: Path | None = None, interpreter: Path | None = None) -> AdapterSpec:
-    """The ``--adapter workerd`` spec: installs the pinned runtime now, one process per lane later.
+def workerd_spec(
+    node_modules: Path | None = None, interpreter: Path | None = None, version: str | None = None
+) -> AdapterSpec:
+    """The ``--adapter workerd`` (or ``workerd@VERSION``) spec: installs the runtime now, one process per lane later.
 
+    ``version`` is a published npm version (installed on demand) instead of the pinned one;
     ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
+    A version that cannot run at all is an ``InfrastructureError`` (exit 3) saying why.
     """
-    runtime = WorkerdRuntime.from_node_modules(node_modules or npm_cache.ensure("workerd"))
+    if version is not None:
+        _check_support(version)  # before installing: no download for a release that cannot run
+    if node_modules is None:
+        node_modules = npm_cache.ensure_version("workerd", version) if version else npm_cache.ensure("workerd")
+    runtime = WorkerdRuntime.from_node_modules(node_modules)
+    _check_support(runtime.version)
 
     def make(context: RunContext) -> WorkerdTransport:
         return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
 
-    return AdapterSpec("workerd", make, default_lanes=LANES)
+    return AdapterSpec(f"workerd@{runtime.version}" if version else "workerd", make, default_lanes=LANES)
 
 
-def _sandbox_allow() -> tuple[str, ...]:
-    """Inside the run's network sandbox: its own addresses, which exist only on its ``lo``."""
-    from .. import sandbox
-
-    description = sandbox.current()
-    if description is None:
-        return ()
-    return tuple(f"{a}/32" for a in description.cloudflare_v4) + tuple(f"{a}/128" for a in description.cloudflare_v6)
+def _check_support(version: str) -> None:
+    unusable = support_for(version).unusable
+    if unusable:
+        raise InfrastructureError(f"workerd {version} cannot run the suite: {unusable}")
 
 
 def _js_source(name: str) -> bytes:
     return JS.joinpath(name).read_bytes()
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive SIGKILL when the harness dies (Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def arm() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the harness died before the line above
-            os._exit(1)
-
-    return arm
 
 
 def _kill_group(pid: int, sig: int) -> None:
@@ -193,10 +187,7 @@ class WorkerdTransport(WebSocketTransport):
             INTERPRETER_MODULE: interpreter,
             CA_FILE: self._ca_pem.encode("ascii"),
             CONFIG_FILE: render(
-                WorkerdConfig(
-                    adapter_info={"version": self.runtime.version, "runtime": self.runtime.runtime},
-                    extra_allow=_sandbox_allow(),
-                )
+                replace(config_for(self.runtime.version, self.runtime.runtime), extra_allow=sandbox.runtime_allow())
             ).encode("utf-8"),
         }
         for name, data in files.items():
@@ -240,7 +231,7 @@ class WorkerdTransport(WebSocketTransport):
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_parent_death_signal(),
+                preexec_fn=parent_death_signal(),
             )
         finally:
             # workerd holds its own copy; ours must go, so a dead workerd refuses connections.

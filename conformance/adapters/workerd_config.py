@@ -11,6 +11,11 @@ The generated ``config.capnp`` declares:
 - socket ``http``: where the harness reaches the Worker; the harness replaces its address
   with ``--socket-fd http=<fd>`` (a socket it bound itself), so the address written here
   is only a placeholder.
+
+Any published workerd version can be run (``--adapter workerd@VERSION``), so what the
+config may use depends on the version: ``FEATURES`` is that knowledge as data (each
+feature with the first release that has it, found by running the releases here), and
+``support_for(version)`` reads it. ``config_for`` builds a version's config from it.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .npm_versions import is_version, semver_key, version_date
+
 #: What ``connect()`` may reach: 127.0.0.0/8 and ::1. Never ``public``, ``private`` or ``network``.
 ALLOW = ("local",)
 #: The date the Worker is pinned to (the pinned workerd 1.20261117.1 supports up to it).
+#: An older release gets its own date instead (``support_for``): workerd refuses a
+#: compatibility date newer than it knows ("the newest date supported by this server binary").
 COMPATIBILITY_DATE = "2026-11-17"
 SOCKET_NAME = "http"
 BINDING = "ADAPTER"
@@ -36,7 +45,8 @@ class WorkerdConfig:
     """Everything that varies in the generated config; the file names live beside it."""
 
     adapter_info: Mapping[str, Any] = field(default_factory=dict)
-    """The ``ADAPTER`` json binding (``version``, ``runtime``)."""
+    """The ``ADAPTER`` json binding: what ``hello`` answers (``name``, ``version``, ``runtime``,
+    ``capabilities``; see ``js/workerd-worker.js``)."""
     compatibility_date: str = COMPATIBILITY_DATE
     compatibility_flags: Sequence[str] = ()
     modules: Sequence[str] = (WORKER_MODULE, INTERPRETER_MODULE)
@@ -48,6 +58,83 @@ class WorkerdConfig:
     """More CIDRs ``connect()`` may reach: inside the run's network sandbox, its Cloudflare addresses
     on ``lo`` (``/32``, ``/128``), so that workerd shows what it really does with them (it does not
     block Cloudflare's ranges; production does, B23) instead of failing on the allow-list."""
+
+
+#: The capabilities (spec/README.md) the adapter Worker declares when the release supports them all.
+CAPABILITIES = ("ipv6", "tls", "starttls", "unhandled-rejections")
+NAME = "workerd"
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Something the adapter relies on, and the first workerd release that has it."""
+
+    name: str
+    since: str
+    """The first npm version of ``workerd`` that has it (older ones were tried here and lack it)."""
+    needed_by: str
+    """What goes without it: ``run`` (the version cannot run the suite at all) or a capability."""
+    evidence: str
+
+
+#: What the adapter needs of a workerd release, as data. Rows were found by running the
+#: releases on this machine (loopback only); ``tests/unit/test_workerd_config.py`` reads them.
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "cloudflare:sockets",
+        since="1.20230512.0",
+        needed_by="run",
+        evidence="connect() first shipped in workerd 1.20230512.0 (May 2023); 1.20230404.0, the release "
+        'before it, exits at start-up with: No such module "cloudflare:sockets"',
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Support:
+    """What one workerd release can do, as ``FEATURES`` says."""
+
+    version: str
+    compatibility_date: str
+    capabilities: tuple[str, ...]
+    unusable: str | None
+    """Why the release cannot run the suite at all, or ``None``."""
+
+
+def _has(version: str, feature: Feature) -> bool:
+    # A version that is not a published one (a local build) is taken to have everything.
+    return not is_version(version) or semver_key(version) >= semver_key(feature.since)
+
+
+def support_for(version: str) -> Support:
+    """What release ``version`` (an npm version of ``workerd``) supports."""
+    missing = [feature for feature in FEATURES if not _has(version, feature)]
+    unusable = next(
+        (f"it lacks {f.name} (first in {f.since}): {f.evidence}" for f in missing if f.needed_by == "run"), None
+    )
+    lost = {feature.needed_by for feature in missing}
+    named = version_date(version)
+    date = min(COMPATIBILITY_DATE, named.isoformat()) if named else COMPATIBILITY_DATE
+    return Support(
+        version=version,
+        compatibility_date=date,
+        capabilities=tuple(c for c in CAPABILITIES if c not in lost),
+        unusable=unusable,
+    )
+
+
+def config_for(version: str, runtime: str) -> WorkerdConfig:
+    """The config of release ``version``: its compatibility date, and what the hello answer reports."""
+    support = support_for(version)
+    return WorkerdConfig(
+        adapter_info={
+            "name": NAME,
+            "version": version,
+            "runtime": runtime,
+            "capabilities": list(support.capabilities),
+        },
+        compatibility_date=support.compatibility_date,
+    )
 
 
 def capnp_string(value: str) -> str:

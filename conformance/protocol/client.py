@@ -36,8 +36,11 @@ class AdapterClient:
         try:
             reply = await self.call({"op": "hello", "protocol": PROTOCOL_VERSION}, timeout=HELLO_TIMEOUT_S)
         except AdapterError as error:
+            # What the adapter printed is the only clue to why it would not start.
+            detail = self.diagnostics()
             await self.close()
-            raise InfrastructureError(f"the adapter did not answer hello: {error}") from None
+            note = f"\n{detail}" if detail else ""
+            raise InfrastructureError(f"the adapter did not answer hello: {error}{note}") from None
         if reply.status is not Status.RETURNED or not isinstance(reply.typed, HelloInfo):
             await self.close()
             raise InfrastructureError(f"the adapter refused hello: {reply.raw}")

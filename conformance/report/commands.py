@@ -52,7 +52,7 @@ def report(args: argparse.Namespace) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
-    from . import badges, matrix
+    from . import badges, matrix, timeline
     from . import html as html_report
 
     published = [entry.name for entry in registry.BUILTINS if entry.published]
@@ -74,7 +74,11 @@ def _publish(args: argparse.Namespace) -> int:
             if result not in (ExitCode.OK, ExitCode.UNEXPECTED):
                 return result
             code = max(code, result)
-    target = matrix.write(args.reports, published, PUBLISH_COMMAND)
+    timelines = timeline.load_all(args.reports / "history")
+    findings = [
+        line for history in timelines for line in timeline.findings(history, f"history/{history.family}/README.md")
+    ]
+    target = matrix.write(args.reports, published, PUBLISH_COMMAND, findings)
     print(f"wrote {target}")
     present = [name for name in published if (args.reports / name / "results.json").is_file()]
     for name in present:
@@ -82,5 +86,6 @@ def _publish(args: argparse.Namespace) -> int:
         print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
     if present:
         files = [args.reports / name / "results.json" for name in present]
-        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present)}")
+        views = [timeline.html_data(history, f"history/{history.family}/index.html") for history in timelines]
+        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present, history=views)}")
     return code

@@ -16,7 +16,9 @@ revision, the run dates and durations; per implementation the pass rate per
 level and a per-case score; the matrix of cases by implementations grouped by
 area, filterable by outcome, level, tag and text; and for each case a view with
 its sources, its location in ``spec/`` and, per implementation, the outcome,
-the message and the transcript as a step table.
+the message and the transcript as a step table. With timelines (``history``,
+from ``report/timeline.py``), a timeline view per runtime: its versions in order,
+each with its outcome counts and the cases that changed from the previous version.
 """
 
 from __future__ import annotations
@@ -172,9 +174,17 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def report_data(
-    results: list[tuple[str, dict[str, Any]]], title: str = DEFAULT_TITLE, links: Mapping[str, str] | None = None
+    results: list[tuple[str, dict[str, Any]]],
+    title: str = DEFAULT_TITLE,
+    links: Mapping[str, str] | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """What the page's script renders: implementations, the union of their cases, and where sources link to."""
+    """What the page's script renders: implementations, the union of their cases, where sources link
+    to, and timelines.
+
+    ``history`` holds ``timeline.html_data`` of each runtime whose versions were run
+    (``connect-conformance history``): the page draws them as its timeline view.
+    """
     implementations = []
     per_impl: list[dict[str, dict[str, Any]]] = []
     for name, document in results:
@@ -214,6 +224,7 @@ def report_data(
         "implementations": implementations,
         "cases": rows,
         "links": dict(links or {}),
+        "history": _finite(history or []),
     }
 
 
@@ -227,6 +238,7 @@ def render(
     *,
     content_security_policy: bool = True,
     links: Mapping[str, str] | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole page for (name, loaded results.json) pairs, one per implementation.
 
@@ -240,7 +252,7 @@ def render(
     style = _asset("report.css")
     if "</script" in script.lower() or "</style" in style.lower():
         raise RuntimeError("an html_assets file contains a closing tag")
-    data = embed_json(report_data(results, title, links))
+    data = embed_json(report_data(results, title, links, history))
     policy = ""
     if content_security_policy:
         rules = (
@@ -289,7 +301,13 @@ def _default_names(documents: list[dict[str, Any]], paths: list[Path]) -> list[s
     return names
 
 
-def write(paths: list[Path], output: Path, names: list[str] | None = None, title: str = DEFAULT_TITLE) -> Path:
+def write(
+    paths: list[Path],
+    output: Path,
+    names: list[str] | None = None,
+    title: str = DEFAULT_TITLE,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
     """Write the report of these results.json files (or folders holding one) to ``output``."""
     if names is not None and len(names) != len(paths):
         raise ValueError(f"{len(paths)} results files but {len(names)} names")
@@ -302,6 +320,11 @@ def write(paths: list[Path], output: Path, names: list[str] | None = None, title
         for case in _as_list(document.get("cases"))
         for source in _as_list(_as_dict(case).get("source"))
     }
-    page = render(list(zip(names, documents, strict=True)), title, links=source_links(sources, output.parent))
+    page = render(
+        list(zip(names, documents, strict=True)),
+        title,
+        links=source_links(sources, output.parent),
+        history=history,
+    )
     write_text(output, page)
     return output

@@ -8,6 +8,7 @@ capability an implementation lacks is a compatibility gap too.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def _percent(passed: int, total: int) -> str:
     return f"{percent(passed, total)} ({passed}/{total})" if total else "–"
 
 
-def markdown(implementations: list[Implementation], command: str) -> str:
+def markdown(implementations: list[Implementation], command: str, findings: Sequence[str] = ()) -> str:
+    """The matrix; ``findings`` are the timelines' lines (``timeline.findings``), one per behaviour change."""
     names = [impl.name for impl in implementations]
     lines = [
         "# Compatibility report: `connect()` of `cloudflare:sockets`",
@@ -92,15 +94,25 @@ def markdown(implementations: list[Implementation], command: str) -> str:
                 cells.append(SYMBOLS[outcome] + ("*" if case in impl.expected else ""))
             lines.append(f"| `{case}` | {levels.get(case, '')} | " + " | ".join(cells) + " |")
         lines.append("")
+    if findings:
+        lines += [
+            "## Behaviour changes across versions",
+            "",
+            "From the timelines under `history/` (`connect-conformance history`, then `bisect --all-changes` for the "
+            "exact first version): per case, the first version with the new behaviour and which behaviour conforms.",
+            "",
+            *findings,
+            "",
+        ]
     return "\n".join(lines)
 
 
-def write(reports: Path, names: list[str], command: str) -> Path:
+def write(reports: Path, names: list[str], command: str, findings: Sequence[str] = ()) -> Path:
     implementations = [
         Implementation.load(name, reports / name / "results.json")
         for name in names
         if (reports / name / "results.json").is_file()
     ]
     target = reports / "README.md"
-    target.write_text(markdown(implementations, command), encoding="utf-8")
+    target.write_text(markdown(implementations, command, findings), encoding="utf-8")
     return target

@@ -40,7 +40,19 @@ __all__ = [
     "problems",
     "published",
     "reexec",
+    "runtime_allow",
 ]
+
+
+def runtime_allow() -> tuple[str, ...]:
+    """CIDRs a runtime's loopback-only network must also allow inside the sandbox: its Cloudflare
+    addresses, which exist only on the sandbox's ``lo``. With them allowed, a runtime shows what it
+    really does with such an address (local runtimes dial it: B23 is production only) instead of
+    failing on its own allow-list; outside a sandbox there is nothing to add."""
+    described = current()
+    if described is None:
+        return ()
+    return tuple(f"{a}/32" for a in described.cloudflare_v4) + tuple(f"{a}/128" for a in described.cloudflare_v6)
 
 
 def enter_or_confirm(argv: Sequence[str]) -> Description:

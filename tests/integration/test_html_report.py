@@ -498,3 +498,63 @@ def test_hostile_strings_render_as_text_and_run_nothing(browser: Browser, tmp_pa
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert page.problems() == []
         assert all(url.startswith(("file:", "data:")) for url in page.requests()), page.requests()
+
+
+def test_the_timeline_view_of_a_history(browser: Browser, runs: dict[str, Completed], tmp_path: Path) -> None:
+    """A history folder (two versions: the reference, then the mutant) drawn as the timeline view:
+    one row per version with its counts and the cases that changed, each opening its case view."""
+    from conformance.history import write_html
+    from conformance.report import timeline
+
+    folder = tmp_path / "history" / "toy"
+    for version, name in (("1.0.0", "reference"), ("1.1.0", "no-fin")):
+        (folder / version).mkdir(parents=True)
+        shutil.copyfile(runs[name].report_dir / "results.json", folder / version / "results.json")
+    line = timeline.load(folder)
+    changes = line.changes()
+    assert changes, "the mutant was expected to change some outcomes"
+    output = write_html(folder, line)
+    with opened(browser, output) as page:
+        rows = page.evaluate(
+            "[...document.querySelectorAll('table.timeline tbody tr')].map(r => ({"
+            " version: r.dataset.version, cells: [...r.cells].map(c => c.textContent),"
+            " changed: [...r.querySelectorAll('td.changes li')].map(li => li.querySelector('.case-link').textContent)}))"
+        )
+        assert [row["version"] for row in rows] == ["1.0.0", "1.1.0"]
+        assert rows[0]["changed"] == []
+        assert rows[1]["changed"] == [change.case for change in changes]
+        summary = runs["no-fin"].results()["summary"]
+        assert rows[1]["cells"][2:7] == [str(summary[o]) for o in html.OUTCOMES]
+        # The versions are the matrix's columns too.
+        assert page.evaluate("[...document.querySelectorAll('#matrix th.impl')].map(c => c.textContent)")[:2] == [
+            "1.0.0",
+            "1.1.0",
+        ]
+        page.click("table.timeline td.changes .case-link")
+        page.wait_for("!document.getElementById('case-view').hidden", what="the case view")
+        headings = page.evaluate(
+            "[...document.querySelectorAll('#case-view section.impl-result h3')].map(h => h.textContent)"
+        )
+        assert [heading.split(" ")[0] for heading in headings] == ["1.0.0", "1.1.0"]
+        page.browser.drain(0.3)
+        assert page.problems() == []
+        assert all(url.startswith(("file:", "data:")) for url in page.requests()), page.requests()
+
+
+def test_the_main_report_links_to_the_timeline_page(
+    browser: Browser, runs: dict[str, Completed], tmp_path: Path
+) -> None:
+    from conformance.report import timeline
+
+    folder = tmp_path / "history" / "toy"
+    for version, name in (("1.0.0", "reference"), ("1.1.0", "no-fin")):
+        (folder / version).mkdir(parents=True)
+        shutil.copyfile(runs[name].report_dir / "results.json", folder / version / "results.json")
+    view = timeline.html_data(timeline.load(folder), "history/toy/index.html")
+    output = html.write([runs["reference"].report_dir / "results.json"], tmp_path / "index.html", history=[view])
+    with opened(browser, output) as page:
+        links = page.evaluate("[...document.querySelectorAll('table.timeline a')].map(a => a.getAttribute('href'))")
+        assert links
+        assert all(link.startswith("history/toy/index.html#case=") for link in links)
+        page.browser.drain(0.2)
+        assert page.problems() == []

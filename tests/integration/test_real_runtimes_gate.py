@@ -16,7 +16,7 @@ from tests.integration.cli import run_cli
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize(("adapter", "workers"), [("workerd", "2"), ("node-socket", "4")])
+@pytest.mark.parametrize(("adapter", "workers"), [("workerd", "2"), ("node-socket", "4"), ("miniflare", "2")])
 def test_full_suite_passes_the_gate_only_with_its_expectations(tmp_path: Path, adapter: str, workers: str) -> None:
     known = REPO / "expectations" / f"{adapter}.yaml"
     done = run_cli(

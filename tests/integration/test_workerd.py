@@ -470,3 +470,83 @@ def test_a_silent_worker_times_out(runtime: WorkerdRuntime, ca_pem: str, tmp_pat
     transport = asyncio.run(scenario())
     assert transport.pid is None
     assert transport.directory is None
+
+
+#: A stand-in interpreter whose `owns` knows the promises its ops rejected on purpose.
+OWNING_INTERPRETER = """
+export function createAdapter({ name, version, runtime, capabilities }) {
+  const unhandled = [];
+  const mine = new Set();
+  const ops = {
+    hello: () => ({ status: "returned", value: { name, version, runtime, protocol: 1, capabilities } }),
+    reject_own: (m) => { const p = Promise.reject(new RangeError(m.text)); mine.add(p); return { status: "returned" }; },
+    reject_stray: (m) => { Promise.reject(new TypeError(m.text)); return { status: "returned" }; },
+    end: () => new Promise((r) => setTimeout(() => r({ status: "returned", value: unhandled.splice(0) }), 50)),
+  };
+  return {
+    async handle(m) { return { seq: m.seq, ...(await ops[m.op](m)) }; },
+    noteUnhandled(reason) { unhandled.push(reason.message); },
+    owns(promise) { return mine.has(promise); },
+    get isShutDown() { return false; },
+  };
+}
+"""
+
+
+def test_concurrent_sessions_get_their_own_unhandled_rejections(
+    runtime: WorkerdRuntime, ca_pem: str, tmp_path: Path
+) -> None:
+    """What `--adapter ws://... -n 2` does to one Worker: two live sessions. A rejection goes to
+    the session that owns the promise, not to the one that opened last; one nobody owns, to both."""
+    from websockets.asyncio.client import connect
+
+    interpreter = tmp_path / "interpreter.js"
+    interpreter.write_text(OWNING_INTERPRETER)
+
+    async def scenario() -> tuple[Any, Any]:
+        transport = WorkerdTransport(runtime, ca_pem, interpreter=interpreter)
+        await transport.open()
+        try:
+            async with connect(transport.url) as first, connect(transport.url) as second:
+                await first.send(json.dumps({"seq": 1, "op": "reject_own", "text": "first's"}))
+                await first.recv()
+                await second.send(json.dumps({"seq": 1, "op": "reject_stray", "text": "nobody's"}))
+                await second.recv()
+                await asyncio.sleep(0.2)
+                answers = []
+                for socket in (first, second):
+                    await socket.send(json.dumps({"seq": 2, "op": "end"}))
+                    answers.append(json.loads(await socket.recv())["value"])
+                return answers[0], answers[1]
+        finally:
+            await transport.close()
+
+    first, second = asyncio.run(scenario())
+    assert sorted(first) == ["first's", "nobody's"]
+    assert second == ["nobody's"]
+
+
+def test_the_worker_takes_its_name_and_capabilities_from_its_configuration(
+    runtime: WorkerdRuntime, ca_pem: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ADAPTER binding carries what hello answers: a release's reduced capabilities reach it."""
+    from conformance.adapters import workerd_config
+
+    original = workerd_config.support_for
+
+    def fewer(version: str) -> workerd_config.Support:
+        found = original(version)
+        return workerd_config.Support(version, found.compatibility_date, ("ipv6",), None)
+
+    monkeypatch.setattr(workerd_config, "support_for", fewer)
+
+    async def scenario() -> dict[str, Any]:
+        client = AdapterClient(lambda: WorkerdTransport(runtime, ca_pem))
+        hello = await client.start()
+        await client.close()
+        return hello.as_dict()
+
+    hello = asyncio.run(scenario())
+    assert hello["name"] == "workerd"
+    assert hello["version"] == runtime.version
+    assert hello["capabilities"] == ["ipv6"]

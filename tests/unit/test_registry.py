@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +57,45 @@ def test_auto_lanes_follow_the_adapter_and_never_exceed_the_cases() -> None:
     assert lane_count(reference, 2, 500) == 2
     assert lane_count(reference, None, 0) == 1
     assert reference.default_lanes <= MAX_LANES
+
+
+def test_name_at_version_is_parsed_in_one_place() -> None:
+    workerd = registry.builtin("workerd")
+    assert registry.parse_versioned("workerd@1.20260426.1") == (workerd, "1.20260426.1")
+    assert registry.parse_versioned("miniflare@latest") == (registry.builtin("miniflare"), "latest")
+    assert registry.parse_versioned("workerd") is None
+    assert registry.parse_versioned("stdio:node adapter@2.mjs") is None
+    assert registry.parse_versioned("ws://127.0.0.1:1/a@b") is None
+    assert registry.parse_versioned("ws-launch:python x@1") is None
+    with pytest.raises(
+        UsageError, match="NAME@VERSION needs one of workerd, node-socket, miniflare as NAME, got 'reference'"
+    ):
+        registry.parse_versioned("reference@0.1.0")
+    with pytest.raises(UsageError, match=r"'1\.2' is not a version"):
+        registry.parse_versioned("workerd@1.2")
+
+
+def test_an_installed_version_resolves_without_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.adapters import npm_cache, npm_versions
+
+    monkeypatch.setenv("CONNECT_CONFORMANCE_CACHE", str(tmp_path))
+
+    def offline(package: str, refresh: bool = False) -> None:
+        raise AssertionError("the registry was asked")
+
+    monkeypatch.setattr(npm_versions, "published", offline)
+    folder = npm_cache.version_dir("workerd", "1.20260426.1")
+    folder.mkdir(parents=True)
+    (folder / npm_cache.STAMP).write_text("ok\n")
+    entry = registry.builtin("workerd")
+    assert entry is not None
+    assert registry.resolve_version(entry, "1.20260426.1") == "1.20260426.1"
+    with pytest.raises(AssertionError, match="registry was asked"):
+        registry.resolve_version(entry, "1.20260427.1")
+
+
+def test_ws_launch_needs_a_command() -> None:
+    with pytest.raises(UsageError, match="ws-launch: needs a command"):
+        registry.resolve("ws-launch:  ")
+    spec = registry.resolve("ws-launch:python -m conformance.adapters.reference_ws")
+    assert spec.default_lanes == registry.EXTERNAL_LANES

@@ -7,12 +7,17 @@ import re
 
 import pytest
 
+from conformance.adapters.npm_versions import is_version, semver_key
 from conformance.adapters.workerd_config import (
     ALLOW,
+    CAPABILITIES,
     COMPATIBILITY_DATE,
+    FEATURES,
     WorkerdConfig,
     capnp_string,
+    config_for,
     render,
+    support_for,
 )
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
@@ -136,3 +141,51 @@ def test_needs_a_module() -> None:
 def test_render_is_pure() -> None:
     config = WorkerdConfig(adapter_info={"version": "1", "runtime": "r"})
     assert render(config) == render(config)
+
+
+def test_each_release_gets_a_compatibility_date_it_accepts() -> None:
+    # workerd refuses a date newer than the binary knows: an old release gets its own date.
+    assert support_for("1.20230512.0").compatibility_date == "2023-05-12"
+    assert support_for("1.20260426.1").compatibility_date == "2026-04-26"
+    assert support_for("1.20261117.1").compatibility_date == COMPATIBILITY_DATE
+    assert support_for("1.20270101.0").compatibility_date == COMPATIBILITY_DATE  # never past the pinned date
+    assert support_for("2.0.0").compatibility_date == COMPATIBILITY_DATE  # no date in the version
+    local = support_for("0.0.0-local build")  # not a published version: taken to have everything
+    assert (local.unusable, local.capabilities, local.compatibility_date) == (None, CAPABILITIES, COMPATIBILITY_DATE)
+
+
+def test_releases_before_connect_cannot_run_and_say_why() -> None:
+    old = support_for("1.20230404.0")
+    assert old.unusable is not None
+    assert "cloudflare:sockets" in old.unusable
+    assert "first in 1.20230512.0" in old.unusable
+    assert support_for("1.20230512.0").unusable is None
+    assert support_for("1.20230512.0").capabilities == CAPABILITIES
+
+
+def test_the_feature_table_is_data_about_published_releases() -> None:
+    names = [feature.name for feature in FEATURES]
+    assert len(names) == len(set(names))
+    for feature in FEATURES:
+        assert is_version(feature.since)
+        assert feature.needed_by == "run" or feature.needed_by in CAPABILITIES
+        assert feature.evidence
+        earlier = support_for("1.0.0")
+        assert semver_key("1.0.0") < semver_key(feature.since)
+        assert feature.needed_by != "run" or earlier.unusable is not None
+
+
+def test_the_config_of_a_release_carries_what_hello_answers() -> None:
+    config = config_for("1.20230512.0", "workerd 2023-05-12")
+    assert config.compatibility_date == "2023-05-12"
+    assert dict(config.adapter_info) == {
+        "name": "workerd",
+        "version": "1.20230512.0",
+        "runtime": "workerd 2023-05-12",
+        "capabilities": list(CAPABILITIES),
+    }
+    text = render(config)
+    assert 'compatibilityDate = "2023-05-12"' in text
+    match = re.search(r'\(name = "ADAPTER", json = ("(?:[^"\\]|\\.)*")\)', text)
+    assert match is not None
+    assert json.loads(parse_capnp_string(match.group(1)))["capabilities"] == list(CAPABILITIES)

@@ -4,8 +4,10 @@
 // APIs present in both Node 20 and workerd (Promise, setTimeout/clearTimeout,
 // atob/btoa, TextEncoder, crypto.subtle.digest, ReadableStream readers). No
 // Buffer, process, require or imports. Runtimes wrap it in a transport shell:
-// node-socket.mjs (stdio, Node + @arrowood.dev/socket) and the workerd Worker
-// (WebSocket, cloudflare:sockets).
+// node-socket.mjs (stdio, Node + @arrowood.dev/socket) and the adapter Worker
+// workerd-worker.js (WebSocket, cloudflare:sockets), which workerd runs directly
+// and Miniflare behind the stdio relay miniflare.mjs. Any JavaScript runtime can
+// reuse it the same way (docs/adapters.md, section 2).
 //
 // API
 //
@@ -19,6 +21,7 @@
 //   });
 //   const response = await adapter.handle(request);   // request: the decoded JSON object
 //   adapter.noteUnhandled(reason);                     // from the runtime's unhandled-rejection hook
+//   adapter.owns(promise);                             // is this rejected promise one of the session's?
 //
 // - `handle(message)` serves every op of the protocol (hello, begin, end,
 //   shutdown and all client ops) and resolves with the response object
@@ -34,6 +37,10 @@
 //   "unhandledrejection" event); `end` reports the ones of the session as
 //   `{name, message}` (non-Error values: `{name: null, message: null, value}`).
 //   Call it for every report; it never throws.
+// - `owns(promise)` says whether a promise belongs to the current session (a
+//   socket's `opened`/`closed`, or a promise an op returned). A shell that serves
+//   several sessions at once in one runtime (a Worker reached by several
+//   WebSockets) uses it to credit an unhandled rejection to the right session.
 // - Also exported, for shells and tests: encodeValue/decodeValue (section 3
 //   values), encodeError, bytesToBase64/base64ToBytes (chunked, fine for 64 MiB)
 //   and expandPattern.
@@ -68,6 +75,8 @@
 
 const PROTOCOL_VERSION = 1;
 const DEFAULT_TIMEOUT_MS = 2000;
+// Ended sessions whose promises `owns` still recognises.
+const RETIRED_SESSIONS = 4;
 // Bytes per btoa() call: a multiple of 3, so the pieces' base64 concatenates cleanly.
 const ENCODE_CHUNK = 0x8000 - (0x8000 % 3);
 // Base64 characters per atob() call: a multiple of 4.
@@ -421,6 +430,31 @@ class Session {
     return handle;
   }
 
+  /**
+   * Whether `promise` belongs to this session: a socket's opened or closed, or a promise an op
+   * returned. Never throws (a getter of the implementation that throws counts as "no").
+   */
+  owns(promise) {
+    if (!isObjectLike(promise)) return false;
+    if (this.tracked.has(promise)) return true;
+    for (const entry of this.sockets.values()) {
+      try {
+        if (entry.socket.opened === promise || entry.socket.closed === promise) return true;
+      } catch {
+        // an implementation whose getter throws: not this one
+      }
+    }
+    return false;
+  }
+
+  /** What `owns` still needs once the session has ended: its sockets and tracked promises. */
+  retired() {
+    const copy = new Session(this.caseId);
+    for (const [handle, entry] of this.sockets) copy.sockets.set(handle, new SocketEntry(entry.socket));
+    for (const [promise, tracked] of this.tracked) copy.tracked.set(promise, tracked);
+    return copy;
+  }
+
   /** Closes what is still open without waiting; for a session left behind. Never throws. */
   discard() {
     for (const entry of this.sockets.values()) {
@@ -468,6 +502,8 @@ function attempt(call) {
 export function createAdapter({ name, version, runtime, capabilities = [], connect }) {
   let session = new Session();
   let shutDown = false;
+  // Ended sessions, newest last, kept only so `owns` still knows their sockets' promises.
+  const retired = [];
 
   function entryOf(message) {
     const handle = required(message, "socket", "string");
@@ -549,6 +585,7 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
     },
 
     async begin(message) {
+      if (session.sockets.size > 0) retire(session.retired());
       session.discard(); // a session left open by a broken case ends here
       session = new Session(typeof message.case === "string" ? message.case : null);
       return { status: "returned" };
@@ -579,6 +616,7 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
       for (const tracked of closing) await tracked.within(Math.max(0, deadline - Date.now()));
       await sleep(0); // unhandled rejections of this turn reach noteUnhandled first
       const report = { open_sockets: open.length, unhandled_rejections: ending.unhandled.slice() };
+      retire(ending.retired());
       ending.sockets.clear();
       ending.parked.clear();
       ending.handleOf.clear();
@@ -855,9 +893,27 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
     }
   }
 
+  /**
+   * Whether a promise the runtime reported as unhandled is this adapter's: of the current
+   * session, or of one of the last sessions (a rejection can come just after `end`).
+   */
+  function owns(promise) {
+    try {
+      return session.owns(promise) || retired.some((old) => old.owns(promise));
+    } catch {
+      return false;
+    }
+  }
+
+  function retire(ended) {
+    retired.push(ended);
+    if (retired.length > RETIRED_SESSIONS) retired.shift();
+  }
+
   return {
     handle,
     noteUnhandled,
+    owns,
     get isShutDown() {
       return shutDown;
     },

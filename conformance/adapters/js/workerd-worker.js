@@ -1,25 +1,33 @@
-// The workerd adapter: an ES module Worker that serves the adapter protocol
+// The adapter Worker: an ES module Worker that serves the adapter protocol
 // (docs/adapter-protocol.md) over WebSocket, one WebSocket per case session.
+// Any runtime that runs Workers with `cloudflare:sockets` can serve it: the
+// workerd adapter (conformance/adapters/workerd.py) and the miniflare adapter
+// (js/miniflare.mjs) both do, and so can yours (docs/adapters.md, section 2).
 //
-// The harness (conformance/adapters/workerd.py) starts one workerd process per
-// lane, so at most one case session is live in this isolate at a time; that is
-// what lets the module-scope `unhandledrejection` listener credit a rejection
-// to "the current session".
+// Everything runtime-specific comes from the `ADAPTER` json binding, written by
+// whoever starts the runtime:
+//   { "name": "workerd",                      // hello.value.name
+//     "version": "1.20261117.1",              // hello.value.version
+//     "runtime": "workerd 2026-11-17",        // hello.value.runtime
+//     "capabilities": ["ipv6", "tls", ...] }  // hello.value.capabilities
 //
-// `env.ADAPTER` (a json binding written by the harness) carries the version of
-// the npm `workerd` package and the `workerd --version` output.
+// Several sessions may be live at once in one isolate (a `ws://` adapter run
+// with -n N opens N WebSockets to it). An unhandled rejection is credited to
+// the session that owns the rejected promise (a socket's opened/closed, or a
+// promise an op returned: interpreter.js `owns`); one that no session owns is
+// credited to every live session, since none of them can be ruled out.
 
 import { connect } from "cloudflare:sockets";
 import { createAdapter } from "./interpreter.js";
 
-const CAPABILITIES = ["ipv6", "tls", "starttls", "unhandled-rejections"];
-
-/** The adapter of the case session that opened last and has not closed yet. */
-let current = null;
+/** The adapters of the sessions whose WebSocket is open. */
+const live = new Set();
 
 addEventListener("unhandledrejection", (event) => {
-  if (current !== null) {
-    current.noteUnhandled(event.reason);
+  const sessions = [...live];
+  const owners = sessions.filter((adapter) => typeof adapter.owns === "function" && adapter.owns(event.promise));
+  for (const adapter of owners.length > 0 ? owners : sessions) {
+    adapter.noteUnhandled(event.reason);
   }
 });
 
@@ -67,37 +75,39 @@ function trySend(server, value) {
   try {
     server.send(typeof value === "string" ? value : JSON.stringify(value));
   } catch (error) {
-    console.error(`workerd adapter: cannot send a reply: ${describe(error)}`);
+    console.error(`adapter worker: cannot send a reply: ${describe(error)}`);
   }
+}
+
+function strings(value) {
+  return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
 }
 
 export default {
   async fetch(request, env) {
     if ((request.headers.get("Upgrade") ?? "").toLowerCase() !== "websocket") {
-      return new Response("connect-conformance workerd adapter: WebSocket only\n", { status: 400 });
+      return new Response("connect-conformance adapter Worker: WebSocket only\n", { status: 400 });
     }
     const info = env.ADAPTER ?? {};
     const adapter = createAdapter({
-      name: "workerd",
+      name: String(info.name ?? "worker"),
       version: String(info.version ?? "unknown"),
-      runtime: String(info.runtime ?? "workerd"),
-      capabilities: CAPABILITIES,
+      runtime: String(info.runtime ?? "unknown"),
+      capabilities: strings(info.capabilities),
       connect,
     });
     const { 0: client, 1: server } = new WebSocketPair();
     server.accept();
-    current = adapter;
+    live.add(adapter);
     // Strictly in order: each message waits for the previous one's reply.
     let queue = Promise.resolve();
     server.addEventListener("message", (event) => {
       queue = queue.then(() => serve(server, adapter, event.data));
     });
     const finish = () => {
-      if (current === adapter) {
-        current = null;
-      }
+      live.delete(adapter);
     };
-    server.addEventListener("close", (event) => {
+    server.addEventListener("close", () => {
       finish();
       try {
         server.close(1000, "bye");

@@ -223,8 +223,12 @@ class ReferenceAdapter:
             "readable_identity": True,
             "writable_identity": True,
         }
+        if prop in ("opened", "closed"):
+            # A promise is not a value: only its type is reported, as interpreter.js does.
+            return {"status": "returned", "typeof": "object"}
         if prop not in values:
-            return {"status": "unsupported", "reason": f"the reference has no property {prop!r}"}
+            # A name outside the protocol's list; a listed property is never missing here.
+            return {"status": "unsupported", "reason": f"the protocol has no property {prop!r} to read"}
         value = values[prop]
         return {"status": "returned", "value": encode(value), "typeof": typeof(value)}
 

@@ -164,6 +164,54 @@
         + "the variants of a parametrised case (id[variant]) share one weight, scored by the fraction that pass."));
   }
 
+  // -- timelines (connect-conformance history) ----------------------------------------------
+
+  // A case named by a timeline: opens its view here when this page has it, else links to the
+  // timeline's own page (a relative path we wrote; anything else is shown as text).
+  function caseRef(line, id) {
+    if (line.page === "" && data.cases.some((row) => row.id === id)) {
+      return el("button", { type: "button", className: "case-link", onclick: () => openCase(id, null) }, id);
+    }
+    if (/^[A-Za-z0-9_.\/-]+$/.test(line.page) && !line.page.includes("..")) {
+      return el("a", { href: line.page + "#case=" + encodeURIComponent(id) }, id);
+    }
+    return el("code", {}, id);
+  }
+
+  function timelines() {
+    const lines = data.history || [];
+    if (!lines.length) return null;
+    const section = el("section", { id: "timeline", ariaLabel: "Timeline" }, el("h2", {}, "Timeline across versions"));
+    lines.forEach((line) => {
+      const body = el("tbody");
+      line.versions.forEach((version) => {
+        const summary = version.summary || {};
+        body.appendChild(el("tr", { dataset: { version: version.version } },
+          el("th", { scope: "row" }, version.version),
+          el("td", {}, version.runtime || "?"),
+          data.outcomes.map((outcome) => el("td", { className: "num" }, String(summary[outcome] ?? 0))),
+          el("td", { className: "changes" }, version.changes.length
+            ? el("ul", {}, version.changes.map((change) => el("li", {}, caseRef(line, change.case), " ",
+                outcomeBadge(change.before), " → ", outcomeBadge(change.after),
+                change.first ? " (first in " + change.first + ", bisected)" : "")))
+            : (version.error ? "run failed: " + version.error : "–"))));
+      });
+      (line.unusable || []).forEach((item) => body.appendChild(el("tr", { className: "unusable" },
+        el("th", { scope: "row" }, item.version), el("td", { colSpan: data.outcomes.length + 2 }, "cannot run: " + item.reason))));
+      add(section,
+        el("table", { className: "timeline", dataset: { family: line.family } },
+          el("caption", {}, line.family + ": " + line.versions.length + " versions, oldest first"),
+          el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "version"), el("th", { scope: "col" }, "runtime"),
+            data.outcomes.map((outcome) => el("th", { scope: "col" }, outcomeBadge(outcome))),
+            el("th", { scope: "col" }, "cases that changed from the previous version"))),
+          body),
+        (line.commands || []).length
+          ? el("p", { className: "hint" }, "Regenerate with ", line.commands.map((command, i) => [i ? ", then " : null, el("code", {}, command)]))
+          : null);
+    });
+    return section;
+  }
+
   // -- the matrix ---------------------------------------------------------------------------
 
   function checkbox(name, value, label) {
@@ -427,9 +475,10 @@
   const matrixSection = el("section", { id: "matrix-view", ariaLabel: "Cases" },
     el("h2", {}, "Cases by implementation"), filters(), state.status, legend(), matrix());
   const scoreSection = scores();
+  const timelineSection = timelines();
   state.caseView = el("section", { id: "case-view", hidden: true, ariaLabel: "Case" });
-  state.main = [scoreSection, matrixSection];
-  add(app, header(), scoreSection, matrixSection, state.caseView);
+  state.main = [scoreSection, timelineSection, matrixSection].filter(Boolean);
+  add(app, header(), scoreSection, timelineSection, matrixSection, state.caseView);
   update();
   window.addEventListener("hashchange", route);
   route();

@@ -627,3 +627,28 @@ def test_the_interpreter_needs_no_node_globals(tmp_path: Path) -> None:
     assert answers[5]["value"]["sha256"] == hashlib.sha256(expand_pattern(seed, MiB + 3)).hexdigest()
     assert answers[7]["value"] == {"done": False, "value": data(b"\x00\xff" * 40000)}
     assert answers[8]["value"] == {"open_sockets": 1, "unhandled_rejections": []}
+
+
+def test_rejections_are_credited_to_the_session_that_owns_the_promise() -> None:
+    """Two sessions in one runtime (a Worker with two WebSockets): a failed socket's unhandled
+    rejections go to its own session only; one nobody owns goes to both."""
+    assert NODE is not None
+    interpreter = Path(adapter_script()).with_name("interpreter.js")
+    done = subprocess.run(
+        [NODE, str(Path(__file__).with_name("owns_check.mjs")), str(interpreter)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = json.loads(done.stdout)
+    refused = {"name": "Error", "message": "connection refused"}
+    stranger = {"name": "Error", "message": "nobody's"}
+    assert answers["stranger_owners"] == 0
+    assert sorted(map(json.dumps, answers["ends"]["first"]["unhandled_rejections"])) == sorted(
+        map(json.dumps, [refused, refused, stranger])
+    )
+    assert answers["ends"]["second"]["unhandled_rejections"] == [stranger]
+    assert answers["owns_non_promise"] is False
+    assert answers["owns_fresh_promise"] is False

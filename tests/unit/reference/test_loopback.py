@@ -309,11 +309,18 @@ def test_get_properties() -> None:
         s = await client.connect("nowhere.invalid:1", {"secureTransport": "starttls"})
         replies = {
             prop: await client.op("get", socket=s, property=prop)
-            for prop in ("secureTransport", "upgraded", "readable_identity", "sni")
+            for prop in ("secureTransport", "upgraded", "readable_identity", "opened", "closed", "sni")
         }
         assert (replies["secureTransport"]["value"], replies["secureTransport"]["typeof"]) == ("starttls", "string")
         assert (replies["upgraded"]["value"], replies["upgraded"]["typeof"]) == (False, "boolean")
         assert replies["readable_identity"]["value"] is True
+        # A promise is reported by its type only, as interpreter.js does (docs/adapter-protocol.md, get).
+        for prop in ("opened", "closed"):
+            assert (replies[prop]["status"], replies[prop]["typeof"], "value" in replies[prop]) == (
+                "returned",
+                "object",
+                False,
+            )
         assert replies["sni"]["status"] == "unsupported"
         await client.end()
 

@@ -1,0 +1,204 @@
+// The miniflare adapter: a stdio adapter that starts Miniflare with the adapter Worker
+// (workerd-worker.js + interpreter.js) and relays the protocol's lines to it over WebSocket.
+//
+// This is the pattern for any Worker-like runtime (docs/adapters.md, section 2): the
+// harness starts this process with the run's CA in its environment, so the runtime
+// is configured to trust it before the Worker starts; each case session (`begin` ...
+// `end`) gets a WebSocket of its own, as the Worker expects.
+//
+// Environment (set by conformance/adapters/miniflare.py):
+//   CONNECT_CONFORMANCE_CA_PEM          the run's CA (the harness sets it for every stdio adapter);
+//                                       without it the Worker trusts nothing and declares no tls/starttls
+//   CONNECT_CONFORMANCE_MINIFLARE       the folder of the `miniflare` package to import
+//   CONNECT_CONFORMANCE_WORKER_INFO     JSON: the Worker's ADAPTER binding (name, version, runtime,
+//                                       capabilities) and its compatibility_date
+//
+// stdout carries protocol lines only: anything else that writes to it (Miniflare, the
+// workerd it starts, the Worker's console) is sent to stderr instead.
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+
+const writeProtocol = process.stdout.write.bind(process.stdout);
+process.stdout.write = process.stderr.write.bind(process.stderr);
+
+const REPLY_TIMEOUT_MS = 10 * 60 * 1000; // the harness's own deadlines are far shorter
+
+function log(...parts) {
+  process.stderr.write(`miniflare adapter: ${parts.join(" ")}\n`);
+}
+
+function send(value) {
+  return new Promise((resolve, reject) => {
+    writeProtocol(`${typeof value === "string" ? value : JSON.stringify(value)}\n`, (error) =>
+      error ? reject(error) : resolve(),
+    );
+  });
+}
+
+async function startMiniflare() {
+  const folder = process.env.CONNECT_CONFORMANCE_MINIFLARE;
+  if (!folder) throw new Error("CONNECT_CONFORMANCE_MINIFLARE is not set (the folder of the miniflare package)");
+  const info = JSON.parse(process.env.CONNECT_CONFORMANCE_WORKER_INFO ?? "{}");
+  const ca = process.env.CONNECT_CONFORMANCE_CA_PEM ?? "";
+  const manifest = JSON.parse(await readFile(join(folder, "package.json"), "utf8"));
+  const entry = join(folder, manifest.main ?? "dist/src/index.js");
+  const { Miniflare } = await import(pathToFileURL(entry).href);
+  const here = new URL(".", import.meta.url);
+  const [worker, interpreter] = await Promise.all([
+    readFile(new URL("workerd-worker.js", here), "utf8"),
+    readFile(new URL("interpreter.js", here), "utf8"),
+  ]);
+  const capabilities = (info.capabilities ?? []).filter((name) => ca || (name !== "tls" && name !== "starttls"));
+  const mf = new Miniflare({
+    modules: [
+      { type: "ESModule", path: "worker.js", contents: worker },
+      { type: "ESModule", path: "interpreter.js", contents: interpreter },
+    ],
+    compatibilityDate: info.compatibility_date,
+    bindings: {
+      ADAPTER: { name: info.name, version: info.version, runtime: info.runtime, capabilities },
+    },
+    // connect() goes out through the Worker's outbound service: loopback only, and only the run's CA.
+    // (Miniflare's default allows public addresses and trusts the system's CAs.)
+    outboundService: {
+      network: {
+        allow: ["local", ...JSON.parse(process.env.CONNECT_CONFORMANCE_EXTRA_ALLOW ?? "[]")],
+        tlsOptions: { trustBrowserCas: false, trustedCertificates: ca ? [ca] : [] },
+      },
+    },
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = await mf.ready;
+  return { mf, url: new URL(url) };
+}
+
+/** One WebSocket to the Worker: a session. Replies come back in order. */
+class Session {
+  constructor(url) {
+    this.waiting = [];
+    this.closed = false;
+    const address = new URL(url);
+    address.protocol = address.protocol === "https:" ? "wss:" : "ws:";
+    this.socket = new WebSocket(address);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.addEventListener("open", resolve, { once: true });
+      this.socket.addEventListener("error", () => reject(new Error("the WebSocket to the Worker failed")), {
+        once: true,
+      });
+    });
+    this.socket.addEventListener("message", (event) => {
+      const next = this.waiting.shift();
+      if (next) next.resolve(typeof event.data === "string" ? event.data : new TextDecoder().decode(event.data));
+      else log("a reply nobody asked for:", String(event.data).slice(0, 200));
+    });
+    this.socket.addEventListener("close", () => {
+      this.closed = true;
+      for (const next of this.waiting.splice(0)) next.reject(new Error("the Worker closed the WebSocket"));
+    });
+  }
+
+  async exchange(line) {
+    await this.opened;
+    if (this.closed) throw new Error("the Worker closed the WebSocket");
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no reply from the Worker")), REPLY_TIMEOUT_MS);
+      this.waiting.push({
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.socket.send(line);
+    });
+  }
+
+  close() {
+    if (!this.closed) {
+      try {
+        this.socket.close(1000, "session over");
+      } catch {
+        // already closing
+      }
+    }
+  }
+}
+
+function* lines(buffer) {
+  let newline = buffer.text.indexOf("\n");
+  while (newline !== -1) {
+    yield buffer.text.slice(0, newline);
+    buffer.text = buffer.text.slice(newline + 1);
+    newline = buffer.text.indexOf("\n");
+  }
+}
+
+async function main() {
+  const { mf, url } = await startMiniflare();
+  let session = null;
+  let stopping = false;
+  const stop = async (code) => {
+    if (stopping) return;
+    stopping = true;
+    session?.close();
+    try {
+      await mf.dispose();
+    } catch (error) {
+      log("dispose failed:", String(error));
+    }
+    process.exit(code);
+  };
+  process.on("SIGTERM", () => stop(0));
+
+  const buffer = { text: "" };
+  process.stdin.setEncoding("utf8");
+  for await (const chunk of process.stdin) {
+    buffer.text += chunk;
+    for (const line of lines(buffer)) {
+      if (line.trim() === "") continue;
+      let op = null;
+      try {
+        op = JSON.parse(line)?.op ?? null;
+      } catch {
+        // not JSON: the Worker answers it (protocol_error)
+      }
+      // A session per case: `begin` opens a fresh WebSocket, the answer to `end` closes it.
+      if (op === "begin" && session !== null) {
+        session.close();
+        session = null;
+      }
+      session ??= new Session(url);
+      let reply;
+      try {
+        reply = await session.exchange(line);
+      } catch (error) {
+        // The runtime broke: exit, so the harness sees a broken adapter and restarts it.
+        log(`cannot relay ${op ?? "a line"}: ${error.message}`);
+        await stop(1);
+        return;
+      }
+      await send(reply);
+      if (op === "end" || op === "hello" || op === "shutdown") {
+        session.close();
+        session = null;
+      }
+      if (op === "shutdown") {
+        await stop(0);
+        return;
+      }
+    }
+  }
+  await stop(0);
+}
+
+main().catch((error) => {
+  log("cannot start:", error && error.stack ? error.stack : String(error));
+  process.exit(1);
+});

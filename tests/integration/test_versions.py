@@ -1,0 +1,204 @@
+"""Published versions of a runtime: ``run --adapter workerd@VERSION``, ``history`` and ``bisect``.
+
+They install versions from the npm registry on demand (``.ci/run`` installs these ahead
+of time: ``connect-conformance install workerd@...``), so only a small selection of cases
+runs on each.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conformance.adapters import npm_cache
+from conformance.errors import InfrastructureError
+from conformance.report import timeline
+from tests.integration.cli import run_cli
+
+pytestmark = pytest.mark.slow
+
+#: The release the issue reported (bundled by Miniflare 4.20260426.0) and the pinned one.
+OLDER = "1.20260426.1"
+NEWER = "1.20261117.1"
+#: The first release with connect() (it needs Debian's libc++1 here).
+FIRST = "1.20230512.0"
+#: Cases whose outcome differs between OLDER and NEWER (startTls verification, reads after a reset)
+#: and one that passes on both.
+STARTTLS = "starttls.untrusted-cert-rejects-new-opened[localhost]"
+RESET = "errors.peer-reset-rejects-pending-read"
+STEADY = "streams.echo-round-trip"
+SELECTION = f"{STARTTLS} or {RESET} or {STEADY}"
+
+
+def installed(version: str) -> None:
+    try:
+        npm_cache.ensure_version("workerd", version, quiet=True)
+    except InfrastructureError as error:
+        pytest.skip(f"workerd {version} cannot be installed here: {error}")
+
+
+def test_a_published_version_installs_from_a_clean_cache_then_runs_offline(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = {"CONNECT_CONFORMANCE_CACHE": str(cache)}
+    done = run_cli(
+        "run", "--adapter", f"workerd@{OLDER}", "-k", SELECTION, report_dir=tmp_path / "1", env=env, timeout=600
+    )
+    if "cannot be reached" in done.stderr or "npm view" in done.stderr:
+        pytest.skip(f"the npm registry is not reachable: {done.stderr[-500:]}")
+    assert f"installing workerd@{OLDER} into {cache}" in done.stderr
+    assert f"installed workerd@{OLDER} in" in done.stderr
+    assert done.code == 1, done.stdout + done.stderr  # the differences of the issue, unexpected without a file
+    outcomes = done.outcomes()
+    assert outcomes[STARTTLS] == "fail"
+    assert outcomes[RESET] == "fail"
+    assert outcomes[STEADY] == "pass"
+    messages = {case["id"]: case["message"] for case in done.results()["cases"]}
+    assert "expected a rejection 'any', but it resolved with" in messages[STARTTLS]
+    assert "but it resolved with {'done': True}" in messages[RESET]
+    run = done.results()["run"]
+    assert run["adapter_spec"] == f"workerd@{OLDER}"
+    assert run["adapter"]["version"] == OLDER
+    assert run["adapter"]["runtime"] == "workerd 2026-04-26"
+    assert (cache / "npm" / f"workerd@{OLDER}" / "package-lock.json").is_file()
+
+    # Offline from now on: no npm on PATH, the installed version still runs.
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    offline = {**env, "PATH": str(empty)}
+    assert shutil.which("npm", path=offline["PATH"]) is None
+    again = run_cli(
+        "run", "--adapter", f"workerd@{OLDER}", "-k", STEADY, report_dir=tmp_path / "2", env=offline, timeout=120
+    )
+    assert again.code == 0, again.stderr
+    assert "installing" not in again.stderr
+
+
+def test_the_first_release_with_connect_runs_with_a_config_it_accepts(tmp_path: Path) -> None:
+    installed(FIRST)
+    done = run_cli("run", "--adapter", f"workerd@{FIRST}", "-k", STEADY, report_dir=tmp_path, timeout=300)
+    if done.code == 3 and "libc++" in done.stderr:
+        pytest.fail(f"install Debian's libc++1 (.ci/run does): {done.stderr[-300:]}")
+    assert done.code == 0, done.stderr
+    assert done.results()["run"]["adapter"]["runtime"] == "workerd 2023-05-12"
+
+
+def test_a_release_before_connect_is_refused_before_any_download(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    done = run_cli(
+        "run",
+        "--adapter",
+        "workerd@1.20230404.0",
+        report_dir=tmp_path,
+        env={"CONNECT_CONFORMANCE_CACHE": str(cache)},
+        timeout=120,
+    )
+    assert done.code == 3, done.stderr
+    assert (
+        "workerd 1.20230404.0 cannot run the suite: it lacks cloudflare:sockets (first in 1.20230512.0)" in done.stderr
+    )
+    assert not (cache / "npm" / "workerd@1.20230404.0").exists()
+
+
+def test_history_on_two_versions_writes_the_timeline(tmp_path: Path) -> None:
+    installed(OLDER)
+    installed(NEWER)
+    out = tmp_path / "history"
+    done = run_cli(
+        "history",
+        "--adapter",
+        "workerd",
+        "--versions",
+        f"{OLDER},{NEWER},1.20230404.0",
+        "-k",
+        SELECTION,
+        "--out",
+        str(out),
+        report_dir=tmp_path,
+        timeout=600,
+    )
+    assert done.code == 0, done.stdout + done.stderr
+    folder = out / "workerd"
+    for version in (OLDER, NEWER):
+        document = json.loads((folder / version / "results.json").read_text())
+        assert document["run"]["adapter"]["version"] == version
+        assert {case["id"] for case in document["cases"]} == {STARTTLS, RESET, STEADY}
+    assert not (folder / "1.20230404.0").exists()
+    manifest = json.loads((folder / "history.json").read_text())
+    statuses = {item["version"]: item["status"] for item in manifest["versions"]}
+    assert statuses == {"1.20230404.0": "cannot run", OLDER: "ran", NEWER: "ran"}
+    line = timeline.load(folder)
+    assert {(c.case, c.before, c.after, c.version) for c in line.changes()} == {
+        (STARTTLS, "fail", "pass", NEWER),
+        (RESET, "fail", "pass", NEWER),
+    }
+    readme = (folder / "README.md").read_text()
+    assert f"### {NEWER} (from {OLDER})" in readme
+    assert f"- `{STARTTLS}`: ❌ fail → ✅ pass" in readme
+    assert "| 1.20230404.0 | cannot run |" in readme
+    page = (folder / "index.html").read_text()
+    assert "Content-Security-Policy" in page
+    assert '"family":"workerd"' in page
+    assert "2 outcome change(s) across 2 version(s)" in done.stdout
+
+
+def test_bisect_finds_the_first_version_with_the_new_outcome(tmp_path: Path) -> None:
+    done = run_cli(
+        "bisect",
+        "--adapter",
+        "workerd",
+        "--case",
+        STARTTLS,
+        "--good",
+        "1.20261015.1",
+        "--bad",
+        "1.20261013.1",
+        "--save",
+        "--out",
+        str(tmp_path),
+        report_dir=tmp_path,
+        timeout=600,
+    )
+    assert done.code == 0, done.stdout + done.stderr
+    assert f"{STARTTLS}: fail up to workerd 1.20261013.1, pass from 1.20261014.1" in done.stdout
+    assert "first version with the outcome of --good (1.20261015.1): 1.20261014.1" in done.stdout
+    # Both transcripts: the old version's with its problem, the new one's without.
+    assert "== workerd 1.20261013.1: fail" in done.stdout
+    assert "== workerd 1.20261014.1: pass" in done.stdout
+    assert "PROBLEM expected a rejection" in done.stdout.split("== workerd 1.20261014.1")[0]
+    record = json.loads((tmp_path / "workerd" / "bisect.json").read_text())["bisects"][0]
+    assert (record["case"], record["last_old"], record["first_new"]) == (STARTTLS, "1.20261013.1", "1.20261014.1")
+
+
+def test_bisect_refuses_versions_with_the_same_outcome_and_unknown_cases(tmp_path: Path) -> None:
+    installed(OLDER)
+    installed(NEWER)
+    same = run_cli(
+        "bisect", "--adapter", "workerd", "--case", STEADY, "--good", NEWER, "--bad", OLDER, report_dir=tmp_path
+    )
+    assert same.code == 2
+    assert f"{STEADY} has the same outcome (pass) on {OLDER} and {NEWER}" in same.stderr
+    unknown = run_cli(
+        "bisect",
+        "--adapter",
+        "workerd",
+        "--case",
+        "starttls.untrusted-cert-rejects",
+        "--good",
+        NEWER,
+        "--bad",
+        OLDER,
+        report_dir=tmp_path,
+    )
+    assert unknown.code == 2
+    assert "no such case; did you mean" in unknown.stderr
+    assert "starttls.untrusted-cert-rejects-new-opened[localhost]" in unknown.stderr
+
+
+def test_install_takes_versions_too(tmp_path: Path) -> None:
+    installed(OLDER)
+    done = run_cli("install", f"workerd@{OLDER}", report_dir=tmp_path)
+    assert done.code == 0, done.stderr
+    assert f"workerd@{OLDER}: installed" in done.stdout
