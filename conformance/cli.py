@@ -150,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lanes(mutants, "cases of all mutant suites run")
     mutants.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
     _add_sandbox(mutants, "default: on where a sandbox can be made (else the policy cases are skipped)")
+    mutants.add_argument(
+        "--all",
+        dest="every",
+        action="store_true",
+        help="run every case against every mutant and list every catching case (default: a mutant's suite "
+        "stops at the first case that catches it)",
+    )
 
     fuzz = commands.add_parser(
         "fuzz", help="differential fuzzing: generated scenarios on two implementations, divergences as cases"
@@ -422,7 +429,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .selection import load_strict_selection, spec_paths
 
         cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
-        return run_mutants(cases, workers=args.workers, only=args.only)
+        return run_mutants(cases, workers=args.workers, only=args.only, every=args.every)
     if args.command == "fuzz":
         from .fuzz import FuzzOptions, run_fuzz
 

@@ -122,12 +122,24 @@ def load(path: Path) -> Expectations:
 
 
 def _check_entry_types(path: Path, line: int | None, case_id: str, entry: dict[str, Any]) -> None:
-    """``flaky`` is a boolean and ``link`` a URL: ``flaky: "yes"`` or ``link: [1]`` would be taken silently."""
+    """``flaky`` is a boolean and ``link`` a URL or repository path: ``flaky: "yes"`` or ``link: [1]`` would be
+    taken silently."""
     if "flaky" in entry and not isinstance(entry["flaky"], bool):
         raise SpecError(path, line, f"{case_id}.flaky", f"expected true or false, got {entry['flaky']!r}")
     link = entry.get("link")
-    if link is not None and not (isinstance(link, str) and link.startswith(("https://", "http://"))):
-        raise SpecError(path, line, f"{case_id}.link", f"expected a URL (https://...), got {link!r}")
+    if link is not None and not (isinstance(link, str) and _is_link(link)):
+        raise SpecError(
+            path, line, f"{case_id}.link", f"expected a URL (https://...) or a path in the repository, got {link!r}"
+        )
+
+
+def _is_link(text: str) -> bool:
+    """An http(s) URL, or a relative path inside the repository (``reports/history/workerd/README.md``)."""
+    if text.startswith(("https://", "http://")):
+        return True
+    return (
+        bool(text) and not text.startswith("/") and ".." not in text.split("/") and ":" not in text and " " not in text
+    )
 
 
 class Verdict(StrEnum):

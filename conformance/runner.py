@@ -341,17 +341,20 @@ async def run_cases(
     on_result: ResultCallback | None = None,
     breaker: Breaker | None = None,
     peer: peers.PeerChoice = peers.IN_PROCESS,
+    enough: Callable[[], bool] | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
     Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
     ``breaker`` (made here when not given) tells afterwards whether the run gave up on a broken adapter.
+    ``enough``, asked after each case, stops starting new ones once it says so (``mutants``: a mutant
+    already caught needs no more cases); the cases not run are left out of the results.
     """
     with RunCertificates() as certificates:
         lanes = lane_count(adapter, workers, len(cases))
         async with peers.opened(peer) as provider:
             return await _run_lanes(
-                cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker(), provider
+                cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker(), provider, enough
             )
 
 
@@ -363,6 +366,7 @@ async def _run_lanes(
     on_result: ResultCallback | None,
     breaker: Breaker,
     provider: peers.PeerProvider | None = None,
+    enough: Callable[[], bool] | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     ports = FixedPorts()
     lanes = [Lane(adapter, context, breaker, ports, provider) for _ in range(lanes_wanted)]
@@ -374,7 +378,7 @@ async def _run_lanes(
         hellos = await _start_all(lanes)
 
         async def work(lane: Lane) -> None:
-            while not queue.empty():
+            while not queue.empty() and not (enough is not None and enough()):
                 index = queue.get_nowait()
                 result = await lane.run_case(cases[index])
                 results[index] = result
