@@ -101,6 +101,14 @@ def split_network_address(address: str) -> NetworkAddress | None:
     return NetworkAddress(host, int(port_text))
 
 
+def _octal_port(address: str, port: int) -> int:
+    """The mutant's port: written with a leading zero and only octal digits, read as octal."""
+    text = address.rpartition(":")[2]
+    if len(text) > 1 and text.startswith("0") and set(text) <= set("01234567"):
+        return int(text, 8)
+    return port
+
+
 def _is_reserved_invalid(host: str) -> bool:
     name = host.rstrip(".").lower()
     return name == "invalid" or name.endswith(".invalid")
@@ -165,6 +173,8 @@ async def open_connection(address: str, events: ConnectionEvents, quirks: Quirks
     target = split_network_address(address)
     if target is None:
         raise ConnectError(f"{address!r}: not a network address")
+    if quirks.leading_zero_port_octal:
+        target = NetworkAddress(target.host, _octal_port(address, target.port))
     loop = asyncio.get_running_loop()
     failures: list[str] = []
     for ip in await _resolve(target, quirks):

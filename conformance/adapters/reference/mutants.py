@@ -81,10 +81,15 @@ class Quirks:
     connection_limit_off_by_one: bool = False
     connection_limit_rejects: bool = False
     failed_connection_keeps_slot: bool = False
+    leading_zero_port_octal: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
 _TABLE: dict[str, tuple[str, str]] = {
+    "leading-zero-port-octal": (
+        "leading_zero_port_octal",
+        "a port written with a leading zero is read as octal (04321 dials 2257), as workerd 1.20260730.1 does (B4)",
+    ),
     "cloudflare-v6-not-blocked": (
         "cloudflare_v6_not_blocked",
         "only the IPv4 Cloudflare ranges are blocked: an IPv6 Cloudflare address is dialled (B23)",

@@ -390,6 +390,19 @@ async def _(client: Client, listener: Peer, refused: int) -> Any:
     return await status(client, "await", socket=good, promise="opened", timeout_ms=1000)
 
 
+@scenario("leading-zero-port-octal", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    # A fixed port whose digits are all octal, on a loopback address of its own (all of 127.0.0.0/8
+    # is local on Linux): "04321" is port 4321, the mutant dials 2257, where nothing listens.
+    server = await asyncio.start_server(lambda reader, writer: writer.close(), "127.77.43.21", 4321)
+    try:
+        s = await client.connect("127.77.43.21:04321")
+        return await status(client, "await", socket=s, promise="opened", timeout_ms=1000)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 async def observe(mutant: str | None, function: Scenario) -> Any:
     with refused_port() as refused:
         async with peer() as listener:
