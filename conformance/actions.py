@@ -33,6 +33,10 @@ from .values import to_bytes, to_protocol_value
 Expect = dict[str, Any]
 
 
+#: The ``request`` of a client op that runs where no request is being handled (module evaluation).
+GLOBAL_SCOPE = "global"
+
+
 class Kind(StrEnum):
     CLIENT = "client"  # the implementation does it, through the adapter
     PEER = "peer"  # our server does it

@@ -223,6 +223,8 @@ class CaseInterpreter:
 
     def _client(self, step: Step, built: ClientRequest) -> Action:
         request = built.request
+        if step.request is not None:
+            request["request"] = step.request
         self._sent = request
         if step.background:
             request["timeout_ms"] = 0

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 
 from . import catalogue, schema, units, yamlsource
-from .actions import ACTIONS, Kind
+from .actions import ACTIONS, GLOBAL_SCOPE, Kind
 from .errors import SpecError, SpecErrors
 from .model import MODIFIERS, Case, PeerSpec, Step
 from .sandbox.description import Description
@@ -263,6 +263,7 @@ class _CaseChecker:
             conn=raw.get("conn"),
             name=raw.get("as"),
             background=raw.get("background"),
+            request=raw.get("request"),
             note=raw.get("note"),
         )
 
@@ -278,6 +279,25 @@ class _CaseChecker:
             )
         if "sandbox" in requires:
             defined |= set(SANDBOX_VARIABLES)
+        environment = self.raw.get("environment")
+        if environment is not None and environment not in requires:
+            self.file.problem(
+                self.line("environment"), "environment", f"environment {environment} needs `requires: [{environment}]`"
+            )
+        for step in steps:
+            if step.request is None:
+                continue
+            if ACTIONS[step.action].kind is not Kind.CLIENT:
+                self.file.problem(step.line, f"steps.{step.index}.request", "only a client op runs in a request")
+            elif step.request == GLOBAL_SCOPE and step.action != "connect":
+                self.file.problem(
+                    step.line, f"steps.{step.index}.request", "only connect runs at module evaluation (request: global)"
+                )
+            wanted = "global-scope" if step.request == GLOBAL_SCOPE else "request-scope"
+            if wanted not in requires:
+                self.file.problem(
+                    step.line, f"steps.{step.index}.request", f"request: {step.request} needs `requires: [{wanted}]`"
+                )
         variant_keys: set[str] | None = None
         for variant in variants:
             if variant is not None:
@@ -342,6 +362,7 @@ class _CaseChecker:
             requires=tuple(raw.get("requires", ())),
             peer=self.peer(),
             timeout=units.seconds(raw["timeout"]) if "timeout" in raw else DEFAULT_CASE_TIMEOUT,
+            environment=raw.get("environment"),
             steps=tuple(steps),
             variables=variables,
             file=str(self.file.path),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 LEVELS = ("must", "should", "info")
 
 #: Step modifiers (spec/README.md, section 3); the actions are the table in ``actions.py``.
-MODIFIERS = ("expect", "within", "socket", "conn", "as", "background", "note")
+MODIFIERS = ("expect", "within", "socket", "conn", "as", "background", "request", "note")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class Step:
     conn: str | None = None  # the peer connection a peer op acts on (a `peer.accept`'s `as`)
     name: str | None = None  # the `as` modifier
     background: str | None = None
+    #: The request whose handler performs a client op (``global``: module evaluation); None: the case's own.
+    request: str | None = None
     note: str | None = None
 
     def describe(self) -> str:
@@ -71,6 +73,8 @@ class Case:
     timeout: float = 15.0
     variables: dict[str, Any] = field(default_factory=dict)
     variant: str | None = None
+    #: A profile the adapter sets up for this case's session (``outbound-worker``); None: the default.
+    environment: str | None = None
 
     @property
     def area(self) -> str:

@@ -260,7 +260,10 @@ class Lane:
     ) -> None:
         try:
             await self.client.open_session()
-            begin = await self.client.call({"op": "begin", "case": case.id})
+            opening: dict[str, Any] = {"op": "begin", "case": case.id}
+            if case.environment is not None:
+                opening["environment"] = case.environment
+            begin = await self.client.call(opening)
             if begin.status is not Status.RETURNED:
                 raise AdapterError(f"begin answered {begin.status}: {begin.reason}")
             deadline = asyncio.timeout(case.timeout)

@@ -71,7 +71,8 @@ def worker_info(package: Path, node_version: str) -> dict[str, object]:
         "name": NAME,
         "version": version,
         "runtime": f"workerd {workerd} (Miniflare {version}, Node {node_version})",
-        "capabilities": list(support.capabilities),
+        # A global-scope connect needs a runtime of its own, which the stdio relay does not start.
+        "capabilities": [name for name in support.capabilities if name != "global-scope"],
         "compatibility_date": support.compatibility_date,
     }
 

@@ -20,6 +20,12 @@ download), and returns an ``AdapterSpec`` whose transport factory gives each lan
 Closing sends SIGTERM to the process group, SIGKILL 2 s later, reaps the process and
 removes the folder. A lane whose session broke is restarted with a fresh process (the
 client closes the transport and the factory makes a new one).
+
+A ``connect`` with ``request: global`` (module evaluation, B1) cannot run in a Worker that is
+already serving; the transport answers it with a one-off workerd of its own whose main module
+(``js/global-scope.js``) calls ``connect()`` with the request's arguments while it is evaluated.
+A socket that such a call returned lives in that runtime, which is gone by the time the reply
+arrives: its handle (``global``) is reported but no later op can use it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from .processes import parent_death_signal
 from .workerd_config import (
     CA_FILE,
     INTERPRETER_MODULE,
+    OUTBOUND_MODULE,
     WORKER_MODULE,
     config_for,
     render,
@@ -64,6 +71,12 @@ CONFIG_FILE = "config.capnp"
 FOLDER_PREFIX = "connect-conformance-workerd-"
 #: ``-n auto``: a workerd process per lane; see benchmarks/run.py for the figures behind it.
 LANES = 8
+#: The ``request`` of a connect made at module evaluation (the protocol's name for it).
+GLOBAL_SCOPE = "global"
+GLOBAL_MODULE = "global-scope.js"
+GLOBAL_REQUEST_MODULE = "global-request.js"
+#: What the harness calls a socket that a global-scope connect returned (it cannot be used).
+GLOBAL_SOCKET = "global"
 
 
 @dataclass(frozen=True)
@@ -155,11 +168,14 @@ class WorkerdTransport(WebSocketTransport):
         ca_pem: str,
         interpreter: Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_S,
+        global_connect: dict[str, Any] | None = None,
     ) -> None:
         super().__init__("ws://127.0.0.1:0/")
         self.runtime = runtime
         self._ca_pem = ca_pem
         self._interpreter = interpreter
+        self._global_connect = global_connect
+        """The connect request this (one-off) runtime makes at module evaluation; None: a lane's runtime."""
         self._startup_timeout = startup_timeout
         self._process: asyncio.subprocess.Process | None = None
         self._output: deque[str] = deque(maxlen=OUTPUT_LINES)
@@ -182,14 +198,23 @@ class WorkerdTransport(WebSocketTransport):
         folder = tempdirs.make_private(FOLDER_PREFIX)
         self.directory = folder
         interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
+        config = replace(config_for(self.runtime.version, self.runtime.runtime), extra_allow=sandbox.runtime_allow())
         files = {
             WORKER_MODULE: _js_source("workerd-worker.js"),
             INTERPRETER_MODULE: interpreter,
+            OUTBOUND_MODULE: _js_source(OUTBOUND_MODULE),
             CA_FILE: self._ca_pem.encode("ascii"),
-            CONFIG_FILE: render(
-                replace(config_for(self.runtime.version, self.runtime.runtime), extra_allow=sandbox.runtime_allow())
-            ).encode("utf-8"),
         }
+        if self._global_connect is not None:
+            config = replace(
+                config,
+                modules=(GLOBAL_MODULE, WORKER_MODULE, INTERPRETER_MODULE, GLOBAL_REQUEST_MODULE),
+                profiles=False,
+            )
+            files[GLOBAL_MODULE] = _js_source(GLOBAL_MODULE)
+            # JSON is a JavaScript expression; ensure_ascii keeps U+2028/U+2029 out of the source text.
+            files[GLOBAL_REQUEST_MODULE] = f"export default {json.dumps(self._global_connect)};\n".encode("ascii")
+        files[CONFIG_FILE] = render(config).encode("utf-8")
         for name, data in files.items():
             path = folder / name
             path.write_bytes(data)
@@ -290,6 +315,53 @@ class WorkerdTransport(WebSocketTransport):
                 exited.cancel()
                 with contextlib.suppress(BaseException):
                     await exited
+
+    # -- the global scope ----------------------------------------------------------------------
+
+    async def exchange(self, message: dict[str, Any], timeout: float) -> Any:
+        if message.get("op") == "connect" and message.get("request") == GLOBAL_SCOPE:
+            # The one-off runtime gets the time any runtime gets to start, whatever the op's own deadline.
+            timeout = max(timeout, self._startup_timeout + TERM_GRACE_S)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await self._connect_in_global_scope(message)
+            except TimeoutError:
+                raise AdapterError(f"no answer to a global-scope connect within {timeout:.1f} s") from None
+        return await super().exchange(message, timeout)
+
+    async def _connect_in_global_scope(self, message: dict[str, Any]) -> Any:
+        """``connect`` at module evaluation: a one-off runtime makes the call and reports it."""
+        request = {key: value for key, value in message.items() if key != "request"}
+        one_off = WorkerdTransport(self.runtime, self._ca_pem, interpreter=self._interpreter, global_connect=request)
+        try:
+            await one_off.open()
+            reply = await one_off._global_outcome()
+        except InfrastructureError as error:
+            raise AdapterError(f"the runtime for a global-scope connect failed: {error}") from None
+        finally:
+            await one_off.close()
+        if isinstance(reply, dict) and reply.get("status") == "returned":
+            reply["value"] = {"socket": GLOBAL_SOCKET}  # the one-off's handle means nothing here
+        return reply
+
+    async def _global_outcome(self) -> Any:
+        previous, self.url = self.url, f"ws://127.0.0.1:{self.port}/global-outcome"
+        try:
+            socket = await self._connect()
+        finally:
+            self.url = previous
+        try:
+            async with asyncio.timeout(10):
+                raw = await socket.recv()
+        except Exception as error:
+            raise AdapterError(f"the global-scope runtime did not report: {type(error).__name__}: {error}") from None
+        finally:
+            with contextlib.suppress(Exception):
+                await socket.close()
+        try:
+            return json.loads(raw)
+        except ValueError as error:
+            raise AdapterError(f"the global-scope runtime reported something that is not JSON: {error}") from None
 
     # -- diagnostics -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import pytest
 
 from conformance.adapters import npm_cache
 from conformance.adapters.workerd import FOLDER_PREFIX, WorkerdRuntime, WorkerdTransport
+from conformance.adapters.workerd_config import CAPABILITIES
 from conformance.certificates import RunCertificates
 from conformance.errors import AdapterError, InfrastructureError
 from conformance.protocol.client import AdapterClient
@@ -29,7 +30,8 @@ from tests.helpers import REPO
 pytestmark = pytest.mark.slow
 
 #: One case per behaviour the adapter must carry: opened/remoteAddress, plain echo,
-#: half-open, TLS (good and rejected certificates), STARTTLS, unhandled-rejection reporting.
+#: half-open, TLS (good and rejected certificates), STARTTLS, unhandled-rejection reporting,
+#: request scopes and the Outbound-Worker environment.
 REPRESENTATIVE = (
     "lifecycle.opened-socket-info-string-form",
     "lifecycle.refused-rejects-opened-and-closed",
@@ -46,6 +48,14 @@ REPRESENTATIVE = (
     "starttls.upgrade-round-trip[ipv4-literal]",
     "starttls.new-socket-reports-on",
     "address.ipv6-bracketed-string-connects",
+    # Requests and environments: module evaluation (a one-off runtime), a second request
+    # through the SELF binding, the Outbound-Worker profile service.
+    "policy.global-scope-connect-throws",
+    "policy.global-scope-checked-before-arguments[bad-hostname]",
+    "policy.cross-request-write-rejects",
+    "policy.cross-request-close-rejects-closed",
+    "policy.cross-request-own-socket-works",
+    "policy.outbound-worker-dials-nothing",
 )
 SELECTION = " or ".join(REPRESENTATIVE)
 
@@ -143,7 +153,7 @@ def test_representative_cases_pass_and_nothing_is_left(tmp_path: Path, runtime: 
     assert adapter["version"] == runtime.version
     assert adapter["runtime"] == runtime.runtime
     assert adapter["runtime"].startswith("workerd 20")
-    assert set(adapter["capabilities"]) == {"ipv6", "tls", "starttls", "unhandled-rejections"}
+    assert sorted(adapter["capabilities"]) == sorted(CAPABILITIES), "hello reports what the config declares"
     assert results["run"]["interrupted"] is False
     opened = next(c for c in results["cases"] if c["id"] == "lifecycle.opened-socket-info-string-form")
     replies = [step["observed"] for step in opened["transcript"] if step.get("action") == "await"]
@@ -250,7 +260,13 @@ def test_open_serves_hello_and_close_removes_everything(runtime: WorkerdRuntime,
         assert folder is not None
         assert folder.name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
         assert folder.stat().st_mode & 0o777 == 0o700
-        assert sorted(p.name for p in folder.iterdir()) == ["ca.pem", "config.capnp", "interpreter.js", "worker.js"]
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "ca.pem",
+            "config.capnp",
+            "fetch-only-outbound.js",
+            "interpreter.js",
+            "worker.js",
+        ]
         assert (folder / "ca.pem").read_text() == ca_pem
         assert os.getpgid(pid) == pid, "workerd leads a process group of its own"
         assert transport.startup_s is not None

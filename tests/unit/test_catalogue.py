@@ -271,13 +271,6 @@ def test_behaviours_md_is_rendered_from_the_current_yaml_and_spec() -> None:
     assert actual == expected, f"spec/behaviours.md is stale: run `{catalogue.REGENERATE}`"
 
 
-#: In-scope ids no case cites yet, each waiting for a step-language feature of issue 10. Its policy
-#: cases (B23, B24, B48) have landed; B2 needs request scopes. When issue 10 is done this set must be
-#: empty: remove an id here as soon as a case cites it.
-UNCITED_UNTIL_ISSUE_10 = {"B2"}
-
-
 def test_every_in_scope_behaviour_is_cited_by_some_case() -> None:
     uncited = catalogue.uncited(catalogue.load(), loader.load_strict([REPO / "spec"]))
-    assert set(uncited) - UNCITED_UNTIL_ISSUE_10 == set(), "in-scope behaviours no case cites"
-    assert UNCITED_UNTIL_ISSUE_10 - set(uncited) == set(), "cited now: remove from UNCITED_UNTIL_ISSUE_10"
+    assert uncited == [], "in-scope behaviours no case cites"

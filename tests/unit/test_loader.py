@@ -154,6 +154,48 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
             "expected one of 'opened', 'closed', 'close()'",
             id="same-unknown-expression",
         ),
+        pytest.param(
+            GOOD.replace("- await: opened", "- await: opened\n      request: b"),
+            7,
+            "request: b needs `requires: [request-scope]`",
+            id="request-without-capability",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  requires: [request-scope]").replace(
+                "- await: opened", "- peer.accept: {}\n      request: b"
+            ),
+            8,
+            "only a client op runs in a request",
+            id="request-on-a-peer-step",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  requires: [global-scope]").replace(
+                "- await: opened", "- await: opened\n      request: global"
+            ),
+            8,
+            "only connect runs at module evaluation",
+            id="global-scope-on-await",
+        ),
+        pytest.param(
+            GOOD.replace("- connect:", "- connect:").replace(
+                '{address: "${peer.address}"}', '{address: "${peer.address}"}\n      request: global'
+            ),
+            6,
+            "request: global needs `requires: [global-scope]`",
+            id="global-scope-without-capability",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  environment: outbound-worker"),
+            4,
+            "environment outbound-worker needs `requires: [outbound-worker]`",
+            id="environment-without-capability",
+        ),
+        pytest.param(
+            GOOD.replace("  level: must", "  level: must\n  environment: durable-object"),
+            4,
+            "expected one of 'outbound-worker'",
+            id="unknown-environment",
+        ),
     ],
 )
 def test_malformed_cases_are_rejected_with_file_line_field_and_expectation(
@@ -239,3 +281,14 @@ def test_peer_port_hex_is_a_listener_variable(tmp_path: Path) -> None:
         "unknown variable ${peer.port_hex} (this case has peer: none)" in p
         for p in problems(tmp_path / "b", no_listener)
     )
+
+
+def test_request_and_environment_reach_the_case(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "  level: must", "  level: must\n  requires: [request-scope, outbound-worker]\n  environment: outbound-worker"
+    )
+    write(tmp_path, text.replace("- await: opened", "- await: opened\n      request: b"))
+    (case,), errors = loader.load([tmp_path / "spec"])
+    assert errors == []
+    assert case.environment == "outbound-worker"
+    assert [step.request for step in case.steps] == [None, "b"]

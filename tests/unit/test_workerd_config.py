@@ -100,7 +100,7 @@ def test_trusts_only_the_run_ca() -> None:
 
 
 def test_worker_modules_date_and_socket() -> None:
-    text = render(WorkerdConfig())
+    text = render(WorkerdConfig(profiles=False))
     assert '(name = "main", worker = .adapterWorker)' in text
     modules = re.findall(r'\(name = ("[^"]*"), esModule = embed ("[^"]*")\)', text)
     assert modules == [('"worker.js"', '"worker.js"'), ('"interpreter.js"', '"interpreter.js"')]
@@ -189,3 +189,33 @@ def test_the_config_of_a_release_carries_what_hello_answers() -> None:
     match = re.search(r'\(name = "ADAPTER", json = ("(?:[^"\\]|\\.)*")\)', text)
     assert match is not None
     assert json.loads(parse_capnp_string(match.group(1)))["capabilities"] == list(CAPABILITIES)
+
+
+def test_profiles_give_a_second_request_and_an_outbound_worker() -> None:
+    text = render(WorkerdConfig())
+    # The adapter Worker reaches itself (a second request) and the Outbound-Worker profile service.
+    main = text.split("const adapterWorker :Workerd.Worker = ", 1)[1].split("\n);", 1)[0]
+    assert '(name = "SELF", service = "main")' in main
+    assert '(name = "OUTBOUND_WORKER", service = "outbound-worker-profile")' in main
+    assert "globalOutbound" not in main, "the adapter Worker itself goes out through the loopback-only network"
+    # The profile is the same adapter Worker with a fetch-only Worker as its global outbound.
+    profile = text.split("const outboundWorkerProfile :Workerd.Worker = ", 1)[1].split("\n);", 1)[0]
+    assert 'globalOutbound = "fetch-only-outbound"' in profile
+    assert '(name = "SELF", service = "outbound-worker-profile")' in profile
+    assert re.findall(r"embed (\"[^\"]*\")", profile) == ['"worker.js"', '"interpreter.js"']
+    assert '(name = "fetch-only-outbound", worker = .fetchOnlyOutbound)' in text
+    assert 'esModule = embed "fetch-only-outbound.js"' in text
+    # The fetch-only Worker has no outbound of its own configured: the default is the loopback-only network.
+    outbound = text.split("const fetchOnlyOutbound :Workerd.Worker = ", 1)[1]
+    assert "globalOutbound" not in outbound
+    assert "bindings" not in outbound
+
+
+def test_without_profiles_there_is_only_the_adapter_worker() -> None:
+    text = render(WorkerdConfig(profiles=False))
+    for name in ("SELF", "OUTBOUND_WORKER", "outbound-worker-profile", "fetch-only-outbound", "globalOutbound"):
+        assert name not in text
+
+
+def test_the_scope_capabilities_are_declared() -> None:
+    assert {"request-scope", "global-scope", "outbound-worker"} <= set(CAPABILITIES)

@@ -58,6 +58,8 @@
 //   write); `same` evaluates its two expressions left to right (close() really
 //   closes) and tracks any promise it got, so it never counts as unhandled.
 // - A `connect` request without `address` calls connect() with no argument.
+// - A request with `request` (another request's handler), or a `begin` with `environment`,
+//   answers `unsupported`: routing them is the shell's job (workerd-worker.js does).
 // - `get` reads secureTransport, upgraded, opened, closed (type only, unless
 //   undefined), readable_identity and writable_identity; a property the socket
 //   lacks reads as undefined (typeof "undefined"). Other names: `unsupported`.
@@ -876,6 +878,14 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
       const op = message.op;
       const run = typeof op === "string" && Object.prototype.hasOwnProperty.call(ops, op) ? ops[op] : undefined;
       if (run === undefined) throw new ProtocolError(`unknown op ${JSON.stringify(op)}`);
+      // Other requests and environments are the shell's to route (workerd-worker.js); one that
+      // reaches the interpreter is one the shell cannot provide.
+      if (message.request !== undefined) {
+        throw new Unsupported(`this adapter runs ops only in the session's own request, not ${JSON.stringify(message.request)}`);
+      }
+      if (op === "begin" && message.environment !== undefined) {
+        throw new Unsupported(`this adapter has no environment ${JSON.stringify(message.environment)}`);
+      }
       body = await run(message);
     } catch (error) {
       if (error instanceof ProtocolError) body = { status: "protocol_error", reason: error.message };

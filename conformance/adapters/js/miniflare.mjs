@@ -47,28 +47,52 @@ async function startMiniflare() {
   const entry = join(folder, manifest.main ?? "dist/src/index.js");
   const { Miniflare } = await import(pathToFileURL(entry).href);
   const here = new URL(".", import.meta.url);
-  const [worker, interpreter] = await Promise.all([
+  const [worker, interpreter, fetchOnly] = await Promise.all([
     readFile(new URL("workerd-worker.js", here), "utf8"),
     readFile(new URL("interpreter.js", here), "utf8"),
+    readFile(new URL("fetch-only-outbound.js", here), "utf8"),
   ]);
   const capabilities = (info.capabilities ?? []).filter((name) => ca || (name !== "tls" && name !== "starttls"));
+  const modules = [
+    { type: "ESModule", path: "worker.js", contents: worker },
+    { type: "ESModule", path: "interpreter.js", contents: interpreter },
+  ];
+  const ADAPTER = { name: info.name, version: info.version, runtime: info.runtime, capabilities };
+  // connect() goes out through the Worker's outbound service: loopback only, and only the run's CA.
+  // (Miniflare's default allows public addresses and trusts the system's CAs.)
+  const network = {
+    network: {
+      allow: ["local", ...JSON.parse(process.env.CONNECT_CONFORMANCE_EXTRA_ALLOW ?? "[]")],
+      tlsOptions: { trustBrowserCas: false, trustedCertificates: ca ? [ca] : [] },
+    },
+  };
+  // The same services as the workerd adapter's config (workerd_config.py): the adapter Worker, which
+  // reaches itself for a second request (SELF), and its Outbound-Worker profile.
   const mf = new Miniflare({
-    modules: [
-      { type: "ESModule", path: "worker.js", contents: worker },
-      { type: "ESModule", path: "interpreter.js", contents: interpreter },
-    ],
-    compatibilityDate: info.compatibility_date,
-    bindings: {
-      ADAPTER: { name: info.name, version: info.version, runtime: info.runtime, capabilities },
-    },
-    // connect() goes out through the Worker's outbound service: loopback only, and only the run's CA.
-    // (Miniflare's default allows public addresses and trusts the system's CAs.)
-    outboundService: {
-      network: {
-        allow: ["local", ...JSON.parse(process.env.CONNECT_CONFORMANCE_EXTRA_ALLOW ?? "[]")],
-        tlsOptions: { trustBrowserCas: false, trustedCertificates: ca ? [ca] : [] },
+    workers: [
+      {
+        name: "adapter",
+        modules,
+        compatibilityDate: info.compatibility_date,
+        bindings: { ADAPTER },
+        serviceBindings: { SELF: "adapter", OUTBOUND_WORKER: "outbound-worker-profile" },
+        outboundService: network,
       },
-    },
+      {
+        name: "outbound-worker-profile",
+        modules,
+        compatibilityDate: info.compatibility_date,
+        bindings: { ADAPTER },
+        serviceBindings: { SELF: "outbound-worker-profile" },
+        outboundService: "fetch-only-outbound",
+      },
+      {
+        name: "fetch-only-outbound",
+        modules: [{ type: "ESModule", path: "fetch-only-outbound.js", contents: fetchOnly }],
+        compatibilityDate: info.compatibility_date,
+        outboundService: network,
+      },
+    ],
     host: "127.0.0.1",
     port: 0,
   });

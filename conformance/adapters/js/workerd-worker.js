@@ -16,6 +16,19 @@
 // the session that owns the rejected promise (a socket's opened/closed, or a
 // promise an op returned: interpreter.js `owns`); one that no session owns is
 // credited to every live session, since none of them can be ruled out.
+//
+// Requests and environments (docs/adapter-protocol.md, section 4):
+// - An op with `request: NAME` runs in the handler of another request to this Worker.
+//   The session opens that request on first use, a WebSocket to itself through the
+//   `SELF` service binding, and keeps it for the rest of the session. Both requests
+//   use the session's one adapter (the same isolate), so a socket made in one can be
+//   used from the other, and the runtime's own rule decides what that does (B2).
+// - `begin` with `environment: outbound-worker` relays the whole session to this same
+//   Worker run as the service behind the `OUTBOUND_WORKER` binding, whose global
+//   outbound is a Worker with only a fetch handler (B53).
+// - `request: global` (connect at module evaluation) cannot be reached from a running
+//   Worker; the workerd adapter's transport answers it with a runtime of its own
+//   (conformance/adapters/workerd.py), so here it is `unsupported`.
 
 import { connect } from "cloudflare:sockets";
 import { createAdapter } from "./interpreter.js";
@@ -39,8 +52,97 @@ function describe(error) {
   return `${error?.name ?? "Error"}: ${error?.message ?? String(error)}`;
 }
 
-/** One message of the session: parse, handle, answer. Never throws. */
-async function serve(server, adapter, data) {
+/** The environments a session can ask for in `begin`, and the binding of the service that has each. */
+const ENVIRONMENTS = { "outbound-worker": "OUTBOUND_WORKER" };
+/** The `request` that means module evaluation (handled by the runtime's starter, not here). */
+const GLOBAL_SCOPE = "global";
+
+/** The sessions whose first request is open, by id: a session's other requests find their adapter here. */
+const sessions = new Map();
+
+/**
+ * A WebSocket this Worker opened to a service (itself or a profile), carrying requests
+ * one at a time; `call` resolves with the reply's text.
+ */
+class Relay {
+  static async open(binding, path) {
+    if (binding === undefined) throw new Error(`this Worker has no binding to open ${path} with`);
+    const response = await binding.fetch(`http://adapter${path}`, { headers: { Upgrade: "websocket" } });
+    const socket = response.webSocket;
+    if (socket === null || socket === undefined) {
+      throw new Error(`${path} answered HTTP ${response.status} instead of a WebSocket`);
+    }
+    socket.accept();
+    return new Relay(socket);
+  }
+
+  constructor(socket) {
+    this.socket = socket;
+    this.waiting = [];
+    this.ended = false;
+    socket.addEventListener("message", (event) => this.waiting.shift()?.resolve(text(event.data)));
+    const end = () => {
+      this.ended = true;
+      for (const waiter of this.waiting.splice(0)) waiter.reject(new Error("the relayed request ended"));
+    };
+    socket.addEventListener("close", end);
+    socket.addEventListener("error", end);
+  }
+
+  call(message) {
+    if (this.ended) return Promise.reject(new Error("the relayed request has ended"));
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.socket.send(JSON.stringify(message));
+    });
+  }
+
+  close() {
+    this.ended = true;
+    try {
+      this.socket.close(1000, "session over");
+    } catch {
+      // already closed
+    }
+  }
+}
+
+function without(message, key) {
+  const copy = { ...message };
+  delete copy[key];
+  return copy;
+}
+
+/**
+ * The reply (an object, or the text a relay answered) to one message of a session's
+ * first request: handled here, or relayed to the request or environment it names.
+ */
+async function route(session, message) {
+  if (session.environment !== null) return session.environment.call(message);
+  if (message?.op === "begin" && message.environment !== undefined) {
+    const binding = ENVIRONMENTS[message.environment];
+    if (binding === undefined || session.env[binding] === undefined) {
+      return { seq: message.seq, status: "unsupported", reason: `no environment ${JSON.stringify(message.environment)} here` };
+    }
+    session.environment = await Relay.open(session.env[binding], "/");
+    return session.environment.call(without(message, "environment"));
+  }
+  const name = message?.request;
+  if (name === undefined) return session.adapter.handle(message);
+  if (name === GLOBAL_SCOPE) {
+    return { seq: message.seq, status: "unsupported", reason: "module evaluation cannot be reached from a running Worker" };
+  }
+  if (typeof name !== "string") return session.adapter.handle(message); // the interpreter names the problem
+  let relay = session.requests.get(name);
+  if (relay === undefined || relay.ended) {
+    relay = await Relay.open(session.env.SELF, `/request?session=${encodeURIComponent(session.id)}`);
+    session.requests.set(name, relay);
+  }
+  return relay.call(without(message, "request"));
+}
+
+/** One message of a session: parse, handle (`answer`), reply. Never throws. */
+async function serve(server, adapter, data, answer) {
   let message;
   try {
     message = JSON.parse(text(data));
@@ -50,13 +152,13 @@ async function serve(server, adapter, data) {
   }
   let reply;
   try {
-    reply = await adapter.handle(message);
+    reply = await answer(message);
   } catch (error) {
     reply = { seq: message?.seq ?? 0, status: "protocol_error", reason: `adapter crashed: ${describe(error)}` };
   }
-  let encoded;
+  let encoded = reply;
   try {
-    encoded = JSON.stringify(reply);
+    if (typeof reply !== "string") encoded = JSON.stringify(reply);
   } catch (error) {
     encoded = JSON.stringify({ seq: message?.seq ?? 0, status: "protocol_error",
                                reason: `the reply cannot be encoded: ${describe(error)}` });
@@ -83,11 +185,34 @@ function strings(value) {
   return Array.isArray(value) ? value.filter((item) => typeof item === "string") : [];
 }
 
+/** The server end of a new WebSocket whose messages go, strictly in order, to `answer`. */
+function accept(adapter, answer) {
+  const { 0: client, 1: server } = new WebSocketPair();
+  server.accept();
+  // Strictly in order: each message waits for the previous one's reply.
+  let queue = Promise.resolve();
+  server.addEventListener("message", (event) => {
+    queue = queue.then(() => serve(server, adapter, event.data, answer));
+  });
+  return { client, server };
+}
+
+/** Another request of an open session: it runs the ops relayed to it, with the session's adapter. */
+function otherRequest(url) {
+  const session = sessions.get(url.searchParams.get("session") ?? "");
+  if (session === undefined) return new Response("no such session\n", { status: 404 });
+  const { client, server } = accept(session.adapter, (message) => session.adapter.handle(message));
+  session.others.add(server);
+  return new Response(null, { status: 101, webSocket: client });
+}
+
 export default {
   async fetch(request, env) {
     if ((request.headers.get("Upgrade") ?? "").toLowerCase() !== "websocket") {
       return new Response("connect-conformance adapter Worker: WebSocket only\n", { status: 400 });
     }
+    const url = new URL(request.url);
+    if (url.pathname === "/request") return otherRequest(url);
     const info = env.ADAPTER ?? {};
     const adapter = createAdapter({
       name: String(info.name ?? "worker"),
@@ -96,16 +221,29 @@ export default {
       capabilities: strings(info.capabilities),
       connect,
     });
-    const { 0: client, 1: server } = new WebSocketPair();
-    server.accept();
+    const session = {
+      id: crypto.randomUUID(),
+      adapter,
+      env,
+      requests: new Map(),
+      others: new Set(),
+      environment: null,
+    };
+    sessions.set(session.id, session);
+    const { client, server } = accept(adapter, (message) => route(session, message));
     live.add(adapter);
-    // Strictly in order: each message waits for the previous one's reply.
-    let queue = Promise.resolve();
-    server.addEventListener("message", (event) => {
-      queue = queue.then(() => serve(server, adapter, event.data));
-    });
     const finish = () => {
       live.delete(adapter);
+      sessions.delete(session.id);
+      for (const relay of session.requests.values()) relay.close();
+      session.environment?.close();
+      for (const other of session.others) {
+        try {
+          other.close(1000, "session over");
+        } catch {
+          // already closed
+        }
+      }
     };
     server.addEventListener("close", () => {
       finish();

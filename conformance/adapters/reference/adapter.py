@@ -7,6 +7,14 @@ event loop: every op returns within its ``timeout_ms``, background work
 belongs to the current session, and ``end``/``shutdown``/``aclose`` leave no
 task or socket behind.
 
+Requests (docs/adapter-protocol.md, section 4): every socket remembers the request
+that made it; an op from another request gets what workerd does (B2): reads and
+writes reject with the cross-request error, close() closes but ``closed`` rejects
+with it, promises and locks are shared freely. Each request has its own six
+connection slots (B48). ``request: global`` makes connect() throw before it looks
+at its arguments (B1). The ``outbound-worker`` environment fails every connection
+without dialling (B53).
+
 TLS needs the run's CA, handed over at launch (docs/adapter-protocol.md,
 section 7): ``ReferenceAdapter(ca_pem=...)``. With it the adapter declares
 the ``tls`` and ``starttls`` capabilities; without it ``secureTransport: "on"``
@@ -27,6 +35,7 @@ from conformance._version import __version__
 from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 from conformance.protocol import PROTOCOL_VERSION
 
+from . import errors
 from .arguments import parse_connect_arguments
 from .collect import Collector, read_bytes
 from .errors import JSThrow
@@ -41,6 +50,12 @@ from .writable import WritableStreamWriter
 
 #: Used when a request that involves a promise carries no ``timeout_ms``.
 DEFAULT_TIMEOUT_MS = 2000
+#: The ``request`` that means module evaluation, where no request is being handled (B1).
+GLOBAL_SCOPE = "global"
+#: The ``begin`` environments the reference sets up.
+OUTBOUND_WORKER = "outbound-worker"
+#: Ops that run inside a request (the client ops); the others belong to the session.
+_SESSION_OPS = frozenset({"hello", "begin", "end", "shutdown"})
 
 Response = dict[str, Any]
 
@@ -130,7 +145,13 @@ class ReferenceAdapter:
             handler = self._ops.get(op) if isinstance(op, str) else None
             if handler is None:
                 raise ProtocolError(f"unknown op {op!r}")
-            body = await handler(message)
+            scope = message.get("request")
+            if scope is not None and (not isinstance(scope, str) or op in _SESSION_OPS):
+                raise ProtocolError(f"{op} cannot carry request {scope!r}")
+            if scope == GLOBAL_SCOPE:
+                body = await self._in_global_scope(message)
+            else:
+                body = await handler(message)
         except ProtocolError as error:
             body = {"status": "protocol_error", "reason": str(error)}
         return {"seq": seq, **body}
@@ -145,7 +166,7 @@ class ReferenceAdapter:
     async def _hello(self, message: dict[str, Any]) -> Response:
         if message.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
             raise ProtocolError(f"protocol {message.get('protocol')!r} is not supported; this is 1")
-        capabilities = ["unhandled-rejections"]
+        capabilities = ["unhandled-rejections", "request-scope", "global-scope", "outbound-worker"]
         if self._tls is not None:
             capabilities[:0] = ["tls", "starttls"]
         if _can_bind_ipv6_loopback():
@@ -160,8 +181,11 @@ class ReferenceAdapter:
         return {"status": "returned", "value": value}
 
     async def _begin(self, message: dict[str, Any]) -> Response:
+        environment = message.get("environment")
+        if environment not in (None, OUTBOUND_WORKER):
+            return {"status": "unsupported", "reason": f"the reference has no environment {environment!r}"}
         await self._session.discard()  # a session left open by a broken case ends here
-        self._session = Session(self.quirks)
+        self._session = Session(self.quirks, outbound_worker=environment == OUTBOUND_WORKER)
         return {"status": "returned"}
 
     async def _end(self, message: dict[str, Any]) -> Response:
@@ -184,15 +208,32 @@ class ReferenceAdapter:
             request = parse_connect_arguments(address, options, self.quirks)
         except JSThrow as thrown:
             return _threw(thrown)
+        scope = _scope(message)
         socket = Socket(
             request,
             tracker=session.tracker,
             tasks=session.tasks,
             quirks=self.quirks,
             tls=self._tls,
-            slots=session.slots,
+            slots=session.slots_for(scope),
+            outbound_worker=session.outbound_worker,
         )
-        return {"status": "returned", "value": {"socket": session.add_socket(socket)}}
+        return {"status": "returned", "value": {"socket": session.add_socket(socket, scope)}}
+
+    async def _in_global_scope(self, message: dict[str, Any]) -> Response:
+        """An op at module evaluation: only connect() can be called there, and it throws (B1)."""
+        if message.get("op") != "connect":
+            return {"status": "unsupported", "reason": "only connect is called at module evaluation"}
+        unscoped = {key: value for key, value in message.items() if key != "request"}
+        if self.quirks.global_scope_connect_allowed:
+            return await self._connect(unscoped)
+        address = _decode(message["address"]) if "address" in message else UNDEFINED
+        options = _decode(message["options"]) if "options" in message else UNDEFINED
+        try:
+            parse_connect_arguments(address, options, self.quirks, global_scope=True)
+        except JSThrow as thrown:
+            return _threw(thrown)
+        raise AssertionError("connect() in the global scope always throws")
 
     async def _await(self, message: dict[str, Any]) -> Response:
         name = _required(message, "promise", str)
@@ -238,6 +279,8 @@ class ReferenceAdapter:
             reader = self._reader(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._reads_foreign(entry, message):
+            return await self._refused(entry, message, "ReadableStreamSource", _encode_read)
         return await self._session.outcome(reader.read(), _encode_read, _timeout_ms(message))
 
     async def _read_bytes(self, message: dict[str, Any]) -> Response:
@@ -250,6 +293,8 @@ class ReferenceAdapter:
             reader = self._reader(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._reads_foreign(entry, message):
+            return await self._refused(entry, message, "ReadableStreamSource", _identity)
         result: Promise[Any] = Promise(self._session.tracker, handled=True)
         if digest:
             self._session.tasks.spawn(read_bytes(reader, n, digest, result))
@@ -266,6 +311,8 @@ class ReferenceAdapter:
             writer = self._writer(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._writes_foreign(entry, message):
+            return await self._refused(entry, message, "Writable", _encode_undefined)
         return await self._session.outcome(writer.write(data), _encode_undefined, _timeout_ms(message))
 
     async def _close_writer(self, message: dict[str, Any]) -> Response:
@@ -274,6 +321,8 @@ class ReferenceAdapter:
             writer = self._writer(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._writes_foreign(entry, message):
+            return await self._refused(entry, message, "Writable", _encode_undefined)
         return await self._session.outcome(writer.close(), _encode_undefined, _timeout_ms(message))
 
     async def _abort_writer(self, message: dict[str, Any]) -> Response:
@@ -283,6 +332,8 @@ class ReferenceAdapter:
             writer = self._writer(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._writes_foreign(entry, message):
+            return await self._refused(entry, message, "Writable", _encode_undefined)
         return await self._session.outcome(writer.abort(reason), _encode_undefined, _timeout_ms(message))
 
     async def _cancel_reader(self, message: dict[str, Any]) -> Response:
@@ -292,6 +343,8 @@ class ReferenceAdapter:
             reader = self._reader(entry)
         except JSThrow as thrown:
             return _threw(thrown)
+        if self._reads_foreign(entry, message):
+            return await self._refused(entry, message, "ReadableStreamSource", _encode_undefined)
         cancelled = reader.cancel(reason)
         if self.quirks.cancel_reader_closes_socket:
             entry.socket.close().mark_handled()
@@ -374,12 +427,17 @@ class ReferenceAdapter:
         return {"status": "returned", "value": left is right, "typeof": "boolean"}
 
     async def _close(self, message: dict[str, Any]) -> Response:
-        socket = self._entry(message).socket
+        entry = self._entry(message)
+        socket = entry.socket
         if self.quirks.close_closes_all_sockets:
-            for entry in self._session.sockets.values():
-                if entry.socket is not socket:
-                    entry.socket.close().mark_handled()
-        return await self._session.outcome(socket.close(), _encode_undefined, _timeout_ms(message))
+            for other in self._session.sockets.values():
+                if other.socket is not socket:
+                    other.socket.close().mark_handled()
+        if _foreign(entry, message) and not self.quirks.cross_request_close_allowed:
+            closing = socket.close_from_other_request(errors.cross_request("Writable"))
+        else:
+            closing = socket.close()
+        return await self._session.outcome(closing, _encode_undefined, _timeout_ms(message))
 
     async def _start_tls(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -390,7 +448,25 @@ class ReferenceAdapter:
             return _threw(thrown)
         except StartTlsUnavailable as missing:
             return {"status": "unsupported", "reason": str(missing)}
-        return {"status": "returned", "value": {"socket": self._session.add_socket(upgraded)}}
+        return {"status": "returned", "value": {"socket": self._session.add_socket(upgraded, entry.request)}}
+
+    # -- other requests (B2) ---------------------------------------------------------------
+
+    def _reads_foreign(self, entry: SocketEntry, message: dict[str, Any]) -> bool:
+        return _foreign(entry, message) and not self.quirks.cross_request_read_allowed
+
+    def _writes_foreign(self, entry: SocketEntry, message: dict[str, Any]) -> bool:
+        return _foreign(entry, message) and not self.quirks.cross_request_write_allowed
+
+    async def _refused(self, entry: SocketEntry, message: dict[str, Any], io_type: str, encoder: Encoder) -> Response:
+        """I/O on a socket from another request's handler: the op's promise rejects. A refused
+        read also errors the readable for good (workerd: the owner's next read rejects too)."""
+        error = errors.cross_request(io_type)
+        if io_type == "ReadableStreamSource":
+            entry.socket.readable.push_error(error)
+        refused: Promise[Any] = Promise(self._session.tracker, handled=True)
+        refused.reject(error)
+        return await self._session.outcome(refused, encoder, _timeout_ms(message))
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -412,6 +488,17 @@ class ReferenceAdapter:
         if entry.writer is None:
             entry.writer = entry.socket.writable.get_writer()
         return entry.writer
+
+
+def _scope(message: dict[str, Any]) -> str | None:
+    """The request an op runs in (None: the session's own)."""
+    scope = message.get("request")
+    return scope if isinstance(scope, str) else None
+
+
+def _foreign(entry: SocketEntry, message: dict[str, Any]) -> bool:
+    """Whether the op runs in another request than the one that made the socket."""
+    return entry.request != _scope(message)
 
 
 def _decode(value: Any) -> Any:

@@ -11,6 +11,9 @@ in two phases, and the reference keeps them:
    ``highWaterMark`` B15);
 2. ``connectImpl`` itself: the string form's URL parse (B4-B6), ``isValidHost``
    (B7, B9), then the ``secureTransport`` value (B13).
+
+``connectImpl`` begins by asking for the current request, so at module evaluation
+(``global_scope``) the global-scope Error comes between the two phases (B1).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .address import (
     validate_string_address,
 )
 from .coerce import to_boolean, to_js_string, to_number
-from .errors import type_error
+from .errors import JSError, JSThrow, type_error
 from .mutants import FAITHFUL, Quirks
 
 SecureTransport = Literal["off", "on", "starttls"]
@@ -54,18 +57,26 @@ class _ConvertedOptions:
     high_water_mark: float | None
 
 
-def parse_connect_arguments(address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL) -> ConnectRequest:
-    """Validate like workerd's ``connect()``; raises ``JSThrow`` with the TypeError it throws."""
+def parse_connect_arguments(
+    address: Any, options: Any = UNDEFINED, quirks: Quirks = FAITHFUL, *, global_scope: bool = False
+) -> ConnectRequest:
+    """Validate like workerd's ``connect()``; raises ``JSThrow`` with the TypeError it throws
+    (with ``global_scope``, the global-scope Error once the arguments are converted)."""
     if (address is UNDEFINED or address is None) and not quirks.missing_address_stringified:
         raise type_error(errors.ADDRESS_REQUIRED)  # B52: connect(), connect(undefined), connect(null)
     object_address = convert_object_address(address, quirks) if is_object_form(address, quirks) else None
     converted = _convert_options(options, quirks)
+    late_scope_check = quirks.global_scope_checked_after_arguments
+    if global_scope and not late_scope_check:
+        raise JSThrow(JSError("Error", errors.GLOBAL_SCOPE))
     if quirks.validation_order_swapped:
         secure_transport = _parse_secure_transport(converted.secure_transport, quirks)
         destination = _validate_address(address, object_address, quirks)
     else:
         destination = _validate_address(address, object_address, quirks)
         secure_transport = _parse_secure_transport(converted.secure_transport, quirks)
+    if global_scope and late_scope_check:
+        raise JSThrow(JSError("Error", errors.GLOBAL_SCOPE))
     return ConnectRequest(
         destination=destination,
         secure_transport=secure_transport,

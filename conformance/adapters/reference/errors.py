@@ -76,6 +76,25 @@ HTTP_PORT_HINT = ". It looks like you might be trying to connect to a HTTP-based
 KJ_DESCRIPTION_PREFIX = "jsg.Error: "
 CONNECTION_LOST = "Network connection lost."
 
+# B1: connect() where no request is being handled (module evaluation); a plain Error, thrown.
+GLOBAL_SCOPE = (
+    "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or connect()), setting a "
+    "timeout, and generating random values are not allowed within global scope. To fix this error, perform this "
+    "operation within a handler. https://developers.cloudflare.com/workers/runtime-apis/handlers/"
+)
+# B2: a socket used from the handler of another request (Error); the suffix names workerd's I/O object.
+CROSS_REQUEST = (
+    "Cannot perform I/O on behalf of a different request. I/O objects (such as streams, request/response bodies, "
+    "and others) created in the context of one request handler cannot be accessed from a different request's "
+    "handler. This is a limitation of Cloudflare Workers which allows us to improve overall performance. "
+    "(I/O type: {io_type})"
+)
+
+
+def cross_request(io_type: str) -> JSError:
+    return JSError("Error", CROSS_REQUEST.format(io_type=io_type))
+
+
 # B24: production refuses port 25 (the documented message).
 PORT_25_PROHIBITED = "Connections to port 25 are prohibited"
 

@@ -82,10 +82,45 @@ class Quirks:
     connection_limit_rejects: bool = False
     failed_connection_keeps_slot: bool = False
     leading_zero_port_octal: bool = False
+    global_scope_connect_allowed: bool = False
+    global_scope_checked_after_arguments: bool = False
+    cross_request_write_allowed: bool = False
+    cross_request_read_allowed: bool = False
+    cross_request_close_allowed: bool = False
+    connection_limit_shared_across_requests: bool = False
+    outbound_worker_bypassed: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
 _TABLE: dict[str, tuple[str, str]] = {
+    "global-scope-connect-allowed": (
+        "global_scope_connect_allowed",
+        "connect() at module evaluation works like inside a handler instead of throwing (B1)",
+    ),
+    "global-scope-checked-after-arguments": (
+        "global_scope_checked_after_arguments",
+        "connect() at module evaluation validates its arguments first: a bad address throws a TypeError (B1)",
+    ),
+    "cross-request-write-allowed": (
+        "cross_request_write_allowed",
+        "a socket's writable works from another request's handler: the bytes are sent (B2)",
+    ),
+    "cross-request-read-allowed": (
+        "cross_request_read_allowed",
+        "a socket's readable works from another request's handler: the read gets the bytes (B2)",
+    ),
+    "cross-request-close-allowed": (
+        "cross_request_close_allowed",
+        "close() from another request's handler closes the socket normally: closed resolves (B2)",
+    ),
+    "connection-limit-shared-across-requests": (
+        "connection_limit_shared_across_requests",
+        "the six connection slots are shared by every request instead of each request having six (B48)",
+    ),
+    "outbound-worker-bypassed": (
+        "outbound_worker_bypassed",
+        "with an Outbound Worker as the global outbound, connect() still dials the address directly (B53)",
+    ),
     "leading-zero-port-octal": (
         "leading_zero_port_octal",
         "a port written with a leading zero is read as octal (04321 dials 2257), as workerd 1.20260730.1 does (B4)",

@@ -40,26 +40,41 @@ def encode_error(reason: object) -> dict[str, Any]:
 
 @dataclass
 class SocketEntry:
-    """A socket and the adapter's current reader and writer for it (acquired on first use)."""
+    """A socket, the request that made it, and the adapter's current reader and writer for it
+    (acquired on first use)."""
 
     socket: Socket
+    request: str | None = None
+    """The request whose handler made the socket (None: the session's own)."""
     reader: ReadableStreamReader | None = None
     writer: WritableStreamWriter | None = None
 
 
 class Session:
-    def __init__(self, quirks: Quirks = FAITHFUL) -> None:
+    """One case session: the session's own request and the named ones its ops asked for."""
+
+    def __init__(self, quirks: Quirks = FAITHFUL, outbound_worker: bool = False) -> None:
         self.tracker = RejectionTracker()
         self.tasks = TaskSet()
-        #: A session is one request: its sockets share the six connection slots (B48).
-        self.slots = Slots(quirks)
+        self._quirks = quirks
+        #: Each request has its own six connection slots (B48); None is the session's own request.
+        self._slots: dict[str | None, Slots] = {None: Slots(quirks)}
+        #: The ``outbound-worker`` environment: a Worker is the global outbound (B53).
+        self.outbound_worker = outbound_worker
         self.sockets: dict[str, SocketEntry] = {}
         self._parked: dict[str, tuple[Promise[Any], Encoder]] = {}
         self._handle_of: dict[int, str] = {}
 
-    def add_socket(self, socket: Socket) -> str:
+    def slots_for(self, request: str | None) -> Slots:
+        if self._quirks.connection_limit_shared_across_requests:
+            request = None
+        if request not in self._slots:
+            self._slots[request] = Slots(self._quirks)
+        return self._slots[request]
+
+    def add_socket(self, socket: Socket, request: str | None = None) -> str:
         handle = f"s{len(self.sockets) + 1}"
-        self.sockets[handle] = SocketEntry(socket)
+        self.sockets[handle] = SocketEntry(socket, request)
         return handle
 
     def parked(self, handle: str) -> tuple[Promise[Any], Encoder] | None:
@@ -82,7 +97,7 @@ class Session:
 
     async def end(self, timeout_ms: int) -> dict[str, Any]:
         """Close what is left, forget every handle, and report leaks."""
-        self.slots.end()
+        self._end_slots()
         open_sockets = sum(1 for entry in self.sockets.values() if not entry.socket.closed.settled)
         closing = [entry.socket.close() for entry in self.sockets.values() if not entry.socket.destroyed]
         deadline = time.monotonic() + timeout_ms / 1000
@@ -95,9 +110,13 @@ class Session:
             "unhandled_rejections": [encode_error(reason) for reason in self.tracker.unhandled],
         }
 
+    def _end_slots(self) -> None:
+        for slots in self._slots.values():
+            slots.end()
+
     async def discard(self) -> None:
         """Drop everything at once: connections, tasks, handles. Idempotent."""
-        self.slots.end()
+        self._end_slots()
         sockets = [entry.socket for entry in self.sockets.values()]
         for socket in sockets:
             socket.destroy(discard_buffered=True)

@@ -86,9 +86,11 @@ class Socket:
         tls: TlsConfig | None = None,
         upgrade: Upgrade | None = None,
         slots: Slots | None = None,
+        outbound_worker: bool = False,
     ) -> None:
         self._request = request
         self._slots = slots
+        self._outbound_worker = outbound_worker
         self._tracker = tracker
         self._tasks = tasks
         self._quirks = quirks
@@ -136,6 +138,9 @@ class Socket:
 
     async def _connect(self) -> None:
         if not await self._take_slot():
+            return
+        if self._outbound_worker and not self._quirks.outbound_worker_bypassed:
+            self._fail_connect()  # B53: the Outbound Worker has no connect handler; nothing is dialled
             return
         secure = self.secure_transport == "on"
         target = split_network_address(self._request.destination.address)
@@ -363,6 +368,15 @@ class Socket:
         that, or after a failed connect, ``closed`` may reject while close() must
         resolve, so the first call returns a promise of its own.
         """
+        return self._close(None)
+
+    def close_from_other_request(self, error: JSError) -> Promise[None]:
+        """``close()`` from another request's handler (B2): the socket closes, but flushing its
+        writable is I/O on behalf of the wrong request, so ``closed`` rejects with ``error``;
+        close() itself resolves (what workerd does)."""
+        return self._close(error)
+
+    def _close(self, foreign: JSError | None) -> Promise[None]:
         if self._closing:
             return self.closed
         self._closing = True
@@ -371,14 +385,16 @@ class Socket:
         self.readable.set_pending_closure()
         self.writable.set_pending_closure()
         result: Promise[None] = Promise(self._tracker)
-        self._tasks.spawn(self._close_steps(result))
-        if self.opened.state is PromiseState.FULFILLED:
+        self._tasks.spawn(self._close_steps(result, foreign))
+        if self.opened.state is PromiseState.FULFILLED and foreign is None:
             return self.closed
         return result
 
-    async def _close_steps(self, result: Promise[None]) -> None:
+    async def _close_steps(self, result: Promise[None], foreign: JSError | None = None) -> None:
         await self.opened.wait_settled()
-        if not self._quirks.close_without_flush and self.writable.state != "closed":
+        if foreign is not None:
+            self.closed.reject(foreign)
+        elif not self._quirks.close_without_flush and self.writable.state != "closed":
             try:
                 await self.writable.flush()
             except JSThrow as thrown:

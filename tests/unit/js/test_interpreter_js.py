@@ -241,6 +241,19 @@ def test_connect_without_address_calls_connect_with_no_argument(adapter: NodeAda
     assert undefined["error"] == {"name": "TypeError", "message": "bad address"}
 
 
+def test_other_requests_and_environments_are_unsupported_without_a_shell_that_routes_them(
+    adapter: NodeAdapter,
+) -> None:
+    for scope in ("b", "global"):
+        answer = adapter.call("connect", address="echo:1", request=scope)
+        assert answer["status"] == "unsupported", answer
+        assert scope in answer["reason"]
+    begun = adapter.call("begin", case="x", environment="outbound-worker")
+    assert begun["status"] == "unsupported"
+    assert "outbound-worker" in begun["reason"]
+    assert adapter.call("connect", address="echo:1")["status"] == "returned", "nothing else is affected"
+
+
 def test_a_url_value_reaches_connect_as_a_url_object(adapter: NodeAdapter) -> None:
     handle = adapter.connect({"$type": "url", "href": "http://echo:8080/path?q=1"})
     answer = adapter.call("await", socket=handle, promise="opened", timeout_ms=2000)

@@ -403,6 +403,54 @@ async def _(client: Client, listener: Peer, refused: int) -> Any:
         await server.wait_closed()
 
 
+@scenario("global-scope-connect-allowed", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address=listener.address, request="global")
+
+
+@scenario("global-scope-checked-after-arguments", "Error")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    reply = await client.op("connect", address="127.0.0.1", request="global")
+    return reply["error"]["name"]
+
+
+@scenario("cross-request-write-allowed", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    return await status(client, "write", socket=s, data=data(b"x"), request="b", timeout_ms=1000)
+
+
+@scenario("cross-request-read-allowed", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    conn = await listener.accept()
+    await conn.send(b"hi")
+    return await status(client, "read", socket=s, request="b", timeout_ms=1000)
+
+
+@scenario("cross-request-close-allowed", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    s = await client.connect(listener.address)
+    await client.op("await", socket=s, promise="opened", timeout_ms=2000)
+    await client.op("close", socket=s, request="b", timeout_ms=1000)
+    return await status(client, "await", socket=s, promise="closed", timeout_ms=1000)
+
+
+@scenario("connection-limit-shared-across-requests", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await _open_many(client, listener.address, 6)
+    other = (await client.op("connect", address=listener.address, request="b"))["value"]["socket"]
+    return await status(client, "await", socket=other, promise="opened", request="b", timeout_ms=1000)
+
+
+@scenario("outbound-worker-bypassed", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await client.op("begin", case="outbound", environment="outbound-worker")
+    s = await client.connect(listener.address)
+    return await status(client, "await", socket=s, promise="opened", timeout_ms=1000)
+
+
 async def observe(mutant: str | None, function: Scenario) -> Any:
     with refused_port() as refused:
         async with peer() as listener:
