@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     budget.add_argument("--time", type=_duration, metavar="T", help="how long to search instead, e.g. 90s or 10m")
     fuzz.add_argument("--seed", type=int, default=0, metavar="S", help="the search's seed (same seed, same scenarios)")
     fuzz.add_argument(
+        "--stop-after",
+        type=int,
+        metavar="K",
+        help="stop once K divergences are found (flaky ones aside), e.g. 1 to fail a CI job fast",
+    )
+    fuzz.add_argument(
         "--out", type=Path, default=Path("reports/fuzz"), metavar="DIR", help="where cases are written (reports/fuzz)"
     )
     fuzz.add_argument(
@@ -435,6 +441,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.examples < 1:
             raise UsageError("--examples must be at least 1")
+        if args.stop_after is not None and args.stop_after < 1:
+            raise UsageError("--stop-after must be at least 1")
         fuzzing = FuzzOptions(
             adapter=args.adapter,
             against=args.against,
@@ -444,6 +452,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             out=args.out,
             lanes=args.lanes or 1,
             spec=[Path(p) for p in args.paths],
+            stop_after=args.stop_after,
         )
         return run_fuzz(fuzzing)
     if args.command == "servers":

@@ -75,5 +75,7 @@ class Progress:
     def finish(self) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
-        self.stream.write(self._status() + "\n")
+        # A run that ended before any case (an adapter that would not start) says only why.
+        if self.done:
+            self.stream.write(self._status() + "\n")
         self.stream.flush()

@@ -284,6 +284,10 @@ class Lane:
         except TimeoutError:
             self.client.broken = True
             interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
+        except PeerError as error:
+            # The case's peer script asked for what its connection cannot do any more (a read
+            # after a failed handshake): the script's fault, not the adapter's nor a bug of ours.
+            interpreter.fault(Outcome.ERROR, f"the peer script could not go on: {error}")
 
     async def _drive(
         self, interpreter: CaseInterpreter, peer: peers.PeerSessionLike, background: dict[str, asyncio.Task[PeerResult]]

@@ -10,8 +10,10 @@ as a valid case that expects what the against side did (``emit.py``), and is
 kept only if it diverges the same way on replay and its replay as a judged case
 passes on the against side and not on the other (``search.py``).
 
-Exit codes: 0 no divergence; 1 divergences found (cases written, or reported
-as flaky or inexpressible); 2 usage; 3 an adapter would not start.
+Exit codes: 0 no divergence (scenarios that diverged once but not on replay
+are listed as flaky, with their steps, and do not count); 1 divergences found
+(cases written, or reported as inexpressible); 2 usage; 3 an adapter would not
+start.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class FuzzOptions:
     #: Independent searches at once (seeds ``seed``, ``seed + 1``...), one process each.
     lanes: int = 1
     spec: Sequence[Path] = ()
+    #: Stop once this many divergences (flaky ones aside) are found; None: search the whole budget.
+    stop_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class Found:
     signature: str
     path: str | None
     problem: str | None
+    #: The scenario's steps on one line, to reproduce a finding that was not written as a case.
+    steps: str = ""
+
+    @property
+    def flaky(self) -> bool:
+        return bool(self.problem and self.problem.startswith("flaky"))
 
 
 def _search(options: FuzzOptions, seed: int, examples: int) -> tuple[int, list[Found]]:
@@ -63,11 +73,14 @@ def _search(options: FuzzOptions, seed: int, examples: int) -> tuple[int, list[F
         def say(text: str) -> None:
             print(f"[seed {seed}] {text}", file=sys.stderr, flush=True)
 
-        search = Search(pair, Normaliser(patterns), examples, deadline, seed, options.out, say)
+        search = Search(pair, Normaliser(patterns), examples, deadline, seed, options.out, say, options.stop_after)
         report = search.run()
     finally:
         pair.close()
-    found = [Found(f.divergence.signature(), str(f.path) if f.path else None, f.problem) for f in report.findings]
+    found = [
+        Found(f.divergence.signature(), str(f.path) if f.path else None, f.problem, f.scenario.one_line())
+        for f in report.findings
+    ]
     return report.examples, found
 
 
@@ -93,8 +106,15 @@ def run_fuzz(options: FuzzOptions) -> ExitCode:
         for finding in found:
             if finding.signature not in seen or (finding.path and not seen[finding.signature].path):
                 seen[finding.signature] = finding
-    print(f"{examples} examples in {time.monotonic() - started:.1f} s; {len(seen)} distinct divergence(s)")
-    for finding in seen.values():
-        print(f"  {finding.signature}")
+    divergent = [finding for finding in seen.values() if not finding.flaky]
+    flaky = [finding for finding in seen.values() if finding.flaky]
+    print(
+        f"{examples} examples in {time.monotonic() - started:.1f} s; {len(divergent)} distinct divergence(s)"
+        + (f", {len(flaky)} flaky (diverged once, not on replay)" if flaky else "")
+    )
+    for finding in divergent + flaky:
+        print(f"  {'flaky: ' if finding.flaky else ''}{finding.signature}")
         print(f"    {'case: ' + finding.path if finding.path else finding.problem}")
-    return ExitCode.UNEXPECTED if seen else ExitCode.OK
+        if not finding.path:
+            print(f"    peer {finding.steps}")
+    return ExitCode.UNEXPECTED if divergent else ExitCode.OK

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from hypothesis import HealthCheck, Phase, Verbosity, find, settings
-from hypothesis.errors import NoSuchExample
+from hypothesis.errors import Flaky, NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
 from ..certificates import RunCertificates
@@ -86,11 +87,17 @@ class Pair:
             raise ValueError("; ".join(map(str, errors)) or "no case")  # a bug of the strategies
         return cases[0]
 
-    def run(self, case: Case, observe_only: bool = True) -> tuple[CaseResult, CaseResult]:
-        ours, theirs = self.loop.run_until_complete(
+    def run(self, case: Case, observe_only: bool = True, apart: bool = False) -> tuple[CaseResult, CaseResult]:
+        """Both sides at once (the search), or ``apart``: one after the other, so that neither
+        side's timing is shaped by the other sharing the loop (replays)."""
+        if apart:
+            ours = self.loop.run_until_complete(self.lanes[0].run_case(case, observe_only=observe_only))
+            theirs = self.loop.run_until_complete(self.lanes[1].run_case(case, observe_only=observe_only))
+            return ours, theirs
+        both = self.loop.run_until_complete(
             _together(*(lane.run_case(case, observe_only=observe_only) for lane in self.lanes))
         )
-        return ours, theirs
+        return both[0], both[1]
 
     def close(self) -> None:
         self.loop.run_until_complete(_together(*(lane.close() for lane in self.lanes)))
@@ -109,6 +116,7 @@ class Search:
         seed: int,
         out: Path,
         progress: Callable[[str], None] = lambda text: None,
+        stop_after: int | None = None,
     ) -> None:
         self.pair = pair
         self.normaliser = normaliser
@@ -117,6 +125,7 @@ class Search:
         self.seed = seed
         self.out = out
         self.progress = progress
+        self.stop_after = stop_after
         self.report = Report()
         self.known: set[str] = set()
         #: The latest scenario that diverged, for when hypothesis gives up on an unreliable one.
@@ -124,8 +133,10 @@ class Search:
 
     # -- one scenario ---------------------------------------------------------------------------
 
-    def observe(self, scenario: Scenario) -> tuple[list[Observation], list[Observation], Divergence | None]:
-        ours, theirs = self.pair.run(self.pair.case(scenario))
+    def observe(
+        self, scenario: Scenario, apart: bool = False
+    ) -> tuple[list[Observation], list[Observation], Divergence | None]:
+        ours, theirs = self.pair.run(self.pair.case(scenario), apart=apart)
         mine = self.normaliser.transcript(ours.transcript) if ours.outcome is not Outcome.ERROR else _broken(ours)
         other = (
             self.normaliser.transcript(theirs.transcript) if theirs.outcome is not Outcome.ERROR else _broken(theirs)
@@ -149,7 +160,7 @@ class Search:
     def run(self) -> Report:
         started = time.monotonic()
         rounds = 0
-        while self.report.examples < self.examples:
+        while self.report.examples < self.examples and not self._enough():
             budget = self.examples - self.report.examples
             chosen = settings(
                 max_examples=budget,
@@ -164,21 +175,40 @@ class Search:
                 scenario = find(scenarios(), self._diverges, settings=chosen, random=random.Random(self.seed + rounds))
             except (NoSuchExample, TimeUp):
                 break
+            except Flaky:
+                # Hypothesis saw a divergence it could not reproduce while shrinking.
+                rounds += 1
+                self._unreliable()
+                continue
             rounds += 1
             self._settle(scenario)
         self.report.seconds = time.monotonic() - started
         return self.report
 
+    def _enough(self) -> bool:
+        found = [finding for finding in self.report.findings if not (finding.problem or "").startswith("flaky")]
+        return self.stop_after is not None and len(found) >= self.stop_after
+
+    def _unreliable(self) -> None:
+        if self.last is None:
+            return
+        scenario, divergence = self.last
+        self.known.add(divergence.signature())
+        self._record(Finding(divergence, scenario, problem="flaky: it did not diverge again while shrinking"))
+
     def _settle(self, scenario: Scenario) -> None:
-        """Replay the shrunk scenario; write it as a case if it diverges the same way every time."""
-        _, against, divergence = self.observe(scenario)
+        """Replay the shrunk scenario; write it as a case if it diverges the same way every time.
+
+        The replays run the two sides apart: a difference that only timing side by side made
+        (how a large send was cut into reads) does not come back then."""
+        _, against, divergence = self.observe(scenario, apart=True)
         if divergence is None:
             self._record(Finding(Divergence(0, "?", None, None), scenario, problem="flaky: no divergence on replay"))
             return
         self.known.add(divergence.signature())
         finding = Finding(divergence, scenario)
         for _ in range(REPLAYS - 1):
-            _, _, again = self.observe(scenario)
+            _, _, again = self.observe(scenario, apart=True)
             if again != divergence:
                 finding.problem = "flaky: it diverged differently on replay"
                 self._record(finding)
@@ -196,7 +226,7 @@ class Search:
             f"found by the fuzzer: {divergence.signature()}",
             comments=_comments(self.pair, divergence),
         )
-        ours, theirs = self.pair.run(self.pair.case(scenario, text), observe_only=False)
+        ours, theirs = self.pair.run(self.pair.case(scenario, text), observe_only=False, apart=True)
         if theirs.outcome is not Outcome.PASS or ours.outcome is Outcome.PASS:
             finding.problem = (
                 f"the written case did not separate them (ours {ours.outcome.value}, against {theirs.outcome.value})"
@@ -210,6 +240,14 @@ class Search:
         self._record(finding)
 
     def _record(self, finding: Finding) -> None:
+        broken = [
+            f"{seen['status']}: {seen['message']}"
+            for seen in (finding.divergence.ours, finding.divergence.theirs)
+            if isinstance(seen, dict) and seen.get("status") in ("error", "timeout") and "message" in seen
+        ]
+        if finding.problem and broken:
+            # A side that could not finish the scenario: its message is the first thing to triage.
+            finding.problem += "; " + " / ".join(broken)
         self.report.findings.append(finding)
         what = f"wrote {finding.path}" if finding.path else finding.problem
         self.progress(f"divergence at {finding.divergence.signature()}: {what}")
@@ -221,8 +259,12 @@ async def _together(*work: Awaitable[T]) -> list[T]:
 
 
 def _broken(result: CaseResult) -> list[Observation]:
-    """A run the adapter could not finish is one observation: its error."""
-    return [Observation(0, "error", {"status": result.outcome.value, "message": result.message.splitlines()[0]})]
+    """A run that could not finish is one observation: its error, with its measured times left out."""
+    first = result.message.splitlines()[0] if result.message else ""
+    return [Observation(0, "error", {"status": result.outcome.value, "message": _TIMES.sub("N s", first)})]
+
+
+_TIMES = re.compile(r"\b\d+(\.\d+)? ?(ms|s)\b")
 
 
 def _comments(pair: Pair, divergence: Divergence) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,10 @@ from .transports import Transport
 #: Added to an op's own ``timeout_ms`` before the adapter counts as silent.
 GRACE_S = 5.0
 HELLO_TIMEOUT_S = 30.0
+#: A restart's hello may take this many times the first one's, within [RESTART_HELLO_MIN_S, HELLO_TIMEOUT_S]:
+#: a runtime that started in 0.5 s and hangs on restart costs 5 s per attempt, not 30.
+RESTART_HELLO_FACTOR = 10.0
+RESTART_HELLO_MIN_S = 5.0
 
 
 class AdapterClient:
@@ -29,12 +34,20 @@ class AdapterClient:
         self._check_requests = os.environ.get("CONNECT_CONFORMANCE_CHECK_REQUESTS") == "1"
         self.hello: HelloInfo | None = None
         self.broken = False
+        #: How long the first start took (process start and hello), which bounds how long a restart may.
+        self._first_start_s: float | None = None
+
+    def _hello_timeout(self) -> float:
+        if self._first_start_s is None:
+            return HELLO_TIMEOUT_S
+        return min(HELLO_TIMEOUT_S, max(RESTART_HELLO_MIN_S, RESTART_HELLO_FACTOR * self._first_start_s))
 
     async def start(self) -> HelloInfo:
+        started = time.monotonic()
         self._transport = self._make_transport()
         await self._transport.open()
         try:
-            reply = await self.call({"op": "hello", "protocol": PROTOCOL_VERSION}, timeout=HELLO_TIMEOUT_S)
+            reply = await self.call({"op": "hello", "protocol": PROTOCOL_VERSION}, timeout=self._hello_timeout())
         except AdapterError as error:
             # What the adapter printed is the only clue to why it would not start.
             detail = self.diagnostics()
@@ -46,6 +59,8 @@ class AdapterClient:
             raise InfrastructureError(f"the adapter refused hello: {reply.raw}")
         self.hello = reply.typed
         self.broken = False
+        if self._first_start_s is None:
+            self._first_start_s = time.monotonic() - started
         return self.hello
 
     async def restart(self) -> HelloInfo:

@@ -15,20 +15,35 @@ rejection) carrying:
 - ``bulk-stderr``: a correct answer, after 8 MiB on stderr (control
   characters, bytes that are not UTF-8, a long line without a newline).
 
+And in the protocol's structure rather than its strings:
+
+- ``wrong-shape``: ``connect`` "returns" a string where a socket handle must be;
+- ``deep-nesting``: ``connect`` returns a value nested 100,000 arrays deep;
+- ``forking-child``: the fake forks a child that keeps its stdout open (and
+  writes its pid into the folder named by ``--pids``), then exits without
+  answering: the harness must kill the child too, not wait for its EOF.
+
 ``--hello MODE`` also puts the mode's strings into the ``hello`` answer
 (name, version, runtime), so they reach the run header of every report.
 
-The lead adds with the protocol-client changes: wrong-shape values, deep
-nesting, hang-after-hello, a forking child.
+``--hang-after-hello STATE`` makes the whole process hostile: the first
+process to start (it creates the file STATE) answers ``hello`` and then
+nothing; every process started after it (a restart) answers nothing at all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
-MODES = ("surrogates", "control-chars", "nan", "bulk-stderr")
+STRING_MODES = ("surrogates", "control-chars", "nan", "bulk-stderr")
+MODES = (*STRING_MODES, "wrong-shape", "deep-nesting", "forking-child")
+#: Deep enough to overflow any recursive JSON decoder's stack.
+DEPTH = 100_000
 
 EXPECTED_ERROR = {"name": "TypeError", "message": "Specified address could not be parsed."}
 
@@ -62,9 +77,19 @@ def bulk_stderr() -> None:
     err.flush()
 
 
+def fork_and_die(pids: Path) -> None:
+    """A child that holds stdout open long after its parent died without an answer."""
+    if os.fork() == 0:
+        (pids / f"{os.getpid()}.pid").write_text(str(os.getpid()))
+        time.sleep(600)
+        os._exit(0)
+    os._exit(1)
+
+
 class Hostile:
-    def __init__(self, hello_mode: str | None) -> None:
+    def __init__(self, hello_mode: str | None, pids: Path | None = None) -> None:
         self.hello_mode = hello_mode
+        self.pids = pids
         self.mode: str | None = None
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any] | None:
@@ -85,13 +110,19 @@ class Hostile:
             self.mode = next((mode for mode in MODES if mode in case), None)
             return {"seq": seq, "status": "returned"}
         if op == "connect":
+            if self.mode == "wrong-shape":
+                return {"seq": seq, "status": "returned", "value": "x"}
+            if self.mode == "deep-nesting":
+                return {"seq": seq, "status": "returned", "value": "written by main, nested"}
+            if self.mode == "forking-child":
+                fork_and_die(self.pids or Path("."))
             if self.mode == "bulk-stderr":
                 bulk_stderr()
             if self.mode is None or self.mode == "bulk-stderr":
                 return {"seq": seq, "status": "threw", "error": EXPECTED_ERROR}
             return {"seq": seq, "status": "threw", "error": poisoned_error(self.mode)}
         if op == "end":
-            rejections = [] if self.mode in (None, "bulk-stderr") else [poisoned_error(self.mode)]
+            rejections = [poisoned_error(self.mode)] if self.mode in STRING_MODES[:3] else []
             self.mode = None
             return {"seq": seq, "status": "returned", "value": {"open_sockets": 0, "unhandled_rejections": rejections}}
         if op == "shutdown":
@@ -99,14 +130,41 @@ class Hostile:
         return {"seq": seq, "status": "unsupported", "reason": f"the hostile fake does not do {op}"}
 
 
+def argument(flag: str) -> str | None:
+    return sys.argv[sys.argv.index(flag) + 1] if flag in sys.argv else None
+
+
+def hang_after_hello(state: Path) -> None:
+    try:
+        state.touch(exist_ok=False)
+    except FileExistsError:
+        first = False
+    else:
+        first = True
+    for line in sys.stdin.buffer:
+        request = json.loads(line)
+        if first and request.get("op") == "hello":
+            value = {"name": "hostile", "version": "0.1", "runtime": "Python", "protocol": 1, "capabilities": []}
+            sys.stdout.write(json.dumps({"seq": request["seq"], "status": "returned", "value": value}) + "\n")
+            sys.stdout.flush()
+
+
 def main() -> None:
-    hello_mode = sys.argv[sys.argv.index("--hello") + 1] if "--hello" in sys.argv else None
-    fake = Hostile(hello_mode)
+    state = argument("--hang-after-hello")
+    if state:
+        hang_after_hello(Path(state))
+        return
+    pids = argument("--pids")
+    fake = Hostile(argument("--hello"), Path(pids) if pids else None)
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
         request = json.loads(line)
         response = fake.handle(request)
-        if response is not None:
+        if response is not None and fake.mode == "deep-nesting" and request.get("op") == "connect":
+            head = json.dumps({"seq": response["seq"], "status": "returned"})[:-1].encode()
+            out.write(head + b', "value": ' + b"[" * DEPTH + b"]" * DEPTH + b"}\n")
+            out.flush()
+        elif response is not None:
             # ensure_ascii writes lone surrogates as \\udXXX escapes, as JSON.stringify does;
             # allow_nan (the default) writes bare NaN and Infinity.
             out.write(json.dumps(response, ensure_ascii=True).encode("ascii") + b"\n")

@@ -278,3 +278,34 @@ def test_list_into_a_pipe_closed_after_one_line_ends_quietly(tmp_path: Path) -> 
     )
     assert done.stdout.splitlines() == ["lifecycle.c0  [must]  B16  A case", "status 141"]
     assert done.stderr == ""
+
+
+SCRIPT_PAST_A_FAILED_HANDSHAKE = """\
+- id: starttls.script-past-failed-handshake
+  title: The peer's handshake fails (the client never upgrades), then the script reads on
+  level: info
+  source: [B38]
+  peer: starttls
+  timeout: 5s
+  steps:
+    - connect: {address: "${peer.address}", options: {secureTransport: starttls}}
+    - peer.accept: {}
+    - peer.start_tls: {}
+      within: 300ms
+      expect: {tls: {ok: false}}
+    - peer.recv: {n: 1}
+      within: 300ms
+    - get: secureTransport
+      expect: {returns: starttls}
+"""
+
+
+def test_a_peer_script_that_cannot_go_on_is_the_scripts_fault_not_a_harness_error(tmp_path: Path) -> None:
+    path = tmp_path / "spec" / "starttls" / "script.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(SCRIPT_PAST_A_FAILED_HANDSHAKE)
+    ran = run_cli("run", str(path), report_dir=tmp_path / "report")
+    assert ran.outcomes() == {"starttls.script-past-failed-handshake": "error"}, ran.stderr
+    (case,) = ran.results()["cases"]
+    assert case["message"].startswith("the peer script could not go on: connection 'c1' has no TLS session")
+    assert "harness error" not in case["message"]

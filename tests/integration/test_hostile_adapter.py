@@ -39,7 +39,7 @@ def node_parses(path: Path) -> None:
     assert done.stdout.strip() == "parsed"
 
 
-def assert_valid_reports(done: Completed) -> dict[str, object]:
+def assert_valid_reports(done: Completed, seconds: float = TIME_LIMIT_S) -> dict[str, object]:
     folder = done.report_dir
     assert sorted(p.name for p in folder.iterdir()) == ["junit.xml", "results.json", "summary.md"], done.stderr
     checked = run_cli("report", "validate", str(folder / "results.json"), report_dir=folder)
@@ -51,7 +51,7 @@ def assert_valid_reports(done: Completed) -> dict[str, object]:
     for stream in (done.stdout, done.stderr):
         assert RAW_CONTROL.search(stream) is None, "no control character reaches the terminal"
     assert "Traceback" not in done.stderr
-    assert done.seconds < TIME_LIMIT_S
+    assert done.seconds < seconds
     assert done.peak_rss_mb is not None
     assert done.peak_rss_mb < MEMORY_LIMIT_MB
     loaded: dict[str, object] = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -120,3 +120,51 @@ def test_the_expectations_gate_and_update_survive_hostile_messages(tmp_path: Pat
     assert_valid_reports(second)
     assert "XFAIL   hostile.surrogates-in-error" in second.stderr
     assert re.search(r"^total\s+6\s+3\s+0\s+0\s+0\s+0\s+3$", second.stdout, re.M), second.stdout
+
+
+def alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie that only waits to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_broken_structure_costs_only_its_case_and_a_forked_child_is_killed(tmp_path: Path) -> None:
+    """Item 12 (a reply of the wrong shape, JSON 100,000 deep) and item 14 (a child holding stdout)."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    adapter = f"{HOSTILE} --pids {pids}"
+    done = run_cli(
+        "run", "-n", "1", "--adapter", adapter, str(FIXTURES / "structure"), report_dir=tmp_path / "r", measure=True
+    )
+    assert done.code == 1, done.stderr
+    document = assert_valid_reports(done)
+    cases = {case["id"]: case for case in document["cases"]}  # type: ignore[attr-defined]
+    assert {name: case["outcome"] for name, case in cases.items()} == {
+        "structure.healthy-1": "pass",
+        "structure.wrong-shape-in-value": "error",
+        "structure.healthy-2": "pass",
+        "structure.deep-nesting-in-value": "error",
+        "structure.healthy-3": "pass",
+        "structure.forking-child-exits": "timeout",
+        "structure.healthy-4": "pass",
+    }
+    assert "invalid response to connect" in cases["structure.wrong-shape-in-value"]["message"]
+    assert "nested too deeply" in cases["structure.deep-nesting-in-value"]["message"]
+    children = [int(path.read_text()) for path in pids.glob("*.pid")]
+    assert len(children) == 1, "the fake forked its child"
+    assert not any(alive(pid) for pid in children), "the child that held stdout open was killed with its group"
+
+
+def test_an_adapter_that_hangs_after_hello_ends_the_full_suite_fast_with_exit_3(tmp_path: Path) -> None:
+    """Item 13: it answers the first hello, then nothing; every restart hangs before hello."""
+    adapter = f"{HOSTILE} --hang-after-hello {tmp_path / 'state'}"
+    done = run_cli("run", "-n", "1", "--adapter", adapter, report_dir=tmp_path / "r", timeout=180, measure=True)
+    assert done.code == 3, done.stderr
+    assert "gave up: the adapter broke 10 times in a row" in done.stderr
+    document = assert_valid_reports(done, seconds=120)
+    outcomes = {case["outcome"] for case in document["cases"]}  # type: ignore[attr-defined]
+    assert outcomes == {"error"}
+    assert len(document["cases"]) > 400  # type: ignore[arg-type]

@@ -175,6 +175,12 @@ def test_progress_marks_expected_failures_and_lists_no_pass_when_piped() -> None
     assert verbose.getvalue().startswith("PASS    a.ok")
 
 
+def test_progress_of_a_run_that_ended_before_any_case_prints_no_count() -> None:
+    stream = io.StringIO()
+    Progress(28, stream=stream).finish()
+    assert stream.getvalue() == "", "no '[0/28]' before the error that says why nothing ran"
+
+
 @pytest.mark.parametrize(
     ("part", "whole", "decimals", "shown"),
     [
