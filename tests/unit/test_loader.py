@@ -177,9 +177,7 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
             id="global-scope-on-await",
         ),
         pytest.param(
-            GOOD.replace("- connect:", "- connect:").replace(
-                '{address: "${peer.address}"}', '{address: "${peer.address}"}\n      request: global'
-            ),
+            GOOD.replace('{address: "${peer.address}"}', '{address: "${peer.address}"}\n      request: global'),
             6,
             "request: global needs `requires: [global-scope]`",
             id="global-scope-without-capability",
