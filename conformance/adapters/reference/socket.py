@@ -345,11 +345,12 @@ class Socket:
             return
         if self.writable.closed_or_closing:
             return  # B32: closed then settles only through close() or write-disconnect
-        self._tasks.spawn(self._close_write_side())
-
-    async def _close_write_side(self) -> None:
+        # Closed at once: a write right after the read that saw EOF finds the stream closing.
         closing = self.writable.close()
         closing.mark_handled()
+        self._tasks.spawn(self._close_write_side(closing))
+
+    async def _close_write_side(self, closing: Promise[None]) -> None:
         await closing.wait_settled()
         if closing.state is PromiseState.REJECTED:
             self.closed.reject(closing.reason)
@@ -385,12 +386,14 @@ class Socket:
         self.readable.set_pending_closure()
         self.writable.set_pending_closure()
         result: Promise[None] = Promise(self._tracker)
-        self._tasks.spawn(self._close_steps(result, foreign))
-        if self.opened.state is PromiseState.FULFILLED and foreign is None:
+        # After writer.abort() the flush fails and closed rejects (B37), so close() needs its own.
+        aborted = self.writable.aborted
+        self._tasks.spawn(self._close_steps(result, foreign, aborted=aborted))
+        if self.opened.state is PromiseState.FULFILLED and foreign is None and not aborted:
             return self.closed
         return result
 
-    async def _close_steps(self, result: Promise[None], foreign: JSError | None = None) -> None:
+    async def _close_steps(self, result: Promise[None], foreign: JSError | None = None, *, aborted: bool) -> None:
         await self.opened.wait_settled()
         if foreign is not None:
             self.closed.reject(foreign)
@@ -398,10 +401,11 @@ class Socket:
             try:
                 await self.writable.flush()
             except JSThrow as thrown:
-                self.closed.reject(thrown.value)  # B37: errors go to closed, not to close()
+                if aborted or not self.writable.aborted:  # an abort after close() returned closed is no failure
+                    self.closed.reject(thrown.value)  # B37: errors go to closed, not to close()
         reason = JSError("TypeError", errors.SOCKET_CLOSED)
         self.readable.force_close(reason)
-        self.writable.fail(reason)
+        self.writable.fail(reason, detach_writer=True)
         self.destroy(discard_buffered=self._quirks.close_without_flush)
         self.closed.resolve(None)
         if self._quirks.close_rejects_on_failure and self.opened.state is PromiseState.REJECTED:

@@ -38,6 +38,10 @@ from .mutants import Quirks
 READ_SIZE = 256 * 1024
 
 
+#: TLS record content types: change_cipher_spec, alert, handshake, application_data, heartbeat.
+_RECORD_TYPES = frozenset(range(20, 25))
+
+
 class TlsError(Exception):
     """The TLS session failed (handshake, certificate, protocol); the message says why (for logs)."""
 
@@ -117,8 +121,17 @@ class TlsSession:
         self.ended = False
         """The peer's close_notify arrived: no more plaintext will come."""
         self._close_notify_sent = False
+        self._fed = False
 
     def feed(self, data: bytes) -> None:
+        if data and not self._fed:
+            self._fed = True
+            if data[0] not in _RECORD_TYPES and self._setup_error is None:
+                # kj's TLS fails a first byte that cannot start a record at once; OpenSSL
+                # would wait for a whole 5-byte header, leaving opened pending behind a
+                # plaintext server that sent less and now waits for us.
+                self._setup_error = f"the server's first byte {data[0]:#04x} cannot start a TLS record"
+                self._obj = None
         self._incoming.write(data)
 
     def feed_eof(self) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from conformance.jsvalues import JSBytes
 
 from . import errors
+from .coerce import to_js_string
 from .errors import JSError, JSThrow, type_error
 from .mutants import Quirks
 from .payload import Payload, RepeatedBytes
@@ -69,6 +70,9 @@ class WritableStreamWriter:
     def __init__(self, stream: WritableStream, ready: Promise[None]) -> None:
         self._stream = stream
         self.released = False
+        #: The stream closed or was aborted under this writer: workerd detaches it, and its
+        #: write() and close() then reject "has been closed." before any check of the stream.
+        self.detached = False
         #: ``writer.ready``; replaced by a pending one when backpressure starts (as in workerd).
         self.ready = ready
 
@@ -79,13 +83,16 @@ class WritableStreamWriter:
     def write(self, chunk: object) -> Promise[None]:
         if self.released:
             return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
+        if self.detached:
+            return self._stream.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         return self._stream.write(chunk)
 
     def close(self) -> Promise[None]:
         if self.released:
             return self._stream.rejected(JSError("TypeError", errors.WRITER_RELEASED))
-        if self._stream.state == "closed":
-            # A second writer.close() once the first finished (a close still in flight resolves).
+        if self.detached or self._stream.state == "closed":
+            # A second writer.close() once the first finished (a close still in flight resolves),
+            # or one after writer.abort() (the streams standard: a TypeError).
             return self._stream.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         return self._stream.close()
 
@@ -96,6 +103,16 @@ class WritableStreamWriter:
 
     def release_lock(self) -> None:
         self._stream.release(self)
+
+
+def _as_error(reason: object) -> JSError:
+    """A JS value as workerd hands an abort reason back: Errors as they are, others as Error(String(value))."""
+    if isinstance(reason, JSError):
+        return reason
+    try:
+        return JSError("Error", to_js_string(reason))
+    except JSThrow:
+        return JSError("Error", "undefined")
 
 
 def chunk_bytes(chunk: object, quirks: Quirks) -> Payload:
@@ -200,7 +217,9 @@ class WritableStream:
             data = chunk_bytes(chunk, self._quirks)
         except JSThrow as thrown:
             return self.rejected(thrown.value)
-        if len(data) == 0:
+        if len(data) == 0 and not isinstance(chunk, str):
+            # An empty view is done at once; workerd queues an empty string like any other,
+            # so it waits for the connection and rejects with a connect failure.
             return Promise.resolved(self.tracker, None)
         return self._enqueue(data)
 
@@ -220,7 +239,7 @@ class WritableStream:
     def abort(self, reason: object) -> Promise[None]:
         """``writer.abort(reason)``: queued writes reject with ``reason``, later ones as closed (B56)."""
         if self._state == "writable":
-            self.fail(reason)
+            self.fail(reason, detach_writer=True)
             self.aborted = True
             self._sink.sink_abort(reason)
         return Promise.resolved(self.tracker, None)
@@ -236,11 +255,19 @@ class WritableStream:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._idle.append(waiter)
             await waiter
-        if self._state == "errored" and not self.aborted:
-            raise JSThrow(self._error)  # an abort the app asked for is no failure of the socket
+        if self._state == "errored":
+            # After writer.abort() the flush fails too, as in workerd, where the reason comes
+            # back as an Error carrying String(reason) (B37 routes it to closed).
+            raise JSThrow(_as_error(self._error) if self.aborted else self._error)
 
-    def fail(self, reason: object) -> None:
-        """Error the stream: queued operations reject (a gated close resolves, see above)."""
+    def fail(self, reason: object, *, detach_writer: bool = False) -> None:
+        """Error the stream: queued operations reject (a gated close resolves, see above).
+
+        ``detach_writer``: the app ended the stream (writer.abort(), or close() once it is
+        done); like workerd, the held writer is detached and its ``ready`` resolves. Other
+        failures (a failed connect, a lost connection) leave it attached with ``ready``
+        rejected, as the streams standard says.
+        """
         if self._state != "writable":
             return
         self._state, self._error = "errored", reason
@@ -249,8 +276,14 @@ class WritableStream:
             pump.cancel()
         queue, self._queue = self._queue, deque()
         self._queued_bytes = 0
-        if self._writer is not None:
-            self._writer.ready.reject(reason)  # a pending ready rejects with the stream's error
+        writer = self._writer
+        if writer is not None and detach_writer:
+            writer.detached = True
+            writer.ready.resolve(None)
+        elif writer is not None:
+            if writer.ready.settled:
+                writer.ready = Promise(self.tracker, handled=True)
+            writer.ready.reject(reason)
         for op in queue:
             if op.data is None and self._gate.state is PromiseState.REJECTED:
                 op.promise.resolve(None)
@@ -302,6 +335,8 @@ class WritableStream:
                     if self._gate.state is PromiseState.FULFILLED:
                         await self._sink.sink_close()
                     self._state = "closed"
+                    if self._writer is not None:
+                        self._writer.detached = True
             except JSThrow as thrown:
                 self.fail(thrown.value)
                 return

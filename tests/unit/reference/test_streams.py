@@ -276,14 +276,15 @@ def test_non_byte_chunks_reject_with_the_b28_type_error(chunk: object) -> None:
     run(scenario())
 
 
-def test_strings_are_utf8_encoded_and_empty_chunks_resolve_at_once() -> None:
+def test_strings_are_utf8_encoded_and_empty_views_resolve_at_once() -> None:
     async def scenario() -> None:
         stream, sink, _ = writable()
         writer = stream.get_writer()
         assert writer.write(JSBytes(b"")).state is PromiseState.FULFILLED
-        assert writer.write("").state is PromiseState.FULFILLED
+        empty_string = writer.write("")  # queued like any string (workerd), so it waits its turn
+        await empty_string.join()
         await writer.write("é\ud800").join()
-        assert sink.events == ["é\ufffd".encode()]
+        assert sink.events == [b"", "é\ufffd".encode()]
 
     run(scenario())
 
@@ -307,7 +308,11 @@ def test_write_checks_in_workerd_order() -> None:
         closed.mark_handled()
         assert error_message(closed) == errors.WRITABLE_CLOSED
         stream.set_pending_closure()
-        closing = writer.write(JSBytes(b"x"))  # pending closure wins over closed
+        detached = writer.write(JSBytes(b"x"))  # the writer the stream closed under checks first
+        detached.mark_handled()
+        assert error_message(detached) == errors.WRITABLE_CLOSED
+        writer.release_lock()
+        closing = stream.get_writer().write(JSBytes(b"x"))  # at the stream, pending closure wins over closed
         closing.mark_handled()
         assert error_message(closing) == errors.WRITABLE_CLOSING
 
@@ -369,7 +374,14 @@ def test_abort_errors_the_stream_and_rejects_queued_writes() -> None:
         later.mark_handled()
         assert error_message(later) == errors.WRITABLE_CLOSED  # B56: later writes see a closed stream
         assert sink.events == [("abort", "reason")]
-        await stream.flush()  # an abort the app asked for is no error of the socket's flush
+        with pytest.raises(JSThrow) as raised:  # the flush of close() fails, so closed rejects (B37)
+            await stream.flush()
+        assert isinstance(raised.value.value, JSError)
+        assert (raised.value.value.name, raised.value.value.message) == ("Error", "reason")
+        closing = writer.close()  # the streams standard: closing an errored stream is a TypeError
+        closing.mark_handled()
+        assert error_message(closing) == errors.WRITABLE_CLOSED
+        assert writer.desired_size is None
         await asyncio.sleep(0.01)
         assert len(tasks) == 0  # the pump was stopped, not left waiting
 

@@ -137,6 +137,20 @@ def test_a_bad_server_name_fails_the_session_not_the_adapter(certs: RunCertifica
         session.handshake()
 
 
+@pytest.mark.parametrize(("first", "fails"), [(b"p", True), (b"\x16", False), (b"\x15", False)])
+def test_a_first_byte_that_cannot_start_a_record_fails_the_handshake_at_once(
+    certs: RunCertificates, first: bytes, fails: bool
+) -> None:
+    session = TlsConfig(certs.ca_pem, Client().adapter.quirks).session("localhost", upgrade=False)
+    assert session.handshake() is False  # the ClientHello is out, waiting for the server
+    session.feed(first)
+    if fails:
+        with pytest.raises(Exception, match="cannot start a TLS record"):
+            session.handshake()
+    else:
+        assert session.handshake() is False  # a record may start so: wait for the rest
+
+
 # -- secureTransport: "on" -----------------------------------------------------------------------
 
 
