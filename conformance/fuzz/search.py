@@ -203,7 +203,12 @@ class Search:
         (how a large send was cut into reads) does not come back then."""
         _, against, divergence = self.observe(scenario, apart=True)
         if divergence is None:
-            self._record(Finding(Divergence(0, "?", None, None), scenario, problem="flaky: no divergence on replay"))
+            # Report what the search saw, so the flaky finding says where it diverged.
+            seen = self.last[1] if self.last is not None and self.last[0] == scenario else None
+            if seen is not None:
+                self.known.add(seen.signature())
+            shown = seen or Divergence(0, "?", None, None)
+            self._record(Finding(shown, scenario, problem="flaky: no divergence on replay"))
             return
         self.known.add(divergence.signature())
         finding = Finding(divergence, scenario)

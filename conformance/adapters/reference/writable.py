@@ -2,9 +2,11 @@
 
 Like ``readable``, this models workerd's internal writable controller:
 
-* ``write()`` checks, in this order: the socket's pending closure, a closed
-  or closing stream, an errored stream, then the chunk type (B28: byte views
-  and, since 2026, strings; anything else rejects);
+* ``write()`` checks, in this order: the writer (released, or detached: the
+  stream closed or was aborted under it, B57), the socket's pending closure, a
+  closed or closing stream, an errored stream, then the chunk type (B28: byte
+  views and, since 2026, strings; anything else rejects). An empty view is
+  done at once; an empty string is queued like any other chunk (workerd);
 * writes are queued and performed one at a time, in order, by a pump task
   that exists only while the queue is non-empty; a write's promise fulfils
   once the connection accepted its bytes (so a slow peer backs up writers);

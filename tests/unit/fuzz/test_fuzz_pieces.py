@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conformance.fuzz.emit import Inexpressible, expected_steps
-from conformance.fuzz.observations import Normaliser, Observation, first_divergence, message_patterns
+from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
+from conformance.fuzz.search import Pair, Search
 from conformance.loader import load_file
 from tests.helpers import case_from_yaml
 
@@ -93,6 +94,13 @@ def test_what_a_case_cannot_check_is_not_compared() -> None:
         )
 
     assert seen({"$type": "undefined"}, 0) == seen(None, 1)
+
+    def hello(random: str) -> list[Observation]:
+        received = {"length": 5, "sha256": random * 64, "ended": None, "timed_out": True, "data": {"hex": "1603010200"}}
+        return Normaliser([]).transcript(transcript({"step": 3, "action": "peer.recv", "observed": received}))
+
+    assert hello("a") == hello("b")  # the ClientHello's random bytes are no behaviour
+    assert hello("a")[0].seen["tls_handshake"] is True
     assert seen("127.0.0.1:5000", 0) != seen(None, 0)  # a real localAddress still counts
 
 
@@ -232,3 +240,22 @@ def test_a_large_chunk_before_the_divergence_is_expected_loosely() -> None:
     assert divergence is not None
     steps = expected_steps(scenario, against, divergence)
     assert steps[1]["expect"] == {"resolves": {"done": False, "value": {"$any": True}}}
+
+
+def test_a_finding_that_does_not_come_back_on_replay_says_where_it_diverged(tmp_path: Path) -> None:
+    scenario = Scenario("plain", ({"connect": {"address": "${peer.address}"}}, {"read": {}}))
+    seen = Divergence(2, "read", {"status": "pending"}, {"status": "resolved"})
+
+    class NoDivergenceOnReplay(Search):
+        def observe(
+            self, scenario: Scenario, apart: bool = False
+        ) -> tuple[list[Observation], list[Observation], Divergence | None]:
+            return [], [], None
+
+    search = NoDivergenceOnReplay(cast(Pair, None), Normaliser([]), examples=1, deadline=None, seed=1, out=tmp_path)
+    search.last = (scenario, seen)
+    search._settle(scenario)
+    [finding] = search.report.findings
+    assert (finding.divergence, finding.problem) == (seen, "flaky: no divergence on replay")
+    assert seen.signature() in search.known  # not chased again in this search
+    assert not list(tmp_path.iterdir())  # and not written
