@@ -177,7 +177,7 @@ class Normaliser:
             seen.pop("sha256", None)
             seen.pop("length", None)
             seen["tls_handshake"] = True
-        if "data" in observed and "seen" in observed:
+        elif "data" in observed and "seen" in observed:
             seen["data"] = observed["data"]
         return _substitute(seen, replace)
 

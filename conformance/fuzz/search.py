@@ -172,7 +172,7 @@ class Search:
                 verbosity=Verbosity.quiet,
             )
             try:
-                scenario = find(scenarios(), self._diverges, settings=chosen, random=random.Random(self.seed + rounds))
+                scenario = find(scenarios(), self._diverges, settings=chosen, random=self._random(rounds))
             except (NoSuchExample, TimeUp):
                 break
             except Flaky:
@@ -184,6 +184,11 @@ class Search:
             self._settle(scenario)
         self.report.seconds = time.monotonic() - started
         return self.report
+
+    def _random(self, rounds: int) -> random.Random:
+        """The randomness of one round: seed S's later rounds must not be seed S+1's first,
+        or the lanes of ``-n`` (seeds S, S+1, ...) would search the same scenarios."""
+        return random.Random(self.seed if rounds == 0 else f"{self.seed}:{rounds}")
 
     def _enough(self) -> bool:
         found = [finding for finding in self.report.findings if not (finding.problem or "").startswith("flaky")]

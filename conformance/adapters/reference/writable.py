@@ -5,8 +5,9 @@ Like ``readable``, this models workerd's internal writable controller:
 * ``write()`` checks, in this order: the writer (released, or detached: the
   stream closed or was aborted under it, B57), the socket's pending closure, a
   closed or closing stream, an errored stream, then the chunk type (B28: byte
-  views and, since 2026, strings; anything else rejects). An empty view is
-  done at once; an empty string is queued like any other chunk (workerd);
+  views and, since 2026, strings; undefined is a write of nothing; anything
+  else rejects). An empty view is done at once; an empty string is queued
+  like any other chunk (workerd);
 * writes are queued and performed one at a time, in order, by a pump task
   that exists only while the queue is non-empty; a write's promise fulfils
   once the connection accepted its bytes (so a slow peer backs up writers);
@@ -33,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from conformance.jsvalues import JSBytes
+from conformance.jsvalues import UNDEFINED, JSBytes
 
 from . import errors
 from .coerce import to_js_string
@@ -215,6 +216,9 @@ class WritableStream:
             return self.rejected(JSError("TypeError", errors.WRITABLE_CLOSED))
         if self._state == "errored":
             return self.rejected(self._error)
+        if chunk is UNDEFINED:
+            # workerd takes write(undefined) as a write of nothing: it resolves (B28).
+            return Promise.resolved(self.tracker, None)
         try:
             data = chunk_bytes(chunk, self._quirks)
         except JSThrow as thrown:

@@ -259,3 +259,23 @@ def test_a_finding_that_does_not_come_back_on_replay_says_where_it_diverged(tmp_
     assert (finding.divergence, finding.problem) == (seen, "flaky: no divergence on replay")
     assert seen.signature() in search.known  # not chased again in this search
     assert not list(tmp_path.iterdir())  # and not written
+
+
+def test_the_lanes_of_n_search_different_scenarios_in_every_round(tmp_path: Path) -> None:
+    def draws(seed: int, rounds: int) -> list[float]:
+        search = Search(cast(Pair, None), Normaliser([]), examples=1, deadline=None, seed=seed, out=tmp_path)
+        randomness = search._random(rounds)
+        return [randomness.random() for _ in range(3)]
+
+    assert draws(7, 0) == draws(7, 0)  # a seed is a reproducible search
+    seen = [draws(seed, rounds) for seed in (7, 8) for rounds in range(4)]
+    assert len({tuple(values) for values in seen}) == len(seen)
+
+
+def test_a_client_hello_the_peer_saw_instead_of_silence_compares_as_a_handshake() -> None:
+    def silence_broken_by(hex_bytes: str) -> list[Observation]:
+        observed = {"seen": "data", "length": 3, "data": {"hex": hex_bytes}}
+        return Normaliser([]).transcript(transcript({"step": 3, "action": "peer.expect_silence", "observed": observed}))
+
+    assert silence_broken_by("160301aa") == silence_broken_by("160301bb")
+    assert silence_broken_by("0001aa") != silence_broken_by("0001bb")  # other bytes still count

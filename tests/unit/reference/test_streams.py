@@ -15,7 +15,7 @@ from conformance.adapters.reference.promises import Promise, PromiseState, Rejec
 from conformance.adapters.reference.readable import HIGH_WATER, ReadableStream, ReadResult
 from conformance.adapters.reference.tasks import TaskSet
 from conformance.adapters.reference.writable import WritableStream
-from conformance.jsvalues import JSBytes
+from conformance.jsvalues import UNDEFINED, JSBytes
 
 from .support import run
 
@@ -285,6 +285,20 @@ def test_strings_are_utf8_encoded_and_empty_views_resolve_at_once() -> None:
         await empty_string.join()
         await writer.write("é\ud800").join()
         assert sink.events == [b"", "é\ufffd".encode()]
+
+    run(scenario())
+
+
+def test_undefined_is_a_write_of_nothing_and_null_is_refused() -> None:
+    async def scenario() -> None:
+        stream, sink, _ = writable()
+        writer = stream.get_writer()
+        assert writer.write(UNDEFINED).state is PromiseState.FULFILLED
+        refused = writer.write(None)
+        refused.mark_handled()
+        assert error_message(refused) == errors.NOT_BYTES
+        await writer.write(JSBytes(b"x")).join()
+        assert sink.events == [b"x"]
 
     run(scenario())
 
