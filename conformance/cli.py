@@ -395,7 +395,8 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
     except ValueError as error:
         raise InfrastructureError(str(error)) from None
     if args.sandbox is None and not inside:
-        entry = registry.builtin(args.adapter) if args.command == "run" else None
+        # A published version (workerd@VERSION, as history and bisect run) is a real runtime too.
+        entry = registry.builtin_of(args.adapter) if args.command == "run" else None
         if args.command == "run" and (entry is None or not entry.sandbox):
             return
         available = sandbox.availability()

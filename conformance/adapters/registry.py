@@ -96,6 +96,15 @@ def builtin(name: str) -> Builtin | None:
     return next((entry for entry in BUILTINS if entry.name == name), None)
 
 
+def builtin_of(value: str) -> Builtin | None:
+    """The built-in an ``--adapter`` value runs: ``NAME`` or ``NAME@VERSION``; ``None`` for others."""
+    try:
+        versioned = parse_versioned(value)
+    except UsageError:
+        return None  # reported where the adapter is resolved
+    return versioned[0] if versioned is not None else builtin(value)
+
+
 def names() -> list[str]:
     return [entry.name for entry in BUILTINS]
 
