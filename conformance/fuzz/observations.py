@@ -108,6 +108,9 @@ class Normaliser:
         variables = transcript[0].get("variables", {}) if transcript else {}
         replace = _reverse_substitution(variables)
         found = []
+        # Once the peer read the start of a TLS record without speaking TLS itself, what it reads
+        # is the client's TLS: random bytes, until the peer's own start_tls decrypts them.
+        tls_bytes = False
         for entry in transcript[1:]:
             if entry.get("step") == "end":
                 reply = entry.get("reply") or {}
@@ -115,7 +118,14 @@ class Normaliser:
             elif "action" in entry:
                 action = entry["action"]
                 observed = entry.get("observed")
-                seen = self._peer(observed, replace) if action.startswith("peer.") else self._client(observed, replace)
+                if action == "peer.start_tls":
+                    tls_bytes = False
+                elif action.startswith("peer.") and isinstance(observed, dict):
+                    tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
+                if action.startswith("peer."):
+                    seen = self._peer(observed, replace, tls_bytes=tls_bytes)
+                else:
+                    seen = self._client(observed, replace)
                 if action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
                     seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
                 if action == "read":
@@ -156,7 +166,7 @@ class Normaliser:
             seen["typeof"] = observed["typeof"]
         return seen
 
-    def _peer(self, observed: Any, replace: dict[str, str]) -> Any:
+    def _peer(self, observed: Any, replace: dict[str, str], *, tls_bytes: bool = False) -> Any:
         if not isinstance(observed, dict):
             return observed
         if "skipped" in observed:
@@ -171,9 +181,9 @@ class Normaliser:
             return {"tls": {"ok": observed.get("ok"), "sni": observed.get("sni")}}
         kept = ("sent", "reset", "timed_out", "length", "sha256", "ended", "seen", "echoed", "done")
         seen = {key: observed[key] for key in kept if key in observed}
-        if _starts_a_tls_handshake(observed.get("data")):
+        if tls_bytes and ("sha256" in seen or "data" in observed):
             # A ClientHello is random and its size depends on the TLS library: that the
-            # bytes are one is what two implementations can share.
+            # bytes are TLS is what two implementations can share.
             seen.pop("sha256", None)
             seen.pop("length", None)
             seen["tls_handshake"] = True
@@ -211,11 +221,12 @@ def first_divergence(ours: Sequence[Observation], theirs: Sequence[Observation])
     return None
 
 
-def _starts_a_tls_handshake(data: Any) -> bool:
-    """The peer's preview of bytes it read begins with a TLS handshake record header (22, 3, ...)."""
+def _starts_a_tls_record(data: Any) -> bool:
+    """The peer's preview of bytes it read begins with a TLS handshake record (type 22); the
+    scenarios' own payloads never do."""
     if isinstance(data, str):  # a short preview that happened to decode as UTF-8
-        return data.startswith("\x16\x03")
-    return isinstance(data, dict) and str(data.get("hex", "")).startswith("1603")
+        return data.startswith("\x16")
+    return isinstance(data, dict) and str(data.get("hex", "")).startswith("16")
 
 
 def _drop_undefined_local_address(value: Any) -> None:

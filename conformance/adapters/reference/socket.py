@@ -442,7 +442,9 @@ class Socket:
             raise type_error(errors.STARTTLS_ON_TLS_SOCKET)
         checks = [
             (
-                self.destroyed
+                # workerd drops the connection in close() only once opened fulfilled: after a failed
+                # connect, close() leaves it, and startTls() goes on to its other checks (B39).
+                (self.destroyed and self.opened.state is PromiseState.FULFILLED)
                 or self._handed_over
                 or (self._quirks.start_tls_before_opened_throws and not self._connect_done.is_set()),
                 errors.STARTTLS_AFTER_CLOSE,

@@ -174,7 +174,8 @@ class WritableStream:
 
     @property
     def closed_or_closing(self) -> bool:
-        return self._state == "closed" or self._close_promise is not None
+        # A close still queued when the stream errored is gone with the queue: the error counts.
+        return self._state == "closed" or (self._close_promise is not None and self._state == "writable")
 
     @property
     def desired_size(self) -> float | None:

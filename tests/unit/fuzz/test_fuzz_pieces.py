@@ -279,3 +279,21 @@ def test_a_client_hello_the_peer_saw_instead_of_silence_compares_as_a_handshake(
 
     assert silence_broken_by("160301aa") == silence_broken_by("160301bb")
     assert silence_broken_by("0001aa") != silence_broken_by("0001bb")  # other bytes still count
+
+
+def test_the_rest_of_a_client_hello_read_in_pieces_is_tls_too_until_the_peer_speaks_tls() -> None:
+    def pieces(rest: str, after: str) -> list[Observation]:
+        def received(data: object) -> dict[str, object]:
+            return {"length": 1, "sha256": str(data), "timed_out": False, "data": data}
+
+        return Normaliser([]).transcript(
+            transcript(
+                {"step": 3, "action": "peer.recv", "observed": received("\x16")},
+                {"step": 4, "action": "peer.recv", "observed": received({"hex": rest})},
+                {"step": 5, "action": "peer.start_tls", "observed": {"ok": True, "cipher": "x", "sni": None}},
+                {"step": 6, "action": "peer.recv", "observed": received(after)},
+            )
+        )
+
+    assert pieces("0301aa", "same") == pieces("0301bb", "same")  # the ClientHello, cut anywhere
+    assert pieces("0301aa", "plain") != pieces("0301aa", "other")  # decrypted bytes count again
