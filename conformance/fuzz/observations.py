@@ -118,11 +118,11 @@ class Normaliser:
             elif "action" in entry:
                 action = entry["action"]
                 observed = entry.get("observed")
-                if action == "peer.start_tls":
-                    tls_bytes = False
-                elif action.startswith("peer.") and isinstance(observed, dict):
-                    tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
                 if action.startswith("peer."):
+                    if action == "peer.start_tls":
+                        tls_bytes = False
+                    elif isinstance(observed, dict):
+                        tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
                     seen = self._peer(observed, replace, tls_bytes=tls_bytes)
                 else:
                     seen = self._client(observed, replace)

@@ -56,6 +56,10 @@ class Finding:
     problem: str | None = None
     path: Path | None = None
 
+    @property
+    def flaky(self) -> bool:
+        return (self.problem or "").startswith("flaky")
+
 
 @dataclass
 class Report:
@@ -191,7 +195,7 @@ class Search:
         return random.Random(self.seed if rounds == 0 else f"{self.seed}:{rounds}")
 
     def _enough(self) -> bool:
-        found = [finding for finding in self.report.findings if not (finding.problem or "").startswith("flaky")]
+        found = [finding for finding in self.report.findings if not finding.flaky]
         return self.stop_after is not None and len(found) >= self.stop_after
 
     def _unreliable(self) -> None:

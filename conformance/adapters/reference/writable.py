@@ -285,8 +285,7 @@ class WritableStream:
         self._queued_bytes = 0
         writer = self._writer
         if writer is not None and detach_writer:
-            writer.detached = True
-            writer.ready.resolve(None)
+            self._detach_writer()
         elif writer is not None:
             if writer.ready.settled:
                 writer.ready = Promise(self.tracker, handled=True)
@@ -342,8 +341,7 @@ class WritableStream:
                     if self._gate.state is PromiseState.FULFILLED:
                         await self._sink.sink_close()
                     self._state = "closed"
-                    if self._writer is not None:
-                        self._writer.detached = True
+                    self._detach_writer()
             except JSThrow as thrown:
                 self.fail(thrown.value)
                 return
@@ -366,6 +364,12 @@ class WritableStream:
                 writer.ready = Promise(self.tracker, handled=True)
         else:
             writer.ready.resolve(None)
+
+    def _detach_writer(self) -> None:
+        """The stream ended under the held writer (B57): like workerd, detach it and resolve its ready."""
+        if self._writer is not None:
+            self._writer.detached = True
+            self._writer.ready.resolve(None)
 
     def _wake_idle(self) -> None:
         waiters, self._idle = self._idle, []
