@@ -18,6 +18,18 @@ class Outcome(StrEnum):
         return self.value
 
 
+class SkipCause(StrEnum):
+    """Why a case was skipped: the run's surroundings, or the implementation."""
+
+    #: The run's environment lacks what the case needs (no network sandbox here): "not run here", not a gap.
+    ENVIRONMENT = "environment"
+    #: The adapter declared no such capability: a real gap of the implementation.
+    ADAPTER = "adapter"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 #: How an ``error`` that is a bug of ours (not the adapter's) begins: such a run exits as an internal error.
 HARNESS_ERROR = "harness error: "
 
@@ -38,9 +50,16 @@ class CaseResult:
     line: int = 0
     title: str = ""
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    #: Set on a skip: whose lack it was.
+    skipped_by: SkipCause | None = None
+
+    @property
+    def not_run_here(self) -> bool:
+        """A skip for want of something this machine or run did not give (e.g. the sandbox)."""
+        return self.outcome is Outcome.SKIP and self.skipped_by is SkipCause.ENVIRONMENT
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "outcome": self.outcome.value,
@@ -52,3 +71,6 @@ class CaseResult:
             "message": self.message,
             "transcript": self.transcript,
         }
+        if self.skipped_by is not None:
+            document["skipped_by"] = self.skipped_by.value
+        return document

@@ -35,7 +35,7 @@ from .interpreter import (
     StartBackground,
 )
 from .model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
-from .outcomes import HARNESS_ERROR, CaseResult, Outcome
+from .outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
 from .peer_calls import JoinTimedOut, PeerResult, perform
 from .protocol.client import AdapterClient
 from .protocol.replies import HelloInfo, Status
@@ -214,11 +214,13 @@ class Lane:
             return
         if "sandbox" in case.requires and "sandbox" not in self.environment.capabilities:
             result.outcome = Outcome.SKIP
+            result.skipped_by = SkipCause.ENVIRONMENT
             result.message = "needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"
             return
         missing = [c for c in case.requires if c not in hello.capabilities | self.environment.capabilities]
         if missing:
             result.outcome = Outcome.SKIP
+            result.skipped_by = SkipCause.ADAPTER
             result.message = f"the adapter lacks capability: {', '.join(missing)}"
             return
         try:
