@@ -34,6 +34,7 @@ from .history import DEFAULT_OUT, family_entry
 from .model import Case
 from .outcomes import CaseResult, Outcome
 from .report import results, timeline
+from .report.output import plural
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,9 @@ def run_bisect_timeline(options: BisectOptions) -> ExitCode:
         versions = published.between(previous, version)
         search = Search(versions=versions, old={c.case: c.before for c in changes})
         print(
-            f"{previous} .. {version}: {len(changes)} change(s), {len(versions)} versions", file=sys.stderr, flush=True
+            f"{previous} .. {version}: {plural(len(changes), 'change')}, {plural(len(versions), 'version')}",
+            file=sys.stderr,
+            flush=True,
         )
         found = bisect(search, _probe_with(options.family, {c.case: cases[c.case] for c in changes}, search))
         installs += search.installs

@@ -21,6 +21,7 @@ from .adapters import registry
 from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .exitcodes import ExitCode
+from .report.output import plural
 
 DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
 
@@ -123,8 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="where results.json, junit.xml and summary.md go (default: reports/latest)",
     )
     _add_lanes(run, "cases run")
-    run.add_argument("-v", "--verbose", action="store_true", help="a line for every case, passes too")
-    _add_sandbox(run, "default: on for the real runtimes (workerd, node-socket) where a sandbox can be made")
+    chatter = run.add_mutually_exclusive_group()
+    chatter.add_argument(
+        "-v", "--verbose", action="store_true", help="a line for every case, passes and expected outcomes too"
+    )
+    chatter.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the summary table and the unexpected outcomes"
+    )
+    _add_sandbox(run, "default: on where a sandbox can be made, for every adapter but a ws:// server")
     run.add_argument(
         "--peer",
         default="in-process",
@@ -133,8 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
         "its token in $CONNECT_CONFORMANCE_PEER_TOKEN)",
     )
 
-    validate = commands.add_parser("validate", help="check spec files against the schema and lint rules")
+    validate = commands.add_parser(
+        "validate", help="check spec files (and expectations files) against their schema and lint rules"
+    )
     validate.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    validate.add_argument(
+        "--expectations",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also check this expectations file (repeatable): its format, case ids the spec does not have, "
+        "and reasons still marked unreviewed (warnings)",
+    )
 
     listing = commands.add_parser("list", help="list cases with ids, levels and sources")
     _add_selection(listing)
@@ -196,22 +214,45 @@ def build_parser() -> argparse.ArgumentParser:
     publish = report_commands.add_parser(
         "publish", help="regenerate reports/README.md (the matrix) from reports/<implementation>/results.json"
     )
-    publish.add_argument("--reports", type=Path, default=Path("reports"), metavar="DIR")
+    publish.add_argument(
+        "--reports",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="the published reports folder: <DIR>/<implementation>/results.json in, <DIR>/README.md out "
+        "(default: reports)",
+    )
     publish.add_argument(
         "--run",
         action="store_true",
         help="first run the suite against each implementation (with its expectations file)",
     )
     publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
-    check = report_commands.add_parser("validate", help="check results.json files against the results schema")
-    check.add_argument("files", nargs="+", type=Path)
-    diff = report_commands.add_parser("compare", help="regressions, fixes, new and removed cases between two runs")
-    diff.add_argument("old", type=Path)
-    diff.add_argument("new", type=Path)
+    check = report_commands.add_parser(
+        "validate",
+        help="check results.json files against the results schema (exit 0: all valid, 2: one is not)",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="RESULTS.json", help="results files of runs")
+    diff = report_commands.add_parser(
+        "compare",
+        help="regressions, fixes, new and removed cases between two runs, as Markdown for a CI comment "
+        "(exit 1 on a regression, 2 on a file that is not a valid results.json)",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD", help="results.json of the earlier run (the baseline)")
+    diff.add_argument("new", type=Path, metavar="NEW", help="results.json of the later run")
     diff.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
     html = report_commands.add_parser("html", help="a single-file, offline HTML report of one or more runs")
-    html.add_argument("files", nargs="+", type=Path)
-    html.add_argument("-o", "--output", type=Path, default=Path("reports/latest/index.html"))
+    html.add_argument(
+        "files", nargs="+", type=Path, metavar="RESULTS.json", help="results files, one column each (matrix)"
+    )
+    html.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("reports/latest/index.html"),
+        metavar="FILE",
+        help="the HTML file to write (default: reports/latest/index.html)",
+    )
 
     adapter_check = commands.add_parser(
         "adapter-check",
@@ -239,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="a listener to open (repeatable; default: echo)",
     )
-    servers.add_argument("--host", default="127.0.0.1")
+    servers.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     servers.add_argument(
         "--port", type=int, action="append", default=[], help="its port (one per --kind, or none: pick free ports)"
     )
@@ -248,7 +289,19 @@ def build_parser() -> argparse.ArgumentParser:
     from .peer_command import add_peer_command
 
     add_peer_command(commands)
+    _describe(parser)
     return parser
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """A subcommand's own --help starts with the line the listing shows for it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                if child.description is None:
+                    child.description = helps.get(name)
+                _describe(child)
 
 
 def _add_history(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -276,6 +329,11 @@ def _add_history(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="J",
         help="versions at once (default: as many as memory allows, at most 4)",
     )
+    history.add_argument(
+        "--yes",
+        action="store_true",
+        help="go ahead when more than 6 versions must be installed first (else: say how many and stop)",
+    )
 
 
 def _add_bisect(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -297,7 +355,13 @@ def _add_bisect(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="instead of --case/--good/--bad: bisect every change the timeline in <out>/<adapter>/ shows, and save",
     )
-    bisect.add_argument("--out", type=Path, default=Path("reports/history"), metavar="DIR")
+    bisect.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/history"),
+        metavar="DIR",
+        help="where the timelines are (<DIR>/<adapter>/) and bisect.json goes (default: reports/history)",
+    )
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -314,6 +378,7 @@ def _history(args: argparse.Namespace) -> int:
             out=args.out,
             lanes=args.workers,
             jobs=args.jobs,
+            yes=args.yes,
         )
     )
 
@@ -356,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecErrors as errors:
         for error in errors.errors:
             print(error, file=sys.stderr)
-        print(f"{len(errors.errors)} problem(s) in the spec; nothing was run", file=sys.stderr)
+        print(f"{plural(len(errors.errors), 'problem')} in the spec; nothing was run", file=sys.stderr)
         return ExitCode.USAGE
     except (SpecError, UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -377,9 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
     """Re-execute ``run``/``mutants`` inside a network sandbox when asked, or by default where it applies.
 
-    ``--sandbox``: required (exit 3 where none can be made). ``--no-sandbox``: never. Neither: on for
-    ``mutants`` and for adapters that run a real runtime, where a sandbox can be made; otherwise the
-    cases that need one are skipped with the reason. Inside a sandbox the command only checks it.
+    ``--sandbox``: required (exit 3 where none can be made). ``--no-sandbox``: never. Neither: on for every
+    adapter the harness starts (a ``ws://`` server is outside the sandbox's network), where a sandbox can
+    be made; otherwise the cases that need one are reported as not run here, with the reason. Inside a
+    sandbox the command only checks it.
     """
     from . import sandbox
 
@@ -390,18 +456,24 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
         if args.sandbox:
             raise UsageError("--sandbox needs the in-process peer: a peer elsewhere is outside the sandbox's network")
         return
+    if args.command == "run" and not registry.sandboxable(args.adapter):
+        if args.sandbox:
+            raise UsageError(
+                f"--sandbox cannot hold {args.adapter}: a server started elsewhere is outside the sandbox's network"
+            )
+        return
     try:
         inside = sandbox.current() is not None
     except ValueError as error:
         raise InfrastructureError(str(error)) from None
     if args.sandbox is None and not inside:
-        # A published version (workerd@VERSION, as history and bisect run) is a real runtime too.
-        entry = registry.builtin_of(args.adapter) if args.command == "run" else None
-        if args.command == "run" and (entry is None or not entry.sandbox):
-            return
         available = sandbox.availability()
         if not available.ok:
-            print(f"no network sandbox here ({available.reason}): the cases that need one are skipped", file=sys.stderr)
+            print(
+                f"no network sandbox here ({available.reason}): the cases that need one are not run "
+                "(--sandbox makes that an error)",
+                file=sys.stderr,
+            )
             return
     if not inside and args.command == "run":
         registry.resolve(args.adapter)  # npm packages are installed now: the sandbox has no network
@@ -410,6 +482,7 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
+        from .progress import Verbosity
         from .suite import RunOptions, run_suite
 
         options = RunOptions(
@@ -421,7 +494,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             update_expectations=args.update_expectations,
             report_dir=args.report_dir,
             workers=args.workers,
-            verbose=args.verbose,
+            verbosity=Verbosity.VERBOSE if args.verbose else Verbosity.QUIET if args.quiet else Verbosity.NORMAL,
             peer=args.peer,
         )
         return run_suite(options)
@@ -483,6 +556,8 @@ def _install(names: list[str]) -> int:
     from .adapters import npm_cache
 
     package_sets = registry.npm_package_sets()
+    for stale in npm_cache.remove_stale_staging(npm_cache.cache_root() / "npm"):
+        print(f"removed {stale}: the staging folder of an install that did not finish", file=sys.stderr)
     unknown = [name for name in names if name not in package_sets and registry.parse_versioned(name) is None]
     if unknown:
         raise UsageError(
@@ -524,7 +599,7 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from . import loader
+    from . import expectations, loader
     from .selection import spec_paths
 
     paths = spec_paths(args.paths)
@@ -532,10 +607,25 @@ def _validate(args: argparse.Namespace) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     files = len(loader.spec_files(paths))
+    known_ids = {case.id for case in cases}
+    checked = []
+    for path in args.expectations:
+        try:
+            known = expectations.load(path)
+        except SpecError as error:
+            errors.append(error)
+            print(error, file=sys.stderr)
+            continue
+        checked.append(path)
+        for warning in expectations.review_warnings(known):
+            print(f"warning: {warning}", file=sys.stderr)
+        for case_id in sorted(set(known.cases) - known_ids):
+            print(f"warning: {path}: {case_id}: no such case in {', '.join(map(str, paths))}", file=sys.stderr)
     if errors:
-        print(f"{len(errors)} problem(s) in {files} file(s)", file=sys.stderr)
+        print(f"{plural(len(errors), 'problem')} in {plural(files + len(args.expectations), 'file')}", file=sys.stderr)
         return ExitCode.USAGE
-    print(f"ok: {len(cases)} cases in {files} file(s)")
+    also = f" and {plural(len(checked), 'expectations file')}" if checked else ""
+    print(f"ok: {plural(len(cases), 'case')} in {plural(files, 'file')}{also}")
     return ExitCode.OK
 
 

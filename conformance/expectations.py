@@ -9,16 +9,20 @@ cases:
     link: https://github.com/cloudflare/workerd/issues/5653
     until: 2027-06-30      # optional: the gate fails once this date has passed
     flaky: true            # optional: pass or this outcome, both accepted (and counted)
+    unreviewed: true       # written by --update-expectations: `validate` warns until a person edits the reason
 ```
 A case without an entry is expected to pass. Unexpected failures *and*
 unexpected passes fail the gate: an unnoticed fix would otherwise let a later
 regression through. An entry past its ``until`` date fails the gate, so
 known failures get looked at again; entries no run used are reported.
+``info`` cases are recorded, not gated (spec/README.md): an unexpected outcome
+of one is a warning, never a failed gate.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +35,9 @@ from . import yamlsource
 from .errors import SpecError
 from .outcomes import CaseResult, Outcome
 
+#: The fields of an entry.
+FIELDS = ("outcome", "reason", "link", "flaky", "until", "unreviewed")
+
 #: What an entry may list: every outcome but pass (a case without an entry is expected to pass).
 NON_PASS = tuple(o.value for o in Outcome if o is not Outcome.PASS)
 
@@ -42,6 +49,8 @@ class Expectation:
     link: str | None = None
     flaky: bool = False
     until: datetime.date | None = None
+    #: Written by ``--update-expectations`` from a run: the reason is a draft until a person edits it.
+    unreviewed: bool = False
 
     def expired(self, today: datetime.date) -> bool:
         return self.until is not None and today > self.until
@@ -54,6 +63,8 @@ class Expectation:
             entry["flaky"] = True
         if self.until:
             entry["until"] = self.until
+        if self.unreviewed:
+            entry["unreviewed"] = True
         return entry
 
 
@@ -95,21 +106,24 @@ def load(path: Path) -> Expectations:
         outcome = entry.get("outcome")
         if not isinstance(outcome, str) or outcome not in NON_PASS:
             raise SpecError(
-                path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {outcome!r}"
+                path, line, f"{case_id}.outcome", f"expected one of fail, error, timeout, skip, got {_shown(outcome)}"
             )
         if not isinstance(entry.get("reason"), str) or not entry["reason"].strip():
             raise SpecError(path, line, f"{case_id}.reason", "every expectation needs a reason")
-        unknown = set(entry) - {"outcome", "reason", "link", "flaky", "until"}
+        unknown = set(entry) - set(FIELDS)
         if unknown:
             raise SpecError(
                 path,
                 line,
                 case_id,
-                f"unknown field(s) {sorted(unknown)} (expected outcome, reason, link, flaky, until)",
+                f"unknown field(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(FIELDS)})",
             )
         until = entry.get("until")
-        if until is not None and not isinstance(until, datetime.date):
-            raise SpecError(path, line, f"{case_id}.until", f"expected a date like 2027-06-30, got {until!r}")
+        until_line = getattr(entry, "key_lines", {}).get("until", line)
+        # A date-time is a datetime.date too (a subclass), and cannot be compared with today's date.
+        if until is not None and type(until) is not datetime.date:
+            shown = until.isoformat() if isinstance(until, datetime.date) else _shown(until)
+            raise SpecError(path, until_line, f"{case_id}.until", f"expected a date like 2027-06-30, got {shown}")
         _check_entry_types(path, line, case_id, entry)
         result.cases[case_id] = Expectation(
             outcome=outcome,
@@ -117,19 +131,38 @@ def load(path: Path) -> Expectations:
             link=entry.get("link"),
             flaky=bool(entry.get("flaky", False)),
             until=until,
+            unreviewed=bool(entry.get("unreviewed", False)),
         )
     return result
+
+
+def _shown(value: Any) -> str:
+    """A YAML value in a message, as the file would write it (a string in double quotes)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _check_entry_types(path: Path, line: int | None, case_id: str, entry: dict[str, Any]) -> None:
     """``flaky`` is a boolean and ``link`` a URL or repository path: ``flaky: "yes"`` or ``link: [1]`` would be
     taken silently."""
-    if "flaky" in entry and not isinstance(entry["flaky"], bool):
-        raise SpecError(path, line, f"{case_id}.flaky", f"expected true or false, got {entry['flaky']!r}")
+    lines = getattr(entry, "key_lines", {})
+    for flag in ("flaky", "unreviewed"):
+        if flag in entry and not isinstance(entry[flag], bool):
+            raise SpecError(
+                path, lines.get(flag, line), f"{case_id}.{flag}", f"expected true or false, got {_shown(entry[flag])}"
+            )
     link = entry.get("link")
     if link is not None and not (isinstance(link, str) and _is_link(link)):
         raise SpecError(
-            path, line, f"{case_id}.link", f"expected a URL (https://...) or a path in the repository, got {link!r}"
+            path,
+            lines.get("link", line),
+            f"{case_id}.link",
+            f"expected a URL (https://...) or a path in the repository, got {_shown(link)}",
         )
 
 
@@ -153,6 +186,12 @@ class Verdict(StrEnum):
     FLAKY = "flaky"
     #: Anything else, an unexpected pass included (an unnoticed fix would let a later regression through).
     UNEXPECTED = "unexpected"
+    #: What would be unexpected, on an ``info`` case: recorded and warned about, never a failed gate.
+    UNGATED = "ungated"
+
+
+#: The level whose cases are recorded, not gated (spec/README.md: behaviour the sources leave open).
+UNGATED_LEVEL = "info"
 
 
 @dataclass(frozen=True)
@@ -160,16 +199,28 @@ class Judgement:
     verdict: Verdict
     #: What the entry (or its absence) expected, for messages: "pass", "timeout", "fail or pass (flaky)".
     expected: str
-    #: The entry is past its ``until`` date: the gate fails so it gets looked at again.
+    #: The entry is past its ``until`` date: the gate fails so it gets looked at again (a warning on info cases).
     expired: bool = False
+    #: The case is ``info``: nothing about it fails the gate.
+    ungated: bool = False
 
     @property
     def ok(self) -> bool:
+        if self.ungated:
+            return True
         return self.verdict is not Verdict.UNEXPECTED and not self.expired
 
 
-def judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) -> Judgement:
+def judge(outcome: Outcome, entry: Expectation | None, today: datetime.date, level: str = "must") -> Judgement:
     """The one verdict ``run``'s gate and the pytest plugin both use."""
+    judgement = _judge(outcome, entry, today)
+    if level != UNGATED_LEVEL:
+        return judgement
+    verdict = Verdict.UNGATED if judgement.verdict is Verdict.UNEXPECTED else judgement.verdict
+    return Judgement(verdict, judgement.expected, judgement.expired, ungated=True)
+
+
+def _judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) -> Judgement:
     if outcome is Outcome.SKIP and (entry is None or entry.outcome != Outcome.SKIP.value):
         # A skip is a gap of the adapter or of the run's environment (no sandbox here), recorded with
         # its reason: it says nothing about the entry, which still applies where the case runs.
@@ -192,6 +243,8 @@ class GateResult:
     flaky: int = 0
     unused: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
+    #: Unexpected outcomes (and expired entries) of ``info`` cases: warnings, not gated.
+    ungated: list[tuple[CaseResult, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -205,6 +258,7 @@ class GateResult:
             "flaky": self.flaky,
             "unused": self.unused,
             "expired": self.expired,
+            "ungated": [{"id": r.id, "outcome": r.outcome.value, "expected": e} for r, e in self.ungated],
         }
 
 
@@ -215,7 +269,15 @@ def gate(
     today = today or datetime.date.today()
     verdict = GateResult()
     for result in results:
-        judgement = judge(result.outcome, expectations.expected(result.id), today)
+        judgement = judge(result.outcome, expectations.expected(result.id), today, result.level)
+        if judgement.ungated:
+            if judgement.verdict is Verdict.UNGATED or judgement.expired:
+                verdict.ungated.append((result, judgement.expected))
+            elif judgement.verdict is Verdict.FLAKY:
+                verdict.flaky += 1
+            elif judgement.verdict is Verdict.EXPECTED_NON_PASS:
+                verdict.expected_failures += 1
+            continue
         if judgement.expired:
             verdict.expired.append(result.id)
         if judgement.verdict is Verdict.UNEXPECTED:
@@ -231,9 +293,10 @@ def gate(
 def updated(results: Sequence[CaseResult], previous: Expectations | None, implementation: str) -> dict[str, Any]:
     """The expectations document a run implies: every non-pass outcome, keeping known reasons.
 
-    Entries of cases this run did not select stay as they were; flaky entries
-    stay while the case passes or shows its flaky outcome; a new entry's reason
-    quotes what was observed, for a person to replace with the why.
+    Entries of cases this run did not select stay as they were, and so do those of skipped cases (a skip
+    says nothing about the entry, as in ``judge``); a skip gets no entry of its own. Flaky entries stay while
+    the case passes or shows its flaky outcome. A new entry's reason is a draft, marked ``unreviewed``: the
+    case's behaviour ids and the first line of its message, for a person to replace with the why.
     """
     previous = previous or Expectations()
     ran = {result.id: result for result in results}
@@ -243,17 +306,41 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
             cases[case_id] = kept.as_yaml()
     for result in results:
         entry = previous.expected(result.id)
+        if result.outcome is Outcome.SKIP:
+            if entry is not None:
+                cases[result.id] = entry.as_yaml()
+            continue
         if result.outcome is Outcome.PASS and not (entry and entry.flaky):
             continue
         if entry is not None and (entry.outcome == result.outcome.value or entry.flaky):
             cases[result.id] = entry.as_yaml()
             continue
-        first = result.message.splitlines()[0] if result.message else result.outcome.value
-        reason = entry.reason if entry is not None else f"observed: {first}"
-        cases[result.id] = Expectation(
-            result.outcome.value, reason, entry.link if entry else None, until=entry.until if entry else None
-        ).as_yaml()
+        if entry is not None:
+            # The outcome changed: a reason a person wrote is kept, as is its review state.
+            draft = Expectation(
+                result.outcome.value, entry.reason, entry.link, until=entry.until, unreviewed=entry.unreviewed
+            )
+        else:
+            draft = Expectation(result.outcome.value, draft_reason(result), unreviewed=True)
+        cases[result.id] = draft.as_yaml()
     return {"implementation": previous.implementation or implementation, "cases": dict(sorted(cases.items()))}
+
+
+def draft_reason(result: CaseResult) -> str:
+    """What a run can say of a non-pass outcome: the behaviours the case cites and how it first differed."""
+    first = result.message.splitlines()[0] if result.message else f"outcome {result.outcome.value}"
+    cited = ", ".join(result.source) or "no source cited"
+    return f"{cited}: {first} (drafted from a run: say why, then remove unreviewed)"
+
+
+def review_warnings(known: Expectations) -> list[str]:
+    """Entries whose reason is still the draft ``--update-expectations`` wrote."""
+    return [
+        f"{known.path}: {case_id}: reason not reviewed (written by --update-expectations): "
+        "edit the reason, then remove `unreviewed: true`"
+        for case_id, entry in known.cases.items()
+        if entry.unreviewed
+    ]
 
 
 def write(path: Path, document: dict[str, Any]) -> None:

@@ -29,17 +29,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .adapters import npm_versions, registry
+from .adapters import npm_cache, npm_versions, registry
 from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .report import results, timeline
+from .report.output import plural
 
 DEFAULT_OUT = Path("reports/history")
 #: A version's whole run may take this long (the full suite takes under a minute).
 RUN_TIMEOUT_S = 1800
 #: Never more versions at once than this, whatever memory says: the runs share the CPUs.
 MAX_JOBS = 4
+#: More versions to install than this (a workerd release is 65-160 MB) needs --yes.
+INSTALL_WITHOUT_ASKING = 6
 #: Of the memory available when the history starts, the share its runtimes may use.
 MEMORY_SHARE = 0.5
 
@@ -57,6 +60,8 @@ class HistoryOptions:
     lanes: int | None = None
     #: Versions at once; ``None``: as many as memory allows (at most ``MAX_JOBS``).
     jobs: int | None = None
+    #: Go ahead even when many versions must be installed first.
+    yes: bool = False
 
 
 @dataclass
@@ -125,7 +130,14 @@ def run_history(options: HistoryOptions) -> ExitCode:
         raise UsageError(f"--jobs {options.jobs}: expected at least 1")
     published = npm_versions.published(entry.npm_package)
     versions = npm_versions.select(published, options.versions, options.every)
-    print(f"{options.family}: {len(versions)} version(s): {', '.join(versions)}", file=sys.stderr, flush=True)
+    print(f"{options.family}: {plural(len(versions), 'version')}: {', '.join(versions)}", file=sys.stderr, flush=True)
+    missing = [v for v in versions if not npm_cache.is_installed(npm_cache.version_dir(entry.npm_package, v))]
+    if len(missing) > INSTALL_WITHOUT_ASKING and not options.yes:
+        raise UsageError(
+            f"{plural(len(missing), 'version')} of {entry.npm_package} would be installed first "
+            f"(about {len(missing) * entry.install_mb / 1000:.1f} GB into {npm_cache.cache_root()}); "
+            f"run again with --yes to go ahead, or choose fewer (--every 3mo, a shorter range)"
+        )
     outcomes: dict[str, VersionOutcome] = {}
     lanes = options.lanes
     for version in versions:
@@ -144,7 +156,7 @@ def run_history(options: HistoryOptions) -> ExitCode:
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     print(
-        f"running {len(runnable)} version(s), {jobs} at once, {lanes} lane(s) each, into {folder}/",
+        f"running {plural(len(runnable), 'version')}, {jobs} at once, {plural(lanes, 'lane')} each, into {folder}/",
         file=sys.stderr,
         flush=True,
     )
@@ -163,8 +175,8 @@ def run_history(options: HistoryOptions) -> ExitCode:
     changes = line.changes()
     ran = sum(outcome.status == "ran" for outcome in outcomes.values())
     print(
-        f"{ran} of {len(versions)} version(s) ran in {time.monotonic() - started:.0f} s; "
-        f"{len(changes)} outcome change(s) across {len(line.runs)} version(s) in the timeline"
+        f"{ran} of {plural(len(versions), 'version')} ran in {time.monotonic() - started:.0f} s; "
+        f"{plural(len(changes), 'outcome change')} across {plural(len(line.runs), 'version')} in the timeline"
     )
     if interrupted:
         return ExitCode.INTERRUPTED

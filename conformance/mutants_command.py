@@ -25,6 +25,7 @@ from . import units
 from .adapters import registry
 from .model import Case
 from .outcomes import CaseResult, Outcome
+from .report.output import plural
 from .runner import run_cases
 
 #: Per mutant, the cases that did not pass: (case id, outcome).
@@ -126,7 +127,7 @@ def run_mutants(
         for result in broken:
             print(f"  {result.outcome.value} {result.id}: {result.message.splitlines()[0] if result.message else ''}")
         return 1
-    print(f"reference: {len(baseline)} cases pass; running {len(names)} mutant(s)", file=sys.stderr)
+    print(f"reference: {plural(len(baseline), 'case')} pass; running {plural(len(names), 'mutant')}", file=sys.stderr)
     runs = _run_everywhere(cases if every else cheapest_first(cases), names, workers, every)
     escaped = []
     width = max(len(name) for name in names)

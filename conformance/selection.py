@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import SpecError, UsageError
 from .loader import load, load_strict
 from .model import Case
+from .report.output import plural
 from .specdir import default_spec_dir
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
@@ -115,7 +116,9 @@ def load_selection(
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
-        print(f"{len(errors)} problem(s) in the spec: those cases will not run; the others will", file=sys.stderr)
+        print(
+            f"{plural(len(errors), 'problem')} in the spec: those cases will not run; the others will", file=sys.stderr
+        )
     cases = select(loaded, keyword, tags)
     if not cases:
         raise UsageError("no case matches the selection" if not errors else "no valid case to run")

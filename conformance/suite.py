@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from . import expectations, interrupts, peers, sandbox, selection
@@ -27,10 +27,10 @@ from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .model import Case
 from .outcomes import HARNESS_ERROR, CaseResult, Outcome
-from .progress import Progress
+from .progress import XFAIL, Label, Progress, Verbosity
 from .protocol.replies import HelloInfo
 from .report import results, run_files, summary
-from .report.output import display_text
+from .report.output import display_text, plural
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")
@@ -47,7 +47,8 @@ class RunOptions:
     report_dir: Path = DEFAULT_REPORT_DIR
     #: Lanes (cases run at once); ``None`` is ``-n auto``: what suits the adapter.
     workers: int | None = None
-    verbose: bool = False
+    #: -q (only the summary and the unexpected outcomes), default, -v (a line for every case).
+    verbosity: Verbosity = Verbosity.NORMAL
     #: Where the peer runs (``--peer``): ``in-process``, ``docker`` or ``tcp://HOST:PORT``.
     peer: str = "in-process"
 
@@ -82,16 +83,19 @@ def run_suite(options: RunOptions) -> ExitCode:
     lanes = lane_count(adapter, options.workers, len(cases))
     today = started.date()
 
-    def expected(result: CaseResult) -> bool:
-        entry = known.expected(result.id) if known else None
-        return expectations.judge(result.outcome, entry, today).ok
+    def label(result: CaseResult) -> Label:
+        return _label(result, known, today)
 
     state = RunState()
-    progress = Progress(len(cases), verbose=options.verbose, expected=expected if known else None)
+    progress = Progress(len(cases), verbosity=options.verbosity, label=label)
     where = "inside the network sandbox" if sandbox.current() is not None else "outside any sandbox"
     if peer != peers.IN_PROCESS:
         where += f", peer {peer}"
-    print(f"running {len(cases)} cases against {adapter.name} on {lanes} lane(s), {where}", file=sys.stderr)
+    if options.verbosity is not Verbosity.QUIET:
+        print(
+            f"running {plural(len(cases), 'case')} against {adapter.name} on {plural(lanes, 'lane')}, {where}",
+            file=sys.stderr,
+        )
     interrupted = False
     infrastructure: str | None = None
     internal: str | None = None
@@ -105,13 +109,17 @@ def run_suite(options: RunOptions) -> ExitCode:
     except Exception:  # a bug of ours: keep what ran, say where it is
         internal = traceback.format_exc()
     with interrupts.shielded() as late_signals:
-        progress.finish()
         if breaker.tripped:
             infrastructure = f"gave up: {breaker.message.removeprefix('not run: ')}"
         internal = internal or _harness_errors(state.results)
         order = {case.id: index for index, case in enumerate(cases)}
         done = sorted(state.results, key=lambda r: order[r.id])
-        verdict = expectations.gate(done, known, today)
+        verdict: expectations.GateResult | None = None
+        try:
+            progress.finish()
+            verdict = expectations.gate(done, known, today)
+        except Exception:  # a bug of ours while judging: the results are still written (exit 4)
+            internal = (internal or "") + traceback.format_exc()
         header = results.RunHeader(
             adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
             adapter_spec=adapter.name,
@@ -125,36 +133,50 @@ def run_suite(options: RunOptions) -> ExitCode:
             spec_errors=[str(error) for error in spec_errors],
             sandboxed=sandbox.current() is not None,
         )
-        shown_expected = _expected_ids(done, verdict) if known else None
-        run_files.write_reports(options.report_dir, header, done, verdict.as_dict(), shown_expected)
+        shown_expected = _expected_ids(done, known, today) if known and verdict else None
+        try:
+            run_files.write_reports(
+                options.report_dir, header, done, verdict.as_dict() if verdict else None, shown_expected
+            )
+        except Exception:
+            # Whatever broke a report format, results.json (the record of what ran) is written on its own.
+            internal = (internal or "") + traceback.format_exc()
+            results.write_json(
+                options.report_dir / "results.json",
+                results.results_document(header, done, verdict.as_dict() if verdict else None),
+            )
     interrupted = interrupted or bool(late_signals)
     interrupts.deliver()  # asyncio.run left SIGTERM at its default (death by signal); a signal now ends in 130
     if options.update_expectations and not interrupted and not infrastructure and not internal:
         target = options.update_expectations
         previous = expectations.load(target) if target.is_file() else None
-        expectations.write(target, expectations.updated(done, previous, adapter.name))
+        # The name the adapter reported (e.g. "workerd"), not how it was reached (a stdio: command line).
+        implementation = state.hello.name if state.hello and state.hello.name else adapter.name
+        expectations.write(target, expectations.updated(done, previous, implementation))
         print(f"expectations rewritten: {target}")
     if internal:
         print(display_text(internal.rstrip()), file=sys.stderr)
         print(
             f"internal error: this is a bug of connect-conformance, not of the implementation; "
-            f"the {len(done)} results so far are in {options.report_dir}/",
+            f"the {plural(len(done), 'result')} so far are in {options.report_dir}/",
             file=sys.stderr,
         )
         return ExitCode.INTERNAL
     if infrastructure:
         print(f"error: {display_text(infrastructure)}", file=sys.stderr)
         if done:
-            print(f"the {len(done)} results so far are in {options.report_dir}/", file=sys.stderr)
+            print(f"the {plural(len(done), 'result')} so far are in {options.report_dir}/", file=sys.stderr)
         return ExitCode.INFRASTRUCTURE
+    assert verdict is not None  # set unless internal, which returned above
     print(summary.text_table(done, shown_expected))
-    _print_gate(verdict, known)
-    print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
+    _print_gate(verdict, known, options.verbosity)
+    if options.verbosity is not Verbosity.QUIET:
+        print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
     if interrupted:
-        print(f"interrupted: {len(done)} of {len(cases)} cases ran; partial results written", file=sys.stderr)
+        print(f"interrupted: {len(done)} of {plural(len(cases), 'case')} ran; partial results written", file=sys.stderr)
         return ExitCode.INTERRUPTED
     if spec_errors:
-        print(f"{len(spec_errors)} problem(s) in the spec (listed above and in results.json)", file=sys.stderr)
+        print(f"{plural(len(spec_errors), 'problem')} in the spec (listed above and in results.json)", file=sys.stderr)
         return ExitCode.USAGE
     return ExitCode.OK if verdict.ok else ExitCode.UNEXPECTED
 
@@ -186,12 +208,28 @@ def execute(
         raise KeyboardInterrupt from None
 
 
+def _label(result: CaseResult, known: expectations.Expectations | None, today: date) -> Label:
+    """How progress shows a result: what the gate thinks of it decides whether it gets a line of its own."""
+    entry = known.expected(result.id) if known else None
+    judgement = expectations.judge(result.outcome, entry, today, result.level)
+    verdict = judgement.verdict
+    if verdict is expectations.Verdict.UNGATED:
+        return Label(result.outcome.value, listed=True, note=f" (info, not gated; expected {judgement.expected})")
+    if result.outcome is Outcome.PASS:
+        return Label(Outcome.PASS.value, listed=not judgement.ok)
+    if verdict in (expectations.Verdict.EXPECTED_NON_PASS, expectations.Verdict.FLAKY):
+        return Label(XFAIL, listed=judgement.expired)
+    if result.outcome is Outcome.SKIP and judgement.ok:
+        return Label(Outcome.SKIP.value, listed=False)
+    return Label(result.outcome.value, listed=True)
+
+
 def _harness_errors(done: Sequence[CaseResult]) -> str | None:
     broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
     if not broken:
         return None
     shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
-    return f"{len(broken)} case(s) hit a bug of the harness:\n{shown}"
+    return f"{plural(len(broken), 'case')} hit a bug of the harness:\n{shown}"
 
 
 def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dict[str, object]:
@@ -205,10 +243,15 @@ def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dic
     }
 
 
-def _expected_ids(done: list[CaseResult], verdict: expectations.GateResult) -> set[str]:
-    """Non-pass outcomes the expectations file lists: shown as xfail."""
-    unexpected = {result.id for result, _ in verdict.unexpected}
-    return {result.id for result in done if result.outcome is not Outcome.PASS and result.id not in unexpected}
+def _expected_ids(done: list[CaseResult], known: expectations.Expectations, today: date) -> set[str]:
+    """Non-pass outcomes the expectations file lists (a flaky entry's too): shown as xfail."""
+    listed = (expectations.Verdict.EXPECTED_NON_PASS, expectations.Verdict.FLAKY)
+    return {
+        result.id
+        for result in done
+        if result.outcome is not Outcome.PASS
+        and expectations.judge(result.outcome, known.expected(result.id), today, result.level).verdict in listed
+    }
 
 
 def _interrupted_before_cases(options: RunOptions, started: datetime, clock: float) -> ExitCode:
@@ -229,20 +272,32 @@ def _interrupted_before_cases(options: RunOptions, started: datetime, clock: flo
     return ExitCode.INTERRUPTED
 
 
-def _print_gate(verdict: expectations.GateResult, known: expectations.Expectations | None) -> None:
+def _print_gate(
+    verdict: expectations.GateResult, known: expectations.Expectations | None, verbosity: Verbosity
+) -> None:
     for result, expected in verdict.unexpected:
         first = result.message.splitlines()[0] if result.message else ""
         print(f"UNEXPECTED {result.outcome.value} (expected {expected}): {result.id}  {result.file}:{result.line}")
         if first:
             print(f"    {display_text(first)}")
+    for result, expected in verdict.ungated:
+        print(
+            f"warning: info case {result.id} was {result.outcome.value} (expected {expected}); "
+            "info cases are recorded, not gated"
+        )
     if known is not None:
         print(
             f"expectations {known.path}: {verdict.expected_failures} expected non-pass, "
             f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
             f"{len(verdict.expired)} expired"
         )
-        for case_id in verdict.unused:
-            print(f"    unused expectation: {case_id}")
+        if verbosity is Verbosity.VERBOSE:
+            for case_id in verdict.unused:
+                print(f"    unused expectation: {case_id}")
+        elif verdict.unused:
+            print(f"    {plural(len(verdict.unused), 'unused expectation')} (-v lists them)")
         for case_id in verdict.expired:
             entry = known.expected(case_id)
             print(f"EXPIRED expectation (until {entry.until if entry else '?'}): {case_id}: look at it again")
+        for warning in expectations.review_warnings(known):
+            print(f"warning: {warning}")

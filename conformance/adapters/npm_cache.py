@@ -15,7 +15,9 @@ Two kinds of cache entry live under ``$CONNECT_CONFORMANCE_CACHE/npm/`` (default
 An entry counts as installed once its ``.installed`` stamp exists; until then
 nothing in it is used, and after that npm is never asked again (offline runs).
 Installs go to a sibling folder first and are renamed into place, so an
-interrupted install never looks complete. Progress goes to stderr: a line when
+interrupted install never looks complete. The staging folder names its owner
+(``.owner``: PID and start time); a later install removes the staging folders
+of owners that are gone (an install killed with SIGKILL leaves one behind). Progress goes to stderr: a line when
 an install starts and one when it ends (npm draws its own progress on a terminal);
 a workerd version moves 65 to 160 MB.
 """
@@ -40,6 +42,9 @@ from ..errors import InfrastructureError
 PACKAGES = resources.files(__package__).joinpath("js", "packages")
 INSTALL_TIMEOUT_S = 900
 STAMP = ".installed"
+OWNER = ".owner"
+#: A staging folder without an owner file (being created, or from a version before owners) is left this long.
+OWNERLESS_GRACE_S = 3600.0
 
 
 def cache_root() -> Path:
@@ -103,6 +108,51 @@ def ensure_version(package: str, version: str, quiet: bool = False) -> Path:
     return target / "node_modules"
 
 
+def _owner_of(pid: int) -> str:
+    """A process named so that a reused PID is not mistaken for it: PID and start time (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return f"{pid} {fields[19]}"  # field 22 of stat, counted after the command name
+    except (OSError, IndexError):
+        return f"{pid} ?"
+
+
+def _alive(owner: str) -> bool:
+    pid_text, _, started = owner.strip().partition(" ")
+    if not pid_text.isdigit():
+        return False
+    current = _owner_of(int(pid_text))
+    if current.endswith(" ?"):
+        return Path(f"/proc/{pid_text}").exists() or not Path("/proc/self").exists()
+    return current == owner.strip() or started == "?"
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders under ``folder`` whose installer is gone; the ones removed."""
+    removed: list[Path] = []
+    try:
+        candidates = [entry for entry in folder.iterdir() if entry.name.startswith(".") and entry.is_dir()]
+    except OSError:
+        return removed
+    for entry in candidates:
+        try:
+            owner = (entry / OWNER).read_text()
+        except FileNotFoundError:
+            try:
+                if time.time() - entry.stat().st_mtime < OWNERLESS_GRACE_S:
+                    continue
+            except OSError:
+                continue
+            owner = ""
+        except OSError:
+            continue
+        if owner and _alive(owner):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
+
+
 def _size_mb(folder: Path) -> float:
     total = 0
     seen: set[int] = set()  # npm hard-links some binaries (workerd, node): count each file once
@@ -123,9 +173,11 @@ def _install(target: Path, files: Mapping[str, bytes], command: list[str], label
     if npm is None:
         raise InfrastructureError(f"installing {label} needs npm (and Node.js)")
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(target.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     started = time.monotonic()
     try:
+        (staging / OWNER).write_text(_owner_of(os.getpid()) + "\n")
         for file, data in files.items():
             (staging / file).write_bytes(data)
         if not quiet:

@@ -270,7 +270,14 @@ def select(info: Published, spec: str, every: str | None = None) -> list[str]:
     for item in items:
         if ".." in item:
             low, _, high = item.partition("..")
-            span = info.between(info.check(low.strip(), "--versions"), info.check(high.strip(), "--versions"))
+            first, last = info.check(low.strip(), "--versions"), info.check(high.strip(), "--versions")
+            if semver_key(first) > semver_key(last):
+                # Read both ways, `latest..OLD` once took every published version (hundreds of installs).
+                raise UsageError(
+                    f"--versions {item}: the range runs backwards ({first} is newer than {last}); "
+                    f"did you mean {high.strip()}..{low.strip()}?"
+                )
+            span = info.between(first, last)
             chosen += thin(span, info, every) if every else span
         else:
             chosen.append(info.check(item, "--versions"))

@@ -45,13 +45,12 @@ class Builtin:
     published: bool = True
     #: Known non-pass outcomes, relative to the checkout (``report publish`` passes it to ``run``).
     expectations: str | None = None
-    #: ``run`` enters the network sandbox by default where one can be made (a real runtime resolves
-    #: names through the machine's resolver otherwise; docs/sandbox.md).
-    sandbox: bool = False
     #: The npm package whose published versions ``NAME@VERSION`` installs (the factory gets ``version=``).
     npm_package: str | None = None
     #: Memory of one lane (its processes), in MB: ``history`` runs as many versions at once as memory allows.
     lane_mb: int = 50
+    #: Size of one installed version, in MB (what ``history`` warns about before installing many).
+    install_mb: int = 1
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -66,9 +65,9 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.workerd:workerd_spec",
         npm_packages="workerd",
         expectations="expectations/workerd.yaml",
-        sandbox=True,
         npm_package="workerd",
         lane_mb=75,
+        install_mb=150,
     ),
     Builtin(
         "node-socket",
@@ -76,7 +75,6 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.node_socket:node_socket_spec",
         npm_packages="node-socket",
         expectations="expectations/node-socket.yaml",
-        sandbox=True,
         npm_package="@arrowood.dev/socket",
     ),
     Builtin(
@@ -85,24 +83,23 @@ BUILTINS: tuple[Builtin, ...] = (
         "conformance.adapters.miniflare:miniflare_spec",
         npm_packages="miniflare",
         expectations="expectations/miniflare.yaml",
-        sandbox=True,
         npm_package="miniflare",
         lane_mb=240,
+        install_mb=360,
     ),
 )
 
 
+def sandboxable(value: str) -> bool:
+    """Whether ``run`` may put this adapter in the network sandbox: every adapter the harness starts itself.
+
+    A ``ws://`` adapter is a server someone else started: it lives outside the sandbox's network.
+    """
+    return not value.startswith(("ws://", "wss://"))
+
+
 def builtin(name: str) -> Builtin | None:
     return next((entry for entry in BUILTINS if entry.name == name), None)
-
-
-def builtin_of(value: str) -> Builtin | None:
-    """The built-in an ``--adapter`` value runs: ``NAME`` or ``NAME@VERSION``; ``None`` for others."""
-    try:
-        versioned = parse_versioned(value)
-    except UsageError:
-        return None  # reported where the adapter is resolved
-    return versioned[0] if versioned is not None else builtin(value)
 
 
 def names() -> list[str]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exitcodes import ExitCode
+from ..report.output import plural
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def run_fuzz(options: FuzzOptions) -> ExitCode:
     print(
         f"fuzzing {options.adapter} against {options.against}: up to {options.examples} examples"
         + (f" or {options.seconds:g} s" if options.seconds else "")
-        + f", seed {options.seed}, {lanes} lane(s); cases go to {options.out}/",
+        + f", seed {options.seed}, {plural(lanes, 'lane')}; cases go to {options.out}/",
         file=sys.stderr,
     )
     if lanes == 1:
@@ -107,7 +108,7 @@ def run_fuzz(options: FuzzOptions) -> ExitCode:
     divergent = [finding for finding in seen.values() if not finding.flaky]
     flaky = [finding for finding in seen.values() if finding.flaky]
     print(
-        f"{examples} examples in {time.monotonic() - started:.1f} s; {len(divergent)} distinct divergence(s)"
+        f"{examples} examples in {time.monotonic() - started:.1f} s; {plural(len(divergent), 'distinct divergence')}"
         + (f", {len(flaky)} flaky (diverged once, not on replay)" if flaky else "")
     )
     for finding in divergent + flaky:

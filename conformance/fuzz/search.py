@@ -32,6 +32,7 @@ from ..errors import InfrastructureError
 from ..loader import load_file
 from ..model import Case
 from ..outcomes import CaseResult, Outcome
+from ..report.output import plural
 from ..runner import Lane
 from .emit import Inexpressible, expected_steps
 from .observations import Divergence, Normaliser, Observation, first_divergence
@@ -152,7 +153,7 @@ class Search:
             raise TimeUp
         self.report.examples += 1
         if self.report.examples % 25 == 0:
-            self.progress(f"{self.report.examples} examples, {len(self.report.findings)} finding(s)")
+            self.progress(f"{self.report.examples} examples, {plural(len(self.report.findings), 'finding')}")
         _, _, divergence = self.observe(scenario)
         if divergence is None or divergence.signature() in self.known:
             return False

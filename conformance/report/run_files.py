@@ -55,7 +55,7 @@ def write_reports(
     folder: Path,
     header: results.RunHeader,
     done: Sequence[CaseResult],
-    gate: dict[str, object],
+    gate: dict[str, object] | None,
     expected: Collection[str] | None = None,
 ) -> None:
     """``results.json``, ``junit.xml`` and ``summary.md``; ``expected`` ids show as xfail in the summary."""

@@ -141,7 +141,7 @@ def test_history_on_two_versions_writes_the_timeline(tmp_path: Path) -> None:
     page = (folder / "index.html").read_text()
     assert "Content-Security-Policy" in page
     assert '"family":"workerd"' in page
-    assert "2 outcome change(s) across 2 version(s)" in done.stdout
+    assert "2 outcome changes across 2 versions" in done.stdout
 
 
 def test_bisect_finds_the_first_version_with_the_new_outcome(tmp_path: Path) -> None:

@@ -173,3 +173,27 @@ def test_an_old_list_is_refreshed_but_used_when_npm_cannot_be_reached(
     assert "using the cached version list of workerd" in capsys.readouterr().err
     with pytest.raises(InfrastructureError, match="ENOTFOUND"):
         npm_versions.published("miniflare")
+
+
+def test_a_backwards_range_is_refused_not_read_as_every_version() -> None:
+    info = published()
+    with pytest.raises(UsageError, match=r"runs backwards .*did you mean 1\.20230512\.0\.\.latest\?"):
+        select(info, "latest..1.20230512.0")
+    with pytest.raises(UsageError, match="runs backwards"):
+        select(info, "1.20240524.0..1.20230814.0")
+    assert select(info, "1.20230814.0..1.20230814.0") == ["1.20230814.0"]
+
+
+def test_history_stops_before_installing_many_versions_without_yes(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance import history
+
+    monkeypatch.setattr(npm_versions, "_ask_npm", lambda package: answer(WORKERD[1:]))
+    options = history.HistoryOptions(family="workerd", versions="1.20230404.0..1.20261117.1", out=cache / "out")
+    installed: list[str] = []
+    monkeypatch.setattr(history.registry, "resolve", lambda value: installed.append(value))
+    with pytest.raises(UsageError, match=r"9 versions of workerd would be installed first .*--yes"):
+        history.run_history(options)
+    assert installed == [], "nothing may be installed before the user says yes"
+    assert not (cache / "out").exists()

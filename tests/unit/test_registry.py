@@ -59,16 +59,25 @@ def test_auto_lanes_follow_the_adapter_and_never_exceed_the_cases() -> None:
     assert reference.default_lanes <= MAX_LANES
 
 
+def test_every_adapter_the_harness_starts_may_go_in_the_sandbox_but_a_ws_server() -> None:
+    for value in (
+        "reference",
+        "reference+writer-close-no-fin",
+        "workerd@1.20260426.1",
+        "stdio:node a.mjs",
+        "ws-launch:x",
+    ):
+        assert registry.sandboxable(value), value
+    assert not registry.sandboxable("ws://127.0.0.1:9000/")
+    assert not registry.sandboxable("wss://example.test/")
+
+
 def test_a_published_version_is_the_same_builtin_as_its_name() -> None:
-    # So that run enters the network sandbox for workerd@VERSION as for workerd (history, bisect).
     workerd = registry.builtin("workerd")
     assert workerd is not None
-    assert workerd.sandbox
-    assert registry.builtin_of("workerd@1.20260426.1") is workerd
-    assert registry.builtin_of("workerd") is workerd
-    assert registry.builtin_of("reference") is registry.builtin("reference")
-    assert registry.builtin_of("nothing@1.2.3") is None
-    assert registry.builtin_of("stdio:node adapter@2.mjs") is None
+    assert registry.parse_versioned("workerd@1.20260426.1") == (workerd, "1.20260426.1")
+    assert registry.parse_versioned("workerd") is None
+    assert registry.parse_versioned("stdio:node adapter@2.mjs") is None
 
 
 def test_name_at_version_is_parsed_in_one_place() -> None:

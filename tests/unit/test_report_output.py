@@ -17,8 +17,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conformance.outcomes import CaseResult, Outcome
-from conformance.progress import Progress
+from conformance.outcomes import CaseResult, Outcome, SkipCause
+from conformance.progress import Label, Progress, Verbosity, plain_label
 from conformance.report import html, junit, output, results, summary
 from conformance.report.numbers import percent
 from conformance.report.validate import validate_file
@@ -157,22 +157,46 @@ def test_expected_failures_show_as_xfail_in_the_tables() -> None:
     assert "xfail" not in summary.text_table(done), "without an expectations file there is no xfail column"
 
 
-def test_progress_marks_expected_failures_and_lists_no_pass_when_piped() -> None:
+def _known_label(result: CaseResult) -> Label:
+    if result.id == "a.known":
+        return Label("xfail", listed=False)
+    return plain_label(result)
+
+
+def test_progress_lists_only_unexpected_outcomes_and_counts_the_rest_when_piped() -> None:
     stream = io.StringIO()  # not a terminal: as in CI logs and `| tee`
-    progress = Progress(3, stream=stream, expected=lambda result: result.id == "a.known")
+    progress = Progress(5, stream=stream, label=_known_label)
     progress(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
     progress(CaseResult(id="a.known", outcome=Outcome.FAIL, level="must", message="seen"))
     progress(CaseResult(id="a.new", outcome=Outcome.FAIL, level="must", message="esc\x1b[2J"))
+    sandbox = "needs the network sandbox: run with --sandbox"
+    for case_id in ("a.s1", "a.s2"):
+        progress(
+            CaseResult(
+                id=case_id, outcome=Outcome.SKIP, level="must", message=sandbox, skipped_by=SkipCause.ENVIRONMENT
+            )
+        )
     progress.finish()
     lines = stream.getvalue().splitlines()
-    assert not any("a.ok" in line for line in lines), lines
-    assert lines[0].startswith("XFAIL   a.known")
-    assert lines[2].startswith("FAIL    a.new")
-    assert lines[3] == "        esc\\x1b[2J"
-    assert lines[-1].startswith("[3/3] 1 pass, 1 fail, 1 xfail")
+    assert not any("a.ok" in line or "a.known" in line or "a.s1" in line for line in lines), lines
+    assert lines[0].startswith("FAIL    a.new")
+    assert lines[1] == "        esc\\x1b[2J"
+    assert lines[2].startswith("[5/5] 1 pass, 1 fail, 2 skip, 1 xfail")
+    assert lines[3:] == [
+        f"2 cases not run here: {sandbox} (-v lists them)",
+        "1 expected non-pass outcome (XFAIL, in the expectations file; -v lists them)",
+    ]
+
+
+def test_progress_verbose_lists_every_case_and_quiet_none() -> None:
     verbose = io.StringIO()
-    Progress(1, stream=verbose, verbose=True)(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
+    Progress(1, stream=verbose, verbosity=Verbosity.VERBOSE)(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
     assert verbose.getvalue().startswith("PASS    a.ok")
+    quiet = io.StringIO()
+    progress = Progress(1, stream=quiet, verbosity=Verbosity.QUIET)
+    progress(CaseResult(id="a.bad", outcome=Outcome.FAIL, level="must", message="no"))
+    progress.finish()
+    assert quiet.getvalue() == "", "-q: the closing summary says it all"
 
 
 def test_progress_of_a_run_that_ended_before_any_case_prints_no_count() -> None:
