@@ -94,6 +94,10 @@ class ControlServer:
         self._connections.add(task)
         try:
             await _Connection(self, reader, writer).run()
+        except asyncio.CancelledError:
+            # Only aclose cancels a connection, and it has finished cleanly then. Ending normally also
+            # spares Python 3.11's streams from logging a cancelled handler as an unhandled exception.
+            pass
         finally:
             self._connections.discard(task)
 
