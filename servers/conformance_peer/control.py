@@ -51,9 +51,10 @@ HELLO_TIMEOUT = 3.0
 """A connection that has not said hello by then is dropped.
 
 An honest client says hello in its first write, right after connecting, so this
-only has to cover a round trip and a stalled scheduler: hundreds of times what it
-takes on a quiet machine, and seconds of slack on a loaded one or over a tunnel.
-It is what a silent client costs a slot of `MAX_GREETING`.
+only has to cover a round trip and a stalled scheduler: connecting and saying
+hello take about 1 ms on a quiet machine, and 3 s leaves seconds of slack on a
+loaded one or over a tunnel. It is how long a silent client holds a slot of
+`MAX_GREETING`.
 """
 MAX_GREETING = 16
 """How many connections may be waiting to say hello at once; a further one is answered and closed at once.
@@ -95,7 +96,7 @@ class ControlServer:
         try:
             await _Connection(self, reader, writer).run()
         except asyncio.CancelledError:
-            # Only aclose cancels a connection, and it has finished cleanly then. Ending normally also
+            # Cancelled only when the service stops, and its teardown has run by then. Ending normally
             # spares Python 3.11's streams from logging a cancelled handler as an unhandled exception.
             pass
         finally:
