@@ -182,7 +182,7 @@ class RemotePeer:
         entry = self._pending.get(request_id) if isinstance(request_id, int) else None
         if entry is None:
             if request_id is None:  # the service's complaint about the connection itself
-                self._fail(f"the peer service at {self.address} answered: {str(answer)[:300]}")
+                self._fail(f"the peer service at {self.address} answered: {_complaint(answer)}")
             return  # the answer to a cancelled request, or to a cancel
         op, future = entry
         problem = peer_messages.response_problem(op, answer)
@@ -264,6 +264,14 @@ class RemotePeerSession:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _complaint(answer: Any) -> str:
+    """What the service said of the connection (`{"id": null, "error": ...}`), as its error says it."""
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str):
+        return f"{error['type']}: {error['message'][:300]}"
+    return json.dumps(answer)[:300]
 
 
 def _expect(value: object, cls: type[T]) -> T:

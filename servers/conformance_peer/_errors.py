@@ -20,3 +20,7 @@ class UnknownConnection(PeerError, LookupError):
 
 class UnsupportedListener(PeerError):
     """The session was asked for a listener kind or host the peer does not serve."""
+
+
+class WireError(ValueError):
+    """A control message does not follow the protocol (a bad field, an unknown type): a `ProtocolError`."""

@@ -7,8 +7,8 @@ the harness. The rules are few:
 - the peer's dataclasses (the op results, `TlsInfo`, `ChunkPlan`) are objects
   with their fields and a `"type"` naming the class;
 - a `ListenerSpec` is an object with its fields and no `"type"`: it travels
-  whole, so a field added to it later needs no change here (a peer that does
-  not know the field refuses it by name);
+  whole, so a field added to it later needs only its rule in `_requests` (a
+  peer that does not know the field refuses it by name);
 - a `PeerError` (or an `OSError` from opening a listener) is
   `{"type": <class name>, "message": ...}`, raised again as the same class.
 """
@@ -20,6 +20,8 @@ from typing import Any
 
 from ._chunks import ChunkPlan
 from ._errors import PeerError, UnknownConnection, UnsupportedListener
+from ._errors import WireError as WireError  # the harness catches it here, where the encoding is
+from ._requests import LISTENER
 from ._results import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
 from ._session import ListenerSpec
 
@@ -29,10 +31,6 @@ PROTOCOL = 1
 VALUE_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (Accepted, NoConnection, Sent, Received, EndSeen, Echoed, TlsInfo, ChunkPlan)
 }
-
-
-class WireError(ValueError):
-    """A message does not follow the protocol (a bad field, an unknown type)."""
 
 
 def to_wire(value: Any) -> Any:
@@ -96,15 +94,8 @@ def listener_to_wire(spec: ListenerSpec) -> dict[str, Any]:
 
 def listener_from_wire(value: Any) -> ListenerSpec:
     """The `ListenerSpec` the harness sent; UnsupportedListener names a field this peer lacks."""
-    if not isinstance(value, dict):
-        raise WireError("listener must be an object")
-    known = {field.name for field in dataclasses.fields(ListenerSpec)}
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise UnsupportedListener(
-            f"this peer does not know the listener field(s) {', '.join(unknown)}: it is older than the harness"
-        )
-    return ListenerSpec(**value)
+    spec: ListenerSpec = LISTENER.parse(value, "listener")
+    return spec
 
 
 ERROR_TYPES: dict[str, type[Exception]] = {

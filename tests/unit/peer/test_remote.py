@@ -236,7 +236,7 @@ async def fake_service(answer: Callable[[dict[str, Any]], bytes | None]) -> Asyn
                 json.dumps({"id": None, "ok": False, "error": {"type": "ProtocolError", "message": "no"}}).encode()
                 + b"\n"
             ),
-            "answered",
+            "answered: ProtocolError: no$",
         ),
         (lambda r: None, "did not answer open_session within"),
     ],
