@@ -15,13 +15,40 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..outcomes import SkipCause
+from .numbers import plural
 
 RESULTS_FILE = "results.json"
+#: How the skip of a case that needs the network sandbox begins, in files made before ``skipped_by`` existed.
+SANDBOX_SKIP = "needs the network sandbox"
 
 
 def results_path(path: Path) -> Path:
     """A results.json, or a report folder holding one."""
     return path / RESULTS_FILE if path.is_dir() else path
+
+
+def is_not_run_here(case: dict[str, Any]) -> bool:
+    """A case of a results.json skipped because the run lacked what it needs (``CaseResult.not_run_here``).
+
+    Files made before ``skipped_by`` existed say it only in the message.
+    """
+    if case.get("outcome") != "skip":
+        return False
+    cause = case.get("skipped_by")
+    if cause is not None:
+        return bool(cause == SkipCause.ENVIRONMENT.value)
+    message = case.get("message")
+    return isinstance(message, str) and message.startswith(SANDBOX_SKIP)
+
+
+def not_run_here_reason(message: str, count: int) -> str:
+    """The sentence for ``count`` cases not run here with this message (its first line):
+    "needs the network sandbox: run with --sandbox" gives "29 cases need the network sandbox: run with --sandbox".
+    """
+    if message.startswith("needs "):
+        return f"{count} {'case needs' if count == 1 else 'cases need'} {message.removeprefix('needs ')}"
+    return f"{plural(count, 'case')} not run here: {message or 'no reason given'}"
 
 
 def shape_problem(document: Any) -> str | None:

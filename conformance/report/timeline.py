@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.npm_versions import is_version, semver_key
+from .numbers import plural
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 MANIFEST = "history.json"
@@ -106,6 +107,25 @@ class Timeline:
     def changed_cases(self) -> list[str]:
         return sorted({change.case for change in self.changes()})
 
+    @property
+    def spec_revisions(self) -> list[str]:
+        """The spec revisions its versions ran (one, unless the timeline mixes runs of different spec files)."""
+        return sorted({run.spec_revision for run in self.runs if run.spec_revision})
+
+    @property
+    def run_dates(self) -> list[str]:
+        """The first and the last day its versions were run on (one day when they are the same)."""
+        days = sorted({run.started[:10] for run in self.runs if run.started})
+        return [days[0], days[-1]] if len(days) > 1 else days
+
+    def provenance(self, current_revision: str | None = None) -> str:
+        """ "spec revision `X`, run on D" (Markdown), and whether that revision is stale."""
+        revisions = ", ".join(f"`{revision}`" for revision in self.spec_revisions) or "unknown"
+        text = f"spec revision {revisions}, run on {' to '.join(self.run_dates) or 'an unknown day'}"
+        if current_revision and self.spec_revisions != [current_revision]:
+            text += f" (stale: the spec's current revision is `{current_revision}`)"
+        return text
+
 
 def _load_run(version: str, path: Path) -> VersionRun:
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -160,7 +180,8 @@ def markdown(timeline: Timeline) -> str:
     lines = [
         f"# Compatibility timeline: {timeline.family}",
         "",
-        f"Outcomes of the suite on {len(runs)} published versions of {timeline.family}, oldest first.",
+        f"Outcomes of the suite on {plural(len(runs), 'published version')} of {timeline.family}, oldest first "
+        f"({timeline.provenance()}).",
     ]
     if timeline.commands:
         lines.append("Regenerate with " + ", then ".join(f"`{command}`" for command in timeline.commands) + ".")
@@ -232,19 +253,30 @@ def _per_case(timeline: Timeline, changed: set[str]) -> list[str]:
     for case in steady:
         seen = {run.outcomes[case] for run in runs if case in run.outcomes}
         by_outcome.setdefault("/".join(sorted(seen)), []).append(case)
-    lines += ["", f"The other {len(steady)} cases have the same outcome on every version that ran them:", ""]
+    verb = "has" if len(steady) == 1 else "have"
+    lines += [
+        "",
+        f"The other {plural(len(steady), 'case')} {verb} the same outcome on every version that ran them:",
+        "",
+    ]
     for outcome, cases in sorted(by_outcome.items()):
         lines.append(f"- {SYMBOLS.get(outcome, '')} {outcome} ({len(cases)}): " + ", ".join(f"`{c}`" for c in cases))
     return lines
 
 
-def findings(timeline: Timeline, link: str) -> list[str]:
-    """Markdown for ``reports/README.md``: a heading, then one line per behaviour change (case, first
+def findings(timeline: Timeline, link: str, current_revision: str | None = None) -> list[str]:
+    """Markdown for ``reports/README.md``: a heading, the spec revision and days of the runs (marked stale
+    when the revision is not ``current_revision``), then one line per behaviour change (case, first
     version with the new behaviour, which one conforms), in the order of the versions."""
     changes = sorted(timeline.changes(), key=lambda c: (semver_key(c.first or c.version), c.case))
     if not changes:
         return []
-    lines = [f"### {timeline.family} ([timeline]({link}), {len(timeline.runs)} versions)", ""]
+    lines = [
+        f"### {timeline.family} ([timeline]({link}), {plural(len(timeline.runs), 'version')})",
+        "",
+        f"Runs of {timeline.provenance(current_revision)}.",
+        "",
+    ]
     for change in changes:
         if change.after == "pass":
             verdict = "the new behaviour conforms"
@@ -269,6 +301,8 @@ def html_data(timeline: Timeline, page: str) -> dict[str, Any]:
         "family": timeline.family,
         "page": page,
         "commands": timeline.commands,
+        "spec_revisions": timeline.spec_revisions,
+        "run_dates": timeline.run_dates,
         "versions": [
             {
                 "version": run.version,
