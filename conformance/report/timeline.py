@@ -5,7 +5,8 @@
 with the reason of any that could not run; ``bisect.json``, what ``bisect`` found).
 This module only reads them (it never runs a case): ``load`` gives a ``Timeline``,
 ``markdown`` its ``README.md`` (per version the cases that changed from the
-previous version, per case the outcome on every version), ``findings`` the lines
+previous version, per case the outcome on every version; what came from the
+results files is Markdown-escaped, ``output.markdown_text``), ``findings`` the lines
 of behaviour changes for ``reports/README.md``, and ``html_data`` the timeline
 view of the HTML report.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..adapters.npm_versions import is_version, semver_key
 from .numbers import plural
+from .output import markdown_code, markdown_text
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 MANIFEST = "history.json"
@@ -120,8 +122,9 @@ class Timeline:
 
     def provenance(self, current_revision: str | None = None) -> str:
         """ "spec revision `X`, run on D" (Markdown), and whether that revision is stale."""
-        revisions = ", ".join(f"`{revision}`" for revision in self.spec_revisions) or "unknown"
-        text = f"spec revision {revisions}, run on {' to '.join(self.run_dates) or 'an unknown day'}"
+        revisions = ", ".join(markdown_code(revision, in_table=False) for revision in self.spec_revisions) or "unknown"
+        days = markdown_text(" to ".join(self.run_dates)) or "an unknown day"
+        text = f"spec revision {revisions}, run on {days}"
         if current_revision and self.spec_revisions != [current_revision]:
             text += f" (stale: the spec's current revision is `{current_revision}`)"
         return text
@@ -171,7 +174,7 @@ def load(folder: Path) -> Timeline:
 
 
 def _counts(run: VersionRun) -> str:
-    parts = [f"{run.summary.get(name, 0)} {name}" for name in SYMBOLS if run.summary.get(name)]
+    parts = [f"{markdown_text(str(run.summary.get(name, 0)))} {name}" for name in SYMBOLS if run.summary.get(name)]
     return ", ".join(parts) or "no cases"
 
 
@@ -204,16 +207,17 @@ def markdown(timeline: Timeline) -> str:
     for change in changes:
         by_version.setdefault(change.version, []).append(change)
     for run in runs:
-        note = f" (run failed: {run.error})" if run.error else ""
+        note = f" (run failed: {markdown_text(str(run.error))})" if run.error else ""
         lines.append(
-            f"| {run.version} | {run.adapter.get('runtime', '?')} | {_counts(run)}{note} | "
+            f"| {run.version} | {markdown_text(str(run.adapter.get('runtime', '?')))} | {_counts(run)}{note} | "
             f"{len(by_version.get(run.version, []))} |"
         )
     for version, reason in sorted(timeline.unusable.items(), key=lambda item: semver_key(item[0])):
-        lines.append(f"| {version} | cannot run | {reason} | |")
+        lines.append(f"| {version} | cannot run | {markdown_text(reason)} | |")
     revisions = sorted({run.spec_revision for run in runs})
     if len(revisions) > 1:
-        lines += ["", f"Note: these runs used {len(revisions)} spec revisions ({', '.join(revisions)})."]
+        shown = ", ".join(markdown_code(revision, in_table=False) for revision in revisions)
+        lines += ["", f"Note: these runs used {len(revisions)} spec revisions ({shown})."]
     lines += ["", "## Changes per version", ""]
     if not changes:
         lines.append("No case changed its outcome between consecutive versions.")
@@ -226,8 +230,8 @@ def markdown(timeline: Timeline) -> str:
         for change in found:
             exact = f" (first in {change.first}, found by bisect)" if change.first else ""
             lines.append(
-                f"- `{change.case}`: {SYMBOLS.get(change.before, '')} {change.before} → "
-                f"{SYMBOLS.get(change.after, '')} {change.after}{exact}"
+                f"- {markdown_code(change.case, in_table=False)}: {SYMBOLS.get(change.before, '')} "
+                f"{markdown_text(change.before)} → {SYMBOLS.get(change.after, '')} {markdown_text(change.after)}{exact}"
             )
         lines.append("")
     lines += _per_case(timeline, set(timeline.changed_cases()))
@@ -247,7 +251,7 @@ def _per_case(timeline: Timeline, changed: set[str]) -> list[str]:
     ]
     for case in sorted(changed):
         cells = [SYMBOLS.get(run.outcomes.get(case, ""), "") for run in runs]
-        lines.append(f"| `{case}` | {timeline.level(case)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {markdown_code(case)} | {markdown_text(timeline.level(case))} | " + " | ".join(cells) + " |")
     steady = [case for case in timeline.cases() if case not in changed]
     by_outcome: dict[str, list[str]] = {}
     for case in steady:
@@ -260,7 +264,8 @@ def _per_case(timeline: Timeline, changed: set[str]) -> list[str]:
         "",
     ]
     for outcome, cases in sorted(by_outcome.items()):
-        lines.append(f"- {SYMBOLS.get(outcome, '')} {outcome} ({len(cases)}): " + ", ".join(f"`{c}`" for c in cases))
+        listed = ", ".join(markdown_code(case, in_table=False) for case in cases)
+        lines.append(f"- {SYMBOLS.get(outcome, '')} {markdown_text(outcome)} ({len(cases)}): " + listed)
     return lines
 
 
@@ -289,7 +294,12 @@ def findings(timeline: Timeline, link: str, current_revision: str | None = None)
             if change.first
             else f"first seen in {change.version} ({change.previous} has the old behaviour; not bisected)"
         )
-        lines.append(f"- `{change.case}`: {where}: {change.before} → {change.after}; {verdict}")
+        case, before, after = (
+            markdown_code(change.case, in_table=False),
+            markdown_text(change.before),
+            markdown_text(change.after),
+        )
+        lines.append(f"- {case}: {where}: {before} → {after}; {verdict}")
     lines.append("")
     return lines
 

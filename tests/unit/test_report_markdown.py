@@ -11,6 +11,7 @@ every table row with as many cells as its header.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -134,3 +135,26 @@ def test_compare_counts_in_the_right_number(regressions: int, fixes: int, counts
 def test_plural() -> None:
     assert [numbers.plural(n, "case") for n in (0, 1, 2)] == ["0 cases", "1 case", "2 cases"]
     assert numbers.plural(2, "fix", "fixes") == "2 fixes"
+
+
+def test_a_timeline_shows_what_its_runs_said_as_text(tmp_path: Path) -> None:
+    from conformance.report import timeline
+
+    folder = tmp_path / "toy"
+    for version, outcome in (("1.0.0", "pass"), ("1.1.0", "fail")):
+        header = _header(runtime=HOSTILE[0])
+        document = results.results_document(header, [CaseResult(id="area.one", outcome=Outcome.PASS, level="must")])
+        document["cases"][0]["outcome"] = outcome
+        document["run"]["error"] = HOSTILE[3] if version == "1.1.0" else None
+        (folder / version).mkdir(parents=True)
+        (folder / version / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    (folder / "history.json").write_text(
+        json.dumps({"versions": [{"version": "0.9.0", "status": "cannot run", "reason": HOSTILE[1]}]})
+    )
+    line = timeline.load(folder)
+    page = timeline.markdown(line)
+    assert_inert(page)
+    assert all(cells(row) == 4 for row in page.splitlines() if row.startswith("| 1."))
+    heading, *rest = timeline.findings(line, "history/toy/README.md")
+    assert heading == "### toy ([timeline](history/toy/README.md), 2 versions)"  # our own link
+    assert_inert("\n".join(rest))
