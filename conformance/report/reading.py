@@ -1,11 +1,12 @@
-"""Reading a results.json for the report commands (html, compare, publish).
+"""Reading a results.json whole for the report commands that show all of it (html, publish), and
+what every reader of one needs to know about its cases (``is_not_run_here``).
 
 A file that is missing, not UTF-8, not JSON or not a results document is a
-usage error naming the file (exit 2), never a traceback: for ``compare`` an
-exit 1 would read as "regression". The check is the shape these commands
-rely on (an object whose ``cases`` are objects with a string ``id`` and
-``outcome``); ``report validate`` checks the full schema. Bare ``NaN`` is
-accepted here (older files may hold it) but not by ``report validate``.
+usage error naming the file (exit 2), never a traceback. The check is the
+shape these commands rely on (an object whose ``cases`` are objects with a
+string ``id`` and ``outcome``); ``report validate`` and ``report compare``
+check the full schema, one case at a time (``validate.check_file``). Bare
+``NaN`` is accepted here (older files may hold it) but not by those two.
 """
 
 from __future__ import annotations

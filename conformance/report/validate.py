@@ -27,6 +27,8 @@ from .stream import ReadError, read
 
 #: Problems listed per file; the rest are counted (a broken 200 MB file must not print a million lines).
 SHOWN = 50
+#: Characters of one problem's text shown.
+MESSAGE_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,9 @@ def _schema_problems(validator: jsonschema.protocols.Validator, value: Any, pref
     found = []
     for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
         where = "/".join([*prefix, *(str(part) for part in error.absolute_path)]) or "(top level)"
-        found.append(f"{where}: {error.message}")
+        # jsonschema quotes the offending value, which may be a whole transcript: one line stays a line.
+        message = error.message if len(error.message) <= MESSAGE_CHARS else error.message[: MESSAGE_CHARS - 1] + "…"
+        found.append(f"{where}: {message}")
     return found
 
 

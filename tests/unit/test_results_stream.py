@@ -165,3 +165,12 @@ def test_a_problem_with_a_line_is_written_file_colon_line(tmp_path: Path) -> Non
     verdict = validate.check_file(path)
     assert verdict.lines(path) == [f"{path}:2: not JSON: Expecting property name enclosed in double quotes"]
     assert validate.validate_file(path) == ["line 2: not JSON: Expecting property name enclosed in double quotes"]
+
+
+def test_a_problem_quoting_a_huge_value_stays_one_short_line(tmp_path: Path) -> None:
+    document = _document()
+    document["cases"][0]["outcome"] = "x" * 100_000
+    (problem,) = validate.validate_file(_write(tmp_path, document))
+    assert problem.startswith("cases/0/outcome: 'xxx")
+    assert len(problem) <= len("cases/0/outcome: ") + validate.MESSAGE_CHARS
+    assert problem.endswith("…")
