@@ -10,6 +10,8 @@ from ..adapters import registry
 from ..errors import UsageError
 from ..exitcodes import ExitCode
 from . import results
+from .numbers import plural
+from .output import display_text
 from .run_files import check_output_file
 
 PUBLISH_COMMAND = "connect-conformance report publish --run"
@@ -19,18 +21,7 @@ def report(args: argparse.Namespace) -> int:
     if args.report_command == "publish":
         return _publish(args)
     if args.report_command == "validate":
-        from .validate import validate_file
-
-        bad = 0
-        for path in args.files:
-            found = validate_file(path)
-            if found:
-                bad += 1
-                for problem in found:
-                    print(f"{path}: {problem}", file=sys.stderr)
-            else:
-                print(f"{path}: ok")
-        return ExitCode.UNEXPECTED if bad else ExitCode.OK
+        return validate(list(args.files))
     if args.report_command == "compare":
         from . import compare
 
@@ -48,6 +39,27 @@ def report(args: argparse.Namespace) -> int:
         print(f"wrote {html_report.write(list(args.files), args.output)}")
         return ExitCode.OK
     raise UsageError(f"unknown report command {args.report_command}")
+
+
+def validate(paths: list[Path]) -> int:
+    """``report validate``: 0 when every file is a valid results.json, 2 (usage) when any is not.
+
+    Not 1: that code means "an implementation did not do what was expected" everywhere else.
+    """
+    from .validate import check_file
+
+    bad = 0
+    for path in paths:
+        verdict = check_file(path)
+        if verdict.ok:
+            print(f"{path}: ok")
+            continue
+        bad += 1
+        for line in verdict.lines(path):
+            print(display_text(line), file=sys.stderr)
+    if bad:
+        print(f"{bad} of {plural(len(paths), 'file')} not valid", file=sys.stderr)
+    return ExitCode.USAGE if bad else ExitCode.OK
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -74,11 +86,15 @@ def _publish(args: argparse.Namespace) -> int:
             if result not in (ExitCode.OK, ExitCode.UNEXPECTED):
                 return result
             code = max(code, result)
+    # Each run says the spec revision it ran; one that is not the spec's current one is marked stale.
+    current = results.current_spec_revision()
     timelines = timeline.load_all(args.reports / "history")
     findings = [
-        line for history in timelines for line in timeline.findings(history, f"history/{history.family}/README.md")
+        line
+        for history in timelines
+        for line in timeline.findings(history, f"history/{history.family}/README.md", current)
     ]
-    target = matrix.write(args.reports, published, PUBLISH_COMMAND, findings)
+    target = matrix.write(args.reports, published, PUBLISH_COMMAND, findings, current)
     print(f"wrote {target}")
     present = [name for name in published if (args.reports / name / "results.json").is_file()]
     for name in present:
@@ -87,5 +103,8 @@ def _publish(args: argparse.Namespace) -> int:
     if present:
         files = [args.reports / name / "results.json" for name in present]
         views = [timeline.html_data(history, f"history/{history.family}/index.html") for history in timelines]
-        print(f"wrote {html_report.write(files, args.reports / 'index.html', names=present, history=views)}")
+        page = html_report.write(
+            files, args.reports / "index.html", names=present, history=views, current_revision=current
+        )
+        print(f"wrote {page}")
     return code

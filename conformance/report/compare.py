@@ -3,7 +3,15 @@
 A regression is a case that passed in OLD and does not pass in NEW (a fail,
 error, timeout, or a skip that hides it). A fix is the reverse. Cases present
 in only one run are listed as new or removed; a case whose non-pass outcome
-changed kind (fail -> error) is listed as changed.
+changed kind (fail -> error) is listed as changed. A case not run here
+(``skipped_by: environment``: the run lacked the network sandbox) in either
+run is not compared: it is listed apart, neither a regression nor a fix.
+
+Both files are checked as ``report validate`` checks them, one case at a
+time, and only what a comparison needs is kept per case: a file it rejects is
+a usage error (exit 2) naming the file and the problem, never "No regression".
+Everything from the files reaches the Markdown through ``output.markdown_text``
+or ``output.markdown_code``: it is a CI comment, rendered as HTML.
 """
 
 from __future__ import annotations
@@ -12,8 +20,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .output import display_text
-from .reading import load_results
+from ..errors import UsageError
+from .numbers import plural
+from .output import display_text, markdown_code, markdown_text
+from .reading import is_not_run_here, results_path
+from .validate import check_file
+
+#: Characters of a message kept for the comment: its first line, cut here.
+MESSAGE_CHARS = 240
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One case of a run, as much as a comparison needs."""
+
+    outcome: str
+    level: str
+    message: str
+    not_run_here: bool = False
 
 
 @dataclass
@@ -23,6 +47,8 @@ class Change:
     new: str | None
     level: str
     message: str = ""
+    #: Which side was not run here (shown in the Markdown; the outcomes stay the files' own).
+    not_run_here: tuple[bool, bool] = (False, False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "old": self.old, "new": self.new, "level": self.level, "message": self.message}
@@ -37,6 +63,7 @@ class Comparison:
     changed: list[Change] = field(default_factory=list)
     added: list[Change] = field(default_factory=list)
     removed: list[Change] = field(default_factory=list)
+    not_run_here: list[Change] = field(default_factory=list)
     unchanged: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,73 +75,126 @@ class Comparison:
             "changed": [c.as_dict() for c in self.changed],
             "new_cases": [c.as_dict() for c in self.added],
             "removed_cases": [c.as_dict() for c in self.removed],
+            "not_run_here": [c.as_dict() for c in self.not_run_here],
             "unchanged": self.unchanged,
         }
 
 
-def _cases(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {case["id"]: case for case in document["cases"]}
+def _first_line(text: str) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
 
 
-def _label(document: dict[str, Any], path: Path) -> str:
-    adapter = document.get("run", {}).get("adapter", {})
-    if not isinstance(adapter, dict):
-        adapter = {}
-    return f"{adapter.get('name', '?')} {adapter.get('version', '')} ({path})".strip()
+def seen(case: dict[str, Any]) -> Seen:
+    return Seen(
+        outcome=str(case["outcome"]),
+        level=str(case.get("level", "")),
+        message=_first_line(str(case.get("message") or "")),
+        not_run_here=is_not_run_here(case),
+    )
 
 
-def compare(old: dict[str, Any], new: dict[str, Any], old_name: str = "old", new_name: str = "new") -> Comparison:
-    before, after = _cases(old), _cases(new)
+def compare(
+    before: dict[str, Seen], after: dict[str, Seen], old_name: str = "old", new_name: str = "new"
+) -> Comparison:
+    """The comparison of two runs' cases (id -> ``Seen``), OLD first."""
     result = Comparison(old_name, new_name)
     for case_id in sorted(set(before) | set(after)):
         was, now = before.get(case_id), after.get(case_id)
-        level = str((now or was or {}).get("level", ""))
-        text = str(now.get("message") or "") if now else ""
-        message = text.splitlines()[0] if text else ""
-        change = Change(case_id, was["outcome"] if was else None, now["outcome"] if now else None, level, message)
+        level = (now or was or Seen("", "", "")).level
+        change = Change(case_id, was.outcome if was else None, now.outcome if now else None, level)
+        change.message = now.message if now else ""
+        change.not_run_here = (bool(was and was.not_run_here), bool(now and now.not_run_here))
         if was is None:
             result.added.append(change)
         elif now is None:
             result.removed.append(change)
-        elif was["outcome"] == now["outcome"]:
+        elif was.outcome == now.outcome and was.not_run_here == now.not_run_here:
             result.unchanged += 1
-        elif was["outcome"] == "pass":
+        elif was.not_run_here or now.not_run_here:
+            result.not_run_here.append(change)
+        elif was.outcome == "pass":
             result.regressions.append(change)
-        elif now["outcome"] == "pass":
+        elif now.outcome == "pass":
             result.fixes.append(change)
         else:
             result.changed.append(change)
     return result
 
 
+def _label(header: dict[str, Any], path: Path) -> str:
+    run = header.get("run")
+    adapter = run.get("adapter") if isinstance(run, dict) else None
+    adapter = adapter if isinstance(adapter, dict) else {}
+    name = f"{adapter.get('name', '?')} {adapter.get('version', '')}".strip()
+    return f"{name} ({path})"
+
+
+def read_run(path: Path) -> tuple[str, dict[str, Seen]]:
+    """A run's label and its cases; ``UsageError`` naming the file and its problems unless it is valid."""
+    path = results_path(path)
+    cases: dict[str, Seen] = {}
+
+    def keep(index: int, case: dict[str, Any]) -> None:
+        cases[case["id"]] = seen(case)
+
+    verdict = check_file(path, keep)
+    if not verdict.ok:
+        lines = verdict.lines(path)
+        lines.append(f"{path} is not a results.json that `report validate` accepts: nothing was compared")
+        raise UsageError("\n".join(lines))
+    return _label(verdict.header, path), cases
+
+
 def compare_files(old_path: Path, new_path: Path) -> Comparison:
-    """Compare two results files; ``UsageError`` naming a file that is not one (``reading.load_results``)."""
-    old = load_results(old_path)
-    new = load_results(new_path)
-    return compare(old, new, _label(old, old_path), _label(new, new_path))
+    """Compare two results files; ``UsageError`` naming a file that ``report validate`` rejects."""
+    old_name, before = read_run(old_path)
+    new_name, after = read_run(new_path)
+    return compare(before, after, old_name, new_name)
+
+
+def _outcome(outcome: str | None, not_run_here: bool) -> str:
+    if outcome is None:
+        return "–"
+    return markdown_text(outcome) + (" (not run here)" if not_run_here else "")
 
 
 def markdown(comparison: Comparison) -> str:
-    lines = [f"## connect-conformance: {comparison.new_name} vs {comparison.old_name}", ""]
-    counts = (
-        f"{len(comparison.regressions)} regression(s), {len(comparison.fixes)} fix(es), "
-        f"{len(comparison.changed)} changed, {len(comparison.added)} new, {len(comparison.removed)} removed, "
-        f"{comparison.unchanged} unchanged"
-    )
-    lines.append(("**Regressions found.** " if comparison.regressions else "No regression. ") + counts)
+    old, new = markdown_text(comparison.old_name), markdown_text(comparison.new_name)
+    lines = [f"## connect-conformance: {old} → {new}", ""]
+    counts = [
+        plural(len(comparison.regressions), "regression"),
+        plural(len(comparison.fixes), "fix", "fixes"),
+        f"{len(comparison.changed)} changed",
+        f"{len(comparison.added)} new",
+        f"{len(comparison.removed)} removed",
+    ]
+    if comparison.not_run_here:
+        counts.append(f"{len(comparison.not_run_here)} not run here in one run (not compared)")
+    counts.append(f"{comparison.unchanged} unchanged")
+    lines.append(("**Regressions found.** " if comparison.regressions else "No regression. ") + ", ".join(counts))
     sections = [
         ("Regressions", comparison.regressions),
         ("Fixes", comparison.fixes),
         ("Changed (non-pass to another non-pass)", comparison.changed),
         ("New cases", comparison.added),
         ("Removed cases", comparison.removed),
+        ("Not run here in one of the runs (not compared)", comparison.not_run_here),
     ]
     for title, changes in sections:
         if not changes:
             continue
         lines += ["", f"### {title}", "", "| case | level | before | after | message |", "|---|---|---|---|---|"]
         for change in changes:
-            message = change.message.replace("|", "\\|")
-            lines.append(f"| `{change.id}` | {change.level} | {change.old or '–'} | {change.new or '–'} | {message} |")
-    # Case ids and messages come from the files: no control character reaches a terminal or a CI comment.
+            before = _outcome(change.old, change.not_run_here[0])
+            after = _outcome(change.new, change.not_run_here[1])
+            cells = [
+                markdown_code(change.id),
+                markdown_text(change.level),
+                before,
+                after,
+                markdown_text(change.message),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    # Every piece from the files went through markdown_*; display_text is the last guard for a terminal.
     return display_text("\n".join(lines)) + "\n"

@@ -12,11 +12,14 @@ hash) and no network access at all.
 
 It shows, after Autobahn's agents x cases index and Bowtie's report site: the
 implementations (adapter name, version, runtime), the suite version and spec
-revision, the run dates and durations; per implementation the pass rate per
-level and a per-case score; the matrix of cases by implementations grouped by
-area, filterable by outcome, level, tag and text; and for each case a view with
-its sources, its location in ``spec/`` and, per implementation, the outcome,
-the message and the transcript as a step table. With timelines (``history``,
+revision, the run dates and durations (a run of another spec revision than the
+current one is marked stale); per implementation the pass rate per level and a
+per-case score, with the cases not run here (the run lacked what they need)
+counted apart, with the reason, and left out of the rates; the matrix of
+cases by implementations grouped by area, filterable by outcome, level, tag
+and text; and for each case a view with its sources, its location in
+``spec/`` and, per implementation, the outcome, the message and the
+transcript as a step table. With timelines (``history``,
 from ``report/timeline.py``), a timeline view per runtime: its versions in order,
 each with its outcome counts and the cases that changed from the previous version.
 """
@@ -40,7 +43,7 @@ from ..outcomes import OUTCOMES
 from .links import source_links
 from .numbers import percent
 from .output import write_text
-from .reading import load_results
+from .reading import is_not_run_here, load_results, not_run_here_reason
 
 # Text symbols (not emoji) that common fonts have; the outcome's word is always shown beside them.
 SYMBOLS = {"pass": "✓", "fail": "✗", "error": "⚠\ufe0e", "timeout": "◷", "skip": "⊘"}
@@ -93,18 +96,20 @@ def _base_id(case_id: str) -> str:
 def _scores(cases: list[dict[str, Any]]) -> dict[str, Any]:
     """Pass rates per level and overall, plus the per-case score.
 
-    As in ``matrix.py`` only ``pass`` counts as passed (a skip is a gap too). The
-    per-case score weighs each case once: the variants of a parametrised case
-    share one weight, scored by the fraction of them that pass (as Interop scores
-    a test by the fraction of its subtests).
+    As in ``matrix.py`` only ``pass`` counts as passed (a skip for a capability
+    the implementation lacks is a gap too), and a case not run here is left out
+    of every rate and counted apart. The per-case score weighs each case once:
+    the variants of a parametrised case share one weight, scored by the fraction
+    of them that pass (as Interop scores a test by the fraction of its subtests).
     """
-    scores: dict[str, Any] = {}
+    scored = [case for case in cases if not case["not_run_here"]]
+    scores: dict[str, Any] = {"not_run_here": len(cases) - len(scored)}
     for level in LEVELS:
-        chosen = [case for case in cases if case["level"] == level]
+        chosen = [case for case in scored if case["level"] == level]
         scores[level] = [sum(case["outcome"] == "pass" for case in chosen), len(chosen)]
-    scores["all"] = [sum(case["outcome"] == "pass" for case in cases), len(cases)]
+    scores["all"] = [sum(case["outcome"] == "pass" for case in scored), len(scored)]
     groups: dict[str, list[bool]] = defaultdict(list)
-    for case in cases:
+    for case in scored:
         groups[_base_id(case["id"])].append(case["outcome"] == "pass")
     fractions = [sum(passed) / len(passed) for passed in groups.values()]
     scores["per_case"] = sum(fractions) / len(fractions) if fractions else None
@@ -140,6 +145,7 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             # An outcome the expectations file records: only known when the run had a gate.
             "known": gate is not None and outcome != "pass" and case_id not in unexpected,
             "unexpected": case_id in unexpected,
+            "not_run_here": is_not_run_here(raw),
         }
     summary = _as_dict(document.get("summary"))
     info = {
@@ -169,8 +175,18 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             "flaky": _as_dict(gate).get("flaky"),
         },
         "scores": _scores(list(cases.values())),
+        "not_run_here": _not_run_here(list(cases.values())),
     }
     return info, cases
+
+
+def _not_run_here(cases: list[dict[str, Any]]) -> list[str]:
+    """Why cases were not run here: one sentence per distinct reason (``reading.not_run_here_reason``)."""
+    by_reason: dict[str, int] = defaultdict(int)
+    for case in cases:
+        if case["not_run_here"]:
+            by_reason[case["message"].split("\n", 1)[0]] += 1
+    return [not_run_here_reason(reason, count) for reason, count in by_reason.items()]
 
 
 def report_data(
@@ -178,17 +194,21 @@ def report_data(
     title: str = DEFAULT_TITLE,
     links: Mapping[str, str] | None = None,
     history: list[dict[str, Any]] | None = None,
+    current_revision: str | None = None,
 ) -> dict[str, Any]:
     """What the page's script renders: implementations, the union of their cases, where sources link
     to, and timelines.
 
     ``history`` holds ``timeline.html_data`` of each runtime whose versions were run
     (``connect-conformance history``): the page draws them as its timeline view.
+    ``current_revision`` is the spec's revision now (``results.current_spec_revision``): the
+    page marks a run made with another as stale.
     """
     implementations = []
     per_impl: list[dict[str, dict[str, Any]]] = []
     for name, document in results:
         info, cases = _implementation(name, _as_dict(document))
+        info["stale"] = bool(current_revision) and info["run"]["spec_revision"] != current_revision
         implementations.append(info)
         per_impl.append(cases)
     all_ids = sorted({case_id for cases in per_impl for case_id in cases})
@@ -202,7 +222,16 @@ def report_data(
                 None
                 if case is None
                 else {
-                    key: case[key] for key in ("outcome", "message", "duration_ms", "transcript", "known", "unexpected")
+                    key: case[key]
+                    for key in (
+                        "outcome",
+                        "message",
+                        "duration_ms",
+                        "transcript",
+                        "known",
+                        "unexpected",
+                        "not_run_here",
+                    )
                 }
             )
         rows.append(
@@ -221,6 +250,7 @@ def report_data(
         "outcomes": list(OUTCOMES),
         "symbols": SYMBOLS,
         "spec_revisions": revisions,
+        "current_spec_revision": current_revision or None,
         "implementations": implementations,
         "cases": rows,
         "links": dict(links or {}),
@@ -239,6 +269,7 @@ def render(
     content_security_policy: bool = True,
     links: Mapping[str, str] | None = None,
     history: list[dict[str, Any]] | None = None,
+    current_revision: str | None = None,
 ) -> str:
     """The whole page for (name, loaded results.json) pairs, one per implementation.
 
@@ -252,7 +283,7 @@ def render(
     style = _asset("report.css")
     if "</script" in script.lower() or "</style" in style.lower():
         raise RuntimeError("an html_assets file contains a closing tag")
-    data = embed_json(report_data(results, title, links, history))
+    data = embed_json(report_data(results, title, links, history, current_revision))
     policy = ""
     if content_security_policy:
         rules = (
@@ -307,8 +338,10 @@ def write(
     names: list[str] | None = None,
     title: str = DEFAULT_TITLE,
     history: list[dict[str, Any]] | None = None,
+    current_revision: str | None = None,
 ) -> Path:
-    """Write the report of these results.json files (or folders holding one) to ``output``."""
+    """Write the report of these results.json files (or folders holding one) to ``output``;
+    with ``current_revision``, a run of another spec revision is marked stale."""
     if names is not None and len(names) != len(paths):
         raise ValueError(f"{len(paths)} results files but {len(names)} names")
     documents = [load_results(path) for path in paths]
@@ -325,6 +358,7 @@ def write(
         title,
         links=source_links(sources, output.parent),
         history=history,
+        current_revision=current_revision,
     )
     write_text(output, page)
     return output

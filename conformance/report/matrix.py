@@ -1,23 +1,31 @@
 """The compatibility matrix of ``reports/README.md``: cases by implementation, grouped by area.
 
 Scores are pass rates per level (must / should / info): a case counts as
-passed only with outcome ``pass``; skips count against the rate, because a
-capability an implementation lacks is a compatibility gap too.
+passed only with outcome ``pass``; a skip for a capability the implementation
+lacks counts against the rate, because that is a compatibility gap too. A case
+not run here (the run lacked what it needs, such as the network sandbox) is
+left out of the rate and counted apart, with the reason.
+
+The header says, per implementation, the spec revision its run used and the
+day it was made on; a run made with another revision than the spec's current
+one is marked stale, so an old report never passes for a new one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..model import LEVELS
 from .numbers import percent
-from .reading import load_results
+from .output import markdown_code, markdown_text
+from .reading import is_not_run_here, load_results, not_run_here_reason
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
+NOT_RUN_HERE = "⬜"
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class Implementation:
     outcomes: dict[str, str]
     levels: dict[str, str]
     expected: set[str]
+    not_run_here: dict[str, str] = field(default_factory=dict)
+    """Each case not run here -> the first line of its message (the reason)."""
 
     @classmethod
     def load(cls, name: str, path: Path) -> Implementation:
@@ -34,46 +44,108 @@ class Implementation:
         cases = document["cases"]
         gate: dict[str, Any] = document["gate"] if isinstance(document.get("gate"), dict) else {}
         unexpected = {entry.get("id") for entry in gate.get("unexpected", []) if isinstance(entry, dict)}
-        expected = {c["id"] for c in cases if c["outcome"] != "pass" and c["id"] not in unexpected}
+        away = {c["id"]: str(c.get("message") or "").split("\n", 1)[0] for c in cases if is_not_run_here(c)}
+        expected = {c["id"] for c in cases if c["outcome"] != "pass" and c["id"] not in unexpected | set(away)}
         return cls(
             name=name,
             header=document.get("run", {}),
             outcomes={c["id"]: c["outcome"] for c in cases},
             levels={c["id"]: str(c.get("level", "")) for c in cases},
             expected=expected,
+            not_run_here=away,
         )
 
     def score(self, level: str) -> tuple[int, int]:
+        """Passed and scored cases of ``level``; a case not run here is in neither."""
         ids = [case for case, case_level in self.levels.items() if case_level == level]
+        ids = [case for case in ids if case not in self.not_run_here]
         return sum(self.outcomes[case] == "pass" for case in ids), len(ids)
+
+    @property
+    def spec_revision(self) -> str:
+        return str(self.header.get("spec_revision") or "")
+
+    @property
+    def run_on(self) -> str:
+        """The day the run was made (the date of its ``started`` timestamp)."""
+        return str(self.header.get("started") or "")[:10]
 
 
 def _percent(passed: int, total: int) -> str:
     return f"{percent(passed, total)} ({passed}/{total})" if total else "–"
 
 
-def markdown(implementations: list[Implementation], command: str, findings: Sequence[str] = ()) -> str:
-    """The matrix; ``findings`` are the timelines' lines (``timeline.findings``), one per behaviour change."""
+def _reasons(impl: Implementation) -> list[str]:
+    by_reason: dict[str, int] = defaultdict(int)
+    for reason in impl.not_run_here.values():
+        by_reason[reason] += 1
+    return [markdown_text(not_run_here_reason(reason, count)) for reason, count in by_reason.items()]
+
+
+def _header_lines(implementations: list[Implementation], current_revision: str | None, command: str) -> list[str]:
+    away = any(impl.not_run_here for impl in implementations)
+    columns = ["implementation", "version", "runtime", "spec revision", "run on", *LEVELS]
+    columns += ["not run here"] if away else []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for impl in implementations:
+        adapter = impl.header.get("adapter", {})
+        adapter = adapter if isinstance(adapter, dict) else {}
+        revision = markdown_code(impl.spec_revision or "?")
+        if current_revision and impl.spec_revision != current_revision:
+            revision += " (stale)"
+        cells = [
+            markdown_text(impl.name),
+            markdown_text(str(adapter.get("version", "?"))),
+            markdown_text(str(adapter.get("runtime", "?"))),
+            revision,
+            markdown_text(impl.run_on or "?"),
+            *(_percent(*impl.score(level)) for level in LEVELS),
+        ]
+        cells += [str(len(impl.not_run_here))] if away else []
+        lines.append("| " + " | ".join(cells) + " |")
+    stale = [impl.name for impl in implementations if current_revision and impl.spec_revision != current_revision]
+    if stale:
+        lines += [
+            "",
+            f"**Stale**: {', '.join(markdown_text(name) for name in stale)} ran another spec revision than the "
+            f"current `{current_revision}`: not the results of today's cases. Regenerate with `{command}`.",
+        ]
+    for impl in implementations:
+        if impl.not_run_here:
+            lines += [
+                "",
+                f"Not run here for {markdown_text(impl.name)} (left out of its scores): " + "; ".join(_reasons(impl)),
+            ]
+    return lines
+
+
+def markdown(
+    implementations: list[Implementation],
+    command: str,
+    findings: Sequence[str] = (),
+    current_revision: str | None = None,
+) -> str:
+    """The matrix; ``findings`` are the timelines' lines (``timeline.findings``), one per behaviour change;
+    ``current_revision`` is the spec's revision now (``results.current_spec_revision``): a run of another is stale.
+    """
     names = [impl.name for impl in implementations]
     lines = [
         "# Compatibility report: `connect()` of `cloudflare:sockets`",
         "",
         f"Regenerate with `{command}`.",
         "Each implementation's full results (with transcripts) are in `reports/<implementation>/results.json`.",
-        "",
-        "## Scores (pass rate per level)",
-        "",
-        "| implementation | version | runtime | " + " | ".join(LEVELS) + " |",
-        "|---|---|---|" + "---|" * len(LEVELS),
     ]
-    for impl in implementations:
-        adapter = impl.header.get("adapter", {})
-        scores = " | ".join(_percent(*impl.score(level)) for level in LEVELS)
-        lines.append(f"| {impl.name} | {adapter.get('version', '?')} | {adapter.get('runtime', '?')} | {scores} |")
+    if current_revision:
+        lines.append(
+            f"The spec's current revision is `{current_revision}`; each run below says which revision it ran "
+            "and the day it was made on."
+        )
+    lines += ["", "## Scores (pass rate per level)", "", *_header_lines(implementations, current_revision, command)]
     lines += [
         "",
         "Legend: "
         + ", ".join(f"{symbol} {outcome}" for outcome, symbol in SYMBOLS.items())
+        + f", {NOT_RUN_HERE} not run here (the run lacked what the case needs; not scored)"
         + "; `*` marks an outcome recorded in the implementation's expectations file (with its reason).",
         "",
     ]
@@ -82,17 +154,27 @@ def markdown(implementations: list[Implementation], command: str, findings: Sequ
     for case in all_ids:
         by_area[case.split(".", 1)[0]].append(case)
     levels = {case: level for impl in implementations for case, level in impl.levels.items()}
+    header = " | ".join(markdown_text(name) for name in names)
     for area in sorted(by_area):
-        lines += [f"## {area}", "", "| case | level | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        lines += [
+            f"## {markdown_text(area)}",
+            "",
+            "| case | level | " + header + " |",
+            "|---|---|" + "---|" * len(names),
+        ]
         for case in by_area[area]:
             cells = []
             for impl in implementations:
                 outcome = impl.outcomes.get(case)
                 if outcome is None:
                     cells.append("")
-                    continue
-                cells.append(SYMBOLS[outcome] + ("*" if case in impl.expected else ""))
-            lines.append(f"| `{case}` | {levels.get(case, '')} | " + " | ".join(cells) + " |")
+                elif case in impl.not_run_here:
+                    cells.append(NOT_RUN_HERE)
+                else:
+                    cells.append(SYMBOLS.get(outcome, markdown_text(outcome)) + ("*" if case in impl.expected else ""))
+            lines.append(
+                f"| {markdown_code(case)} | {markdown_text(levels.get(case, ''))} | " + " | ".join(cells) + " |"
+            )
         lines.append("")
     if findings:
         lines += [
@@ -107,12 +189,18 @@ def markdown(implementations: list[Implementation], command: str, findings: Sequ
     return "\n".join(lines)
 
 
-def write(reports: Path, names: list[str], command: str, findings: Sequence[str] = ()) -> Path:
+def write(
+    reports: Path,
+    names: list[str],
+    command: str,
+    findings: Sequence[str] = (),
+    current_revision: str | None = None,
+) -> Path:
     implementations = [
         Implementation.load(name, reports / name / "results.json")
         for name in names
         if (reports / name / "results.json").is_file()
     ]
     target = reports / "README.md"
-    target.write_text(markdown(implementations, command, findings), encoding="utf-8")
+    target.write_text(markdown(implementations, command, findings, current_revision), encoding="utf-8")
     return target

@@ -1,4 +1,5 @@
-"""Percentages as the reports show them: rounded, except that 241 of 242 never shows as 100%.
+"""Numbers as the reports show them: percentages rounded, except that 241 of 242 never shows as 100%;
+counts with their noun in the right number (``1 case``, ``2 cases``).
 
 Only a complete pass shows ``100%`` and only a complete failure ``0%``; every
 other share is clamped to the nearest value in between (``99%``, ``1%``), so a
@@ -18,3 +19,9 @@ def percent(part: float, whole: float, decimals: int = 0) -> str:
     if part > 0:
         shown = max(shown, step)
     return f"{shown:.{decimals}f}%"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 case``, ``2 cases``, ``0 cases``; ``plural_form`` for a word that does not just take an s (``fixes``)."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count} {word}"

@@ -12,6 +12,11 @@ Each format gets one rule, so a report is always written and always valid:
 | ``junit.xml`` | the text ``\\ud800`` | the text ``\\x01`` (XML 1.0 cannot hold it) | ``nan`` (only in messages) |
 | ``summary.md``, terminal | the text ``\\ud800`` | the text ``\\x1b`` (no escape sequence reaches a terminal) | ``nan`` |
 
+Markdown (``summary.md``, ``report compare``'s CI comment, ``reports/README.md``)
+also gets every string from an implementation or a results file through
+``markdown_text`` or ``markdown_code``: it renders as that text and nothing
+else, never as HTML, a link, an image or the end of a table cell or code span.
+
 Every file is written to ``NAME.part`` and renamed, so a reader never sees
 half a file, and the ``.part`` file is removed if anything fails.
 """
@@ -32,6 +37,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # For a terminal and Markdown: every C0/C1 control but newline and tab, DEL, surrogates,
 # and the two non-characters; a carriage return or an ESC would rewrite what is on screen.
 _NOT_DISPLAYABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Inline Markdown that would not show as text: the backslash first, so ours cannot pair with the text's own.
+_MARKDOWN_ESCAPED = re.compile(r"[\\`\[\]|]")
+_BACKTICKS = re.compile("`+")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -47,6 +55,35 @@ def xml_text(text: str) -> str:
 def display_text(text: str) -> str:
     """``text`` safe to print or put into Markdown: controls (but newline, tab) and surrogates escaped."""
     return _NOT_DISPLAYABLE.sub(_escape, text)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as literal inline Markdown (a table cell, or inside a line we write).
+
+    ``<``, ``>`` and ``&`` become entities, so no tag, comment (``<!--``) or
+    ``</details>`` is ever HTML; ``[`` and ``]`` are escaped, so no link or image
+    (``[x](javascript:...)``) is made; pipes cannot end a table cell, backticks
+    cannot open a code span, and a newline cannot start a heading or end a table row.
+    """
+    text = _MARKDOWN_ESCAPED.sub(lambda m: "\\" + m.group(), display_text(text))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\n", " ")  # display_text has escaped every other line break
+
+
+def markdown_code(text: str, in_table: bool = True) -> str:
+    """``text`` as one Markdown code span, which shows every character as it is.
+
+    The span is fenced by more backticks than the longest run inside it (CommonMark's rule),
+    so a backtick cannot end it; in a table a pipe is ``\\|``, which GFM reads as a pipe.
+    """
+    text = display_text(text).replace("\n", " ")
+    if in_table:
+        text = text.replace("|", "\\|")
+    if not text.strip():
+        return "` `" if not text else "`" + text + "`"
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return fence + pad + text + pad + fence
 
 
 def _non_finite_tag(number: float) -> dict[str, str]:

@@ -1,11 +1,12 @@
-"""Reading a results.json for the report commands (html, compare, publish).
+"""Reading a results.json whole for the report commands that show all of it (html, publish), and
+what every reader of one needs to know about its cases (``is_not_run_here``).
 
 A file that is missing, not UTF-8, not JSON or not a results document is a
-usage error naming the file (exit 2), never a traceback: for ``compare`` an
-exit 1 would read as "regression". The check is the shape these commands
-rely on (an object whose ``cases`` are objects with a string ``id`` and
-``outcome``); ``report validate`` checks the full schema. Bare ``NaN`` is
-accepted here (older files may hold it) but not by ``report validate``.
+usage error naming the file (exit 2), never a traceback. The check is the
+shape these commands rely on (an object whose ``cases`` are objects with a
+string ``id`` and ``outcome``); ``report validate`` and ``report compare``
+check the full schema, one case at a time (``validate.check_file``). Bare
+``NaN`` is accepted here (older files may hold it) but not by those two.
 """
 
 from __future__ import annotations
@@ -15,13 +16,40 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..outcomes import SkipCause
+from .numbers import plural
 
 RESULTS_FILE = "results.json"
+#: How the skip of a case that needs the network sandbox begins, in files made before ``skipped_by`` existed.
+SANDBOX_SKIP = "needs the network sandbox"
 
 
 def results_path(path: Path) -> Path:
     """A results.json, or a report folder holding one."""
     return path / RESULTS_FILE if path.is_dir() else path
+
+
+def is_not_run_here(case: dict[str, Any]) -> bool:
+    """A case of a results.json skipped because the run lacked what it needs (``CaseResult.not_run_here``).
+
+    Files made before ``skipped_by`` existed say it only in the message.
+    """
+    if case.get("outcome") != "skip":
+        return False
+    cause = case.get("skipped_by")
+    if cause is not None:
+        return bool(cause == SkipCause.ENVIRONMENT.value)
+    message = case.get("message")
+    return isinstance(message, str) and message.startswith(SANDBOX_SKIP)
+
+
+def not_run_here_reason(message: str, count: int) -> str:
+    """The sentence for ``count`` cases not run here with this message (its first line):
+    "needs the network sandbox: run with --sandbox" gives "29 cases need the network sandbox: run with --sandbox".
+    """
+    if message.startswith("needs "):
+        return f"{count} {'case needs' if count == 1 else 'cases need'} {message.removeprefix('needs ')}"
+    return f"{plural(count, 'case')} not run here: {message or 'no reason given'}"
 
 
 def shape_problem(document: Any) -> str | None:

@@ -30,6 +30,17 @@ def spec_revision(files: Sequence[str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def current_spec_revision(spec_dir: Path | None = None) -> str:
+    """The revision a run of the whole of ``spec_dir`` (default: this checkout's ``spec/``) records now.
+
+    A published results.json with another revision ran other cases: it is stale.
+    """
+    from ..loader import spec_files  # lazily: the loader pulls in YAML and the schemas
+    from ..specdir import default_spec_dir
+
+    return spec_revision([str(path) for path in spec_files([spec_dir or default_spec_dir()])])
+
+
 def summary_counts(results: Sequence[CaseResult]) -> dict[str, int]:
     counts = Counter(result.outcome.value for result in results)
     summary = {outcome.value: counts.get(outcome.value, 0) for outcome in Outcome}

@@ -17,7 +17,7 @@ from .._version import __version__
 from ..errors import UsageError
 from ..outcomes import CaseResult
 from . import junit, links, results, summary
-from .output import write_text
+from .output import markdown_code, markdown_text, write_text
 
 RUN_FILES = ("results.json", "junit.xml", "summary.md")
 
@@ -61,14 +61,16 @@ def write_reports(
     """``results.json``, ``junit.xml`` and ``summary.md``; ``expected`` ids show as xfail in the summary."""
     results.write_json(folder / "results.json", results.results_document(header, done, gate))
     junit.write_junit(folder / "junit.xml", f"connect-conformance: {header.adapter_spec}", done, header.duration_s)
+    # The adapter's spec and runtime are the implementation's words: Markdown-escaped (output.markdown_text).
+    runtime = markdown_text(str(header.adapter.get("runtime", "?")))
     notes = [
-        f"Adapter `{header.adapter_spec}` ({header.adapter.get('runtime', '?')}), suite {__version__}, "
-        f"spec revision `{header.spec_revision}`, {header.duration_s:.1f} s."
+        f"Adapter {markdown_code(header.adapter_spec, in_table=False)} ({runtime}), suite {__version__}, "
+        f"spec revision `{header.spec_revision}`, run on {header.started[:10]}, {header.duration_s:.1f} s."
     ]
     notes.append(
         "Run inside the network sandbox (docs/sandbox.md)."
         if header.sandboxed
-        else "Run outside the network sandbox: the cases that need it were skipped."
+        else "Run outside the network sandbox: the cases that need it were not run here."
     )
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")

@@ -2,9 +2,16 @@
 
 With an expectations file, a non-pass outcome that the file lists is shown as
 ``xfail`` (expected) and counted in that column instead of its own, as pytest
-does; ``results.json`` keeps the plain outcome. Adapter text goes through
-``output.display_text``, so no control character reaches a terminal or the
-Markdown.
+does; ``results.json`` keeps the plain outcome. A case not run here (skipped
+because the run lacked what it needs, such as the network sandbox:
+``CaseResult.not_run_here``) is counted in a column of its own, with the
+reason below the table: it is not a gap of the implementation, unlike a skip
+for a capability the adapter lacks, which stays in ``skip``.
+
+Adapter text goes through ``output.display_text`` on the terminal, and through
+``output.markdown_text`` / ``markdown_code`` in the Markdown, so no control
+character reaches a terminal and nothing an implementation says becomes HTML,
+a link or the end of a table cell.
 """
 
 from __future__ import annotations
@@ -13,23 +20,28 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
 from ..outcomes import CaseResult, Outcome
-from .output import display_text
+from .output import display_text, markdown_code, markdown_text
+from .reading import not_run_here_reason
 
 _ORDER = [Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.TIMEOUT, Outcome.SKIP]
 XFAIL = "xfail"
+NOT_RUN_HERE = "not run here"
 
 
 def _column(result: CaseResult, expected: Collection[str]) -> str:
+    if result.not_run_here:
+        return NOT_RUN_HERE  # before xfail: a case that did not run cannot have failed as expected
     return XFAIL if result.id in expected else result.outcome.value
 
 
-def _columns(expected: Collection[str] | None) -> list[str]:
-    return [o.value for o in _ORDER] + ([XFAIL] if expected is not None else [])
+def _columns(results: Sequence[CaseResult], expected: Collection[str] | None) -> list[str]:
+    columns = [o.value for o in _ORDER] + ([XFAIL] if expected is not None else [])
+    return columns + ([NOT_RUN_HERE] if any(r.not_run_here for r in results) else [])
 
 
 def area_table(results: Sequence[CaseResult], expected: Collection[str] | None = None) -> list[list[str]]:
-    """Rows of area, cases, and a count per outcome column (``xfail`` too when ``expected`` is given)."""
-    columns = _columns(expected)
+    """Rows of area, cases, and a count per column (``xfail`` with ``expected``, ``not run here`` if any)."""
+    columns = _columns(results, expected)
     known = expected or ()
     by_area: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
@@ -37,14 +49,24 @@ def area_table(results: Sequence[CaseResult], expected: Collection[str] | None =
 
     def row(name: str, group: Sequence[CaseResult]) -> list[str]:
         shown = [_column(r, known) for r in group]
-        return [display_text(name), str(len(group))] + [str(shown.count(column)) for column in columns]
+        return [name, str(len(group))] + [str(shown.count(column)) for column in columns]
 
     return [*(row(area, by_area[area]) for area in sorted(by_area)), row("total", results)]
 
 
+def not_run_here(results: Sequence[CaseResult]) -> list[tuple[str, list[str]]]:
+    """Why cases were not run here, as sentences, each with the ids of its cases (one per distinct reason)."""
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for result in results:
+        if result.not_run_here:
+            by_reason[result.message.splitlines()[0] if result.message else ""].append(result.id)
+    return [(not_run_here_reason(reason, len(ids)), ids) for reason, ids in by_reason.items()]
+
+
 def text_table(results: Sequence[CaseResult], expected: Collection[str] | None = None) -> str:
-    header = ["area", "cases", *_columns(expected)]
-    rows = [header, *area_table(results, expected)]
+    """The table printed after a run, then a line per reason why cases were not run here."""
+    header = ["area", "cases", *_columns(results, expected)]
+    rows = [header, *([display_text(row[0]), *row[1:]] for row in area_table(results, expected))]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = []
     for index, row in enumerate(rows):
@@ -52,6 +74,8 @@ def text_table(results: Sequence[CaseResult], expected: Collection[str] | None =
         lines.append("  ".join(cells))
         if index == 0 or index == len(rows) - 2:
             lines.append("  ".join("-" * width for width in widths))
+    for reason, _ in not_run_here(results):
+        lines.append(f"not run here: {display_text(reason)}")
     return "\n".join(lines)
 
 
@@ -62,38 +86,51 @@ def markdown(
     expected: Collection[str] | None = None,
     links: Mapping[str, str] | None = None,
 ) -> str:
-    """The summary; ``links`` (``links.source_links``) turns each cited behaviour into a link to its section."""
-    header = ["area", "cases", *_columns(expected)]
-    lines = [f"# {display_text(title)}", ""]
+    """The summary; ``links`` (``links.source_links``) turns each cited behaviour into a link to its section.
+
+    ``notes`` are lines of Markdown written by the caller, who passes any text of the
+    implementation in them through ``output.markdown_text`` or ``markdown_code``.
+    """
+    header = ["area", "cases", *_columns(results, expected)]
+    lines = [f"# {markdown_text(title)}", ""]
     lines.extend(display_text(note) for note in notes)
     if notes:
         lines.append("")
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
     for row in area_table(results, expected):
-        lines.append("| " + " | ".join(row) + " |")
-    not_passing = [r for r in results if r.outcome is not Outcome.PASS]
+        lines.append("| " + " | ".join([markdown_text(row[0]), *row[1:]]) + " |")
+    away = not_run_here(results)
+    if away:
+        lines += [
+            "",
+            "## Not run here",
+            "",
+            "The run lacked what these cases need: they are neither skips (gaps of the implementation) nor in any "
+            "score.",
+            "",
+        ]
+        for reason, ids in away:
+            lines.append(f"- {markdown_text(reason)}: " + ", ".join(markdown_code(i, in_table=False) for i in ids))
+    not_passing = [r for r in results if r.outcome is not Outcome.PASS and not r.not_run_here]
     if not_passing:
         columns = "| case | outcome | level | behaviours | message |"
         lines += ["", "## Not passing", "", columns, "|---|---|---|---|---|"]
         for result in not_passing:
-            text = display_text(result.message)
-            message = text.splitlines()[0] if text else ""
-            message = message.replace("|", "\\|")
+            message = markdown_text(result.message.splitlines()[0] if result.message else "")
             outcome = result.outcome.value
             if expected is not None and result.id in expected:
                 outcome += " (expected)"
             cited = ", ".join(_source(source, links or {}) for source in result.source)
             lines.append(
-                f"| `{display_text(result.id)}` | {outcome} | {display_text(result.level)} | {cited} | {message} |"
+                f"| {markdown_code(result.id)} | {outcome} | {markdown_text(result.level)} | {cited} | {message} |"
             )
     return "\n".join(lines) + "\n"
 
 
 def _source(source: str, links: Mapping[str, str]) -> str:
     """A cited source for a table cell: a link where it resolves, else code; a pipe never ends the cell."""
-    cell = display_text(source).replace("|", "\\|")
     link = links.get(source)
     if link:
-        return "[" + cell.replace("]", "\\]") + "](" + link + ")"
-    return "`" + cell.replace("`", "'") + "`"
+        return "[" + markdown_text(source) + "](" + link + ")"
+    return markdown_code(source)

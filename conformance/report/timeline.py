@@ -5,7 +5,8 @@
 with the reason of any that could not run; ``bisect.json``, what ``bisect`` found).
 This module only reads them (it never runs a case): ``load`` gives a ``Timeline``,
 ``markdown`` its ``README.md`` (per version the cases that changed from the
-previous version, per case the outcome on every version), ``findings`` the lines
+previous version, per case the outcome on every version; what came from the
+results files is Markdown-escaped, ``output.markdown_text``), ``findings`` the lines
 of behaviour changes for ``reports/README.md``, and ``html_data`` the timeline
 view of the HTML report.
 
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.npm_versions import is_version, semver_key
+from .numbers import plural
+from .output import markdown_code, markdown_text
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 MANIFEST = "history.json"
@@ -106,6 +109,26 @@ class Timeline:
     def changed_cases(self) -> list[str]:
         return sorted({change.case for change in self.changes()})
 
+    @property
+    def spec_revisions(self) -> list[str]:
+        """The spec revisions its versions ran (one, unless the timeline mixes runs of different spec files)."""
+        return sorted({run.spec_revision for run in self.runs if run.spec_revision})
+
+    @property
+    def run_dates(self) -> list[str]:
+        """The first and the last day its versions were run on (one day when they are the same)."""
+        days = sorted({run.started[:10] for run in self.runs if run.started})
+        return [days[0], days[-1]] if len(days) > 1 else days
+
+    def provenance(self, current_revision: str | None = None) -> str:
+        """ "spec revision `X`, run on D" (Markdown), and whether that revision is stale."""
+        revisions = ", ".join(markdown_code(revision, in_table=False) for revision in self.spec_revisions) or "unknown"
+        days = markdown_text(" to ".join(self.run_dates)) or "an unknown day"
+        text = f"spec revision {revisions}, run on {days}"
+        if current_revision and self.spec_revisions != [current_revision]:
+            text += f" (stale: the spec's current revision is `{current_revision}`)"
+        return text
+
 
 def _load_run(version: str, path: Path) -> VersionRun:
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -151,7 +174,7 @@ def load(folder: Path) -> Timeline:
 
 
 def _counts(run: VersionRun) -> str:
-    parts = [f"{run.summary.get(name, 0)} {name}" for name in SYMBOLS if run.summary.get(name)]
+    parts = [f"{markdown_text(str(run.summary.get(name, 0)))} {name}" for name in SYMBOLS if run.summary.get(name)]
     return ", ".join(parts) or "no cases"
 
 
@@ -160,7 +183,8 @@ def markdown(timeline: Timeline) -> str:
     lines = [
         f"# Compatibility timeline: {timeline.family}",
         "",
-        f"Outcomes of the suite on {len(runs)} published versions of {timeline.family}, oldest first.",
+        f"Outcomes of the suite on {plural(len(runs), 'published version')} of {timeline.family}, oldest first "
+        f"({timeline.provenance()}).",
     ]
     if timeline.commands:
         lines.append("Regenerate with " + ", then ".join(f"`{command}`" for command in timeline.commands) + ".")
@@ -183,16 +207,17 @@ def markdown(timeline: Timeline) -> str:
     for change in changes:
         by_version.setdefault(change.version, []).append(change)
     for run in runs:
-        note = f" (run failed: {run.error})" if run.error else ""
+        note = f" (run failed: {markdown_text(str(run.error))})" if run.error else ""
         lines.append(
-            f"| {run.version} | {run.adapter.get('runtime', '?')} | {_counts(run)}{note} | "
+            f"| {run.version} | {markdown_text(str(run.adapter.get('runtime', '?')))} | {_counts(run)}{note} | "
             f"{len(by_version.get(run.version, []))} |"
         )
     for version, reason in sorted(timeline.unusable.items(), key=lambda item: semver_key(item[0])):
-        lines.append(f"| {version} | cannot run | {reason} | |")
+        lines.append(f"| {version} | cannot run | {markdown_text(reason)} | |")
     revisions = sorted({run.spec_revision for run in runs})
     if len(revisions) > 1:
-        lines += ["", f"Note: these runs used {len(revisions)} spec revisions ({', '.join(revisions)})."]
+        shown = ", ".join(markdown_code(revision, in_table=False) for revision in revisions)
+        lines += ["", f"Note: these runs used {len(revisions)} spec revisions ({shown})."]
     lines += ["", "## Changes per version", ""]
     if not changes:
         lines.append("No case changed its outcome between consecutive versions.")
@@ -205,8 +230,8 @@ def markdown(timeline: Timeline) -> str:
         for change in found:
             exact = f" (first in {change.first}, found by bisect)" if change.first else ""
             lines.append(
-                f"- `{change.case}`: {SYMBOLS.get(change.before, '')} {change.before} → "
-                f"{SYMBOLS.get(change.after, '')} {change.after}{exact}"
+                f"- {markdown_code(change.case, in_table=False)}: {SYMBOLS.get(change.before, '')} "
+                f"{markdown_text(change.before)} → {SYMBOLS.get(change.after, '')} {markdown_text(change.after)}{exact}"
             )
         lines.append("")
     lines += _per_case(timeline, set(timeline.changed_cases()))
@@ -226,25 +251,37 @@ def _per_case(timeline: Timeline, changed: set[str]) -> list[str]:
     ]
     for case in sorted(changed):
         cells = [SYMBOLS.get(run.outcomes.get(case, ""), "") for run in runs]
-        lines.append(f"| `{case}` | {timeline.level(case)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {markdown_code(case)} | {markdown_text(timeline.level(case))} | " + " | ".join(cells) + " |")
     steady = [case for case in timeline.cases() if case not in changed]
     by_outcome: dict[str, list[str]] = {}
     for case in steady:
         seen = {run.outcomes[case] for run in runs if case in run.outcomes}
         by_outcome.setdefault("/".join(sorted(seen)), []).append(case)
-    lines += ["", f"The other {len(steady)} cases have the same outcome on every version that ran them:", ""]
+    verb = "has" if len(steady) == 1 else "have"
+    lines += [
+        "",
+        f"The other {plural(len(steady), 'case')} {verb} the same outcome on every version that ran them:",
+        "",
+    ]
     for outcome, cases in sorted(by_outcome.items()):
-        lines.append(f"- {SYMBOLS.get(outcome, '')} {outcome} ({len(cases)}): " + ", ".join(f"`{c}`" for c in cases))
+        listed = ", ".join(markdown_code(case, in_table=False) for case in cases)
+        lines.append(f"- {SYMBOLS.get(outcome, '')} {markdown_text(outcome)} ({len(cases)}): " + listed)
     return lines
 
 
-def findings(timeline: Timeline, link: str) -> list[str]:
-    """Markdown for ``reports/README.md``: a heading, then one line per behaviour change (case, first
+def findings(timeline: Timeline, link: str, current_revision: str | None = None) -> list[str]:
+    """Markdown for ``reports/README.md``: a heading, the spec revision and days of the runs (marked stale
+    when the revision is not ``current_revision``), then one line per behaviour change (case, first
     version with the new behaviour, which one conforms), in the order of the versions."""
     changes = sorted(timeline.changes(), key=lambda c: (semver_key(c.first or c.version), c.case))
     if not changes:
         return []
-    lines = [f"### {timeline.family} ([timeline]({link}), {len(timeline.runs)} versions)", ""]
+    lines = [
+        f"### {timeline.family} ([timeline]({link}), {plural(len(timeline.runs), 'version')})",
+        "",
+        f"Runs of {timeline.provenance(current_revision)}.",
+        "",
+    ]
     for change in changes:
         if change.after == "pass":
             verdict = "the new behaviour conforms"
@@ -257,7 +294,12 @@ def findings(timeline: Timeline, link: str) -> list[str]:
             if change.first
             else f"first seen in {change.version} ({change.previous} has the old behaviour; not bisected)"
         )
-        lines.append(f"- `{change.case}`: {where}: {change.before} → {change.after}; {verdict}")
+        case, before, after = (
+            markdown_code(change.case, in_table=False),
+            markdown_text(change.before),
+            markdown_text(change.after),
+        )
+        lines.append(f"- {case}: {where}: {before} → {after}; {verdict}")
     lines.append("")
     return lines
 
@@ -269,6 +311,8 @@ def html_data(timeline: Timeline, page: str) -> dict[str, Any]:
         "family": timeline.family,
         "page": page,
         "commands": timeline.commands,
+        "spec_revisions": timeline.spec_revisions,
+        "run_dates": timeline.run_dates,
         "versions": [
             {
                 "version": run.version,

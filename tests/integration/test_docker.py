@@ -111,7 +111,7 @@ def test_the_docker_peer_gives_the_outcomes_of_the_in_process_peer(peer_image: s
         report_dir=tmp_path,
     )
     assert compared.code == 0, compared.stdout
-    assert "0 regression(s), 0 fix(es), 0 changed" in compared.stdout
+    assert "0 regressions, 0 fixes, 0 changed" in compared.stdout
 
 
 def test_workerd_with_the_docker_peer_passes_its_gate(

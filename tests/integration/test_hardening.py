@@ -73,17 +73,25 @@ def test_report_html_into_a_file_path_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "problem"),
+    ("content", "problem", "compare_problem"),
     [
-        (b"hello", ":1: not a results.json file (not JSON: Expecting value)"),
-        (b'{"cases":[1]}', ": not a results.json file (cases[0] is int, not an object)"),
-        (b"[1, 2]", ": not a results.json file (expected a JSON object, got list)"),
-        (b"\xff\xfe", ": not a results.json file (not UTF-8"),
+        (b"hello", ":1: not a results.json file (not JSON: Expecting value)", ":1: not JSON: Expecting value"),
+        (
+            b'{"cases":[1]}',
+            ": not a results.json file (cases[0] is int, not an object)",
+            ": cases/0: 1 is not of type 'object'",
+        ),
+        (
+            b"[1, 2]",
+            ": not a results.json file (expected a JSON object, got list)",
+            ": (top level): expected a JSON object, got an array",
+        ),
+        (b"\xff\xfe", ": not a results.json file (not UTF-8", ": not UTF-8: invalid start byte at byte 0"),
     ],
 )
 @pytest.mark.parametrize("command", ["html", "compare"])
 def test_report_commands_name_a_file_that_is_not_a_results_file(
-    tmp_path: Path, content: bytes, problem: str, command: str
+    tmp_path: Path, content: bytes, problem: str, compare_problem: str, command: str
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_bytes(content)
@@ -95,7 +103,10 @@ def test_report_commands_name_a_file_that_is_not_a_results_file(
     done = run_cli(*args, report_dir=tmp_path)
     assert done.code == 2, (done.code, done.stderr)  # for compare, 1 would mean "regression"
     no_traceback(done.stderr)
-    assert f"error: {bad}{problem}" in done.stderr
+    if command == "html":
+        assert f"error: {bad}{problem}" in done.stderr
+    else:  # compare checks as report validate does, and lists its problems (issue 19)
+        assert f"{bad}{compare_problem}" in done.stderr, done.stderr
     assert not (tmp_path / "out.html").exists()
 
 

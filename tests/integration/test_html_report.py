@@ -558,3 +558,71 @@ def test_the_main_report_links_to_the_timeline_page(
         assert all(link.startswith("history/toy/index.html#case=") for link in links)
         page.browser.drain(0.2)
         assert page.problems() == []
+
+
+def _run_document(name: str, revision: str, started: str, away: int) -> dict[str, Any]:
+    from conformance.outcomes import CaseResult, Outcome, SkipCause
+    from conformance.report.results import RunHeader, results_document
+
+    done = [CaseResult(id=f"area.pass-{n}", outcome=Outcome.PASS, level="must", title="t") for n in range(6)]
+    done += [
+        CaseResult(
+            id=f"policy.away-{n}",
+            outcome=Outcome.SKIP,
+            level="must",
+            title="t",
+            message="needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled",
+            skipped_by=SkipCause.ENVIRONMENT,
+        )
+        for n in range(away)
+    ]
+    header = RunHeader(
+        adapter={"name": name, "version": "1.0", "runtime": "rt"},
+        adapter_spec=name,
+        started=started,
+        duration_s=1.0,
+        workers=1,
+        spec_revision=revision,
+    )
+    return results_document(header, done)
+
+
+def test_cases_not_run_here_and_a_stale_run_are_shown_for_what_they_are(browser: Browser, tmp_path: Path) -> None:
+    """Issue 19: a run that passes all it ran scores 100 % with its cases not run here counted apart, and a
+    run of another spec revision than the current one says so, with the day it was made on."""
+    current = "0123456789abcdef"
+    page_text = html.render(
+        [
+            ("fresh", _run_document("fresh", current, "2026-12-02T08:00:00+00:00", away=2)),
+            ("old", _run_document("old", "fedcba9876543210", "2026-11-30T21:55:18+00:00", away=0)),
+        ],
+        current_revision=current,
+    )
+    output = tmp_path / "report.html"
+    output.write_text(page_text, encoding="utf-8")
+    with opened(browser, output) as page:
+        scores = page.evaluate(
+            "[...document.querySelectorAll('table.scores tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+        )
+        assert scores[0][0] == "fresh"
+        assert scores[0][1] == " 100% (6/6)", "2 cases not run here are in no score"
+        assert scores[0][-1] == "2"
+        assert scores[1][-1] == "0"
+        heads = page.evaluate("[...document.querySelectorAll('table.scores thead th')].map(c => c.textContent)")
+        assert heads[-1] == "not run here"
+        reasons = page.evaluate("[...document.querySelectorAll('ul.not-run-here li')].map(li => li.textContent)")
+        assert reasons == [
+            "fresh: 2 cases need the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"
+        ]
+        warnings = page.evaluate("[...document.querySelectorAll('ul.warnings li')].map(li => li.textContent)")
+        assert warnings == [
+            "old: stale: run on 2026-11-30 with spec revision fedcba9876543210, not the spec's current "
+            f"{current}; its results are not those of today's cases."
+        ]
+        cell = page.evaluate(
+            "document.querySelector('#matrix tr.case[data-case-id=\"policy.away-0\"] td.cell').textContent"
+        )
+        assert cell == "⊘ skip · not run here"
+        assert page.evaluate("document.getElementById('status').textContent") == "Showing 8 of 8 cases."
+        page.browser.drain(0.2)
+        assert page.problems() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +33,22 @@ def save(tmp_path: Path, name: str, document: dict[str, Any]) -> Path:
     return path
 
 
+def with_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with a summary that adds up again (``report compare`` refuses one that does not)."""
+    document["summary"] = {
+        o: sum(c["outcome"] == o for c in document["cases"]) for o in ("pass", "fail", "error", "timeout", "skip")
+    }
+    document["summary"]["total"] = len(document["cases"])
+    return document
+
+
 def with_outcome(document: dict[str, Any], case_id: str, outcome: str) -> dict[str, Any]:
     changed = copy.deepcopy(document)
     for case in changed["cases"]:
         if case["id"] == case_id:
             case["outcome"] = outcome
             case["message"] = "step 2: expected it to resolve, but it rejected"
-    changed["summary"] = {
-        o: sum(c["outcome"] == o for c in changed["cases"]) for o in ("pass", "fail", "error", "timeout", "skip")
-    }
-    changed["summary"]["total"] = len(changed["cases"])
-    return changed
+    return with_summary(changed)
 
 
 def test_validate_accepts_what_the_project_writes(tmp_path: Path, real_run: dict[str, Any]) -> None:
@@ -70,8 +76,52 @@ def test_validate_rejects_a_corrupted_file_with_a_clear_message(
     document = copy.deepcopy(real_run)
     corrupt(document)
     done = run_cli("report", "validate", str(save(tmp_path, "bad.json", document)), report_dir=tmp_path)
-    assert done.code == 1
+    assert done.code == 2, "an invalid file is a usage error, as for every command"
     assert message in done.stderr, done.stderr
+
+
+def test_validate_exits_2_on_any_invalid_file_and_0_only_when_all_are_valid(
+    tmp_path: Path, real_run: dict[str, Any]
+) -> None:
+    good = save(tmp_path, "good.json", real_run)
+    not_json = tmp_path / "not.json"
+    not_json.write_text('{"format": 1,\n  oops}', encoding="utf-8")
+    done = run_cli("report", "validate", str(good), str(not_json), report_dir=tmp_path)
+    assert done.code == 2
+    assert f"{good}: ok" in done.stdout
+    assert f"{not_json}:2: not JSON: Expecting property name enclosed in double quotes" in done.stderr
+    assert "1 of 2 files not valid" in done.stderr
+    assert run_cli("report", "validate", str(good), report_dir=tmp_path).code == 0
+
+
+INVALID = {
+    "format-999": (lambda d: d.update(format=999), "format: 1 was expected"),
+    "no-run": (lambda d: d.pop("run"), "(top level): 'run' is a required property"),
+    "bare-nan": (lambda d: d["run"].update(duration_s=float("nan")), ":1: bare NaN is not JSON"),
+    "unknown-outcome": (lambda d: d["cases"][0].update(outcome="passed"), "cases/0/outcome: 'passed' is not one of"),
+}
+
+
+@pytest.mark.parametrize("position", ["old", "new"])
+@pytest.mark.parametrize("kind", list(INVALID))
+def test_compare_refuses_every_file_that_validate_rejects(
+    tmp_path: Path, real_run: dict[str, Any], kind: str, position: str
+) -> None:
+    corrupt, problem = INVALID[kind]
+    bad_document = copy.deepcopy(real_run)
+    corrupt(bad_document)
+    bad = save(tmp_path, "bad.json", bad_document)  # json.dumps writes a bare NaN, as Python's json does
+    good = save(tmp_path, "good.json", real_run)
+    checked = run_cli("report", "validate", str(bad), report_dir=tmp_path)
+    assert checked.code == 2
+    assert problem in checked.stderr, checked.stderr
+    files = [bad, good] if position == "old" else [good, bad]
+    done = run_cli("report", "compare", *map(str, files), report_dir=tmp_path)
+    assert done.code == 2, (done.code, done.stdout)
+    assert done.stdout == "", "nothing is compared, and no 'No regression.' is printed"
+    assert f"error: {bad}" in done.stderr
+    assert problem in done.stderr, done.stderr
+    assert f"{bad} is not a results.json that `report validate` accepts: nothing was compared" in done.stderr
 
 
 def test_compare_exits_1_on_a_regression_and_names_it(tmp_path: Path, real_run: dict[str, Any]) -> None:
@@ -83,6 +133,45 @@ def test_compare_exits_1_on_a_regression_and_names_it(tmp_path: Path, real_run: 
     assert "**Regressions found.**" in done.stdout
     assert f"| `{case_id}` |" in done.stdout.split("### Regressions")[1]
     assert json.loads((tmp_path / "c.json").read_text())["regressions"][0]["id"] == case_id
+
+
+def test_compare_names_old_then_new(tmp_path: Path, real_run: dict[str, Any]) -> None:
+    renamed = copy.deepcopy(real_run)
+    renamed["run"]["adapter"].update(name="second", version="2.0")
+    old, new = save(tmp_path, "old.json", real_run), save(tmp_path, "new.json", renamed)
+    done = run_cli("report", "compare", str(old), str(new), report_dir=tmp_path)
+    assert done.code == 0, done.stderr
+    adapter = real_run["run"]["adapter"]
+    title = f"## connect-conformance: {adapter['name']} {adapter['version']} ({old}) → second 2.0 ({new})"
+    assert done.stdout.splitlines()[0] == title
+
+
+def test_compare_shows_what_the_files_said_as_text_in_its_markdown(tmp_path: Path, real_run: dict[str, Any]) -> None:
+    """The output is a CI comment, rendered as HTML: nothing from a file may become markup (item 5)."""
+    hostile = [
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "<!--",
+        "</details>",
+        "[x](javascript:alert(1))",
+        "a | b",
+        "`tick`",
+    ]
+    case_id = real_run["cases"][0]["id"]
+    new_document = with_outcome(real_run, case_id, "fail")
+    new_document["cases"][0]["message"] = " ".join(hostile)
+    new_document["run"]["adapter"].update(name=hostile[1], version=hostile[0])
+    old, new = save(tmp_path, "old.json", real_run), save(tmp_path, "new.json", new_document)
+    done = run_cli("report", "compare", str(old), str(new), report_dir=tmp_path)
+    assert done.code == 1, done.stderr
+    text = done.stdout.replace(f"`{case_id}`", "")  # the one code span: its text shows as it is
+    for raw in ("<", ">", "[x](", "`"):
+        assert re.search(r"(?<!\\)" + re.escape(raw), text) is None, f"an unescaped {raw} in the comment"
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "&lt;/details&gt;" in text
+    row = next(line for line in done.stdout.splitlines() if line.startswith(f"| `{case_id}`"))
+    assert row.count(" | ") == 4, "the pipe in the message is escaped and does not add a cell"
+    assert row.endswith(" a \\| b \\`tick\\` |")
 
 
 def test_compare_the_other_way_exits_0_and_lists_a_fix(tmp_path: Path, real_run: dict[str, Any]) -> None:
@@ -101,7 +190,7 @@ def test_compare_lists_new_and_removed_cases(tmp_path: Path, real_run: dict[str,
     done = run_cli(
         "report",
         "compare",
-        str(save(tmp_path, "o.json", old_doc)),
+        str(save(tmp_path, "o.json", with_summary(old_doc))),
         str(save(tmp_path, "n.json", real_run)),
         report_dir=tmp_path,
     )
@@ -255,3 +344,45 @@ def test_publish_writes_the_matrix_and_badges(tmp_path: Path, real_run: dict[str
     badge = (reports / "badges" / "reference.svg").read_text()
     assert badge.startswith("<svg")
     assert "must" in badge
+
+
+def write_large_results(path: Path, run: dict[str, Any], size: int) -> int:
+    """A valid results.json of at least ``size`` bytes: ``run``'s cases again and again under new ids.
+    Written case by case, so this process never holds it; returns the number of cases."""
+    written, copy_number = 0, 0
+    with path.open("w", encoding="utf-8") as out:
+        header = {key: value for key, value in run.items() if key not in ("cases", "summary", "gate")}
+        out.write(json.dumps(header, indent=1)[:-2] + ',\n "cases": [\n')
+        counts = dict.fromkeys(("pass", "fail", "error", "timeout", "skip"), 0)
+        while written < size:
+            for case in run["cases"]:
+                base, bracket, variant = case["id"].partition("[")
+                copied = {**case, "id": f"{base}-copy{copy_number}{bracket}{variant}"}
+                text = ("" if written == 0 else ",\n") + json.dumps(copied, indent=1)
+                out.write(text)
+                written += len(text.encode("utf-8"))
+                counts[copied["outcome"]] += 1
+            copy_number += 1
+        total = sum(counts.values())
+        out.write('\n ],\n "summary": ' + json.dumps({**counts, "total": total}) + "\n}\n")
+    return total
+
+
+@pytest.mark.slow
+def test_validate_and_compare_take_bounded_memory_on_a_large_file(tmp_path: Path, real_run: dict[str, Any]) -> None:
+    """A 210 MB results.json took 1.5 GB to compare: both commands read one case at a time (item 6).
+
+    Memory, not time: the peak RSS of the command, against the file's size."""
+    path = tmp_path / "large.json"
+    total = write_large_results(path, real_run, 64 * 2**20)
+    size_mb = path.stat().st_size / 2**20
+    bound_mb = 3 * size_mb + 100
+    compared = run_cli("report", "compare", str(path), str(path), report_dir=tmp_path, measure=True, timeout=600)
+    assert compared.code == 0, compared.stderr[-2000:]
+    assert f"{total} unchanged" in compared.stdout, "every case of both files was read"
+    assert compared.peak_rss_mb is not None
+    assert compared.peak_rss_mb < bound_mb, f"compare: peak {compared.peak_rss_mb:.0f} MB for a {size_mb:.0f} MB file"
+    checked = run_cli("report", "validate", str(path), report_dir=tmp_path, measure=True, timeout=600)
+    assert checked.code == 0, checked.stderr[-2000:]
+    assert checked.peak_rss_mb is not None
+    assert checked.peak_rss_mb < bound_mb, f"validate: peak {checked.peak_rss_mb:.0f} MB for a {size_mb:.0f} MB file"

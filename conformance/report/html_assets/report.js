@@ -36,6 +36,11 @@
     else node.appendChild(document.createTextNode(String(child)));
   }
 
+  // "1 case", "2 cases": every count the page prints goes through here.
+  function plural(count, word, many) {
+    return count + " " + (count === 1 ? word : many || word + "s");
+  }
+
   function percent(pair, text) {
     // The percentage text comes from the Python side (numbers.percent): 241/242 shows 99%, never 100%.
     const [passed, total] = pair;
@@ -102,11 +107,13 @@
   function header() {
     const revisions = data.spec_revisions.filter(Boolean);
     const suites = Array.from(new Set(impls.map((impl) => impl.run.suite_version).filter(Boolean)));
+    const current = data.current_spec_revision;
     const node = el("header", {},
       el("h1", {}, data.title),
       el("p", { className: "meta" },
         "Suite version " + (suites.join(", ") || "?") + " · spec revision " + (revisions.join(", ") || "?")
-        + " · " + data.cases.length + " cases · " + impls.length + (impls.length === 1 ? " implementation" : " implementations")));
+        + (current && revisions.some((revision) => revision !== current) ? " (the spec's current revision is " + current + ")" : "")
+        + " · " + plural(data.cases.length, "case") + " · " + plural(impls.length, "implementation")));
     if (revisions.length > 1) {
       node.appendChild(el("p", { className: "warning", role: "note" },
         "These runs ran different spec revisions: a case may differ between columns because the case changed."));
@@ -127,8 +134,13 @@
         el("td", {}, duration(run.duration_s)),
         el("td", {}, run.workers === undefined || run.workers === null ? "?" : String(run.workers)),
         el("td", {}, run.sandboxed ? "yes" : "no"),
-        el("td", {}, el("code", {}, run.spec_revision || "?")),
+        el("td", { className: impl.stale ? "bad" : "" }, el("code", {}, run.spec_revision || "?"), impl.stale ? " (stale)" : null),
         el("td", { className: impl.gate && !impl.gate.ok ? "bad" : "" }, gate)));
+      if (impl.stale) {
+        warnings.appendChild(el("li", {}, impl.name + ": stale: run on " + ((run.started || "").slice(0, 10) || "an unknown day")
+          + " with spec revision " + (run.spec_revision || "?") + ", not the spec's current " + current
+          + "; its results are not those of today's cases."));
+      }
       if (run.interrupted) warnings.appendChild(el("li", {}, impl.name + ": the run was interrupted; its results are partial."));
       if (run.error) warnings.appendChild(el("li", {}, impl.name + ": the run failed: ", el("code", {}, run.error)));
       (run.spec_errors || []).forEach((error) => warnings.appendChild(el("li", {}, impl.name + ": spec error: ", el("code", {}, error))));
@@ -141,11 +153,13 @@
 
   function scores() {
     const columns = data.levels.concat(["all"]);
+    const away = impls.some((impl) => impl.scores.not_run_here > 0);
     const table = el("table", { className: "scores" },
       el("caption", {}, "Scores: pass rate per level"),
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "implementation"),
         columns.map((name) => el("th", { scope: "col" }, name === "all" ? "all cases" : name)),
-        el("th", { scope: "col" }, "per case"))));
+        el("th", { scope: "col" }, "per case"),
+        away ? el("th", { scope: "col" }, "not run here") : null)));
     const body = el("tbody");
     impls.forEach((impl) => {
       const s = impl.scores;
@@ -154,13 +168,18 @@
         columns.map((level) => el("td", {},
           s[level][1] ? meter(s[level][0] / s[level][1], impl.name + " " + level) : null, " ", percent(s[level], s.text[level]))),
         el("td", {}, typeof s.per_case === "number"
-          ? [meter(s.per_case, impl.name + " per case"), " " + s.per_case_text + " of " + s.case_groups + " cases"]
-          : "–")));
+          ? [meter(s.per_case, impl.name + " per case"), " " + s.per_case_text + " of " + plural(s.case_groups, "case")]
+          : "–"),
+        away ? el("td", { className: "not-run-here" }, String(s.not_run_here)) : null));
     });
     table.appendChild(body);
+    const reasons = el("ul", { className: "not-run-here" });
+    impls.forEach((impl) => (impl.not_run_here || []).forEach((reason) => reasons.appendChild(el("li", {}, impl.name + ": " + reason))));
     return el("section", { id: "scores", ariaLabel: "Scores" }, table,
+      reasons.childNodes.length ? [el("p", {}, "Not run here (the run lacked what these cases need; left out of every score):"), reasons] : null,
       el("p", { className: "hint" },
-        "Only pass counts as passed; a skip is a compatibility gap too. Per case: every case weighs the same, and "
+        "Only pass counts as passed; a skip for a capability the implementation lacks is a compatibility gap too, "
+        + "but a case not run here is in no score. Per case: every case weighs the same, and "
         + "the variants of a parametrised case (id[variant]) share one weight, scored by the fraction that pass."));
   }
 
@@ -200,7 +219,10 @@
         el("th", { scope: "row" }, item.version), el("td", { colSpan: data.outcomes.length + 2 }, "cannot run: " + item.reason))));
       add(section,
         el("table", { className: "timeline", dataset: { family: line.family } },
-          el("caption", {}, line.family + ": " + line.versions.length + " versions, oldest first"),
+          el("caption", {}, line.family + ": " + plural(line.versions.length, "version") + ", oldest first"
+            + " · spec revision " + ((line.spec_revisions || []).join(", ") || "?")
+            + (data.current_spec_revision && (line.spec_revisions || []).some((r) => r !== data.current_spec_revision) ? " (stale)" : "")
+            + " · run on " + ((line.run_dates || []).join(" to ") || "?")),
           el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "version"), el("th", { scope: "col" }, "runtime"),
             data.outcomes.map((outcome) => el("th", { scope: "col" }, outcomeBadge(outcome))),
             el("th", { scope: "col" }, "cases that changed from the previous version"))),
@@ -252,13 +274,15 @@
     const result = row.results[index];
     if (!result) return el("td", { className: "cell missing" }, el("span", { ariaLabel: impls[index].name + ": not run" }, "·"));
     const mark = result.known ? "*" : "";
-    const note = result.known ? " (recorded in the expectations file)" : result.unexpected ? " (unexpected)" : "";
+    const note = result.not_run_here ? " (not run here: the run lacked what the case needs)"
+      : result.known ? " (recorded in the expectations file)" : result.unexpected ? " (unexpected)" : "";
     const button = el("button", {
       type: "button", className: "cell-button", title: impls[index].name + ": " + result.outcome + note,
       ariaLabel: row.id + " on " + impls[index].name + ": " + result.outcome + note,
       onclick: () => openCase(row.id, index),
-    }, outcomeBadge(result.outcome, mark));
-    return el("td", { className: "cell o-" + result.outcome, dataset: { outcome: result.outcome } }, button);
+    }, outcomeBadge(result.outcome, result.not_run_here ? " · not run here" : mark));
+    return el("td", { className: "cell o-" + result.outcome + (result.not_run_here ? " not-run-here" : ""),
+      dataset: { outcome: result.outcome } }, button);
   }
 
   function matrix() {
@@ -298,7 +322,8 @@
   function legend() {
     return el("p", { className: "legend" }, "Legend: ",
       data.outcomes.map((outcome) => [outcomeBadge(outcome), " "]),
-      "· * the outcome is recorded in the implementation's expectations file. ",
+      "· * the outcome is recorded in the implementation's expectations file; ",
+      "“not run here”: a skip because the run lacked what the case needs (not a gap; in no score). ",
       "Click a case id or a cell for its transcript.");
   }
 
@@ -338,11 +363,11 @@
         const n = visible.reduce((sum, entry) => sum + entry.row.results.filter((r) => r && r.outcome === outcome).length, 0);
         return n ? data.symbols[outcome] + " " + n : null;
       }).filter(Boolean).join("  ");
-      area.count.textContent = visible.length + " of " + area.rows.length + " cases" + (tally ? " · " + tally : "");
+      area.count.textContent = visible.length + " of " + plural(area.rows.length, "case") + (tally ? " · " + tally : "");
     });
     f.outcomeBoxes.forEach((box) => { box.count.textContent = "(" + outcomeCounts[box.input.value] + ")"; });
     f.levelBoxes.forEach((box) => { box.count.textContent = "(" + levelCounts[box.input.value] + ")"; });
-    state.status.textContent = "Showing " + shown + " of " + state.rows.length + " cases.";
+    state.status.textContent = "Showing " + shown + " of " + plural(state.rows.length, "case") + ".";
     state.status.dataset.shown = String(shown);
   }
 
@@ -428,6 +453,7 @@
         el("h3", {}, impl.name + " ", outcomeBadge(result.outcome)),
         el("p", { className: "facts" },
           typeof result.duration_ms === "number" ? "took " + result.duration_ms.toFixed(1) + " ms" : null,
+          result.not_run_here ? " · not run here: the run lacked what the case needs (in no score)" : null,
           result.known ? " · recorded in the expectations file" : null,
           result.unexpected ? " · unexpected by the run's gate" : null),
         result.message ? el("pre", { className: "message" }, result.message) : null,
