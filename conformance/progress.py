@@ -3,8 +3,9 @@
 What gets a line of its own (``Verbosity.NORMAL``): an outcome nobody expected
 (a failure without an expectations entry, an unexpected pass). Outcomes that
 are as expected are counted, not listed: non-passes the expectations file lists
-(``XFAIL``), and skips, which are grouped by their reason at the end ("29
-cases not run here: needs the network sandbox: ..."). ``-v`` lists every case,
+(``XFAIL``), and skips, which are grouped by their reason at the end ("13
+cases skipped: the adapter lacks capability: tls"); cases not run here (no
+sandbox) are counted, and the closing table says why. ``-v`` lists every case,
 ``-q`` lists nothing while the run goes on (the closing summary says the rest).
 
 On a terminal the count is one line rewritten in place; in a pipe or a CI log
@@ -28,6 +29,8 @@ from .report.output import display_text, plural
 
 PIPE_STATUS_EVERY_S = 30.0
 XFAIL = "xfail"
+#: Skipped for want of what this run lacks (the sandbox): the closing table says why, once.
+NOT_RUN_HERE = "not run here"
 
 
 class Verbosity(IntEnum):
@@ -68,7 +71,7 @@ class Progress:
         self.unlisted: Counter[tuple[str, str]] = Counter()
 
     def _status(self) -> str:
-        columns = [o.value for o in Outcome] + [XFAIL]
+        columns = [o.value for o in Outcome] + [XFAIL, NOT_RUN_HERE]
         shown = ", ".join(f"{self.counts[c]} {c}" for c in columns if self.counts.get(c))
         return f"[{self.done}/{self.total}] {shown} ({time.monotonic() - self.started:.1f} s)"
 
@@ -77,7 +80,7 @@ class Progress:
         label = self.label(result)
         self.counts[label.shown] = self.counts.get(label.shown, 0) + 1
         listed = self.verbosity is Verbosity.VERBOSE or (self.verbosity is Verbosity.NORMAL and label.listed)
-        if not listed and label.shown != Outcome.PASS.value:
+        if not listed and label.shown not in (Outcome.PASS.value, NOT_RUN_HERE):
             self.unlisted[(label.shown, _reason(result) if label.shown == Outcome.SKIP.value else "")] += 1
         if self.verbosity is Verbosity.QUIET:
             return
@@ -117,8 +120,6 @@ class Progress:
                 lines.append(
                     f"{plural(count, 'expected non-pass outcome')} (XFAIL, in the expectations file; -v lists them)"
                 )
-            elif shown == Outcome.SKIP.value and reason.startswith(NOT_RUN_HERE):
-                lines.append(f"{plural(count, 'case')} {reason} (-v lists them)")
             elif shown == Outcome.SKIP.value:
                 lines.append(f"{plural(count, 'case')} skipped: {reason} (-v lists them)")
             else:
@@ -126,16 +127,14 @@ class Progress:
         return lines
 
 
-NOT_RUN_HERE = "not run here: "
-
-
 def _reason(result: CaseResult) -> str:
-    text = display_text(result.message.splitlines()[0] if result.message else "")
-    return NOT_RUN_HERE + text if result.not_run_here else text
+    return display_text(result.message.splitlines()[0] if result.message else "")
 
 
 def plain_label(result: CaseResult) -> Label:
     """Without an expectations file: every non-pass is listed but skips (a declared gap or not run here)."""
+    if result.not_run_here:
+        return Label(NOT_RUN_HERE, listed=False)
     if result.outcome is Outcome.SKIP:
         return Label(Outcome.SKIP.value, listed=False)
     return Label(result.outcome.value, listed=result.outcome is not Outcome.PASS)

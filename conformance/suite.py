@@ -27,7 +27,7 @@ from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .model import Case
 from .outcomes import HARNESS_ERROR, CaseResult, Outcome
-from .progress import XFAIL, Label, Progress, Verbosity
+from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity
 from .protocol.replies import HelloInfo
 from .report import results, run_files, summary
 from .report.output import display_text, plural
@@ -220,7 +220,7 @@ def _label(result: CaseResult, known: expectations.Expectations | None, today: d
     if verdict in (expectations.Verdict.EXPECTED_NON_PASS, expectations.Verdict.FLAKY):
         return Label(XFAIL, listed=judgement.expired)
     if result.outcome is Outcome.SKIP and judgement.ok:
-        return Label(Outcome.SKIP.value, listed=False)
+        return Label(NOT_RUN_HERE if result.not_run_here else Outcome.SKIP.value, listed=False)
     return Label(result.outcome.value, listed=True)
 
 

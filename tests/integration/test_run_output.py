@@ -95,7 +95,7 @@ def test_the_reference_runs_in_the_sandbox_by_default_where_one_can_be_made(tmp_
         assert results["run"]["sandboxed"] is False
         assert {c.get("skipped_by") for c in results["cases"]} == {"environment"}
         assert f"no network sandbox here ({available.reason})" in done.stderr
-        assert done.stderr.count("not run here") == 1, "one summary line, not a line per case"
+        assert done.stdout.count("not run here:") == 1, "one summary line, not a line per case"
 
 
 def test_quiet_and_verbose_exclude_each_other(tmp_path: Path) -> None:

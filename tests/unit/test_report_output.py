@@ -170,7 +170,7 @@ def test_progress_lists_only_unexpected_outcomes_and_counts_the_rest_when_piped(
     progress(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
     progress(CaseResult(id="a.known", outcome=Outcome.FAIL, level="must", message="seen"))
     progress(CaseResult(id="a.new", outcome=Outcome.FAIL, level="must", message="esc\x1b[2J"))
-    sandbox = "needs the network sandbox: run with --sandbox"
+    sandbox = "needs the network sandbox: run with --sandbox"  # the closing table says it, once
     for case_id in ("a.s1", "a.s2"):
         progress(
             CaseResult(
@@ -182,11 +182,8 @@ def test_progress_lists_only_unexpected_outcomes_and_counts_the_rest_when_piped(
     assert not any("a.ok" in line or "a.known" in line or "a.s1" in line for line in lines), lines
     assert lines[0].startswith("FAIL    a.new")
     assert lines[1] == "        esc\\x1b[2J"
-    assert lines[2].startswith("[5/5] 1 pass, 1 fail, 2 skip, 1 xfail")
-    assert lines[3:] == [
-        f"2 cases not run here: {sandbox} (-v lists them)",
-        "1 expected non-pass outcome (XFAIL, in the expectations file; -v lists them)",
-    ]
+    assert lines[2].startswith("[5/5] 1 pass, 1 fail, 1 xfail, 2 not run here")
+    assert lines[3:] == ["1 expected non-pass outcome (XFAIL, in the expectations file; -v lists them)"]
 
 
 def test_progress_verbose_lists_every_case_and_quiet_none() -> None:
