@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AdapterError, InfrastructureError
+from ..jsshow import show
 from . import PROTOCOL_VERSION, messages
 from .replies import SHAPE_OF_OP, HelloInfo, Reply, ReplyShapeError, Shape, Status, parse
 from .transports import Transport
@@ -95,7 +96,7 @@ class AdapterClient:
         if not isinstance(raw, dict) or raw.get("seq") != self._seq:
             self.broken = True
             got = raw.get("seq") if isinstance(raw, dict) else raw
-            raise AdapterError(f"the adapter answered seq {got!r} to request seq {self._seq}")
+            raise AdapterError(f"the adapter answered seq {show(got)} to request seq {self._seq}")
         problem = messages.response_problem(op, raw)
         if problem:
             self.broken = True

@@ -17,7 +17,7 @@ def test_validate_names_file_line_field_and_expectation(tmp_path: Path) -> None:
     assert done.code == 2
     lines = done.stderr.splitlines()
     assert f"{MIXED}:17: steps.1: unknown step 'teleport': expected one of connect" in done.stderr, lines
-    assert f"{MIXED}:21: level: expected one of 'must', 'should', 'info', got 'sometimes'" in done.stderr, lines
+    assert f'{MIXED}:21: level: expected one of "must", "should", "info", got "sometimes"' in done.stderr, lines
     assert "2 problem(s) in 1 file(s)" in done.stderr
 
 
