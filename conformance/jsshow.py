@@ -8,8 +8,9 @@ so a value reads as JS: ``undefined``, ``null``, ``true``, ``1.5``, ``-0``,
 handles in that form: JSON-ish protocol values with their ``$type`` tags
 (docs/adapter-protocol.md, section 3), the Python models of ``jsvalues``, and
 the matchers of spec/README.md ("Matchers"). Nothing here falls back to
-Python's ``repr``: a value of a type it does not know is shown as the JS string
-of its text.
+Python's ``repr``: an object may say how it reads with a ``__js__()`` method
+(the protocol's "no value" marker does), and a value of any other type is shown
+as the JS string of its text.
 
 Long values are shortened the way Node's ``util.inspect`` does it, saying how
 much was left out (``... 90 more items``, ``... 1200 more characters``); a
@@ -95,8 +96,8 @@ def is_error_object(error: Any) -> bool:
 
 def expected_error(wanted: Any) -> str:
     """An ``ERR`` of a ``throws``/``rejects`` expectation in words: ``a TypeError with message "..."``."""
-    if wanted == "any":
-        return "any value"
+    if wanted == "any" or wanted == {}:
+        return "any value"  # {} checks nothing of what was thrown
     if not isinstance(wanted, dict):
         return show_expected(wanted)
     if set(wanted) == {"value"}:
@@ -187,7 +188,7 @@ def regex(pattern: str, limit: int = STRING_LIMIT) -> str:
     escaped = False
     for character in pattern[:limit]:
         if escaped:
-            out.append(_escape(character) if character in "\n\r" else character)
+            out.append(_escape(character) if _invisible(character) else character)
             escaped = False
         elif character == "\\":
             out.append(character)
@@ -195,7 +196,7 @@ def regex(pattern: str, limit: int = STRING_LIMIT) -> str:
         elif character == "/":
             out.append("\\/")
         else:
-            out.append(_escape(character) if character in "\n\r\t" or _invisible(character) else character)
+            out.append(_escape(character) if _invisible(character) else character)
     more = len(pattern) - limit
     return "/" + "".join(out) + "/" + (f"... {more} more characters" if more > 0 else "")
 
@@ -284,6 +285,8 @@ class _Writer:
             self.write_object(value, depth)
         elif isinstance(value, list | tuple):
             self.write_array(list(value), depth)
+        elif callable(getattr(value, "__js__", None)):
+            self.emit(str(value.__js__()))
         else:
             self.emit(string(str(value)))
 
@@ -348,7 +351,7 @@ def _matcher(name: str, argument: Any) -> str | None:
     if name == "$prefix" and isinstance(argument, str):
         return f"a string starting with {string(argument)}"
     if name == "$type" and isinstance(argument, str):
-        return _TYPE_MATCHES.get(argument, f"a value tagged {{$type: {string(argument)}}}")
+        return _TYPE_MATCHES.get(argument, f"a value of $type {string(argument)}")
     return None
 
 
@@ -429,18 +432,23 @@ def _view(view: str, head: bytes, length: int) -> str:
 
 
 def _escape(character: str) -> str:
+    """A character inside a JS string literal: escaped when it is a quote, a backslash or invisible.
+
+    Invisible means what Python does not call printable (controls, format characters such as
+    a soft hyphen or a byte order mark, separators other than the space, lone surrogates).
+    """
     if character in _ESCAPES:
         return _ESCAPES[character]
+    if character.isprintable() or character == " ":
+        return character
     code = ord(character)
     if code < 0x20 or 0x7F <= code <= 0x9F:
         return f"\\x{code:02x}"
-    if 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029, 0xFEFF):
-        return f"\\u{code:04x}"
-    return character
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\u{{{code:x}}}"
 
 
 def _invisible(character: str) -> bool:
-    return _escape(character) != character
+    return not (character.isprintable() or character == " ")
 
 
 def _text(data: bytes, cut: bool = False) -> str | None:

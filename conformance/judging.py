@@ -20,10 +20,9 @@ from conformance_peer import Accepted, Echoed, EndSeen, NoConnection, Received, 
 
 from . import units
 from .jsshow import expected_error, show, show_error, show_expected, wire_bytes
-from .jsvalues import UNDEFINED
 from .matching import match, match_error
 from .peer_calls import JoinTimedOut, PeerResult
-from .protocol.replies import ABSENT, EndReport, ReadChunk, Reply, Status
+from .protocol.replies import EndReport, ReadChunk, Reply, Status
 from .protocol.replies import Received as ReadBytes
 from .values import to_bytes
 
@@ -33,14 +32,9 @@ Expect = dict[str, Any]
 # -- client steps ------------------------------------------------------------------------
 
 
-def _value(reply: Reply) -> Any:
-    """The reply's value; a reply without one settled with ``undefined``."""
-    return UNDEFINED if reply.value is ABSENT else reply.value
-
-
 def _shown(reply: Reply) -> str:
     """The reply's value as JS shows it; a socket handle is the Socket it stands for."""
-    return "a Socket" if isinstance(reply.typed, str) else show(_value(reply))
+    return "a Socket" if isinstance(reply.typed, str) else show(reply.value)
 
 
 def seen(reply: Reply) -> str:
@@ -63,13 +57,13 @@ def _returns(wanted: Any, reply: Reply) -> str | None:
         what = "a Socket" if wanted == "socket" else show_expected(wanted)
         return f"expected it to return {what}, but it {seen(reply)}"
     if wanted == "socket":
-        return None if isinstance(reply.typed, str) else f"expected a Socket, got {show(_value(reply))}"
-    return match(wanted, _value(reply))
+        return None if isinstance(reply.typed, str) else f"expected a Socket, got {show(reply.value)}"
+    return match(wanted, reply.value)
 
 
 def _throws(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.THREW:
-        what = "" if wanted == "any" else f" of {expected_error(wanted)}"
+        what = "" if expected_error(wanted) == "any value" else f" of {expected_error(wanted)}"
         return f"expected a synchronous throw{what}, but it {seen(reply)}"
     return match_error(wanted, reply.error, "threw")
 
@@ -78,12 +72,12 @@ def _resolves(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.RESOLVED:
         what = "" if wanted == {"$any": True} else f" with {show_expected(wanted)}"
         return f"expected it to resolve{what}, but it {seen(reply)}"
-    return match(wanted, _value(reply))
+    return match(wanted, reply.value)
 
 
 def _rejects(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.REJECTED:
-        what = "" if wanted == "any" else f" with {expected_error(wanted)}"
+        what = "" if expected_error(wanted) == "any value" else f" with {expected_error(wanted)}"
         return f"expected a rejection{what}, but it {seen(reply)}"
     return match_error(wanted, reply.error, "rejected with")
 
@@ -109,7 +103,7 @@ def _done(wanted: Any, reply: Reply) -> str | None:
     if problem:
         return problem
     done = reply.typed.done if isinstance(reply.typed, ReadChunk | ReadBytes) else False
-    return None if done else f"expected {{done: true}}, got {show(_value(reply))}"
+    return None if done else f"expected {{done: true}}, got {show(reply.value)}"
 
 
 def _chunk(wanted: Any, reply: Reply) -> str | None:
@@ -118,7 +112,7 @@ def _chunk(wanted: Any, reply: Reply) -> str | None:
         return problem
     chunk = reply.typed
     if not isinstance(chunk, ReadChunk) or chunk.done or chunk.data is None:
-        return f"expected a chunk, got {show(_value(reply))}"
+        return f"expected a chunk, got {show(reply.value)}"
     want = to_bytes(wanted)
     if chunk.data != want:
         return f"expected chunk {wire_bytes(want)}, got {wire_bytes(chunk.data)}"
@@ -132,7 +126,7 @@ def _received_bytes(kind: str) -> Callable[[Any, Reply], str | None]:
         if problem:
             return problem
         if not isinstance(reply.typed, ReadBytes):
-            return f"expected bytes, got {show(_value(reply))}"
+            return f"expected bytes, got {show(reply.value)}"
         got = reply.typed
         return compare_received(kind, wanted, got.length, got.data, got.sha256)
 

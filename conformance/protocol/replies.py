@@ -53,6 +53,10 @@ class _Absent:
     def __repr__(self) -> str:
         return "absent"
 
+    def __js__(self) -> str:
+        # How messages show it (jsshow): a reply without a value, not a JS value.
+        return "no value"
+
 
 ABSENT: Any = _Absent()
 
@@ -162,14 +166,14 @@ def _socket(op: str, value: Any) -> str:
     handle = value.get("socket") if isinstance(value, dict) else None
     if not isinstance(handle, str) or not handle:
         raise ReplyShapeError(
-            op, "value", f"expected {{socket: <handle>}} for the returned socket, got {_got(value, 80)}"
+            op, "value", f"expected {{socket: <handle>}} for the returned socket, got {show(value, 80)}"
         )
     return handle
 
 
 def _read(op: str, value: Any) -> ReadChunk:
     if not isinstance(value, dict) or not isinstance(value.get("done"), bool):
-        raise ReplyShapeError(op, "value", f"expected a read result {{done, value}}, got {_got(value, 80)}")
+        raise ReplyShapeError(op, "value", f"expected a read result {{done, value}}, got {show(value, 80)}")
     if value["done"]:
         return ReadChunk(done=True)
     chunk = value.get("value", ABSENT)
@@ -180,19 +184,19 @@ def _read(op: str, value: Any) -> ReadChunk:
 
 def _received(op: str, value: Any) -> Received:
     if not isinstance(value, dict):
-        raise ReplyShapeError(op, "value", f"expected {{length, done, data or sha256}}, got {_got(value, 80)}")
+        raise ReplyShapeError(op, "value", f"expected {{length, done, data or sha256}}, got {show(value, 80)}")
     length, done = value.get("length"), value.get("done")
     if not _count(length):
-        raise ReplyShapeError(op, "value.length", f"expected a byte count, got {_got(length, 40)}")
+        raise ReplyShapeError(op, "value.length", f"expected a byte count, got {show(length, 40)}")
     if not isinstance(done, bool):
-        raise ReplyShapeError(op, "value.done", f"expected true or false, got {_got(done, 40)}")
+        raise ReplyShapeError(op, "value.done", f"expected true or false, got {show(done, 40)}")
     chunks = value.get("chunks")
     if chunks is not None and not _count(chunks):
-        raise ReplyShapeError(op, "value.chunks", f"expected a count, got {_got(chunks, 40)}")
+        raise ReplyShapeError(op, "value.chunks", f"expected a count, got {show(chunks, 40)}")
     data, sha256 = value.get("data"), value.get("sha256")
     if data is not None:
         if not isinstance(data, dict) or data.get("$type") != "bytes":
-            raise ReplyShapeError(op, "value.data", f"expected bytes ({{$type: bytes, b64}}), got {_got(data, 80)}")
+            raise ReplyShapeError(op, "value.data", f"expected bytes ({{$type: bytes, b64}}), got {show(data, 80)}")
         decoded = _b64(op, "value.data.b64", data.get("b64"))
         if len(decoded) != length:
             raise ReplyShapeError(op, "value.length", f"says {length} bytes, but data holds {len(decoded)}")
@@ -204,13 +208,13 @@ def _received(op: str, value: Any) -> Received:
 
 def _end(op: str, value: Any) -> EndReport:
     if not isinstance(value, dict):
-        raise ReplyShapeError(op, "value", f"expected {{open_sockets, unhandled_rejections}}, got {_got(value, 80)}")
+        raise ReplyShapeError(op, "value", f"expected {{open_sockets, unhandled_rejections}}, got {show(value, 80)}")
     open_sockets, rejections = value.get("open_sockets"), value.get("unhandled_rejections")
     if not _count(open_sockets):
-        raise ReplyShapeError(op, "value.open_sockets", f"expected a count, got {_got(open_sockets, 40)}")
+        raise ReplyShapeError(op, "value.open_sockets", f"expected a count, got {show(open_sockets, 40)}")
     if not isinstance(rejections, list) or not all(isinstance(item, dict) for item in rejections):
         raise ReplyShapeError(
-            op, "value.unhandled_rejections", f"expected a list of errors, got {_got(rejections, 80)}"
+            op, "value.unhandled_rejections", f"expected a list of errors, got {show(rejections, 80)}"
         )
     return EndReport(open_sockets, rejections)
 
@@ -218,23 +222,23 @@ def _end(op: str, value: Any) -> EndReport:
 def _hello(op: str, value: Any) -> HelloInfo:
     if not isinstance(value, dict):
         raise ReplyShapeError(
-            op, "value", f"expected {{name, version, runtime, protocol, capabilities}}, got {_got(value, 80)}"
+            op, "value", f"expected {{name, version, runtime, protocol, capabilities}}, got {show(value, 80)}"
         )
     for key in ("name", "version", "runtime"):
         if not isinstance(value.get(key), str):
-            raise ReplyShapeError(op, f"value.{key}", f"expected a string, got {_got(value.get(key), 40)}")
+            raise ReplyShapeError(op, f"value.{key}", f"expected a string, got {show(value.get(key), 40)}")
     capabilities = value.get("capabilities")
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
-        raise ReplyShapeError(op, "value.capabilities", f"expected a list of names, got {_got(capabilities, 80)}")
+        raise ReplyShapeError(op, "value.capabilities", f"expected a list of names, got {show(capabilities, 80)}")
     protocol = value.get("protocol")
     if not _count(protocol):
-        raise ReplyShapeError(op, "value.protocol", f"expected the protocol version, got {_got(protocol, 40)}")
+        raise ReplyShapeError(op, "value.protocol", f"expected the protocol version, got {show(protocol, 40)}")
     return HelloInfo(value["name"], value["version"], value["runtime"], protocol, frozenset(capabilities))
 
 
 def _boolean(op: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ReplyShapeError(op, "value", f"expected true or false, got {_got(value, 40)}")
+        raise ReplyShapeError(op, "value", f"expected true or false, got {show(value, 40)}")
     return value
 
 
@@ -244,12 +248,7 @@ def _desired_size(op: str, value: Any) -> float | None:
         return value
     if isinstance(value, dict) and value.get("$type") == "number" and value.get("value") in ("Infinity", "-Infinity"):
         return float(value["value"])
-    raise ReplyShapeError(op, "value", f"expected a number or null, got {_got(value, 40)}")
-
-
-def _got(value: Any, limit: int) -> str:
-    """A value a reply sent (or its absence), as JS shows it."""
-    return "nothing" if value is ABSENT else show(value, limit)
+    raise ReplyShapeError(op, "value", f"expected a number or null, got {show(value, 40)}")
 
 
 def _count(value: Any) -> TypeGuard[int]:
@@ -258,7 +257,7 @@ def _count(value: Any) -> TypeGuard[int]:
 
 def _b64(op: str, field: str, text: Any) -> bytes:
     if not isinstance(text, str):
-        raise ReplyShapeError(op, field, f"expected base64 text, got {_got(text, 40)}")
+        raise ReplyShapeError(op, field, f"expected base64 text, got {show(text, 40)}")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
