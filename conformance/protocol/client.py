@@ -57,7 +57,7 @@ class AdapterClient:
             raise InfrastructureError(f"the adapter did not answer hello: {error}{note}") from None
         if reply.status is not Status.RETURNED or not isinstance(reply.typed, HelloInfo):
             await self.close()
-            raise InfrastructureError(f"the adapter refused hello: {reply.raw}")
+            raise InfrastructureError(f"the adapter refused hello: {show(reply.raw)}")
         self.hello = reply.typed
         self.broken = False
         if self._first_start_s is None:
