@@ -105,7 +105,7 @@ def expected_error(wanted: Any) -> str:
     if not set(wanted) <= {"name", "message"}:
         return show_expected(wanted)
     name = wanted.get("name")
-    if name is None:
+    if "name" not in wanted:
         what = "an error"
     elif isinstance(name, str) and _IDENTIFIER.fullmatch(name):
         what = f"{article(name)} {name}"

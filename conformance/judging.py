@@ -52,6 +52,12 @@ def seen(reply: Reply) -> str:
     return f"answered {show(reply.raw)}"
 
 
+def _error_words(joiner: str, wanted: Any) -> str:
+    """`` of a TypeError``, or nothing when any thrown value will do."""
+    words = expected_error(wanted)
+    return "" if words == "any value" else f"{joiner} {words}"
+
+
 def _returns(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.RETURNED:
         what = "a Socket" if wanted == "socket" else show_expected(wanted)
@@ -63,8 +69,7 @@ def _returns(wanted: Any, reply: Reply) -> str | None:
 
 def _throws(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.THREW:
-        what = "" if expected_error(wanted) == "any value" else f" of {expected_error(wanted)}"
-        return f"expected a synchronous throw{what}, but it {seen(reply)}"
+        return f"expected a synchronous throw{_error_words(' of', wanted)}, but it {seen(reply)}"
     return match_error(wanted, reply.error, "threw")
 
 
@@ -77,8 +82,7 @@ def _resolves(wanted: Any, reply: Reply) -> str | None:
 
 def _rejects(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.REJECTED:
-        what = "" if expected_error(wanted) == "any value" else f" with {expected_error(wanted)}"
-        return f"expected a rejection{what}, but it {seen(reply)}"
+        return f"expected a rejection{_error_words(' with', wanted)}, but it {seen(reply)}"
     return match_error(wanted, reply.error, "rejected with")
 
 

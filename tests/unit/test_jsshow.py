@@ -319,6 +319,7 @@ def test_matchers_are_words_only_in_expectations() -> None:
         ({"value": None}, "null"),
         ({"name": {"$regex": "Err"}}, "an error whose name is a string matching /Err/"),
         ({"name": "weird name"}, 'an error whose name is "weird name"'),
+        ({"name": None}, "an error whose name is null"),
         ({}, "any value"),
     ],
 )
