@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from conformance_peer import ChunkPlan
 
 from . import judging, units
+from .jsshow import show
 from .model import Step
 from .peer_calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 from .protocol.replies import SHAPE_OF_OP, Shape
@@ -150,7 +151,7 @@ def _await(planner: Planner, step: Step, arg: Any) -> Built:
         return ClientRequest({**request, "timeout_ms": planner.timeout_ms(step)})
     named = planner.promise(arg)
     if named is None:
-        raise SpecRuntimeError(f"nothing to await named {arg!r}")
+        raise SpecRuntimeError(f"nothing to await named {show(arg)}")
     handle, shape = named
     return ClientRequest({"op": "await", "promise": handle, "timeout_ms": planner.timeout_ms(step)}, shape)
 

@@ -27,6 +27,7 @@ from .actions import (
     SleepFor,
     SpecRuntimeError,
 )
+from .jsshow import string
 from .model import Case, Step
 from .outcomes import Outcome
 from .peer_calls import PeerCall, PeerResult, describe
@@ -167,7 +168,7 @@ class CaseInterpreter:
     def socket(self, step: Step) -> str:
         if step.socket is not None:
             if step.socket not in self._sockets:
-                raise SpecRuntimeError(f"no socket named {step.socket!r} exists (did its connect fail?)")
+                raise SpecRuntimeError(f"no socket named {string(step.socket)} exists (did its connect fail?)")
             return self._sockets[step.socket]
         if self._current_socket is None:
             raise SpecRuntimeError("no socket exists yet (connect first, or did connect throw?)")
@@ -176,7 +177,7 @@ class CaseInterpreter:
     def connection(self, step: Step) -> str:
         if step.conn is not None:
             if step.conn not in self._accepted:
-                raise SpecRuntimeError(f"no peer connection named {step.conn!r} was accepted")
+                raise SpecRuntimeError(f"no peer connection named {string(step.conn)} was accepted")
             return step.conn
         if self._current_conn is None:
             raise SpecRuntimeError("no peer connection accepted yet (add a peer.accept step)")
@@ -248,7 +249,7 @@ class CaseInterpreter:
     def _join(self, join_step: Step, name: str) -> Action:
         background = self._background.get(name)
         if background is None:
-            raise SpecRuntimeError(f"no background step named {name!r}")
+            raise SpecRuntimeError(f"no background step named {string(name)}")
         # An expectation written on the join wins over the background step's own.
         judged = replace(background.step, expect=join_step.expect) if join_step.expect else background.step
         if background.peer:

@@ -8,6 +8,7 @@ reference implementation and the tests agree on one encoding.
 from __future__ import annotations
 
 import base64
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -41,14 +42,19 @@ class JSBytes:
     view: str = "Uint8Array"
 
     def __repr__(self) -> str:
-        shown = self.data[:32]
-        more = "..." if len(self.data) > 32 else ""
-        return f"{self.view}({shown!r}{more}, {len(self.data)} bytes)"
+        # As JS shows it (messages use jsshow.show; this is for debugging and pytest's diffs).
+        items = [str(byte) for byte in self.data[:16]]
+        if len(self.data) > 16:
+            items.append(f"... {len(self.data) - 16} more items")
+        return f"{self.view}({len(self.data)}) [{', '.join(items)}]"
 
 
 @dataclass(frozen=True)
 class JSBigInt:
     value: int
+
+    def __repr__(self) -> str:
+        return f"{self.value}n"
 
 
 #: WHATWG URL: a port equal to its special scheme's default is reported as "".
@@ -66,6 +72,9 @@ class JSURL:
     """
 
     href: str
+
+    def __repr__(self) -> str:
+        return f"URL {{href: {json.dumps(self.href)}}}"
 
     @property
     def _authority(self) -> tuple[str, str, str]:
@@ -126,7 +135,7 @@ def decode(value: Any) -> Any:
         return JSBigInt(int(value["value"]))
     if kind == "url":
         return JSURL(str(value["href"]))
-    raise ValueError(f"unknown $type {kind!r}")
+    raise ValueError(f"unknown $type {json.dumps(kind)}")
 
 
 def encode(value: Any) -> Any:

@@ -19,11 +19,12 @@ from typing import Any
 from conformance_peer import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
 
 from . import units
-from .matching import describe_bytes, match, match_error, show
+from .jsshow import expected_error, show, show_error, show_expected, wire_bytes
+from .matching import match, match_error
 from .peer_calls import JoinTimedOut, PeerResult
 from .protocol.replies import EndReport, ReadChunk, Reply, Status
 from .protocol.replies import Received as ReadBytes
-from .values import shorten, to_bytes
+from .values import to_bytes
 
 Expect = dict[str, Any]
 
@@ -31,45 +32,58 @@ Expect = dict[str, Any]
 # -- client steps ------------------------------------------------------------------------
 
 
+def _shown(reply: Reply) -> str:
+    """The reply's value as JS shows it; a socket handle is the Socket it stands for."""
+    return "a Socket" if isinstance(reply.typed, str) else show(reply.value)
+
+
 def seen(reply: Reply) -> str:
     """What the implementation did, as the end of "expected X, but it ..."."""
     if reply.status is Status.RETURNED:
-        return f"returned {show(shorten(reply.value))}"
+        return f"returned {_shown(reply)}"
     if reply.status is Status.THREW:
-        return f"threw {show(reply.error)}"
+        return f"threw {show_error(reply.error)}"
     if reply.status is Status.RESOLVED:
-        return f"resolved with {show(shorten(reply.value))}"
+        return f"resolved with {_shown(reply)}"
     if reply.status is Status.REJECTED:
-        return f"rejected with {show(reply.error)}"
+        return f"rejected with {show_error(reply.error)}"
     if reply.status is Status.PENDING:
         return "was still pending"
     return f"answered {show(reply.raw)}"
 
 
+def _error_words(joiner: str, wanted: Any) -> str:
+    """`` of a TypeError``, or nothing when any thrown value will do."""
+    words = expected_error(wanted)
+    return "" if words == "any value" else f"{joiner} {words}"
+
+
 def _returns(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.RETURNED:
-        return f"expected the call to return, but it {seen(reply)}"
+        what = "a Socket" if wanted == "socket" else show_expected(wanted)
+        return f"expected it to return {what}, but it {seen(reply)}"
     if wanted == "socket":
-        return None if isinstance(reply.typed, str) else f"expected a socket, got {show(reply.value)}"
+        return None if isinstance(reply.typed, str) else f"expected a Socket, got {show(reply.value)}"
     return match(wanted, reply.value)
 
 
 def _throws(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.THREW:
-        return f"expected a synchronous throw {show(wanted)}, but it {seen(reply)}"
-    return match_error(wanted, reply.error)
+        return f"expected a synchronous throw{_error_words(' of', wanted)}, but it {seen(reply)}"
+    return match_error(wanted, reply.error, "threw")
 
 
 def _resolves(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.RESOLVED:
-        return f"expected it to resolve, but it {seen(reply)}"
+        what = "" if wanted == {"$any": True} else f" with {show_expected(wanted)}"
+        return f"expected it to resolve{what}, but it {seen(reply)}"
     return match(wanted, reply.value)
 
 
 def _rejects(wanted: Any, reply: Reply) -> str | None:
     if reply.status is not Status.REJECTED:
-        return f"expected a rejection {show(wanted)}, but it {seen(reply)}"
-    return match_error(wanted, reply.error)
+        return f"expected a rejection{_error_words(' with', wanted)}, but it {seen(reply)}"
+    return match_error(wanted, reply.error, "rejected with")
 
 
 def _settles(wanted: Any, reply: Reply) -> str | None:
@@ -93,7 +107,7 @@ def _done(wanted: Any, reply: Reply) -> str | None:
     if problem:
         return problem
     done = reply.typed.done if isinstance(reply.typed, ReadChunk | ReadBytes) else False
-    return None if done else f"expected done, got {show(shorten(reply.value))}"
+    return None if done else f"expected {{done: true}}, got {show(reply.value)}"
 
 
 def _chunk(wanted: Any, reply: Reply) -> str | None:
@@ -102,10 +116,10 @@ def _chunk(wanted: Any, reply: Reply) -> str | None:
         return problem
     chunk = reply.typed
     if not isinstance(chunk, ReadChunk) or chunk.done or chunk.data is None:
-        return f"expected a chunk, got {show(shorten(reply.value))}"
+        return f"expected a chunk, got {show(reply.value)}"
     want = to_bytes(wanted)
     if chunk.data != want:
-        return f"expected chunk {describe_bytes(want)}, got {describe_bytes(chunk.data)}"
+        return f"expected chunk {wire_bytes(want)}, got {wire_bytes(chunk.data)}"
     view = wanted.get("view") if isinstance(wanted, dict) else None
     return None if view is None or view == chunk.view else f"expected a {view} chunk, got a {chunk.view}"
 
@@ -116,7 +130,7 @@ def _received_bytes(kind: str) -> Callable[[Any, Reply], str | None]:
         if problem:
             return problem
         if not isinstance(reply.typed, ReadBytes):
-            return f"expected bytes, got {show(shorten(reply.value))}"
+            return f"expected bytes, got {show(reply.value)}"
         got = reply.typed
         return compare_received(kind, wanted, got.length, got.data, got.sha256)
 
@@ -165,7 +179,7 @@ def compare_received(kind: str, wanted: Any, length: int, data: bytes | None, sh
     if data == want:
         return None
     same = next((i for i, (a, b) in enumerate(zip(data, want, strict=False)) if a != b), min(len(data), len(want)))
-    return f"expected {describe_bytes(want)}, got {describe_bytes(data)} (first difference at byte {same})"
+    return f"expected {wire_bytes(want)}, got {wire_bytes(data)} (first difference at byte {same})"
 
 
 def pending_for(expect: Expect) -> float | None:
@@ -181,7 +195,13 @@ def pending_for(expect: Expect) -> float | None:
 
 def end_problem(expect: Expect | None, report: EndReport) -> str | None:
     expected: Any = (expect or {}).get("unhandled_rejections", [])
-    problem = match(expected, report.unhandled_rejections, "unhandled rejections")
+    rejections = report.unhandled_rejections
+    if expected == [] and rejections:
+        listed = ", ".join(show_error(error) for error in rejections[:3])
+        more = f", ... {len(rejections) - 3} more" if len(rejections) > 3 else ""
+        problem: str | None = f"expected no unhandled rejections, got {len(rejections)}: {listed}{more}"
+    else:
+        problem = match(expected, rejections, "unhandled rejections")
     return f"{problem} (B22: opened/closed are marked handled)" if problem else None
 
 
@@ -243,7 +263,7 @@ def judge_end_seen(wanted: str) -> PeerJudge:
             return _unfinished(action, result) or f"the peer expected {_END_NAMES[wanted]}, but saw nothing"
         if result.kind == wanted:
             return None
-        extra = f" {describe_bytes(result.data)}" if result.data else ""
+        extra = f" {wire_bytes(result.data)}" if result.data else ""
         return f"the peer expected {_END_NAMES[wanted]}, but saw {_END_NAMES.get(result.kind, result.kind)}{extra}"
 
     return check

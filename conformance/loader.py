@@ -19,6 +19,7 @@ import jsonschema
 from . import catalogue, schema, units, yamlsource
 from .actions import ACTIONS, GLOBAL_SCOPE, Kind
 from .errors import SpecError, SpecErrors
+from .jsshow import show
 from .model import MODIFIERS, Case, PeerSpec, Step
 from .sandbox.description import Description
 from .specdir import find_spec_root, is_catalogue
@@ -176,7 +177,7 @@ class _CaseChecker:
             self.file.problem(
                 self.line("id"),
                 "id",
-                f"the area of {case_id!r} is {area!r}, but the file is in "
+                f"the area of {show(case_id)} is {show(area)}, but the file is in "
                 f"spec/{self.file.area}/ (ids start with their folder name)",
             )
         for position, source in enumerate(self.raw["source"]):
@@ -185,7 +186,7 @@ class _CaseChecker:
         variants = self.raw.get("variants") or [None]
         variant_names = [v["name"] for v in variants if v is not None]
         for name in {n for n in variant_names if variant_names.count(n) > 1}:
-            self.file.problem(self.line("variants"), "variants", f"duplicate variant name {name!r}")
+            self.file.problem(self.line("variants"), "variants", f"duplicate variant name {show(name)}")
         self.check_names(steps, variants)
         if len(self.file.errors) > before:
             return []
@@ -196,7 +197,7 @@ class _CaseChecker:
             return  # the catalogue itself is broken: its own problems are reported instead
         problem = catalogue.source_problem(self.file.catalogue, source)
         if problem:
-            self.file.problem(self.line("source", position), f"source.{position}", f"{source!r}: {problem}")
+            self.file.problem(self.line("source", position), f"source.{position}", f"{show(source)}: {problem}")
 
     def check_steps(self) -> list[Step]:
         steps: list[Step] = []
@@ -216,14 +217,14 @@ class _CaseChecker:
         actions = [key for key in raw if key in ACTIONS]
         unknown = [key for key in raw if key not in ACTIONS and key not in MODIFIERS]
         if not actions:
-            names = ", ".join(repr(key) for key in unknown) or "nothing"
+            names = ", ".join(show(key) for key in unknown) or "nothing"
             self.file.problem(line, field, f"unknown step {names}: expected one of {', '.join(ACTIONS)}")
             return None
         for key in unknown:
             self.file.problem(
                 self.line(*where, key),
                 f"{field}.{key}",
-                f"unknown field {key!r} (expected one of {', '.join(MODIFIERS)})",
+                f"unknown field {show(key)} (expected one of {', '.join(MODIFIERS)})",
             )
         if len(actions) > 1:
             self.file.problem(line, field, f"a step has exactly one action, got {', '.join(actions)}")
@@ -237,7 +238,7 @@ class _CaseChecker:
             try:
                 re.compile(pattern)
             except re.error as error:
-                self.file.problem(self.line(*where, "expect"), f"{field}.expect", f"bad regex {pattern!r}: {error}")
+                self.file.problem(self.line(*where, "expect"), f"{field}.expect", f"bad regex {show(pattern)}: {error}")
                 bad = True
         if not bad and "expect" in raw:
             allowed = ACTIONS[action].expects
@@ -247,7 +248,7 @@ class _CaseChecker:
                     self.file.problem(
                         self.line(*where, "expect"),
                         f"{field}.expect",
-                        f"{kind!r} does not apply to {action} (it accepts: {accepted})",
+                        f"{show(kind)} does not apply to {action} (it accepts: {accepted})",
                     )
                     bad = True
         if unknown or bad:
@@ -315,7 +316,7 @@ class _CaseChecker:
                         hint = " (this case has peer: none)" if name in _LISTENER_VARIABLES else ""
                         self.file.problem(step.line, field, f"unknown variable ${{{name}}}{hint}")
             if step.socket is not None and step.socket not in sockets:
-                self.file.problem(step.line, f"{field}.socket", f"no earlier step names a socket {step.socket!r}")
+                self.file.problem(step.line, f"{field}.socket", f"no earlier step names a socket {show(step.socket)}")
             if step.action in ("connect", "start_tls") and step.name:
                 sockets.add(step.name)
             self.check_conn(step, connections)
@@ -324,11 +325,13 @@ class _CaseChecker:
             if step.background:
                 if step.background in backgrounds:
                     self.file.problem(
-                        step.line, f"{field}.background", f"background name {step.background!r} used twice"
+                        step.line, f"{field}.background", f"background name {show(step.background)} used twice"
                     )
                 backgrounds.add(step.background)
             if step.action == "join" and step.arg not in backgrounds:
-                self.file.problem(step.line, field, f"join {step.arg!r}: no earlier step has background: {step.arg}")
+                self.file.problem(
+                    step.line, field, f"join {show(step.arg)}: no earlier step has background: {step.arg}"
+                )
 
     def check_conn(self, step: Step, connections: set[str]) -> None:
         if step.conn is None:
@@ -337,7 +340,7 @@ class _CaseChecker:
         if ACTIONS[step.action].kind is not Kind.PEER or step.action == "peer.accept":
             self.file.problem(step.line, field, f"conn names a peer connection; {step.action} does not act on one")
         elif step.conn not in connections:
-            self.file.problem(step.line, field, f"no earlier peer.accept names a connection {step.conn!r} (as:)")
+            self.file.problem(step.line, field, f"no earlier peer.accept names a connection {show(step.conn)} (as:)")
 
     def peer(self) -> PeerSpec:
         # The schema has checked these values against PeerSpec's literals.
@@ -438,7 +441,7 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
                 first = seen[case.id]
                 errors.append(
                     SpecError(
-                        case.file, case.line, "id", f"duplicate id {case.id!r} (first defined at {first.location})"
+                        case.file, case.line, "id", f"duplicate id {show(case.id)} (first defined at {first.location})"
                     )
                 )
                 continue

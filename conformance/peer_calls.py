@@ -25,7 +25,7 @@ from conformance_peer import (
     TlsInfo,
 )
 
-from .matching import describe_bytes
+from .jsshow import wire_bytes
 
 
 @dataclass(frozen=True)
@@ -151,5 +151,5 @@ def describe(call: PeerCall) -> dict[str, object]:
     """The call as the transcript's "request" column shows it."""
     fields = {key: value for key, value in asdict(call).items() if value is not None}
     if isinstance(call, Send):
-        fields["data"] = describe_bytes(call.data)
+        fields["data"] = wire_bytes(call.data)
     return {"peer": re.sub(r"(?<!^)(?=[A-Z])", "_", type(call).__name__).lower(), **fields}

@@ -7,8 +7,8 @@ import hashlib
 from typing import Any
 
 from . import units
+from .jsshow import wire_bytes
 from .jsvalues import b64
-from .matching import describe_bytes
 
 #: Transcripts keep at most this much of any byte payload.
 TRANSCRIPT_BYTES = 256
@@ -49,14 +49,14 @@ def shorten(value: Any) -> Any:
                 "view": value.get("view"),
                 "length": len(data),
                 "sha256": hashlib.sha256(data).hexdigest(),
-                "starts": describe_bytes(data[:32]),
+                "starts": wire_bytes(data[:32]),
             }
         return {key: shorten(item) for key, item in value.items()}
     if isinstance(value, list):
         return [shorten(item) for item in value]
     if isinstance(value, bytes):
         return (
-            describe_bytes(value)
+            wire_bytes(value)
             if len(value) <= TRANSCRIPT_BYTES
             else {"length": len(value), "sha256": hashlib.sha256(value).hexdigest()}
         )

@@ -34,6 +34,8 @@ from typing import Any
 
 import yaml
 
+from .jsshow import string
+
 MAX_FILE_BYTES = 512 * 1024
 MAX_LINE_CHARS = 10_000
 MAX_DEPTH = 64
@@ -190,7 +192,7 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
     try:
         return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
     except (ValueError, OverflowError) as error:  # e.g. 2027-02-30
-        raise YamlProblem(_line(node), f"invalid date {node.value!r}: {error}") from None
+        raise YamlProblem(_line(node), f"invalid date {string(str(node.value))}: {error}") from None
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)

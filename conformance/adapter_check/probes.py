@@ -89,7 +89,7 @@ async def probe_hello(p: Probe) -> bool:
     if ex.status != "returned" or not ex.seq_echoed:
         rec.fail(
             "hello.answers",
-            f"status 'returned' with seq {ex.seq}",
+            f'status "returned" with seq {ex.seq}',
             ex.describe(),
             'answer {"seq": <the request\'s seq>, "status": "returned", "value": {...}}; '
             "the harness refuses to start an adapter whose hello is wrong (run exits 3)",
@@ -177,13 +177,13 @@ async def probe_sessions(p: Probe) -> None:
         "copy the request's seq into the response as is; seq is any positive integer, "
         "unique but not necessarily sequential (docs/adapter-protocol.md, section 1)"
     )
-    begin = rec.need(await wire.begin("adapter-check.session", seq=7919), "session.begin", "status 'returned'")
+    begin = rec.need(await wire.begin("adapter-check.session", seq=7919), "session.begin", 'status "returned"')
     if begin.status == "returned":
         rec.ok("session.begin", f"in {begin.took()}")
     else:
         rec.fail(
             "session.begin",
-            "status 'returned'",
+            'status "returned"',
             begin.describe(),
             "begin opens a case session: forget the previous session's handles and answer returned",
         )
@@ -193,7 +193,7 @@ async def probe_sessions(p: Probe) -> None:
     if problem:
         rec.fail(
             "session.end",
-            "status 'returned' with value {open_sockets: N, unhandled_rejections: [...]}",
+            'status "returned" with value {open_sockets: N, unhandled_rejections: [...]}',
             problem,
             'end reports leaks even when there are none: {"open_sockets": 0, "unhandled_rejections": []}',
         )
@@ -245,9 +245,9 @@ def _judge_protocol_error(rec: Recorder, check_id: str, exchanges: list[Exchange
         elif not isinstance(reason, str) or not reason.strip():
             bad.append(f"{ex.op}: protocol_error without a reason")
     if bad:
-        rec.fail(check_id, f"status 'protocol_error' with a reason for {what}", "; ".join(bad), hint)
+        rec.fail(check_id, f'status "protocol_error" with a reason for {what}', "; ".join(bad), hint)
     else:
-        reasons = "; ".join(repr(ex.get("reason")) for ex in exchanges)
+        reasons = "; ".join(preview(ex.get("reason")) for ex in exchanges)
         rec.ok(check_id, reasons)
 
 
@@ -257,16 +257,16 @@ async def probe_malformed(p: Probe) -> None:
     unknown = rec.need(
         await wire.send({"op": "frobnicate", "socket": "s1"}, validate=False),
         "malformed.unknown-op",
-        "status 'protocol_error' with a reason",
+        'status "protocol_error" with a reason',
         "an op you do not know is a malformed request, not a reason to stop or stay silent: " + PROTOCOL_ERROR_HINT,
     )
     _judge_protocol_error(
         rec,
         "malformed.unknown-op",
         [unknown],
-        "op 'frobnicate'",
+        'op "frobnicate"',
         (
-            "'unsupported' is for a known op this implementation cannot perform; "
+            '"unsupported" is for a known op this implementation cannot perform; '
             if unknown.status == "unsupported"
             else ""
         )
@@ -274,7 +274,7 @@ async def probe_malformed(p: Probe) -> None:
     )
     hint = "look each handle up and answer protocol_error when it is not in the current session; " + PROTOCOL_ERROR_HINT
     sockets = [
-        rec.need(await wire.send(request), "malformed.unknown-socket", "status 'protocol_error'", hint)
+        rec.need(await wire.send(request), "malformed.unknown-socket", 'status "protocol_error"', hint)
         for request in (
             {"op": "get", "socket": "no-such-socket", "property": "secureTransport"},
             {"op": "read", "socket": "no-such-socket", "timeout_ms": 100},
@@ -284,14 +284,14 @@ async def probe_malformed(p: Probe) -> None:
     promise = rec.need(
         await wire.send({"op": "await", "promise": "no-such-promise", "timeout_ms": 100}),
         "malformed.unknown-promise",
-        "status 'protocol_error'",
+        'status "protocol_error"',
         hint,
     )
     _judge_protocol_error(rec, "malformed.unknown-promise", [promise], "promise 'no-such-promise'", hint)
     missing = rec.need(
         await wire.send({"op": "get", "property": "secureTransport"}, validate=False),
         "malformed.missing-field",
-        "status 'protocol_error'",
+        'status "protocol_error"',
     )
     _judge_protocol_error(
         rec,
@@ -329,7 +329,7 @@ def judge_sync_outcome(rec: Recorder, check_id: str, ex: Exchange) -> None:
         value = ex.get("value")
         handle = value.get("socket") if isinstance(value, dict) else None
         if is_handle(handle):
-            rec.ok(check_id, f"returned socket {handle!r} (the implementation accepts the value)")
+            rec.ok(check_id, f"returned socket {preview(handle)} (the implementation accepts the value)")
         else:
             rec.fail(check_id, "value {socket: <handle>}", preview(value), 'connect returns {"socket": "s1"}')
     else:
@@ -338,7 +338,7 @@ def judge_sync_outcome(rec: Recorder, check_id: str, ex: Exchange) -> None:
             hint = "connect is the one op every adapter implements: " + THREW_HINT
         elif ex.status == "protocol_error":
             hint = "an invalid address is the implementation's to judge, not a malformed request: " + THREW_HINT
-        rec.fail(check_id, "status 'threw' or 'returned'", ex.describe(), hint)
+        rec.fail(check_id, 'status "threw" or "returned"', ex.describe(), hint)
 
 
 async def probe_values(p: Probe) -> None:
@@ -347,7 +347,7 @@ async def probe_values(p: Probe) -> None:
     rec, wire = p.rec, p.wire
     rec.need(await wire.begin("adapter-check.values"), "values.address-object", "a begin response")
     for check_id, address in (("values.address-object", {}), ("values.address-nonsense", "nonsense")):
-        ex = rec.need(await wire.send({"op": "connect", "address": address}), check_id, "status 'threw' or 'returned'")
+        ex = rec.need(await wire.send({"op": "connect", "address": address}), check_id, 'status "threw" or "returned"')
         judge_sync_outcome(rec, check_id, ex)
     await wire.end()
     peer = await open_session(ListenerSpec(kind="none"))
@@ -359,12 +359,14 @@ async def probe_values(p: Probe) -> None:
         )
         handle = (connect.get("value") or {}).get("socket") if isinstance(connect.get("value"), dict) else None
         if connect.status != "returned" or not is_handle(handle):
-            rec.fail("values.rejection", f"connect({address!r}) to return a socket", connect.describe(), THREW_HINT)
+            rec.fail(
+                "values.rejection", f"connect({preview(address)}) to return a socket", connect.describe(), THREW_HINT
+            )
             return
         opened = rec.need(
             await wire.send({"op": "await", "socket": handle, "promise": "opened", "timeout_ms": 5000}),
             "values.rejection",
-            "status 'rejected'",
+            'status "rejected"',
         )
         if opened.status == "rejected":
             problem = _error_problem(opened.get("error"))
@@ -390,7 +392,7 @@ async def probe_values(p: Probe) -> None:
         else:
             rec.fail(
                 "values.rejection",
-                "status 'rejected'",
+                'status "rejected"',
                 opened.describe(),
                 "await answers resolved, rejected or pending (docs/adapter-protocol.md, section 5)",
             )
@@ -454,7 +456,7 @@ async def probe_bad_line(p: Probe) -> None:
             try:
                 reply = json.loads(raw)
             except ValueError:
-                seen.append(f"a line that is not JSON: {raw[:80].decode('utf-8', 'replace').strip()!r}")
+                seen.append(f"a line that is not JSON: {preview(raw[:80].decode('utf-8', 'replace').strip())}")
                 continue
             if isinstance(reply, dict) and reply.get("seq") == seq:
                 break
@@ -492,12 +494,12 @@ async def probe_shutdown(p: Probe) -> None:
     ex = rec.need(
         await wire.send({"op": "shutdown"}),
         "shutdown.answers",
-        "status 'returned'",
+        'status "returned"',
         "answer shutdown with returned before exiting (flush stdout first)",
     )
     wire.shut_down = True
     if ex.status != "returned":
-        rec.fail("shutdown.answers", "status 'returned'", ex.describe(), "answer shutdown, then exit")
+        rec.fail("shutdown.answers", 'status "returned"', ex.describe(), "answer shutdown, then exit")
         return
     process = wire.stdio_process()
     if process is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from conformance_peer import Accepted, ListenerSpec, PeerSession, open_session
 
+from ..jsshow import wire_bytes
 from .model import Recorder, StopProbe
 from .probes import Probe, end_problem, is_handle
 from .wire import Wire, preview
@@ -49,32 +50,32 @@ async def _connected(p: Probe, peer: PeerSession, first_check: str) -> tuple[str
     rec, wire = p.rec, p.wire
     address = str(peer.variables["peer.address"])
     connect = rec.need(
-        await wire.send({"op": "connect", "address": address}), first_check, "status 'returned' with {socket}"
+        await wire.send({"op": "connect", "address": address}), first_check, 'status "returned" with {socket}'
     )
     value = connect.get("value")
     handle = value.get("socket") if isinstance(value, dict) else None
     if connect.status != "returned" or not is_handle(handle):
         rec.fail(
             first_check,
-            f"connect({address!r}) to return {{socket: <handle>}}",
+            f"connect({preview(address)}) to return {{socket: <handle>}}",
             connect.describe(),
             'connect returns {"status": "returned", "value": {"socket": "s1"}}; '
             'a string "host:port" is the address every implementation accepts',
         )
         raise StopProbe(first_check)
     if first_check == "roundtrip.connect":
-        rec.ok("roundtrip.connect", f"{address} -> {handle!r}")
+        rec.ok("roundtrip.connect", f"{address} -> {preview(handle)}")
     opened = rec.need(
         await wire.send({"op": "await", "socket": handle, "promise": "opened", "timeout_ms": 5000}),
         "roundtrip.opened" if first_check == "roundtrip.connect" else first_check,
-        "status 'resolved'",
+        'status "resolved"',
     )
     accepted = await peer.accept("c1", 5.0)
     check_id = "roundtrip.opened" if first_check == "roundtrip.connect" else first_check
     if opened.status != "resolved" or not isinstance(opened.get("value"), dict):
         rec.fail(
             check_id,
-            "status 'resolved' with the SocketInfo object",
+            'status "resolved" with the SocketInfo object',
             opened.describe(),
             "await opened resolves with the SocketInfo, absent keys left out, e.g. "
             '{"remoteAddress": "127.0.0.1:4000"} (docs/adapters.md, section 5, await)',
@@ -99,11 +100,11 @@ async def _read_all(wire: Wire, rec: Recorder, handle: str, n: int) -> bytes:
     )
     while len(data) < n:
         ex = rec.need(
-            await wire.send({"op": "read", "socket": handle, "timeout_ms": 5000}), "roundtrip.read", "status 'resolved'"
+            await wire.send({"op": "read", "socket": handle, "timeout_ms": 5000}), "roundtrip.read", 'status "resolved"'
         )
         value = ex.get("value")
         if ex.status != "resolved" or not isinstance(value, dict):
-            rec.fail("roundtrip.read", "status 'resolved' with {done, value}", ex.describe(), hint)
+            rec.fail("roundtrip.read", 'status "resolved" with {done, value}', ex.describe(), hint)
             raise StopProbe("roundtrip.read")
         if value.get("done") is True:
             break
@@ -124,21 +125,21 @@ async def probe_round_trip(p: Probe) -> None:
         write = rec.need(
             await wire.send({"op": "write", "socket": handle, "data": _bytes(TO_PEER), "timeout_ms": 5000}),
             "roundtrip.write",
-            "status 'resolved'",
+            'status "resolved"',
         )
         received = await peer.recv(conn, len(TO_PEER), 5.0, False)
         if write.status != "resolved":
             rec.fail(
                 "roundtrip.write",
-                "status 'resolved'",
+                'status "resolved"',
                 write.describe(),
                 "decode {$type: bytes} into a Uint8Array and await writer.write(chunk)",
             )
         elif received.data != TO_PEER:
             rec.fail(
                 "roundtrip.write",
-                f"the peer to receive {TO_PEER!r}",
-                f"{received.data!r}",
+                f"the peer to receive {wire_bytes(TO_PEER)}",
+                wire_bytes(received.data) if received.data is not None else "no bytes",
                 "decode b64 (standard alphabet, with padding) and write exactly those bytes",
             )
         else:
@@ -148,8 +149,8 @@ async def probe_round_trip(p: Probe) -> None:
         if data != FROM_PEER:
             rec.fail(
                 "roundtrip.read",
-                f"the peer's bytes {FROM_PEER!r}",
-                repr(data),
+                f"the peer's bytes {wire_bytes(FROM_PEER)}",
+                wire_bytes(data),
                 "encode each chunk's bytes as base64 (standard alphabet, with padding)",
             )
         else:
@@ -162,7 +163,7 @@ async def probe_round_trip(p: Probe) -> None:
         if problem:
             rec.fail(
                 "roundtrip.end-closes",
-                "status 'returned' with the leak report",
+                'status "returned" with the leak report',
                 problem,
                 'end answers {"open_sockets": N, "unhandled_rejections": [...]}',
             )
@@ -170,14 +171,14 @@ async def probe_round_trip(p: Probe) -> None:
             rec.fail(
                 "roundtrip.end-closes",
                 "the peer to see EOF or a reset within 3 s of end",
-                f"{seen.kind}" + (f" ({seen.data[:40]!r})" if seen.data else ""),
+                f"{seen.kind}" + (f" ({wire_bytes(seen.data)})" if seen.data else ""),
                 "end calls socket.close() on every socket of the session that is still open",
             )
         elif value.get("open_sockets") != 1:
             rec.fail(
                 "roundtrip.end-closes",
                 "open_sockets 1 (one socket was left open)",
-                f"open_sockets {value.get('open_sockets')!r}",
+                f"open_sockets {preview(value.get('open_sockets'))}",
                 "count the sockets whose closed had not settled when end came, before closing them",
             )
         else:
@@ -190,16 +191,16 @@ async def _check_get(rec: Recorder, wire: Wire, handle: str) -> None:
     ex = rec.need(
         await wire.send({"op": "get", "socket": handle, "property": "secureTransport"}),
         "roundtrip.get",
-        "status 'returned'",
+        'status "returned"',
     )
     if ex.status == "unsupported":
-        rec.ok("roundtrip.get", f"unsupported ({ex.get('reason')!r}), which the protocol allows")
+        rec.ok("roundtrip.get", f"unsupported ({preview(ex.get('reason'))}), which the protocol allows")
     elif ex.status == "returned" and "value" in ex.reply and isinstance(ex.get("typeof"), str):
-        rec.ok("roundtrip.get", f"value {preview(ex.get('value'))}, typeof {ex.get('typeof')!r}")
+        rec.ok("roundtrip.get", f"value {preview(ex.get('value'))}, typeof {preview(ex.get('typeof'))}")
     else:
         rec.fail(
             "roundtrip.get",
-            "status 'returned' with value and typeof",
+            'status "returned" with value and typeof',
             ex.describe(),
             'answer {"status": "returned", "value": "off", "typeof": "string"} (docs/adapters.md, section 5, get)',
         )
@@ -214,7 +215,7 @@ async def probe_pending(p: Probe) -> None:
         first = rec.need(
             await wire.send({"op": "await", "socket": handle, "promise": "closed", "timeout_ms": PENDING_TIMEOUT_MS}),
             "pending.timeout",
-            "status 'pending'",
+            'status "pending"',
             f"wait at most timeout_ms ({PENDING_TIMEOUT_MS} ms), then answer pending with a "
             "promise handle; keep the promise for a later await (docs/adapters.md, section 8, Handles)",
         )
@@ -223,7 +224,7 @@ async def probe_pending(p: Probe) -> None:
         if first.status != "pending" or not is_handle(promise):
             rec.fail(
                 "pending.timeout",
-                "status 'pending' with a promise handle (closed of an open socket)",
+                'status "pending" with a promise handle (closed of an open socket)',
                 first.describe(),
                 'when the promise has not settled after timeout_ms, answer {"status": "pending", "promise": "p1"}',
             )
@@ -243,7 +244,7 @@ async def probe_pending(p: Probe) -> None:
                 "answer pending as soon as timeout_ms has passed",
             )
         else:
-            rec.ok("pending.timeout", f"{promise!r} after {first.took()}")
+            rec.ok("pending.timeout", f"{preview(promise)} after {first.took()}")
         await _check_handle(p, handle, str(promise))
         await wire.end()
     finally:
@@ -259,13 +260,13 @@ async def _check_handle(p: Probe, handle: str, promise: str) -> None:
     again = rec.need(
         await wire.send({"op": "await", "promise": promise, "timeout_ms": 100}),
         "pending.await-handle",
-        "status 'pending'",
+        'status "pending"',
         hint,
     )
     if again.status != "pending" or not is_handle(again.get("promise")):
         rec.fail(
             "pending.await-handle",
-            f"await {{promise: {promise!r}}} on the unsettled closed: pending",
+            f"await {{promise: {preview(promise)}}} on the unsettled closed: pending",
             again.describe(),
             hint,
         )
@@ -286,12 +287,15 @@ async def _check_handle(p: Probe, handle: str, promise: str) -> None:
     settled = rec.need(
         await wire.send({"op": "await", "promise": promise, "timeout_ms": 3000}),
         "pending.await-handle",
-        "status 'resolved'",
+        'status "resolved"',
         hint,
     )
     if settled.status in ("resolved", "rejected"):
         rec.ok("pending.await-handle", f"pending, then {settled.status} after close")
     else:
         rec.fail(
-            "pending.await-handle", f"closed (handle {promise!r}) to settle after close()", settled.describe(), hint
+            "pending.await-handle",
+            f"closed (handle {preview(promise)}) to settle after close()",
+            settled.describe(),
+            hint,
         )

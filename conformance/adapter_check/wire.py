@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AdapterError
+from ..jsshow import kind
 from ..protocol import messages
 from ..protocol.transports import StdioTransport, Transport
 
@@ -73,15 +74,15 @@ class Exchange:
         if self.failure is not None:
             return self.failure
         if not isinstance(self.reply, dict):
-            return f"a JSON {type(self.reply).__name__} instead of an object: {preview(self.reply)}"
+            return f"{kind(self.reply)} instead of an object: {preview(self.reply)}"
         status = self.reply.get("status")
         shown = {k: v for k, v in self.reply.items() if k != "seq"}
-        text = f"status {status!r}" if isinstance(status, str) else "no status"
+        text = f"status {preview(status)}" if isinstance(status, str) else "no status"
         rest = {k: v for k, v in shown.items() if k != "status"}
         if rest:
             text += f" {preview(rest)}"
         if not self.seq_echoed:
-            text += f" (seq {self.reply.get('seq')!r} for request seq {self.seq})"
+            text += f" (seq {preview(self.reply.get('seq'))} for request seq {self.seq})"
         return text
 
     def took(self) -> str:
@@ -89,6 +90,7 @@ class Exchange:
 
 
 def preview(value: Any, limit: int = 160) -> str:
+    """A protocol value as the adapter sent it: JSON (what an adapter's author writes), shortened."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..jsshow import show
 from .observations import Divergence, Observation
 from .scenarios import CLIENT_WITHIN, Scenario, Step
 
@@ -31,7 +32,7 @@ def _message(value: Any) -> Any:
 
 def _error(error: Any) -> dict[str, Any]:
     if not isinstance(error, dict):
-        raise Inexpressible(f"an error that is not an object: {error!r}")
+        raise Inexpressible(f"an error that is not an object: {show(error)}")
     if error.get("name") is None and error.get("message") is None:
         return {"value": error.get("value", {"$type": "undefined"})}
     return {"name": error.get("name"), "message": _message(error.get("message"))}

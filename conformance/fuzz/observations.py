@@ -73,7 +73,8 @@ def _shape(seen: Any) -> str:
         status = seen.get("status") or seen.get("seen") or next(iter(seen), "?")
         error = seen.get("error")
         if isinstance(error, dict):
-            return f"{status} {error.get('name')}"
+            name = error.get("name")
+            return f"{status} {name if isinstance(name, str) else 'a non-Error value'}"
         return str(status)
     return str(seen)
 

@@ -29,6 +29,7 @@ from hypothesis.errors import Flaky, NoSuchExample
 from ..adapters.base import AdapterSpec, RunContext
 from ..certificates import RunCertificates
 from ..errors import InfrastructureError
+from ..jsshow import show
 from ..loader import load_file
 from ..model import Case
 from ..outcomes import CaseResult, Outcome
@@ -287,7 +288,7 @@ def _comments(pair: Pair, divergence: Divergence) -> tuple[str, ...]:
     return (
         "Written by `connect-conformance fuzz`: the two implementations diverged here.",
         f"step {divergence.index or 'end'} ({divergence.action}):",
-        f"  {ours}: {divergence.ours!r}",
-        f"  {theirs} (expected below): {divergence.theirs!r}",
+        f"  {ours}: {show(divergence.ours)}",
+        f"  {theirs} (expected below): {show(divergence.theirs)}",
         "Triage it (docs/writing-cases.md, section fuzz) before it joins spec/.",
     )

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import AdapterError, InfrastructureError
+from ..jsshow import show
 from . import PROTOCOL_VERSION, messages
 from .replies import SHAPE_OF_OP, HelloInfo, Reply, ReplyShapeError, Shape, Status, parse
 from .transports import Transport
@@ -56,7 +57,7 @@ class AdapterClient:
             raise InfrastructureError(f"the adapter did not answer hello: {error}{note}") from None
         if reply.status is not Status.RETURNED or not isinstance(reply.typed, HelloInfo):
             await self.close()
-            raise InfrastructureError(f"the adapter refused hello: {reply.raw}")
+            raise InfrastructureError(f"the adapter refused hello: {show(reply.raw)}")
         self.hello = reply.typed
         self.broken = False
         if self._first_start_s is None:
@@ -95,7 +96,7 @@ class AdapterClient:
         if not isinstance(raw, dict) or raw.get("seq") != self._seq:
             self.broken = True
             got = raw.get("seq") if isinstance(raw, dict) else raw
-            raise AdapterError(f"the adapter answered seq {got!r} to request seq {self._seq}")
+            raise AdapterError(f"the adapter answered seq {show(got)} to request seq {self._seq}")
         problem = messages.response_problem(op, raw)
         if problem:
             self.broken = True

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from ..jsshow import kind, show
+from ..schema import describe
 from . import fastcheck, replies
 
 _SCHEMAS = resources.files(__package__).joinpath("schemas")
@@ -77,13 +79,13 @@ def _problem(validator: jsonschema.protocols.Validator, message: Any) -> str | N
     if error is None:
         return "invalid"
     where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-    return f"{where}: {error.message}"
+    return f"{where}: {describe(error, kind)}"
 
 
 def request_problem(message: dict[str, Any]) -> str | None:
     op = message.get("op")
     if not isinstance(op, str) or op not in _ops():
-        return f"unknown op {op!r}"
+        return f"unknown op {show(op)}"
     if _fast(op, response=False)(message):
         return None
     return _problem(_validator(op, response=False), message)
@@ -91,7 +93,7 @@ def request_problem(message: dict[str, Any]) -> str | None:
 
 def response_problem(op: str, message: Any) -> str | None:
     if not isinstance(message, dict):
-        return f"a response must be a JSON object, got {type(message).__name__}"
+        return f"a response must be a JSON object, got {kind(message)}"
     if _fast(op, response=True)(message):
         return None
     return _problem(_validator(op, response=True), message)

@@ -14,7 +14,9 @@ from typing import Any
 
 import jsonschema
 
-from ..schema import load
+from ..jsshow import kind as kind_of
+from ..jsshow import show
+from ..schema import describe, load
 from . import fastcheck
 
 SCHEMA = "peer-control.schema.json"
@@ -44,14 +46,14 @@ def _validator(kind: str, op: str) -> jsonschema.protocols.Validator:
 
 def _problem(kind: str, op: str, message: Any) -> str | None:
     if op not in _schema()["$defs"][kind]:
-        return f"unknown op {op!r}"
+        return f"unknown op {show(op)}"
     if _fast(kind, op)(message):
         return None
     error = jsonschema.exceptions.best_match(_validator(kind, op).iter_errors(message))
     if error is None:  # the fast check is stricter than it should be: a bug, said as such
         return "rejected by the fast check only"
     where = "/".join(str(part) for part in error.absolute_path) or "(top level)"
-    return f"{where}: {error.message}"
+    return f"{where}: {describe(error, kind_of)}"
 
 
 def request_problem(message: dict[str, Any]) -> str | None:

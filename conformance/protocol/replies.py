@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
+from ..jsshow import show
+
 
 class Status(StrEnum):
     RETURNED = "returned"
@@ -50,6 +52,10 @@ class _Absent:
 
     def __repr__(self) -> str:
         return "absent"
+
+    def __js__(self) -> str:
+        # How messages show it (jsshow): a reply without a value, not a JS value.
+        return "no value"
 
 
 ABSENT: Any = _Absent()
@@ -159,13 +165,15 @@ def parse(op: str, message: dict[str, Any], shape: Shape = "any") -> Reply:
 def _socket(op: str, value: Any) -> str:
     handle = value.get("socket") if isinstance(value, dict) else None
     if not isinstance(handle, str) or not handle:
-        raise ReplyShapeError(op, "value", f"expected {{socket: <handle>}} for the returned socket, got {value!r:.80}")
+        raise ReplyShapeError(
+            op, "value", f"expected {{socket: <handle>}} for the returned socket, got {show(value, 80)}"
+        )
     return handle
 
 
 def _read(op: str, value: Any) -> ReadChunk:
     if not isinstance(value, dict) or not isinstance(value.get("done"), bool):
-        raise ReplyShapeError(op, "value", f"expected a read result {{done, value}}, got {value!r:.80}")
+        raise ReplyShapeError(op, "value", f"expected a read result {{done, value}}, got {show(value, 80)}")
     if value["done"]:
         return ReadChunk(done=True)
     chunk = value.get("value", ABSENT)
@@ -176,19 +184,19 @@ def _read(op: str, value: Any) -> ReadChunk:
 
 def _received(op: str, value: Any) -> Received:
     if not isinstance(value, dict):
-        raise ReplyShapeError(op, "value", f"expected {{length, done, data or sha256}}, got {value!r:.80}")
+        raise ReplyShapeError(op, "value", f"expected {{length, done, data or sha256}}, got {show(value, 80)}")
     length, done = value.get("length"), value.get("done")
     if not _count(length):
-        raise ReplyShapeError(op, "value.length", f"expected a byte count, got {length!r:.40}")
+        raise ReplyShapeError(op, "value.length", f"expected a byte count, got {show(length, 40)}")
     if not isinstance(done, bool):
-        raise ReplyShapeError(op, "value.done", f"expected true or false, got {done!r:.40}")
+        raise ReplyShapeError(op, "value.done", f"expected true or false, got {show(done, 40)}")
     chunks = value.get("chunks")
     if chunks is not None and not _count(chunks):
-        raise ReplyShapeError(op, "value.chunks", f"expected a count, got {chunks!r:.40}")
+        raise ReplyShapeError(op, "value.chunks", f"expected a count, got {show(chunks, 40)}")
     data, sha256 = value.get("data"), value.get("sha256")
     if data is not None:
         if not isinstance(data, dict) or data.get("$type") != "bytes":
-            raise ReplyShapeError(op, "value.data", f"expected bytes ({{$type: bytes, b64}}), got {data!r:.80}")
+            raise ReplyShapeError(op, "value.data", f"expected bytes ({{$type: bytes, b64}}), got {show(data, 80)}")
         decoded = _b64(op, "value.data.b64", data.get("b64"))
         if len(decoded) != length:
             raise ReplyShapeError(op, "value.length", f"says {length} bytes, but data holds {len(decoded)}")
@@ -200,35 +208,37 @@ def _received(op: str, value: Any) -> Received:
 
 def _end(op: str, value: Any) -> EndReport:
     if not isinstance(value, dict):
-        raise ReplyShapeError(op, "value", f"expected {{open_sockets, unhandled_rejections}}, got {value!r:.80}")
+        raise ReplyShapeError(op, "value", f"expected {{open_sockets, unhandled_rejections}}, got {show(value, 80)}")
     open_sockets, rejections = value.get("open_sockets"), value.get("unhandled_rejections")
     if not _count(open_sockets):
-        raise ReplyShapeError(op, "value.open_sockets", f"expected a count, got {open_sockets!r:.40}")
+        raise ReplyShapeError(op, "value.open_sockets", f"expected a count, got {show(open_sockets, 40)}")
     if not isinstance(rejections, list) or not all(isinstance(item, dict) for item in rejections):
-        raise ReplyShapeError(op, "value.unhandled_rejections", f"expected a list of errors, got {rejections!r:.80}")
+        raise ReplyShapeError(
+            op, "value.unhandled_rejections", f"expected a list of errors, got {show(rejections, 80)}"
+        )
     return EndReport(open_sockets, rejections)
 
 
 def _hello(op: str, value: Any) -> HelloInfo:
     if not isinstance(value, dict):
         raise ReplyShapeError(
-            op, "value", f"expected {{name, version, runtime, protocol, capabilities}}, got {value!r:.80}"
+            op, "value", f"expected {{name, version, runtime, protocol, capabilities}}, got {show(value, 80)}"
         )
     for key in ("name", "version", "runtime"):
         if not isinstance(value.get(key), str):
-            raise ReplyShapeError(op, f"value.{key}", f"expected a string, got {value.get(key)!r:.40}")
+            raise ReplyShapeError(op, f"value.{key}", f"expected a string, got {show(value.get(key), 40)}")
     capabilities = value.get("capabilities")
     if not isinstance(capabilities, list) or not all(isinstance(c, str) for c in capabilities):
-        raise ReplyShapeError(op, "value.capabilities", f"expected a list of names, got {capabilities!r:.80}")
+        raise ReplyShapeError(op, "value.capabilities", f"expected a list of names, got {show(capabilities, 80)}")
     protocol = value.get("protocol")
     if not _count(protocol):
-        raise ReplyShapeError(op, "value.protocol", f"expected the protocol version, got {protocol!r:.40}")
+        raise ReplyShapeError(op, "value.protocol", f"expected the protocol version, got {show(protocol, 40)}")
     return HelloInfo(value["name"], value["version"], value["runtime"], protocol, frozenset(capabilities))
 
 
 def _boolean(op: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise ReplyShapeError(op, "value", f"expected true or false, got {value!r:.40}")
+        raise ReplyShapeError(op, "value", f"expected true or false, got {show(value, 40)}")
     return value
 
 
@@ -238,7 +248,7 @@ def _desired_size(op: str, value: Any) -> float | None:
         return value
     if isinstance(value, dict) and value.get("$type") == "number" and value.get("value") in ("Infinity", "-Infinity"):
         return float(value["value"])
-    raise ReplyShapeError(op, "value", f"expected a number or null, got {value!r:.40}")
+    raise ReplyShapeError(op, "value", f"expected a number or null, got {show(value, 40)}")
 
 
 def _count(value: Any) -> TypeGuard[int]:
@@ -247,7 +257,7 @@ def _count(value: Any) -> TypeGuard[int]:
 
 def _b64(op: str, field: str, text: Any) -> bytes:
     if not isinstance(text, str):
-        raise ReplyShapeError(op, field, f"expected base64 text, got {text!r:.40}")
+        raise ReplyShapeError(op, field, f"expected base64 text, got {show(text, 40)}")
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:

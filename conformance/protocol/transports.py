@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from ..errors import AdapterError, InfrastructureError
+from ..jsshow import string
 
 #: The longest line an adapter may print: room for 48 MiB of data as base64 (the largest
 #: legitimate message is a non-digest ``read_bytes``; cases read more than that with ``digest``).
@@ -112,7 +113,7 @@ class StdioTransport:
                 start_new_session=True,
             )
         except OSError as error:
-            raise InfrastructureError(f"cannot start adapter {shlex.join(self.argv)!r}: {error}") from None
+            raise InfrastructureError(f"cannot start adapter {string(shlex.join(self.argv))}: {error}") from None
         self._stderr_task = asyncio.create_task(self._drain_stderr())
 
     async def _drain_stderr(self) -> None:
@@ -218,7 +219,7 @@ def _decode(raw: bytes | str, verb: str) -> Any:
         raise AdapterError(f"the adapter {verb} JSON nested too deeply to read") from None
     except ValueError:
         shown = raw[:120].decode("utf-8", "replace") if isinstance(raw, bytes) else raw[:120]
-        raise AdapterError(f"the adapter {verb} something that is not JSON: {shown!r}") from None
+        raise AdapterError(f"the adapter {verb} something that is not JSON: {string(shown)}") from None
 
 
 class WebSocketTransport:

@@ -198,7 +198,7 @@ def test_a_bad_timeout_is_a_usage_error() -> None:
 BROKEN = [
     # rule, the check that catches it, words its line must contain
     ("seq-int32", "session.seq-large", "got 2147483647"),
-    ("unknown-op-unsupported", "malformed.unknown-op", "status 'unsupported'"),
+    ("unknown-op-unsupported", "malformed.unknown-op", 'status "unsupported"'),
     ("unknown-op-silent", "malformed.unknown-op", "no answer to frobnicate"),
     ("await-ignores-timeout", "pending.timeout", "no answer to await"),
     ("end-without-report", "session.end", "not an object"),

@@ -16,8 +16,8 @@ def test_validate_names_file_line_field_and_expectation(tmp_path: Path) -> None:
     done = run_cli("validate", str(MIXED), report_dir=tmp_path)
     assert done.code == 2
     lines = done.stderr.splitlines()
-    assert f"{MIXED}:17: steps.1: unknown step 'teleport': expected one of connect" in done.stderr, lines
-    assert f"{MIXED}:21: level: expected one of 'must', 'should', 'info', got 'sometimes'" in done.stderr, lines
+    assert f'{MIXED}:17: steps.1: unknown step "teleport": expected one of connect' in done.stderr, lines
+    assert f'{MIXED}:21: level: expected one of "must", "should", "info", got "sometimes"' in done.stderr, lines
     assert "2 problems in 1 file" in done.stderr
 
 
@@ -32,7 +32,7 @@ def test_run_with_broken_cases_still_runs_the_good_ones_and_writes_results(tmp_p
     assert done.code == 2
     assert done.outcomes() == {"lifecycle.fixture-good": "pass"}
     assert len(done.results()["run"]["spec_errors"]) == 2
-    assert "unknown step 'teleport'" in done.stderr
+    assert 'unknown step "teleport"' in done.stderr
 
 
 @pytest.mark.parametrize(

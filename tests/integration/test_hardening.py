@@ -252,7 +252,7 @@ def test_a_valid_case_after_a_broken_one_is_listed_and_run(tmp_path: Path) -> No
     assert ran.code == 2, ran.stderr
     assert ran.outcomes() == {"lifecycle.valid": "pass"}
     assert ran.results()["run"]["spec_errors"] == [
-        f"{path}:3: level: expected one of 'must', 'should', 'info', got 'sometimes'"
+        f'{path}:3: level: expected one of "must", "should", "info", got "sometimes"'
     ]
 
 

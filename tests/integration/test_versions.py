@@ -56,8 +56,8 @@ def test_a_published_version_installs_from_a_clean_cache_then_runs_offline(tmp_p
     assert outcomes[RESET] == "fail"
     assert outcomes[STEADY] == "pass"
     messages = {case["id"]: case["message"] for case in done.results()["cases"]}
-    assert "expected a rejection 'any', but it resolved with" in messages[STARTTLS]
-    assert "but it resolved with {'done': True}" in messages[RESET]
+    assert "expected a rejection, but it resolved with" in messages[STARTTLS]
+    assert "but it resolved with {done: true}" in messages[RESET]
     run = done.results()["run"]
     assert run["adapter_spec"] == f"workerd@{OLDER}"
     assert run["adapter"]["version"] == OLDER

@@ -183,7 +183,7 @@ def test_unknown_sources_names_the_case_and_the_problem() -> None:
         pytest.param(
             "    reason: Needs a platform feature.\n",
             "",
-            "behaviours.yaml:33: behaviours.1: 'reason' is required",
+            'behaviours.yaml:33: behaviours.1: "reason" is required',
             id="out-without-reason",
         ),
         pytest.param(
@@ -207,7 +207,7 @@ def test_unknown_sources_names_the_case_and_the_problem() -> None:
         pytest.param(
             "    area: streams\n",
             "    area: streams\n    level: must\n",
-            "behaviours.yaml:45: behaviours.2.level: unknown field 'level'",
+            'behaviours.yaml:45: behaviours.2.level: unknown field "level"',
             id="unknown-field",
         ),
         pytest.param(

@@ -92,8 +92,7 @@ def test_a_mismatch_fails_naming_the_step_line_and_both_values() -> None:
     finished = actions[-1]
     assert finished.outcome is Outcome.FAIL
     assert "step 2 (await, line 7)" in finished.message
-    assert "'127.0.0.1:4000'" in finished.message
-    assert "'127.0.0.1'" in finished.message
+    assert finished.message.endswith('value.remoteAddress: expected "127.0.0.1:4000", got "127.0.0.1"')
     assert isinstance(actions[-2], EndSession)
     assert not actions[-2].judged
 
@@ -106,7 +105,7 @@ def test_steps_after_a_failure_are_not_run() -> None:
 """)
     actions = drive(machine, [SOCKET])
     assert [type(a).__name__ for a in actions] == ["ClientOp", "EndSession", "Finished"]
-    assert "expected a synchronous throw" in actions[-1].message
+    assert actions[-1].message.endswith("expected a synchronous throw of a TypeError, but it returned a Socket")
 
 
 def test_the_default_expectation_of_a_promise_step_is_to_resolve() -> None:
@@ -306,7 +305,7 @@ def test_a_conn_that_was_never_accepted_is_a_harness_error() -> None:
     machine = CaseInterpreter(machine.case, dict(PEER))
     actions = drive(machine, [SOCKET, Accepted(name="ca", remote_address="127.0.0.1:5000")])
     assert actions[-1].outcome is Outcome.ERROR
-    assert "no peer connection named 'cb' was accepted" in actions[-1].message
+    assert 'no peer connection named "cb" was accepted' in actions[-1].message
 
 
 def test_connect_without_address_and_the_backpressure_and_identity_ops() -> None:

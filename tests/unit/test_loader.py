@@ -53,49 +53,49 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
         pytest.param(
             GOOD.replace("- await: opened", "- wait_for: opened"),
             7,
-            "unknown step 'wait_for': expected one of connect",
+            'unknown step "wait_for": expected one of connect',
             id="unknown-step",
         ),
         pytest.param(
             GOOD.replace("  level: must", "  level: must\n  priority: 3"),
             4,
-            "unknown field 'priority'",
+            'unknown field "priority"',
             id="unknown-case-field",
         ),
         pytest.param(
             GOOD.replace("- await: opened", "- await: opened\n      wthin: 2s"),
             8,
-            "unknown field 'wthin'",
+            'unknown field "wthin"',
             id="unknown-step-field",
         ),
         pytest.param(
             GOOD.replace("source: [B16]", "source: B16"), 4, "source: expected array, got string", id="wrong-type"
         ),
-        pytest.param(GOOD.replace("  source: [B16]\n", ""), 1, "'source' is required", id="missing-source"),
+        pytest.param(GOOD.replace("  source: [B16]\n", ""), 1, '"source" is required', id="missing-source"),
         pytest.param(
             GOOD.replace(
                 "- await: opened", "- await: opened\n      expect: {rejects: {message: {$regex: '(unclosed'}}}"
             ),
             8,
-            "bad regex '(unclosed'",
+            'bad regex "(unclosed"',
             id="bad-regex",
         ),
         pytest.param(
             GOOD.replace("  level: must", "  level: must\n  requires: [quic]"),
             4,
-            "expected one of 'ipv6', 'tls'",
+            'expected one of "ipv6", "tls"',
             id="unknown-capability",
         ),
         pytest.param(
             GOOD.replace("level: must", "level: mandatory"),
             3,
-            "expected one of 'must', 'should', 'info', got 'mandatory'",
+            'expected one of "must", "should", "info", got "mandatory"',
             id="bad-level",
         ),
         pytest.param(
             GOOD.replace("source: [B16]", "source: [B99]"),
             4,
-            "'B99': no behaviour B99 in the catalogue",
+            '"B99": no behaviour B99 in the catalogue',
             id="unknown-behaviour",
         ),
         pytest.param(
@@ -116,7 +116,7 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
         pytest.param(
             GOOD.replace("id: lifecycle.example", "id: address.example"),
             1,
-            "the area of 'address.example' is 'address'",
+            'the area of "address.example" is "address"',
             id="area-mismatch",
         ),
         pytest.param(
@@ -133,7 +133,7 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
                 "- await: opened", "- peer.accept: {}\n      as: first\n    - peer.send: hi\n      conn: second"
             ),
             9,
-            "steps.2.conn: no earlier peer.accept names a connection 'second'",
+            'steps.2.conn: no earlier peer.accept names a connection "second"',
             id="unknown-conn",
         ),
         pytest.param(
@@ -151,7 +151,7 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
         pytest.param(
             GOOD.replace("- await: opened", "- same: [close(), upgraded]"),
             7,
-            "expected one of 'opened', 'closed', 'close()'",
+            'expected one of "opened", "closed", "close()"',
             id="same-unknown-expression",
         ),
         pytest.param(
@@ -191,7 +191,7 @@ def test_a_good_case_loads_with_its_location(tmp_path: Path) -> None:
         pytest.param(
             GOOD.replace("  level: must", "  level: must\n  environment: durable-object"),
             4,
-            "expected one of 'outbound-worker'",
+            'expected one of "outbound-worker"',
             id="unknown-environment",
         ),
     ],
@@ -212,7 +212,7 @@ def test_duplicate_ids_across_files_name_both_places(tmp_path: Path) -> None:
     cases, errors = loader.load([tmp_path / "spec"])
     assert len(cases) == 1
     (error,) = errors
-    assert str(error).startswith(f"{second}:1: id: duplicate id 'lifecycle.example'")
+    assert str(error).startswith(f'{second}:1: id: duplicate id "lifecycle.example"')
     assert f"first defined at {first}:1" in str(error)
 
 

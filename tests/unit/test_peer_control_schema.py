@@ -87,7 +87,7 @@ def test_an_answer_against_the_protocol_is_named_with_where(op: str, answer: Any
 
 
 def test_an_unknown_op_is_refused() -> None:
-    assert peer_messages.request_problem({"id": 1, "op": "fork"}) == "unknown op 'fork'"
+    assert peer_messages.request_problem({"id": 1, "op": "fork"}) == 'unknown op "fork"'
 
 
 def mutations(message: Any) -> list[Any]:

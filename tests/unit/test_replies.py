@@ -107,7 +107,7 @@ def test_the_adapter_checker_reports_shape_problems_like_the_client() -> None:
 
     assert reply_problem("connect", reply(status="returned", value={"socket": "s1"})) is None
     assert reply_problem("connect", reply(status="returned", value="x")) == (
-        "connect: value: expected {socket: <handle>} for the returned socket, got 'x'"
+        'connect: value: expected {socket: <handle>} for the returned socket, got "x"'
     )
     assert "status" in (reply_problem("connect", reply(status="maybe")) or "")
 

@@ -870,7 +870,10 @@ export function createAdapter({ name, version, runtime, capabilities = [], conne
   };
 
   async function handle(message) {
-    const seq = isObjectLike(message) && !Array.isArray(message) && message.seq !== undefined ? message.seq : null;
+    // A request without a usable seq is answered with seq 0 (docs/adapters.md): a response's
+    // seq is always a non-negative integer (protocol/schemas/common.json).
+    const given = isObjectLike(message) && !Array.isArray(message) ? message.seq : undefined;
+    const seq = Number.isSafeInteger(given) && given >= 0 ? given : 0;
     let body;
     try {
       if (!isObjectLike(message) || Array.isArray(message)) throw new ProtocolError("a request must be a JSON object");

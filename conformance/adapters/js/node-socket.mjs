@@ -96,7 +96,8 @@ async function main() {
       request = JSON.parse(line);
     } catch (error) {
       log("a request line is not JSON:", String(error));
-      await writeLine(`${JSON.stringify({ seq: null, status: "protocol_error", reason: "the request is not JSON" })}\n`);
+      // seq 0 answers a request whose own seq cannot be known (docs/adapters.md).
+      await writeLine(`${JSON.stringify({ seq: 0, status: "protocol_error", reason: "the request is not JSON" })}\n`);
       continue;
     }
     const response = await adapter.handle(request);
@@ -104,7 +105,7 @@ async function main() {
     try {
       text = JSON.stringify(response);
     } catch (error) {
-      text = JSON.stringify({ seq: response.seq ?? null, status: "protocol_error", reason: `cannot serialise the response: ${error}` });
+      text = JSON.stringify({ seq: response.seq ?? 0, status: "protocol_error", reason: `cannot serialise the response: ${error}` });
     }
     await writeLine(`${text}\n`);
     if (adapter.isShutDown) break;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from conformance.fuzz.emit import Inexpressible, expected_steps
 from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
-from conformance.fuzz.search import Pair, Search
+from conformance.fuzz.search import Pair, Search, _comments
 from conformance.loader import load_file
 from tests.helpers import case_from_yaml
 
@@ -140,6 +141,19 @@ def test_the_first_divergence_and_a_step_one_side_never_reached() -> None:
     shorter = first_divergence(a, a[:1])
     assert shorter is not None
     assert shorter.theirs == {"status": "not reached"}
+
+
+def test_a_signature_and_the_written_comments_quote_js() -> None:
+    undefined = {"status": "rejected", "error": {"name": None, "message": None, "value": {"$type": "undefined"}}}
+    typed = {"status": "rejected", "error": {"name": "TypeError", "message": "closed"}}
+    found = first_divergence([Observation(3, "write", undefined)], [Observation(3, "write", typed)])
+    assert found is not None
+    assert found.signature() == "write: rejected a non-Error value vs rejected TypeError"
+    lane = SimpleNamespace
+    pair = cast(Pair, lane(lanes=(lane(adapter=lane(name="ours")), lane(adapter=lane(name="workerd")))))
+    comments = "\n".join(_comments(pair, found))
+    assert '  ours: {status: "rejected", error: {name: null, message: null, value: undefined}}' in comments
+    assert 'workerd (expected below): {status: "rejected", error: {name: "TypeError", message: "closed"}}' in comments
 
 
 def test_emission_writes_what_the_against_side_did() -> None:

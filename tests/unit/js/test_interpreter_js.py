@@ -20,6 +20,7 @@ import pytest
 
 from conformance.adapters.node_socket import adapter_script
 from conformance.jsvalues import b64, expand_pattern
+from conformance.protocol.messages import response_problem
 
 from .support import FAKE_VERSION, NodeAdapter, elapsed, install_fake_package, node_or_none
 
@@ -582,9 +583,16 @@ def test_malformed_requests_are_protocol_errors(
 
 def test_lines_that_are_not_json_objects_are_protocol_errors_and_the_adapter_goes_on(adapter: NodeAdapter) -> None:
     garbage = adapter.send_line(b"this is not json\n")
-    assert garbage == {"seq": None, "status": "protocol_error", "reason": "the request is not JSON"}
+    assert garbage == {"seq": 0, "status": "protocol_error", "reason": "the request is not JSON"}
+    # Whatever the line, the answer's seq is one the protocol allows: 0 when the request's is unknown.
     listed = adapter.send_line(b"[1, 2]\n")
     assert listed["status"] == "protocol_error"
+    for answer in (garbage, listed):
+        assert response_problem("connect", answer) is None, answer
+    for line in (b'{"op": "hello", "protocol": 1}\n', b'{"seq": "7", "op": "hello", "protocol": 1}\n'):
+        answer = adapter.send_line(line)
+        assert answer["seq"] == 0, (line, answer)
+        assert response_problem("hello", answer) is None, (line, answer)
     assert adapter.connect("echo:1") == "s1"
 
 
