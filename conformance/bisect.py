@@ -31,6 +31,7 @@ from .adapters import npm_cache, npm_versions, registry
 from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .history import DEFAULT_OUT, family_entry
+from .jsshow import show
 from .model import Case
 from .outcomes import CaseResult, Outcome
 from .report import results, timeline
@@ -80,7 +81,7 @@ def find_cases(case_ids: Sequence[str], paths: Sequence[Path]) -> dict[str, Case
         if case_id not in cases:
             close = difflib.get_close_matches(case_id, list(cases), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(close)}?" if close else " (connect-conformance list shows the ids)"
-            raise UsageError(f"--case {case_id!r}: no such case{hint}")
+            raise UsageError(f"--case {show(case_id)}: no such case{hint}")
     return {case_id: cases[case_id] for case_id in case_ids}
 
 

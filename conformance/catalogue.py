@@ -28,6 +28,7 @@ import jsonschema
 
 from . import schema, yamlsource
 from .errors import SpecError, SpecErrors
+from .jsshow import show
 from .specdir import CATALOGUE_FILE, default_spec_dir
 
 FILE_NAME = CATALOGUE_FILE
@@ -168,7 +169,7 @@ class UnknownSource:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.case_id}: source {self.source!r}: {self.problem}"
+        return f"{self.location}: {self.case_id}: source {show(self.source)}: {self.problem}"
 
 
 def _split_document(reference: str) -> tuple[str, str | None]:
@@ -218,11 +219,11 @@ def source_problem(catalogue: Catalogue, source: str) -> str | None:
         prefix, key = _split_document(source)
         document = catalogue.documents.get(prefix)
         if document is None:
-            return f"unknown document {prefix!r} (known: {', '.join(sorted(catalogue.documents))})"
-        return f"{prefix} has no anchor {key!r} (known: {', '.join(sorted(document.anchors))})"
+            return f"unknown document {show(prefix)} (known: {', '.join(sorted(catalogue.documents))})"
+        return f"{prefix} has no anchor {show(key)} (known: {', '.join(sorted(document.anchors))})"
     issue = _REPO_ISSUE.match(source)
     if issue:
-        return f"unknown repository {issue['repo']!r} (known: {', '.join(sorted(catalogue.repositories))})"
+        return f"unknown repository {show(issue['repo'])} (known: {', '.join(sorted(catalogue.repositories))})"
     return "neither a behaviour id nor a document, issue or https reference"
 
 
@@ -364,10 +365,12 @@ class _Checker:
         try:
             pattern = re.compile(text.match or "")
         except re.error as error:
-            self.problem(self.line(*path), field, f"{text.match!r} is not a valid regex: {error}")
+            self.problem(self.line(*path), field, f"{show(text.match)} is not a valid regex: {error}")
             return
         if not pattern.search(text.message):
-            self.problem(self.line(*path), field, f"{text.match!r} does not match its own message {text.message!r}")
+            self.problem(
+                self.line(*path), field, f"{show(text.match)} does not match its own message {show(text.message)}"
+            )
 
     def source(self, catalogue: Catalogue, entry: Mapping[str, Any], path: list[str | int]) -> Source:
         field = ".".join(map(str, path))
@@ -388,7 +391,7 @@ class _Checker:
             self.problem(
                 self.line(*path, "ref"),
                 f"{field}.ref",
-                problem or f"{reference!r} is a behaviour id; a source must be a document, issue or link",
+                problem or f"{show(reference)} is a behaviour id; a source must be a document, issue or link",
             )
         return Source(entry["what"], resolved or reference)
 
@@ -412,7 +415,7 @@ class _Checker:
             try:
                 datetime.date.fromisoformat(value)
             except ValueError:
-                self.problem(self.line(*path), ".".join(map(str, path)), f"{value!r} is not a calendar date")
+                self.problem(self.line(*path), ".".join(map(str, path)), f"{show(value)} is not a calendar date")
 
 
 def _dates_as_text(node: Any) -> None:

@@ -21,6 +21,7 @@ from .adapters import registry
 from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .exitcodes import ExitCode
+from .jsshow import show
 from .report.output import plural
 
 DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
@@ -39,7 +40,7 @@ def _lanes(value: str) -> int | None:
     try:
         lanes = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto or a number, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {show(value)}") from None
     if not 1 <= lanes <= MAX_LANES:
         raise argparse.ArgumentTypeError(f"{lanes}: expected auto or a lane count from 1 to {MAX_LANES}")
     return lanes
@@ -50,9 +51,9 @@ def _duration(value: str) -> float:
     try:
         seconds = float(number) * {"s": 1, "m": 60, "h": 3600}[unit]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {show(value)}") from None
     if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive duration, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {show(value)}")
     return seconds
 
 

@@ -33,6 +33,7 @@ from .adapters import npm_cache, npm_versions, registry
 from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
+from .jsshow import show
 from .report import results, timeline
 from .report.output import plural
 
@@ -86,7 +87,7 @@ def family_entry(family: str) -> registry.Builtin:
     entry = registry.builtin(family)
     if entry is None or entry.npm_package is None:
         raise UsageError(
-            f"--adapter {family!r}: history runs the published versions of one of "
+            f"--adapter {show(family)}: history runs the published versions of one of "
             f"{', '.join(registry.versioned_names())}"
         )
     return entry

@@ -34,6 +34,7 @@ from conformance_peer import (
 from conformance_peer import _wire as wire
 
 from .errors import InfrastructureError
+from .jsshow import show
 from .protocol import peer_messages
 
 TOKEN_ENV = "CONNECT_CONFORMANCE_PEER_TOKEN"
@@ -176,7 +177,7 @@ class RemotePeer:
         try:
             answer = json.loads(line)
         except ValueError:
-            self._fail(f"the peer service at {self.address} sent a line that is not JSON: {line[:200]!r}")
+            self._fail(f"the peer service at {self.address} sent a line that is not JSON: {show(line[:200])}")
             return
         request_id = answer.get("id") if isinstance(answer, dict) else None
         entry = self._pending.get(request_id) if isinstance(request_id, int) else None

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from conformance_peer import CertificateFiles, ListenerSpec, open_session
 
 from .errors import UsageError
+from .jsshow import show
 from .peer_calls import Peer
 from .peer_client import TOKEN_ENV, RemotePeer
 
@@ -77,7 +78,7 @@ def parse(value: str) -> PeerChoice:
             if not os.environ.get(TOKEN_ENV):
                 raise UsageError(f"--peer {value}: set {TOKEN_ENV} to the token the peer service printed")
             return PeerChoice(kind="tcp", host=host, port=int(port))
-    raise UsageError(f"--peer {value!r}: expected in-process, docker or tcp://HOST:PORT")
+    raise UsageError(f"--peer {show(value)}: expected in-process, docker or tcp://HOST:PORT")
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import SpecError, UsageError
+from .jsshow import show
 from .loader import load, load_strict
 from .model import Case
 from .report.output import plural
@@ -33,14 +34,14 @@ class _Parser:
     def take(self) -> str:
         token = self.peek()
         if token is None:
-            raise UsageError(f"-k {self.expression!r}: unexpected end of expression")
+            raise UsageError(f"-k {show(self.expression)}: unexpected end of expression")
         self.position += 1
         return token
 
     def parse(self) -> object:
         tree = self.parse_or()
         if self.peek() is not None:
-            raise UsageError(f"-k {self.expression!r}: unexpected {self.peek()!r}")
+            raise UsageError(f"-k {show(self.expression)}: unexpected {show(self.peek())}")
         return tree
 
     def parse_or(self) -> object:
@@ -64,10 +65,10 @@ class _Parser:
         if token == "(":
             tree = self.parse_or()
             if self.take() != ")":
-                raise UsageError(f"-k {self.expression!r}: missing ')'")
+                raise UsageError(f"-k {show(self.expression)}: missing ')'")
             return tree
         if token in ("and", "or", ")"):
-            raise UsageError(f"-k {self.expression!r}: unexpected {token!r}")
+            raise UsageError(f"-k {show(self.expression)}: unexpected {show(token)}")
         return ("word", token)
 
 

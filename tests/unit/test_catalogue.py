@@ -144,10 +144,10 @@ def test_unknown_sources_names_the_case_and_the_problem() -> None:
         ("lifecycle.bad", "docs:other#a"),
     ]
     assert "no behaviour B7 in the catalogue" in found[0].problem
-    assert "has no anchor 'nope' (known: socketoptions)" in found[1].problem
-    assert "unknown repository 'miniflare'" in found[3].problem
-    assert "unknown document 'docs:other'" in found[4].problem
-    assert str(found[0]).startswith("spec/x/cases.yaml:1: lifecycle.bad: source 'B7'")
+    assert 'has no anchor "nope" (known: socketoptions)' in found[1].problem
+    assert 'unknown repository "miniflare"' in found[3].problem
+    assert 'unknown document "docs:other"' in found[4].problem
+    assert str(found[0]).startswith('spec/x/cases.yaml:1: lifecycle.bad: source "B7"')
 
 
 @pytest.mark.parametrize(
@@ -159,25 +159,25 @@ def test_unknown_sources_names_the_case_and_the_problem() -> None:
         pytest.param(
             'match: "^Use "',
             'match: "^Do "',
-            "behaviours.yaml:23: behaviours.0.errors.0.match: '^Do ' does not match its own message",
+            'behaviours.yaml:23: behaviours.0.errors.0.match: "^Do " does not match its own message',
             id="match-mismatch",
         ),
         pytest.param(
             'match: "^Use "',
             'match: "(("',
-            "behaviours.yaml:23: behaviours.0.errors.0.match: '((' is not a valid regex",
+            'behaviours.yaml:23: behaviours.0.errors.0.match: "((" is not a valid regex',
             id="match-invalid",
         ),
         pytest.param(
             "ref: workerd#1305",
             "ref: miniflare#1305",
-            "behaviours.yaml:38: behaviours.1.sources.0.ref: unknown repository 'miniflare'",
+            'behaviours.yaml:38: behaviours.1.sources.0.ref: unknown repository "miniflare"',
             id="unknown-repo",
         ),
         pytest.param(
             "ref: docs:tcp-sockets#socketoptions",
             "ref: docs:tcp-sockets#sockets",
-            "behaviours.yaml:27: behaviours.0.sources.1.ref: docs:tcp-sockets has no anchor 'sockets'",
+            'behaviours.yaml:27: behaviours.0.sources.1.ref: docs:tcp-sockets has no anchor "sockets"',
             id="unknown-anchor",
         ),
         pytest.param(
@@ -201,7 +201,7 @@ def test_unknown_sources_names_the_case_and_the_problem() -> None:
         pytest.param(
             "date: 2026-11-17",
             'date: "2026-13-40"',
-            "behaviours.yaml:30: behaviours.0.corrections.0.date: '2026-13-40' is not a calendar date",
+            'behaviours.yaml:30: behaviours.0.corrections.0.date: "2026-13-40" is not a calendar date',
             id="bad-date",
         ),
         pytest.param(
