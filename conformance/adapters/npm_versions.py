@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InfrastructureError, UsageError
+from ..jsshow import show
 
 #: A cached version list older than this is fetched again (when npm can be reached).
 MAX_AGE_S = 24 * 3600
@@ -45,7 +46,7 @@ def semver_key(version: str) -> tuple[Any, ...]:
     """npm's order: numeric major.minor.patch, a prerelease before its release, identifiers compared per semver."""
     match = _SEMVER.match(version)
     if match is None:
-        raise ValueError(f"not a semantic version: {version!r}")
+        raise ValueError(f"not a semantic version: {show(version)}")
     major, minor, patch, pre = match.groups()
     if pre is None:
         return (int(major), int(minor), int(patch), 1, ())
@@ -224,7 +225,7 @@ def period(text: str) -> timedelta | int:
     """``--every``: ``Nd``, ``Nw`` (a timedelta) or ``Nmo``, ``Ny`` (a number of months)."""
     match = _PERIOD.match(text.strip())
     if match is None or int(match.group(1)) == 0:
-        raise UsageError(f"--every {text!r}: expected a period like 2w, 3mo or 1y (d, w, mo, y)")
+        raise UsageError(f"--every {show(text)}: expected a period like 2w, 3mo or 1y (d, w, mo, y)")
     count, unit = int(match.group(1)), match.group(2)
     if unit == "d":
         return timedelta(days=count)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
+from ..jsshow import show
 from .base import AdapterSpec, RunContext, launch_environment
 
 if TYPE_CHECKING:
@@ -139,12 +140,14 @@ def parse_versioned(value: str) -> tuple[Builtin, str] | None:
     entry = builtin(name)
     if entry is None or entry.npm_package is None:
         raise UsageError(
-            f"--adapter {value!r}: NAME@VERSION needs one of {', '.join(versioned_names())} as NAME, got {name!r}"
+            f"--adapter {show(value)}: NAME@VERSION needs one of {', '.join(versioned_names())} as NAME, got {show(name)}"
         )
     from .npm_versions import is_version
 
     if version != "latest" and not is_version(version):
-        raise UsageError(f"--adapter {value!r}: {version!r} is not a version (e.g. {name}@1.2.3, or {name}@latest)")
+        raise UsageError(
+            f"--adapter {show(value)}: {show(version)} is not a version (e.g. {name}@1.2.3, or {name}@latest)"
+        )
     return entry, version
 
 
@@ -167,7 +170,7 @@ def resolve(value: str) -> AdapterSpec:
     entry = builtin(name)
     if entry is not None and entry.name == "reference":
         if plus and variant not in mutant_names():
-            raise UsageError(f"--adapter {value}: unknown mutant {variant!r}; known: {', '.join(mutant_names())}")
+            raise UsageError(f"--adapter {value}: unknown mutant {show(variant)}; known: {', '.join(mutant_names())}")
         return _load(entry)(variant or None)
     if entry is not None and not plus:
         return _load(entry)()
@@ -180,7 +183,7 @@ def resolve(value: str) -> AdapterSpec:
         launched = _command(value, "ws-launch:")
         return AdapterSpec(value, lambda context: _launched(launched, context), default_lanes=EXTERNAL_LANES)
     raise UsageError(
-        f"--adapter {value!r}: expected one of {', '.join(names())}, NAME@VERSION, reference+<mutant>, "
+        f"--adapter {show(value)}: expected one of {', '.join(names())}, NAME@VERSION, reference+<mutant>, "
         "stdio:'CMD ARGS', ws-launch:'CMD ARGS' or ws://HOST:PORT/PATH"
     )
 
@@ -189,7 +192,7 @@ def _command(value: str, prefix: str) -> list[str]:
     try:
         argv = shlex.split(value[len(prefix) :].strip())
     except ValueError as error:
-        raise UsageError(f"--adapter {value!r}: cannot split the command: {error}") from None
+        raise UsageError(f"--adapter {show(value)}: cannot split the command: {error}") from None
     if not argv:
         raise UsageError(f"--adapter {prefix} needs a command, e.g. {prefix}'node adapter.js'")
     return argv

@@ -48,6 +48,7 @@ from typing import Any
 
 from .. import sandbox, tempdirs
 from ..errors import AdapterError, InfrastructureError
+from ..jsshow import show
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
@@ -276,7 +277,7 @@ class WorkerdTransport(WebSocketTransport):
         """One ``hello`` on a connection of its own (its adapter instance is discarded)."""
         reply = await self.exchange({"seq": 1, "op": "hello", "protocol": 1}, 5.0)
         if not isinstance(reply, dict) or reply.get("status") != "returned":
-            raise AdapterError(f"hello answered {reply!r}")
+            raise AdapterError(f"hello answered {show(reply)}")
 
     async def _wait_ready(self) -> None:
         process = self._process

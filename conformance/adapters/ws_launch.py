@@ -24,6 +24,7 @@ import subprocess
 from collections.abc import Mapping
 
 from ..errors import InfrastructureError
+from ..jsshow import show
 from ..protocol.transports import KILL_GRACE_S, STDERR_LINES, STDERR_TAIL, WebSocketTransport
 from .processes import parent_death_signal
 
@@ -58,7 +59,7 @@ class LaunchedWebSocketTransport(WebSocketTransport):
                 preexec_fn=parent_death_signal(),
             )
         except OSError as error:
-            raise InfrastructureError(f"cannot start adapter {shlex.join(self.argv)!r}: {error}") from None
+            raise InfrastructureError(f"cannot start adapter {show(shlex.join(self.argv))}: {error}") from None
         assert self._process.stdout is not None
         assert self._process.stderr is not None
         self._drains.append(asyncio.create_task(self._drain(self._process.stderr)))
@@ -75,18 +76,22 @@ class LaunchedWebSocketTransport(WebSocketTransport):
                 line = await stdout.readline()
         except TimeoutError:
             raise InfrastructureError(
-                f"{shlex.join(self.argv)!r} printed no ws:// URL within {self._startup_timeout:g} s" + self._note()
+                f"{show(shlex.join(self.argv))} printed no ws:// URL within {self._startup_timeout:g} s" + self._note()
             ) from None
         except ValueError:
-            raise InfrastructureError(f"{shlex.join(self.argv)!r} printed a first line too long for a URL") from None
+            raise InfrastructureError(
+                f"{show(shlex.join(self.argv))} printed a first line too long for a URL"
+            ) from None
         url = line.decode("utf-8", "replace").strip()
         if not line:
             await asyncio.sleep(0.1)  # let the stderr reader catch the last lines
-            raise InfrastructureError(f"{shlex.join(self.argv)!r} exited before printing its ws:// URL" + self._note())
+            raise InfrastructureError(
+                f"{show(shlex.join(self.argv))} exited before printing its ws:// URL" + self._note()
+            )
         if not url.startswith(("ws://", "wss://")):
             raise InfrastructureError(
-                f"{shlex.join(self.argv)!r} must print the ws:// URL it listens on as its first line, "
-                f"printed {url[:120]!r}"
+                f"{show(shlex.join(self.argv))} must print the ws:// URL it listens on as its first line, "
+                f"printed {show(url[:120])}"
             )
         return url
 

@@ -42,7 +42,7 @@ def test_every_factory_is_importable() -> None:
 def test_unknown_adapters_and_mutants_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="expected one of reference, workerd, node-socket"):
         registry.resolve("teleport")
-    with pytest.raises(UsageError, match="unknown mutant 'nope'"):
+    with pytest.raises(UsageError, match='unknown mutant "nope"'):
         registry.resolve("reference+nope")
     with pytest.raises(UsageError, match="expected one of"):
         registry.resolve("workerd+x")
@@ -89,10 +89,10 @@ def test_name_at_version_is_parsed_in_one_place() -> None:
     assert registry.parse_versioned("ws://127.0.0.1:1/a@b") is None
     assert registry.parse_versioned("ws-launch:python x@1") is None
     with pytest.raises(
-        UsageError, match="NAME@VERSION needs one of workerd, node-socket, miniflare as NAME, got 'reference'"
+        UsageError, match='NAME@VERSION needs one of workerd, node-socket, miniflare as NAME, got "reference"'
     ):
         registry.parse_versioned("reference@0.1.0")
-    with pytest.raises(UsageError, match=r"'1\.2' is not a version"):
+    with pytest.raises(UsageError, match=r'"1\.2" is not a version'):
         registry.parse_versioned("workerd@1.2")
 
 

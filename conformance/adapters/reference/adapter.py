@@ -35,6 +35,7 @@ from conformance._version import __version__
 from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 from conformance.protocol import PROTOCOL_VERSION
 
+from ...jsshow import show
 from . import errors
 from .arguments import parse_connect_arguments
 from .collect import Collector, read_bytes
@@ -97,7 +98,7 @@ class ReferenceAdapter:
 
     def __init__(self, mutant: str | None = None, ca_pem: str | None = None) -> None:
         if mutant is not None and mutant not in MUTANTS:
-            raise ValueError(f"unknown mutant {mutant!r}; known: {', '.join(sorted(MUTANTS))}")
+            raise ValueError(f"unknown mutant {show(mutant)}; known: {', '.join(sorted(MUTANTS))}")
         self.mutant = mutant
         self.quirks = quirks_for(mutant)
         self._tls = TlsConfig(ca_pem, self.quirks) if ca_pem else None
@@ -144,10 +145,10 @@ class ReferenceAdapter:
             op = message.get("op")
             handler = self._ops.get(op) if isinstance(op, str) else None
             if handler is None:
-                raise ProtocolError(f"unknown op {op!r}")
+                raise ProtocolError(f"unknown op {show(op)}")
             scope = message.get("request")
             if scope is not None and (not isinstance(scope, str) or op in _SESSION_OPS):
-                raise ProtocolError(f"{op} cannot carry request {scope!r}")
+                raise ProtocolError(f"{op} cannot carry request {show(scope)}")
             if scope == GLOBAL_SCOPE:
                 body = await self._in_global_scope(message)
             else:
@@ -165,7 +166,7 @@ class ReferenceAdapter:
 
     async def _hello(self, message: dict[str, Any]) -> Response:
         if message.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
-            raise ProtocolError(f"protocol {message.get('protocol')!r} is not supported; this is 1")
+            raise ProtocolError(f"protocol {show(message.get('protocol'))} is not supported; this is 1")
         capabilities = ["unhandled-rejections", "request-scope", "global-scope", "outbound-worker"]
         if self._tls is not None:
             capabilities[:0] = ["tls", "starttls"]
@@ -183,7 +184,7 @@ class ReferenceAdapter:
     async def _begin(self, message: dict[str, Any]) -> Response:
         environment = message.get("environment")
         if environment not in (None, OUTBOUND_WORKER):
-            return {"status": "unsupported", "reason": f"the reference has no environment {environment!r}"}
+            return {"status": "unsupported", "reason": f"the reference has no environment {show(environment)}"}
         await self._session.discard()  # a session left open by a broken case ends here
         self._session = Session(self.quirks, outbound_worker=environment == OUTBOUND_WORKER)
         return {"status": "returned"}
@@ -246,11 +247,11 @@ class ReferenceAdapter:
             elif name == "closed":
                 promise, encoder = socket.closed, _encode_undefined
             else:
-                raise ProtocolError(f"a socket has no promise {name!r} (opened or closed)")
+                raise ProtocolError(f"a socket has no promise {show(name)} (opened or closed)")
         else:
             parked = self._session.parked(name)
             if parked is None:
-                raise ProtocolError(f"unknown promise handle {name!r}")
+                raise ProtocolError(f"unknown promise handle {show(name)}")
             promise, encoder = parked
         return await self._session.outcome(promise, encoder, _timeout_ms(message))
 
@@ -269,7 +270,7 @@ class ReferenceAdapter:
             return {"status": "returned", "typeof": "object"}
         if prop not in values:
             # A name outside the protocol's list; a listed property is never missing here.
-            return {"status": "unsupported", "reason": f"the protocol has no property {prop!r} to read"}
+            return {"status": "unsupported", "reason": f"the protocol has no property {show(prop)} to read"}
         value = values[prop]
         return {"status": "returned", "value": encode(value), "typeof": typeof(value)}
 
@@ -474,7 +475,7 @@ class ReferenceAdapter:
         handle = _required(message, "socket", str)
         entry = self._session.sockets.get(handle)
         if entry is None:
-            raise ProtocolError(f"unknown socket handle {handle!r}")
+            raise ProtocolError(f"unknown socket handle {show(handle)}")
         return entry
 
     @staticmethod

@@ -45,6 +45,7 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
+from ...jsshow import show
 from . import policy
 from .mutants import FAITHFUL, Quirks
 from .tls import TlsError, TlsSession
@@ -172,7 +173,7 @@ async def open_connection(address: str, events: ConnectionEvents, quirks: Quirks
     """Connect to ``address`` (as validated by ``connect()``) over TCP; raises ``ConnectError``."""
     target = split_network_address(address)
     if target is None:
-        raise ConnectError(f"{address!r}: not a network address")
+        raise ConnectError(f"{show(address)}: not a network address")
     if quirks.leading_zero_port_octal:
         target = NetworkAddress(target.host, _octal_port(address, target.port))
     loop = asyncio.get_running_loop()

@@ -32,6 +32,7 @@ import re
 import ssl
 from typing import Any
 
+from ...jsshow import show
 from .mutants import Quirks
 
 #: Plaintext taken from the session per read call.
@@ -115,7 +116,7 @@ class TlsSession:
         except (ValueError, UnicodeError) as error:
             # An empty name, or one IDNA cannot encode: kj fails such a name too.
             self._obj = None
-            self._setup_error = f"cannot use {server_hostname!r} as the server name: {error}"
+            self._setup_error = f"cannot use {show(server_hostname)} as the server name: {error}"
         self.established = False
         """The handshake completed (and the certificate was accepted)."""
         self.ended = False
@@ -154,7 +155,7 @@ class TlsSession:
         except ssl.SSLError as error:  # certificate, protocol, a FIN mid-handshake (SSLEOFError)
             raise TlsError(describe(error)) from None
         if self._check_name is not None and not _certificate_names(self._obj.getpeercert(), self._check_name):
-            raise TlsError(f"the certificate is not valid for {self._check_name!r}")
+            raise TlsError(f"the certificate is not valid for {show(self._check_name)}")
         self.established = True
         return True
 
