@@ -21,7 +21,8 @@ const esbuild = require("esbuild");
 
 const builtins = new Set(builtinModules.filter((name) => !name.startsWith("_")));
 const bare = (path) => path.replace(/^node:/, "");
-const isBuiltin = (path) => builtins.has(bare(path)) || builtins.has(bare(path).split("/")[0]);
+// Exact names only: "process/" (trailing slash) means the npm package of that name, not the built-in.
+const isBuiltin = (path) => builtins.has(bare(path));
 
 const runtimePlugin = {
   name: "connect-conformance-runtime",

@@ -121,6 +121,18 @@ export function describeError(error, depth = 0) {
   return out;
 }
 
+/** `error`, with `cause` attached when it has none (a driver's "connection closed" and the event that closed it). */
+export function withCause(error, cause) {
+  if (cause && cause !== error && error && typeof error === "object" && error.cause === undefined) {
+    try {
+      error.cause = cause;
+    } catch {
+      // a frozen error keeps its own story
+    }
+  }
+  return error;
+}
+
 /** Runs `step`; its rejection becomes data (`{error}`), for a scenario that goes on after an expected failure. */
 export async function attempt(step) {
   try {

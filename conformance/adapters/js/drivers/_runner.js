@@ -6,7 +6,8 @@ export const DEFAULT_TIMEOUT_MS = 30000;
 /**
  * Runs scenario `name` of `module` with `input` ({server, options}); never rejects.
  * Resolves with {status: "resolved", value, elapsed_ms} or {status: "rejected", error, elapsed_ms},
- * {status: "timeout", elapsed_ms} after options.timeout_ms, or {status: "unknown", reason, scenarios}.
+ * {status: "timeout", reason, elapsed_ms} after options.timeout_ms, {status: "invalid", reason, elapsed_ms}
+ * when the value is not plain JSON, or {status: "unknown", reason, scenarios}.
  */
 export async function runScenario(module, name, input) {
   const scenarios = Object.keys(module).filter((key) => typeof module[key] === "function").sort();
@@ -21,13 +22,21 @@ export async function runScenario(module, name, input) {
     Promise.resolve()
       .then(() => module[name]({ server: (input && input.server) || {}, options }))
       .then(
-        (value) => ({ status: "resolved", value: value === undefined ? null : value }),
+        (value) => plainJson(value === undefined ? null : value),
         (error) => ({ status: "rejected", error: describeError(error) }),
       ),
     timeout,
     () => ({ status: "timeout", reason: `the scenario did not settle within ${timeout} ms` }),
   );
   return { ...outcome, elapsed_ms: elapsed() };
+}
+
+function plainJson(value) {
+  try {
+    return { status: "resolved", value: JSON.parse(JSON.stringify(value)) };
+  } catch (error) {
+    return { status: "invalid", reason: `the scenario resolved with a value JSON cannot hold: ${error}` };
+  }
 }
 
 export function scenarioNames(module) {

@@ -45,7 +45,8 @@ export async function socketsReport(ms = 2000) {
   const sockets = [];
   for (const entry of made) {
     const settled = await settlesWithin(entry.closed, ms);
-    sockets.push({ how: entry.how, closed: settled.settled ? (await entry.closed).outcome : "pending" });
+    const outcome = settled.settled ? await entry.closed : { outcome: "pending" };
+    sockets.push(outcome.error ? { how: entry.how, closed: outcome.outcome, error: outcome.error } : { how: entry.how, closed: outcome.outcome });
   }
   return sockets;
 }
