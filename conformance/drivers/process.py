@@ -72,17 +72,25 @@ class Account:
         return self.uid == 0
 
 
-def _mapped(uid: int) -> bool:
-    """Whether ``uid`` exists in this user namespace (``/proc/self/uid_map``)."""
-    try:
-        lines = Path("/proc/self/uid_map").read_text().splitlines()
-    except OSError:
-        return True
-    for line in lines:
+def uid_in_map(uid_map: str, uid: int) -> bool:
+    """Whether ``uid`` is inside one of the ranges of a ``/proc/<pid>/uid_map`` (or ``gid_map``) text."""
+    for line in uid_map.splitlines():
         fields = line.split()
-        if len(fields) == 3 and int(fields[0]) <= uid < int(fields[0]) + int(fields[2]):
-            return True
+        if len(fields) == 3 and all(field.isdigit() for field in fields):
+            inside, _, count = (int(field) for field in fields)
+            if inside <= uid < inside + count:
+                return True
     return False
+
+
+def _mapped(uid: int, gid: int) -> bool:
+    """Whether ``uid`` and ``gid`` exist in this user namespace."""
+    try:
+        uids = Path("/proc/self/uid_map").read_text()
+        gids = Path("/proc/self/gid_map").read_text()
+    except OSError:
+        return True  # no /proc: no user namespaces to worry about
+    return uid_in_map(uids, uid) and uid_in_map(gids, gid)
 
 
 def account_for(preferred: Sequence[str]) -> Account:
@@ -96,7 +104,7 @@ def account_for(preferred: Sequence[str]) -> Account:
             entry = pwd.getpwnam(name)
         except KeyError:
             continue
-        if entry.pw_uid != 0 and _mapped(entry.pw_uid) and _mapped(entry.pw_gid):
+        if entry.pw_uid != 0 and _mapped(entry.pw_uid, entry.pw_gid):
             return Account(name, entry.pw_uid, entry.pw_gid, switch=True)
     return Account("root", 0, os.getegid(), switch=False)
 
@@ -204,7 +212,7 @@ class ServerProcess:
         self.stop_signal = stop_signal
         account = folder.account
         with open(self.log, "ab") as log:
-            self._popen = subprocess.Popen(
+            self._popen: subprocess.Popen[bytes] = subprocess.Popen(
                 self.argv,
                 cwd=folder.path,
                 env=dict(env) if env is not None else _plain_environment(account),
@@ -213,11 +221,9 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 preexec_fn=parent_death_signal(),
-                **(
-                    {"user": account.uid, "group": account.gid, "extra_groups": []}
-                    if account.switch
-                    else {}  # type: ignore[dict-item]
-                ),
+                user=account.uid if account.switch else None,
+                group=account.gid if account.switch else None,
+                extra_groups=[] if account.switch else None,
             )
         self.pid = self._popen.pid
         """Also the process group's id (the server leads a session of its own)."""

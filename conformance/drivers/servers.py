@@ -19,6 +19,17 @@ is then swept by the next run). A run inside the network sandbox starts them ins
 
 A kind that cannot run here raises ``ProgramMissing`` (its message names the install command)
 or ``ServerFailed``; the pool remembers either, so a kind is tried once per run.
+
+| kind | program (Debian package) | TLS | account when the harness is root | ready when |
+|---|---|---|---|---|
+| ``postgres`` | ``postgres`` + ``initdb`` (``postgresql``) | SSLRequest on ``port`` | ``postgres`` | ``postmaster.pid`` says ready and an SSLRequest is accepted |
+| ``redis`` | ``redis-server`` (``redis-server``) | ``tls_port`` | ``redis`` | PING is answered (``-NOAUTH``) |
+| ``mariadb`` | ``mariadbd`` + ``mariadb-install-db`` (``mariadb-server``) | in the handshake on ``port`` | ``mysql`` | the greeting (protocol 10) arrives |
+| ``smtp`` | ``aiosmtpd`` (PyPI, extra ``drivers``) | STARTTLS on ``port`` | the harness's own | the ``220`` greeting arrives |
+| ``mosquitto`` | ``mosquitto`` + ``mosquitto_passwd`` (``mosquitto``) | ``tls_port`` | ``mosquitto`` | both ports accept |
+
+Starting one takes (measured on 2 cores): PostgreSQL 0.7-1.0 s (``initdb`` most of it),
+MariaDB 1.0-1.3 s (``mariadb-install-db`` most of it), SMTP 0.15 s, Redis and Mosquitto 0.05 s.
 """
 
 from __future__ import annotations
@@ -128,9 +139,11 @@ class Kind(Protocol):
 
 
 def kinds() -> dict[str, Kind]:
-    from .kinds import KINDS
+    """Every kind, by name: the registry."""
+    from .message_servers import Mosquitto, Redis, Smtp
+    from .sql_servers import MariaDB, Postgres
 
-    return dict(KINDS)
+    return {kind.name: kind for kind in (Postgres(), Redis(), MariaDB(), Smtp(), Mosquitto())}
 
 
 def start(kind: str, certs: RunCertificates, certificate: str = "good") -> RunningServer:

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 EVENTS_FILE = "smtp-events.jsonl"
 
@@ -76,17 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--password-file", required=True)
     parser.add_argument("--events", required=True)
     options = parser.parse_args(argv)
-    asyncio.run(_serve(options))
-    return 0
-
-
-async def _serve(options: argparse.Namespace) -> None:
-    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
     password = Path(options.password_file).read_text(encoding="utf-8").strip().encode()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(options.cert, options.key)
-    events = open(options.events, "a", encoding="utf-8")  # noqa: SIM115 -- open for the server's life
+    with open(options.events, "a", encoding="utf-8") as events:
+        asyncio.run(_serve(options, password, context, events))
+    return 0
+
+
+async def _serve(options: argparse.Namespace, password: bytes, context: ssl.SSLContext, events: TextIO) -> None:
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
     counter = iter(range(1, 1 << 62))
 
     def record(event: dict[str, Any]) -> None:
@@ -165,7 +165,6 @@ async def _serve(options: argparse.Namespace) -> None:
         await stopped.wait()
     finally:
         server.close()
-        events.close()
 
 
 def _login(session: Any) -> str | None:

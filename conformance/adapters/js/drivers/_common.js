@@ -107,7 +107,8 @@ const ERROR_FIELDS = ["code", "errno", "sqlState", "severity", "constraint", "re
 /** An error as JSON: name, message, the driver's own fields (code, errno, sqlState, ...), its cause. */
 export function describeError(error, depth = 0) {
   if (error === null || (typeof error !== "object" && typeof error !== "function")) {
-    return { name: null, message: String(error) };
+    // Not an Error: the value as JavaScript writes it (`undefined`, `null`, `"text"`, `42`).
+    return { name: null, message: null, value: typeof error === "string" ? JSON.stringify(error) : String(error) };
   }
   const out = { name: String(error.name ?? error.constructor?.name ?? "Error"), message: String(error.message ?? "") };
   for (const field of ERROR_FIELDS) {

@@ -1,7 +1,10 @@
 // A small SMTP client on connect() (RFC 5321, STARTTLS RFC 3207, AUTH PLAIN RFC 4954): what a
 // Worker that sends mail does by hand. It keeps every reply, so a scenario reports what it saw.
 import { connect } from "cloudflare:sockets";
-import { fromUtf8, utf8 } from "./_common.js";
+import { fromUtf8, utf8, within } from "./_common.js";
+
+/** How long `quit()` waits for the server's end of the stream. */
+export const EOF_WAIT_MS = 2000;
 
 export class SmtpError extends Error {
   constructor(command, reply) {
@@ -89,13 +92,19 @@ export class SmtpClient {
     return this.reply();
   }
 
-  /** QUIT, then the stream read to its end (until then `closed` does not settle on every runtime). */
+  /**
+   * QUIT, then the stream read to its end (until then `closed` does not settle on every runtime),
+   * then close(). `eof`: whether the end came within EOF_WAIT_MS after the server closed.
+   */
   async quit() {
     const reply = await this.command("QUIT");
-    for (;;) {
-      const { done } = await this.reader.read();
-      if (done) break;
-    }
+    const drained = (async () => {
+      for (;;) {
+        const { done } = await this.reader.read();
+        if (done) return true;
+      }
+    })();
+    reply.eof = await within(drained, EOF_WAIT_MS, () => false);
     await this.socket.close();
     return reply;
   }

@@ -20,7 +20,14 @@ export async function connect({ server, options }) {
   const after = await client.ehlo();
   const auth = await client.authPlain(server.user, server.password);
   const quit = await client.quit();
-  return { greeting: client.greeting.code, before_tls: before, after_tls: after, auth: auth.code, quit: quit.code };
+  return {
+    greeting: client.greeting.code,
+    before_tls: before,
+    after_tls: after,
+    auth: auth.code,
+    quit: quit.code,
+    eof_after_quit: quit.eof,
+  };
 }
 
 /** What the server answers without TLS: AUTH and MAIL must be refused. */
@@ -41,8 +48,8 @@ async function deliver(server, options, content) {
   await client.authPlain(server.user, server.password);
   const to = mailbox(options);
   const receipt = parseReceipt(await client.sendMail(to, to, content));
-  await client.quit();
-  return { receipt, sent: await digestOf(content) };
+  const quit = await client.quit();
+  return { receipt, sent: await digestOf(content), eof_after_quit: quit.eof };
 }
 
 function message(body) {
@@ -78,6 +85,11 @@ export async function large({ server, options }) {
 /** QUIT after a delivery: does each socket's `closed` settle? */
 export async function shutdown({ server, options }) {
   resetSockets();
-  const quit = await attempt(() => deliver(server, options, message("shutdown")));
-  return { ended: !quit.error, error: quit.error ?? null, sockets: await socketsReport(options.closed_wait_ms) };
+  const sent = await attempt(() => deliver(server, options, message("shutdown")));
+  return {
+    ended: !sent.error,
+    error: sent.error ?? null,
+    eof_after_quit: sent.value?.eof_after_quit ?? null,
+    sockets: await socketsReport(options.closed_wait_ms),
+  };
 }
