@@ -95,13 +95,17 @@ class Redis(BaseKind):
 # -- SMTP ---------------------------------------------------------------------------------------------------
 
 
+def aiosmtpd_installed() -> bool:
+    return importlib.util.find_spec("aiosmtpd") is not None
+
+
 class Smtp(BaseKind):
     name = "smtp"
     label = "the SMTP server aiosmtpd"
     install = "pip install 'connect-conformance[drivers]'"
 
     def paths(self) -> dict[str, str]:
-        if importlib.util.find_spec("aiosmtpd") is None:
+        if not aiosmtpd_installed():
             raise ProgramMissing(self.label, self.install)
         return {"python": sys.executable}
 

@@ -2,6 +2,7 @@
 // Worker that sends mail does by hand. It keeps every reply, so a scenario reports what it saw.
 import { connect } from "cloudflare:sockets";
 import { fromUtf8, utf8, within } from "./_common.js";
+import { dotStuff } from "./_smtp_wire.js";
 
 /** How long `quit()` waits for the server's end of the stream. */
 export const EOF_WAIT_MS = 2000;
@@ -108,24 +109,4 @@ export class SmtpClient {
     await this.socket.close();
     return reply;
   }
-}
-
-/** A line that starts with "." gets one more (RFC 5321, 4.5.2). */
-export function dotStuff(content) {
-  const out = [];
-  let lineStart = true;
-  for (const byte of content) {
-    if (lineStart && byte === 46) out.push(46);
-    out.push(byte);
-    lineStart = byte === 10;
-  }
-  return Uint8Array.from(out);
-}
-
-/** The server's proof in its reply to DATA: `250 OK tls=TLSv1.3 bytes=N sha256=HEX`. */
-export function parseReceipt(reply) {
-  const text = reply.lines.join(" ");
-  const field = (name) => new RegExp(`${name}=(\\S+)`).exec(text)?.[1] ?? null;
-  const bytes = field("bytes");
-  return { code: reply.code, tls: field("tls"), bytes: bytes === null ? null : Number(bytes), sha256: field("sha256") };
 }

@@ -1,7 +1,8 @@
 // SMTP with STARTTLS over connect(), by hand (_smtp.js): there is no SMTP driver for Workers.
 // The server's reply to DATA carries its own proof (TLS version, byte count, SHA-256).
 import { MiB, SAMPLE_TEXT, attempt, digestOf, uniqueName, utf8 } from "./_common.js";
-import { SmtpClient, parseReceipt } from "./_smtp.js";
+import { SmtpClient } from "./_smtp.js";
+import { parseReceipt } from "./_smtp_wire.js";
 import { resetSockets, socketsReport } from "./_sockets.js";
 
 function tlsOptions(options) {
