@@ -26,6 +26,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import weakref
@@ -117,6 +118,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
+def closed_ancestor(path: Path, account: Account) -> Path | None:
+    """The first folder above ``path`` that ``account`` may not enter (no search permission), or ``None``."""
+    for folder in reversed(path.parents):
+        try:
+            status = folder.stat()
+        except OSError:
+            return folder
+        if status.st_uid == account.uid:
+            bit = stat.S_IXUSR
+        elif status.st_gid == account.gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not status.st_mode & bit:
+            return folder
+    return None
+
+
 class ServerFolder:
     """The private folder of one server: owned by the harness, entered by the server's account."""
 
@@ -125,6 +144,13 @@ class ServerFolder:
         self.path = tempdirs.make_private(prefix)
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
         if account.switch:
+            closed = closed_ancestor(self.path, account)
+            if closed is not None:
+                self.remove()
+                raise ServerFailed(
+                    f"the server's user {account.name} cannot enter {closed} (mode {closed.stat().st_mode & 0o777:04o}),"
+                    f" which holds its folder: set TMPDIR to a folder every user may enter, such as /tmp"
+                )
             os.chown(self.path, -1, account.gid)
             os.chmod(self.path, 0o750)
 

@@ -103,7 +103,8 @@ def test_unique_names_are_safe_in_sql_keys_and_topics(out: dict[str, Any]) -> No
     given, random = out["unique"]
     assert given.startswith("cc_lane_3_case_x_y_")
     for name in (given, random):
-        assert all(c.isalnum() or c == "_" for c in name) and name == name.lower()
+        assert all(c.isalnum() or c == "_" for c in name)
+        assert name == name.lower()
     assert out["settles"] == [
         {"settled": True, "outcome": "fulfilled"},
         {"settled": True, "outcome": "rejected", "error": {"name": "Error", "message": "no"}},
