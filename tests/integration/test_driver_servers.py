@@ -143,8 +143,8 @@ def test_the_smtp_server_requires_starttls_and_records_each_session(certs: RunCe
             plain.ehlo()
             assert plain.has_extn("starttls")
             assert not plain.has_extn("auth")
-            code, _ = plain.docmd("MAIL FROM:<a@example.test>")
-            assert code == 530  # STARTTLS first
+            code, text = plain.docmd("MAIL FROM:<a@example.test>")
+            assert (code, text) == (530, b"Must issue a STARTTLS command first")
         content = b"Subject: hello\r\n\r\nbody \xf0\x9f\x98\x80\r\n.starts with a dot\r\n"
         with smtplib.SMTP("127.0.0.1", info.port, timeout=probe.TIMEOUT_S) as client:
             client.starttls(context=probe.tls_context(str(certs.ca_file)))

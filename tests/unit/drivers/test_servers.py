@@ -157,6 +157,7 @@ def test_the_scenario_readme_documents_every_field_a_scenario_gets() -> None:
         ("         0          0 4294967295\n", 101, True),
         ("         0       1000          1\n", 0, True),
         ("         0       1000          1\n", 101, False),
+        ("         0       1000          1\n", 1, False),
         ("         0       1000          1\n       100     100000      65536\n", 101, True),
         ("", 0, False),
     ],
