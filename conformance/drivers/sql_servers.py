@@ -211,7 +211,7 @@ class MariaDB(BaseKind):
                 [
                     "[mysqld]",
                     f"datadir={data / 'db'}",
-                    f"socket={run / 'mysqld.sock'}",
+                    f"socket=@{folder.path.name}",  # abstract (Linux): no path, so no path-length limit
                     f"pid-file={run / 'mysqld.pid'}",
                     f"tmpdir={run}",
                     f"port={port}",

@@ -244,8 +244,7 @@ def processes_in(folder: Path) -> list[str]:
 
 @pytest.fixture
 def short_tmp() -> Iterator[Path]:
-    """A TMPDIR of the test's own (short: it holds a MariaDB socket path; 0755: the servers' users
-    enter it), removed after."""
+    """A TMPDIR of the test's own (0755: the servers' users enter it), removed after."""
     folder = Path(tempfile.mkdtemp(prefix="ccd-"))
     folder.chmod(0o755)
     try:
