@@ -159,7 +159,7 @@ def test_unknown_names_fail_at_once_and_no_query_is_sent(tmp_path: Path) -> None
     for name in (*Description().unresolvable, "example.com", "localhost.localdomain"):
         answer, took = lookups[name]
         assert answer == "EAI_NONAME", name
-        assert took < 0.5, (name, took)
+        assert took < 2, (name, took)  # under 1 ms here; a resolver's timeout is 5 s
     assert lookups["cloudflare.sandbox.test"][0] == ["104.16.0.1"]
     assert seen["queries"] == 0
     assert seen["control"] == 1
