@@ -33,7 +33,7 @@ from conformance_peer import ListenerSpec
 from conformance import docker_support
 from conformance.certificates import RunCertificates
 from conformance.docker_peer import docker_peer
-from tests.helpers import REPO, require_program
+from tests.helpers import REPO, require_npm_packages, require_program
 from tests.integration.cli import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -118,6 +118,7 @@ def test_the_docker_peer_gives_the_outcomes_of_the_in_process_peer(peer_image: s
 def test_workerd_with_the_docker_peer_passes_its_gate(
     peer_image: str, engine: docker.DockerClient, tmp_path: Path
 ) -> None:
+    require_npm_packages("workerd")  # an install must not eat the run's timeout
     done = run_cli(
         "run",
         "--adapter",

@@ -16,14 +16,17 @@ from typing import Any
 
 import pytest
 
-from conformance.sandbox import availability, command, problems
+from conformance.sandbox import command, problems
 from conformance.sandbox.create import outer_description
 from conformance.sandbox.description import Description
-from tests.helpers import REPO
+from tests.helpers import REPO, require_sandbox
 from tests.integration.cli import run_cli
 
-AVAILABLE = availability()
-pytestmark = pytest.mark.skipif(not AVAILABLE.ok, reason=f"no sandbox on this machine: {AVAILABLE.reason}")
+
+@pytest.fixture(autouse=True)
+def _sandbox() -> None:
+    require_sandbox()
+
 
 #: Prepended to every inner script: stop unless we are in a sandbox that passed its check.
 PRELUDE = """\
