@@ -32,6 +32,12 @@ TIME_LIMIT_S = 60
 MEMORY_LIMIT_MB = 300
 
 
+@pytest.fixture(autouse=True)
+def node() -> str:
+    """Every test ends by parsing the report with Node's JSON.parse: without Node, it skips before its run."""
+    return require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
+
+
 def node_parses(path: Path) -> None:
     node = require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
     script = "JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8')); console.log('parsed')"

@@ -10,7 +10,7 @@ import pytest
 from conformance import expectations
 from conformance.outcomes import CaseResult, Outcome
 from conformance.sandbox import availability
-from tests.helpers import REPO, require_npm_packages
+from tests.helpers import REPO, require_npm_packages, require_program
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize(("adapter", "workers"), [("workerd", "2"), ("node-socket", "4"), ("miniflare", "2")])
 def test_full_suite_passes_the_gate_only_with_its_expectations(tmp_path: Path, adapter: str, workers: str) -> None:
+    if adapter == "node-socket":  # the package runs on the machine's Node.js (Miniflare brings its own)
+        require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
     require_npm_packages(adapter)  # an install must not eat the run's timeout
     known = REPO / "expectations" / f"{adapter}.yaml"
     done = run_cli(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conformance.report import timeline
-from tests.helpers import REPO, missing, require_library, require_release
+from tests.helpers import REPO, missing, require_library, require_program, require_release
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -36,6 +36,7 @@ STARTTLS = "starttls.untrusted-cert-rejects-new-opened[localhost]"
 RESET = "errors.peer-reset-rejects-pending-read"
 STEADY = "streams.echo-round-trip"
 SELECTION = f"{STARTTLS} or {RESET} or {STEADY}"
+NPM = "Node.js 20 and npm: https://nodejs.org or apt-get install -y nodejs npm"
 
 
 def test_ci_installs_every_release_these_tests_run() -> None:
@@ -50,6 +51,7 @@ def test_ci_installs_every_release_these_tests_run() -> None:
 def test_a_published_version_installs_from_a_clean_cache_then_runs_offline(tmp_path: Path) -> None:
     # Installed once already, so npm takes the package from its own cache (~/.npm) for this empty one.
     require_release("workerd", OLDER)
+    require_program(("npm",), NPM)
     cache = tmp_path / "cache"
     env = {"CONNECT_CONFORMANCE_CACHE": str(cache)}
     done = run_cli(
@@ -94,6 +96,7 @@ def test_the_first_release_with_connect_runs_with_a_config_it_accepts(tmp_path: 
 
 
 def test_a_release_before_connect_is_refused_before_any_download(tmp_path: Path) -> None:
+    require_program(("npm",), NPM)  # it lists the published versions (npm view)
     cache = tmp_path / "cache"
     done = run_cli(
         "run",
