@@ -8,7 +8,10 @@
 - one protocol round trip (a write and its echo through the reference
   adapter, JSON and schema checks included) versus the same round trip on raw
   asyncio streams;
-- 64 MiB echo throughput through the reference versus raw asyncio loopback.
+- 64 MiB echo throughput through the reference versus raw asyncio loopback;
+- ``validate`` (whole process) of a spec file just under the size limit, and of
+  hostile files (an alias bomb, a 5000-digit integer), which the tests bound only
+  in CPU time, ten times over (tests/README.md).
 
 and for the real runtimes (skip with --skip-runtimes):
 
@@ -19,7 +22,8 @@ and for the real runtimes (skip with --skip-runtimes):
 Goals: the reference suite with ``-n auto`` under 4 s and workerd under 6 s
 (whole process); the plugin's import under 50 ms more than bare pytest's;
 mutants under 60 s; round-trip overhead under 3x raw; bulk throughput at least
-half of raw.
+half of raw; ``validate`` of a file just under the size limit under 5 s, of a
+hostile file under 1 s.
 
 Usage: python benchmarks/run.py [--round-trips N] [--megabytes M] [--skip-suite] [--skip-runtimes]
 """
@@ -38,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conformance import loader
+from conformance import loader, yamlsource
 from conformance.adapters import npm_cache, registry
 from conformance.adapters.reference import ReferenceAdapter
 from conformance.certificates import RunCertificates
@@ -153,6 +157,59 @@ def whole_run(*args: str) -> tuple[float, int]:
             check=False,
         )
         return time.perf_counter() - started, done.returncode
+
+
+CASE = """\
+- id: lifecycle.{name}
+  title: A case
+  level: must
+  source: [B16]
+  peer: none
+  steps:
+    - sleep: {sleep}
+"""
+
+
+def validate_files(folder: Path) -> dict[str, Path]:
+    """The files ``validate`` is timed on: the largest valid one allowed, and two hostile ones."""
+    area = folder / "spec" / "lifecycle"
+    area.mkdir(parents=True)
+    text, count = "", 0
+    while len(text) < yamlsource.MAX_FILE_BYTES - 200:
+        text += CASE.format(name=f"c{count}", sleep="10ms")
+        count += 1
+    bomb = ["- &b0 [x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"- &b{n} [" + ", ".join([f"*b{n - 1}"] * 9) + "]" for n in range(1, 9)]
+    files = {
+        f"a valid file of {len(text) // 1024} KiB ({count} cases)": text,
+        "an alias bomb (9^9 nodes)": "\n".join(bomb) + "\n",
+        "a 5000-digit integer": CASE.format(name="big", sleep="9" * 5000),
+    }
+    paths = {}
+    for number, (label, content) in enumerate(files.items()):
+        paths[label] = area / f"file{number}.yaml"
+        paths[label].write_text(content, encoding="utf-8")
+    return paths
+
+
+def validate_figures() -> None:
+    print("validate, whole process, start to exit (median of 3):")
+    with tempfile.TemporaryDirectory() as folder:
+        for label, path in validate_files(Path(folder)).items():
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                done = subprocess.run(
+                    [sys.executable, "-m", "conformance", "validate", str(path)],
+                    cwd=REPO,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=300,
+                    check=False,
+                )
+                times.append(time.perf_counter() - started)
+            print(f"  {label}: {statistics.median(times):6.2f} s  (exit {done.returncode})")
+    print("  goal: the valid file under 5 s, each hostile file under 1 s")
 
 
 def import_times(rounds: int) -> tuple[float, float]:
@@ -286,6 +343,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_suite:
         process_figures(runtimes=not args.skip_runtimes)
+    validate_figures()
     figures = asyncio.run(adapter_figures(args.round_trips, args.megabytes * 1024 * 1024))
     ratio_rt = figures["ref_rt"] / figures["raw_rt"]
     print(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import shutil
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -21,6 +23,15 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def missing(reason: str) -> NoReturn:
+    """Something this test needs is not on this machine: a skip saying how to get it, or a failure under
+    ``CI=true``, where every test must run."""
+    reason = f"{reason}; CI=true makes this test required"
+    if in_ci():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
 def require_program(names: tuple[str, ...], install: str) -> str:
     """The path of the first of ``names`` on PATH. Missing: a failure in CI, elsewhere a skip whose
     reason says how to install it (so the README's test command passes on a fresh machine)."""
@@ -28,10 +39,46 @@ def require_program(names: tuple[str, ...], install: str) -> str:
         path = shutil.which(name)
         if path:
             return path
-    reason = f"{names[0]} is not installed ({install}); CI=true makes this test required"
-    if in_ci():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    missing(f"{names[0]} is not installed ({install})")
+
+
+def require_library(soname: str, install: str) -> None:
+    """A shared library the dynamic loader finds by ``soname`` (``libc++.so.1``), as
+    ``require_program`` for a program: an old runtime release links one the machine may lack."""
+    name = soname.removeprefix("lib").partition(".so")[0]
+    if ctypes.util.find_library(name) != soname:
+        missing(f"{soname} is not installed ({install})")
+
+
+def require_npm_packages(adapter: str) -> Path:
+    """The ``node_modules`` folder of a JS adapter's pinned packages (``js/packages/<adapter>/``), installed
+    now on first use, before any run or trace starts (the pinned workerd is about 160 MB, Miniflare with
+    its Node 22 about 360 MB). No npm or no registry: a skip with the reason, a failure under ``CI=true``."""
+    from conformance.adapters import npm_cache
+    from conformance.errors import InfrastructureError
+
+    try:
+        return npm_cache.ensure(adapter, quiet=True)
+    except InfrastructureError as error:
+        missing(f"the npm packages of the {adapter} adapter cannot be installed here: {error}")
+
+
+def require_release(adapter: str, *versions: str) -> None:
+    """Published releases of a runtime (``require_release("workerd", "1.20230512.0")``) already in the cache.
+
+    A test never downloads a release itself (one is 65 to 160 MB): without one it skips naming the
+    install command, and under ``CI=true`` (``.ci/run`` installs every release the tests name) it fails."""
+    from conformance.adapters import npm_cache, registry
+
+    entry = registry.builtin(adapter)
+    package = entry.npm_package if entry else None
+    assert package is not None, f"{adapter} has no published releases"
+    absent = [f"{adapter}@{v}" for v in versions if not npm_cache.is_installed(npm_cache.version_dir(package, v))]
+    if absent:
+        missing(
+            f"{', '.join(absent)} {'is' if len(absent) == 1 else 'are'} not installed in {npm_cache.cache_root()}"
+            f" (connect-conformance install {' '.join(absent)})"
+        )
 
 
 def require_sandbox() -> None:
@@ -39,12 +86,8 @@ def require_sandbox() -> None:
     from conformance.sandbox import availability
 
     available = availability()
-    if available.ok:
-        return
-    reason = f"no network sandbox on this machine ({available.reason}); CI=true makes this test required"
-    if in_ci():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
+    if not available.ok:
+        missing(f"no network sandbox on this machine ({available.reason})")
 
 
 def case_from_yaml(text: str, area: str | None = None) -> Case:

@@ -29,6 +29,7 @@ And in the protocol's structure rather than its strings:
 ``--hang-after-hello STATE`` makes the whole process hostile: the first
 process to start (it creates the file STATE) answers ``hello`` and then
 nothing; every process started after it (a restart) answers nothing at all.
+Each process adds a line to STATE, so a test counts the starts.
 """
 
 from __future__ import annotations
@@ -135,12 +136,9 @@ def argument(flag: str) -> str | None:
 
 
 def hang_after_hello(state: Path) -> None:
-    try:
-        state.touch(exist_ok=False)
-    except FileExistsError:
-        first = False
-    else:
-        first = True
+    with state.open("a", encoding="utf-8") as starts:
+        first = starts.tell() == 0
+        starts.write(f"{os.getpid()}\n")
     for line in sys.stdin.buffer:
         request = json.loads(line)
         if first and request.get("op") == "hello":

@@ -6,7 +6,7 @@ unicode and control characters, raw bytes, huge numbers, deep nesting,
 anchors and aliases up to a "billion laughs") and validates it in-process.
 Whatever the input, the command must exit 0 or 2, every problem it prints
 must name ``file:line``, nothing may raise, and each example must stay within
-5 s and 300 MB of allocations.
+5 s of CPU time (the slowest of the 60 seeded examples takes 0.24 s) and 300 MB of allocations.
 
 The normal test run uses a fixed seed and a small number of examples. A
 longer run (a few minutes; any failure is printed with the input that caused
@@ -35,6 +35,7 @@ from tests.helpers import REPO
 EXAMPLES = int(os.environ.get("CONNECT_CONFORMANCE_FUZZ_EXAMPLES", "60"))
 RANDOM = os.environ.get("CONNECT_CONFORMANCE_FUZZ_RANDOM", "") == "1"
 SPEC_FILES = sorted((REPO / "spec").rglob("*.yaml"))
+#: CPU seconds of one validate: a busy machine barely inflates them, an exponential blow-up does.
 TIME_LIMIT_S = 5.0
 # What validate allocates (tracemalloc): the process itself may already be large in a test worker.
 MEMORY_LIMIT_BYTES = 300 * 1024 * 1024
@@ -141,15 +142,15 @@ def test_validate_of_a_mutated_spec_file_exits_0_or_2_with_file_and_line(
     path = folder / "mutated.yaml"
     path.write_bytes(data)
     tracemalloc.start()
-    started = time.monotonic()
+    started = time.process_time()
     try:
         code, stderr = validate(path)
-        elapsed = time.monotonic() - started
+        elapsed = time.process_time() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert code in (0, 2), stderr
-    assert elapsed < TIME_LIMIT_S, f"validate took {elapsed:.1f} s"
+    assert elapsed < TIME_LIMIT_S, f"validate took {elapsed:.1f} s of CPU"
     problems = [line for line in stderr.splitlines() if not re.match(r"^\d+ problem\(s\) in ", line)]
     if code == 2:
         assert problems, "exit 2 without a problem printed"

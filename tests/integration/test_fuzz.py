@@ -37,7 +37,7 @@ def test_a_seeded_fuzz_finds_a_mutant_and_writes_a_case_that_replays(tmp_path: P
         "--out",
         str(out),
         report_dir=tmp_path,
-        timeout=120,
+        timeout=240,  # 16 s on a quiet machine
     )
     assert done.code == 1, done.stdout + done.stderr  # divergences found
     written = sorted(out.glob("*.yaml"))
@@ -60,7 +60,17 @@ def test_a_seeded_fuzz_finds_a_mutant_and_writes_a_case_that_replays(tmp_path: P
 def test_the_reference_against_itself_shows_no_divergence(tmp_path: Path) -> None:
     out = tmp_path / "found"
     done = run_cli(
-        "fuzz", "--adapter", "reference", "--seed", SEED, "--examples", "20", "--out", str(out), report_dir=tmp_path
+        "fuzz",
+        "--adapter",
+        "reference",
+        "--seed",
+        SEED,
+        "--examples",
+        "20",
+        "--out",
+        str(out),
+        report_dir=tmp_path,
+        timeout=240,  # 11 s on a quiet machine
     )
     assert done.code == 0, done.stdout + done.stderr
     assert "20 examples" in done.stdout

@@ -15,13 +15,12 @@ from typing import Any
 
 import pytest
 
-from conformance.adapters import npm_cache
 from conformance.adapters.base import RunContext
 from conformance.adapters.miniflare import bundled_workerd, miniflare_spec
 from conformance.adapters.workerd_config import CAPABILITIES
 from conformance.certificates import RunCertificates
-from conformance.errors import InfrastructureError
 from conformance.protocol.client import AdapterClient
+from tests.helpers import require_npm_packages
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -41,10 +40,7 @@ REPRESENTATIVE = (
 
 @pytest.fixture(scope="module")
 def modules() -> Path:
-    try:
-        return npm_cache.ensure("miniflare", quiet=True)
-    except InfrastructureError as error:
-        pytest.skip(f"Miniflare is not available: {error}")
+    return require_npm_packages("miniflare")
 
 
 def marked(marker: str) -> list[int]:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow
 
 def test_each_misbehaviour_errors_its_own_case_and_the_others_still_pass(tmp_path: Path) -> None:
     started = time.monotonic()
-    done = run_cli("run", "--adapter", MISBEHAVING, str(FIXTURES / "harness"), report_dir=tmp_path)
+    done = run_cli("run", "--adapter", MISBEHAVING, str(FIXTURES / "harness"), report_dir=tmp_path, timeout=240)
     elapsed = time.monotonic() - started
     outcomes = done.outcomes()
     assert done.code == 1, done.stderr
@@ -44,8 +44,9 @@ def test_each_misbehaviour_errors_its_own_case_and_the_others_still_pass(tmp_pat
     assert not any("harness error" in message for message in messages.values()), messages
     # The fake refuses new sessions once it misbehaved: the passes after each broken case
     # (echo-2..echo-8) show that the harness restarted it every time.
-    # The hang costs its case deadline (4 s), not the run: every other case is quick.
-    assert elapsed < 30, elapsed
+    # The hang costs its case deadline (4 s), not the run: every other case is quick. 7.5 s in all on a
+    # quiet machine; the bound is ten times that, and far below waiting out a hello (30 s) at each restart.
+    assert elapsed < 80, elapsed
 
 
 def test_an_adapter_that_never_says_hello_is_an_infrastructure_error(tmp_path: Path) -> None:

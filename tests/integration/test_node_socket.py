@@ -9,18 +9,14 @@ defaults to 443, and ``allowHalfOpen`` defaults to true.
 
 from __future__ import annotations
 
-import shutil
 from typing import Any
 
 import pytest
 
-from conformance.adapters import npm_cache
+from tests.helpers import require_npm_packages, require_program
 from tests.integration.cli import run_cli
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node on PATH)"),
-]
+pytestmark = pytest.mark.slow
 
 SUBSET = " or ".join(
     [
@@ -84,7 +80,8 @@ Outcomes = dict[str, dict[str, str]]
 
 @pytest.fixture(scope="module")
 def subset_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    npm_cache.ensure("node-socket", quiet=True)  # an install must not eat the run's timeout
+    require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
+    require_npm_packages("node-socket")  # an install must not eat the run's timeout
     report_dir = tmp_path_factory.mktemp("node-socket-run")
     done = run_cli("run", "--adapter", "node-socket", "-n", "2", "-k", SUBSET, report_dir=report_dir, timeout=400)
     assert done.code in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]

@@ -27,7 +27,7 @@ SANDBOX_ADDRESSES = Description().cloudflare_v4 + Description().cloudflare_v6
 def traced_run(
     tmp_path: Path, *args: str, allowed: tuple[str, ...] = SANDBOX_ADDRESSES
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], Any]:
-    strace = require_program(("strace",), "apt-get install strace")
+    strace = require_program(("strace",), "apt-get install -y strace")
     trace = tmp_path / "strace.log"
     report = tmp_path / "report"
     done = subprocess.run(

@@ -16,14 +16,17 @@ from typing import Any
 
 import pytest
 
-from conformance.sandbox import availability, command, problems
+from conformance.sandbox import command, problems
 from conformance.sandbox.create import outer_description
 from conformance.sandbox.description import Description
-from tests.helpers import REPO
+from tests.helpers import REPO, require_sandbox
 from tests.integration.cli import run_cli
 
-AVAILABLE = availability()
-pytestmark = pytest.mark.skipif(not AVAILABLE.ok, reason=f"no sandbox on this machine: {AVAILABLE.reason}")
+
+@pytest.fixture(autouse=True)
+def _sandbox() -> None:
+    require_sandbox()
+
 
 #: Prepended to every inner script: stop unless we are in a sandbox that passed its check.
 PRELUDE = """\
@@ -159,7 +162,7 @@ def test_unknown_names_fail_at_once_and_no_query_is_sent(tmp_path: Path) -> None
     for name in (*Description().unresolvable, "example.com", "localhost.localdomain"):
         answer, took = lookups[name]
         assert answer == "EAI_NONAME", name
-        assert took < 0.5, (name, took)
+        assert took < 2, (name, took)  # under 1 ms here; a resolver's timeout is 5 s
     assert lookups["cloudflare.sandbox.test"][0] == ["104.16.0.1"]
     assert seen["queries"] == 0
     assert seen["control"] == 1

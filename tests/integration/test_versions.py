@@ -1,21 +1,22 @@
 """Published versions of a runtime: ``run --adapter workerd@VERSION``, ``history`` and ``bisect``.
 
-They install versions from the npm registry on demand (``.ci/run`` installs these ahead
-of time: ``connect-conformance install workerd@...``), so only a small selection of cases
-runs on each.
+Each test needs its releases installed already (``RELEASES``; ``.ci/run`` installs them with
+``connect-conformance install workerd@...``): a release is 65 to 160 MB, which the README's test
+command does not download on a contributor's machine. Without one a test skips naming the install
+command; under ``CI=true`` it fails. Only a small selection of cases runs on each release.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conformance.adapters import npm_cache
-from conformance.errors import InfrastructureError
 from conformance.report import timeline
+from tests.helpers import REPO, missing, require_library, require_program, require_release
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,29 +26,39 @@ OLDER = "1.20260426.1"
 NEWER = "1.20261117.1"
 #: The first release with connect() (it needs Debian's libc++1 here).
 FIRST = "1.20230512.0"
+#: The releases around the startTls fix that the bisect test searches (good, between, bad).
+BISECTED = ("1.20261013.1", "1.20261014.1", "1.20261015.1")
+#: Every release these tests run, so every one ``.ci/run`` must install.
+RELEASES = (FIRST, OLDER, NEWER, *BISECTED)
 #: Cases whose outcome differs between OLDER and NEWER (startTls verification, reads after a reset)
 #: and one that passes on both.
 STARTTLS = "starttls.untrusted-cert-rejects-new-opened[localhost]"
 RESET = "errors.peer-reset-rejects-pending-read"
 STEADY = "streams.echo-round-trip"
 SELECTION = f"{STARTTLS} or {RESET} or {STEADY}"
+NPM = "Node.js 20 and npm: https://nodejs.org or apt-get install -y nodejs npm"
 
 
-def installed(version: str) -> None:
-    try:
-        npm_cache.ensure_version("workerd", version, quiet=True)
-    except InfrastructureError as error:
-        pytest.skip(f"workerd {version} cannot be installed here: {error}")
+def test_ci_installs_every_release_these_tests_run() -> None:
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    installs = [line for line in script.splitlines() if line.startswith("connect-conformance install workerd@")]
+    assert len(installs) == 1, installs
+    # The command continues on the next line.
+    command = script[script.index(installs[0]) :].split("\n# ", 1)[0]
+    assert set(re.findall(r"workerd@(\S+)", command)) == set(RELEASES)
 
 
 def test_a_published_version_installs_from_a_clean_cache_then_runs_offline(tmp_path: Path) -> None:
+    # Installed once already, so npm takes the package from its own cache (~/.npm) for this empty one.
+    require_release("workerd", OLDER)
+    require_program(("npm",), NPM)
     cache = tmp_path / "cache"
     env = {"CONNECT_CONFORMANCE_CACHE": str(cache)}
     done = run_cli(
         "run", "--adapter", f"workerd@{OLDER}", "-k", SELECTION, report_dir=tmp_path / "1", env=env, timeout=600
     )
     if "cannot be reached" in done.stderr or "npm view" in done.stderr:
-        pytest.skip(f"the npm registry is not reachable: {done.stderr[-500:]}")
+        missing(f"the npm registry is not reachable: {done.stderr[-500:]}")
     assert f"installing workerd@{OLDER} into {cache}" in done.stderr
     assert f"installed workerd@{OLDER} in" in done.stderr
     assert done.code == 1, done.stdout + done.stderr  # the differences of the issue, unexpected without a file
@@ -77,15 +88,15 @@ def test_a_published_version_installs_from_a_clean_cache_then_runs_offline(tmp_p
 
 
 def test_the_first_release_with_connect_runs_with_a_config_it_accepts(tmp_path: Path) -> None:
-    installed(FIRST)
+    require_release("workerd", FIRST)
+    require_library("libc++.so.1", "apt-get install -y libc++1")
     done = run_cli("run", "--adapter", f"workerd@{FIRST}", "-k", STEADY, report_dir=tmp_path, timeout=300)
-    if done.code == 3 and "libc++" in done.stderr:
-        pytest.fail(f"install Debian's libc++1 (.ci/run does): {done.stderr[-300:]}")
     assert done.code == 0, done.stderr
     assert done.results()["run"]["adapter"]["runtime"] == "workerd 2023-05-12"
 
 
 def test_a_release_before_connect_is_refused_before_any_download(tmp_path: Path) -> None:
+    require_program(("npm",), NPM)  # it lists the published versions (npm view)
     cache = tmp_path / "cache"
     done = run_cli(
         "run",
@@ -103,8 +114,7 @@ def test_a_release_before_connect_is_refused_before_any_download(tmp_path: Path)
 
 
 def test_history_on_two_versions_writes_the_timeline(tmp_path: Path) -> None:
-    installed(OLDER)
-    installed(NEWER)
+    require_release("workerd", OLDER, NEWER)
     out = tmp_path / "history"
     done = run_cli(
         "history",
@@ -145,6 +155,7 @@ def test_history_on_two_versions_writes_the_timeline(tmp_path: Path) -> None:
 
 
 def test_bisect_finds_the_first_version_with_the_new_outcome(tmp_path: Path) -> None:
+    require_release("workerd", *BISECTED)
     done = run_cli(
         "bisect",
         "--adapter",
@@ -173,8 +184,7 @@ def test_bisect_finds_the_first_version_with_the_new_outcome(tmp_path: Path) -> 
 
 
 def test_bisect_refuses_versions_with_the_same_outcome_and_unknown_cases(tmp_path: Path) -> None:
-    installed(OLDER)
-    installed(NEWER)
+    require_release("workerd", OLDER, NEWER)
     same = run_cli(
         "bisect", "--adapter", "workerd", "--case", STEADY, "--good", NEWER, "--bad", OLDER, report_dir=tmp_path
     )
@@ -198,7 +208,7 @@ def test_bisect_refuses_versions_with_the_same_outcome_and_unknown_cases(tmp_pat
 
 
 def test_install_takes_versions_too(tmp_path: Path) -> None:
-    installed(OLDER)
+    require_release("workerd", OLDER)
     done = run_cli("install", f"workerd@{OLDER}", report_dir=tmp_path)
     assert done.code == 0, done.stderr
     assert f"workerd@{OLDER}: installed" in done.stdout

@@ -21,11 +21,18 @@ import pytest
 from conformance.adapters.node_socket import adapter_script
 from conformance.jsvalues import b64, expand_pattern
 from conformance.protocol.messages import response_problem
+from tests.helpers import require_program
 
 from .support import FAKE_VERSION, NodeAdapter, elapsed, install_fake_package, node_or_none
 
 NODE = node_or_none()
-pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js (node on PATH)")
+
+
+@pytest.fixture(autouse=True)
+def _node() -> None:
+    if NODE is None:
+        require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
+
 
 UNDEFINED = {"$type": "undefined"}
 MiB = 1024 * 1024
@@ -107,7 +114,7 @@ def test_end_does_not_wait_longer_than_its_timeout_for_a_close_that_hangs(adapte
     start = time.monotonic()
     report = adapter.call("end", timeout_ms=300)
     assert report["value"]["open_sockets"] == 1
-    assert elapsed(start) < 2.0
+    assert elapsed(start) < 5  # 0.3 s here: the bound tells its timeout from the close that never ends
 
 
 def test_handles_start_again_in_each_session(adapter: NodeAdapter) -> None:
@@ -208,7 +215,9 @@ def test_timeout_ms_defaults_to_two_seconds(adapter: NodeAdapter) -> None:
     start = time.monotonic()
     answer = adapter.call("await", socket=handle, promise="opened")
     assert answer["status"] == "pending"
-    assert 1.9 <= elapsed(start) < 4.0
+    # An upper bound tighter than ten times the two seconds would fail on a busy machine; a default
+    # of no limit at all is caught by NodeAdapter's own time limit for an answer (20 s).
+    assert 1.9 <= elapsed(start) < 20
 
 
 def test_unknown_promise_handle_is_a_protocol_error(adapter: NodeAdapter) -> None:
