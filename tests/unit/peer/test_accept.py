@@ -70,7 +70,7 @@ def test_accept_returns_no_connection_after_its_timeout(run: Any) -> None:
             result = await peer.accept("conn", timeout=0.2)
             elapsed = time.monotonic() - started
             assert result == NoConnection("conn", 0.2)
-            assert 0.15 <= elapsed < 1.0
+            assert 0.15 <= elapsed < 2.0  # ten times the 0.2 s timeout: a busy machine never fails it
             assert result.as_dict() == {"accepted": False, "name": "conn", "waited_s": 0.2}
 
     run(scenario())

@@ -59,7 +59,7 @@ def test_wait_end_reports_silence_after_its_timeout(run: Any, client: Any) -> No
             _, writer = await client.connect(peer)
             started = time.monotonic()
             assert await peer.wait_end("conn", timeout=0.2) == EndSeen("silence")
-            assert 0.15 <= time.monotonic() - started < 1
+            assert 0.15 <= time.monotonic() - started < 2  # ten times the timeout
             writer.close()
 
     run(scenario())

@@ -157,7 +157,7 @@ def test_an_upgrade_the_client_never_starts_fails_at_its_timeout(run: Any, certs
             client = await plaintext_prelude(peer)
             started = time.monotonic()
             info = await peer.start_tls("conn", timeout=0.3)
-            assert 0.25 <= time.monotonic() - started < 1
+            assert 0.25 <= time.monotonic() - started < 3  # ten times the 0.3 s timeout: a busy machine never fails it
             assert info == TlsInfo(ok=False, error="the TLS handshake did not finish within 0.3 s")
             assert await asyncio.wait_for(client.reader.read(), 1) == b""
             client.close()

@@ -163,7 +163,7 @@ def test_a_client_that_never_shakes_hands_fails_at_the_accept_timeout(run: Any, 
             reader, writer = await asyncio.open_connection("127.0.0.1", peer.port)
             started = time.monotonic()
             accepted = await peer.accept("conn", timeout=0.3)
-            assert 0.25 <= time.monotonic() - started < 1
+            assert 0.25 <= time.monotonic() - started < 3  # ten times the 0.3 s timeout: a busy machine never fails it
             assert isinstance(accepted, Accepted)
             assert accepted.tls == TlsInfo(ok=False, error="the TLS handshake did not finish within 0.3 s")
             assert await asyncio.wait_for(reader.read(), 1) == b""  # closed with FIN

@@ -51,7 +51,7 @@ def test_send_times_out_when_the_client_does_not_read(run: Any, client: Any) -> 
             _, writer = await client.connect(peer)
             started = time.monotonic()
             sent = await peer.send("conn", data, None, timeout=0.3)
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 3  # ten times the 0.3 s timeout
             assert sent.timed_out
             assert not sent.reset
             assert 0 < sent.length < len(data)
@@ -139,7 +139,7 @@ def test_recv_times_out_with_what_it_has(run: Any, client: Any) -> None:
             writer.write(b"abc")
             started = time.monotonic()
             received = await peer.recv("conn", 10, timeout=0.2, digest=False)
-            assert time.monotonic() - started < 1
+            assert time.monotonic() - started < 2  # ten times the 0.2 s timeout
             assert (received.data, received.ended, received.timed_out) == (b"abc", None, True)
             writer.close()
 
