@@ -35,7 +35,7 @@ from .jsshow import show
 from .model import Case
 from .outcomes import CaseResult, Outcome
 from .report import results, timeline
-from .report.output import plural
+from .report.numbers import plural
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from .adapters.base import MAX_LANES
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .exitcodes import ExitCode
 from .jsshow import show
-from .report.output import plural
+from .report.numbers import plural
 
 DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
 
@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="first run the suite against each implementation (with its expectations file)",
     )
     publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
+    _add_sandbox(publish, "default with --run: on where a sandbox can be made (published runs hold every case)")
     check = report_commands.add_parser(
         "validate",
         help="check results.json files against the results schema (exit 0: all valid, 2: one is not)",
@@ -413,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command in ("run", "mutants"):
+        if args.command in ("run", "mutants") or (args.command == "report" and args.report_command == "publish"):
             _maybe_sandbox(args, sys.argv[1:] if argv is None else list(argv))
         if args.command != "run":
             # run takes over the signals itself, to still write its report when interrupted.
@@ -450,6 +451,8 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
     """
     from . import sandbox
 
+    if args.command == "report" and not args.run:
+        return  # publish without --run only reads results
     if args.sandbox is False:
         return
     if getattr(args, "peer", "in-process") != "in-process":
@@ -478,6 +481,9 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
             return
     if not inside and args.command == "run":
         registry.resolve(args.adapter)  # npm packages are installed now: the sandbox has no network
+    if not inside and args.command == "report":
+        for name in args.only or [entry.name for entry in registry.BUILTINS if entry.published]:
+            registry.resolve(name)
     sandbox.enter_or_confirm(argv)
 
 

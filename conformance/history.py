@@ -35,7 +35,7 @@ from .errors import InfrastructureError, UsageError
 from .exitcodes import ExitCode
 from .jsshow import show
 from .report import results, timeline
-from .report.output import plural
+from .report.numbers import plural
 
 DEFAULT_OUT = Path("reports/history")
 #: A version's whole run may take this long (the full suite takes under a minute).

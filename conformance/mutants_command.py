@@ -25,7 +25,7 @@ from . import units
 from .adapters import registry
 from .model import Case
 from .outcomes import CaseResult, Outcome
-from .report.output import plural
+from .report.numbers import plural
 from .runner import run_cases
 
 #: Per mutant, the cases that did not pass: (case id, outcome).

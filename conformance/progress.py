@@ -25,7 +25,8 @@ from enum import IntEnum
 from typing import TextIO
 
 from .outcomes import CaseResult, Outcome
-from .report.output import display_text, plural
+from .report.numbers import plural
+from .report.output import display_text
 
 PIPE_STATUS_EVERY_S = 30.0
 XFAIL = "xfail"

@@ -11,7 +11,7 @@ from .errors import SpecError, UsageError
 from .jsshow import show
 from .loader import load, load_strict
 from .model import Case
-from .report.output import plural
+from .report.numbers import plural
 from .specdir import default_spec_dir
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")

@@ -30,7 +30,8 @@ from .outcomes import HARNESS_ERROR, CaseResult, Outcome
 from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity
 from .protocol.replies import HelloInfo
 from .report import results, run_files, summary
-from .report.output import display_text, plural
+from .report.numbers import plural
+from .report.output import display_text
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")

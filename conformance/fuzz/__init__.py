@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exitcodes import ExitCode
-from ..report.output import plural
+from ..report.numbers import plural
 
 
 @dataclass(frozen=True)

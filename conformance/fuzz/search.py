@@ -33,7 +33,7 @@ from ..jsshow import show
 from ..loader import load_file
 from ..model import Case
 from ..outcomes import CaseResult, Outcome
-from ..report.output import plural
+from ..report.numbers import plural
 from ..runner import Lane
 from .emit import Inexpressible, expected_steps
 from .observations import Divergence, Normaliser, Observation, first_divergence

@@ -130,8 +130,3 @@ def write_atomically(path: Path, data: bytes) -> None:
 def write_text(path: Path, text: str) -> None:
     """``text`` as UTF-8; a string that cannot be encoded fails before any file is touched."""
     write_atomically(path, text.encode("utf-8"))
-
-
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """``1 case``, ``2 cases``: counts in messages read as English."""
-    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
