@@ -484,7 +484,16 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
     if not inside and args.command == "report":
         for name in args.only or [entry.name for entry in registry.BUILTINS if entry.published]:
             registry.resolve(name)
-    sandbox.enter_or_confirm(argv)
+    if inside:
+        sandbox.enter_or_confirm(argv)
+        return
+    if interrupts.pending():
+        return  # interrupted already: end here as interrupted (run writes its report) rather than start anew
+    interrupts.block_for_exec()
+    try:
+        sandbox.enter_or_confirm(argv)  # does not return: the command starts again inside the sandbox
+    finally:
+        interrupts.unblock()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

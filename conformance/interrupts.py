@@ -13,6 +13,13 @@ traceback, whenever the signal comes:
 3. ``shielded()`` around the writing of the reports: a second Ctrl-C cannot
    cut them short; it is only recorded.
 
+When ``run`` re-executes itself inside the network sandbox, ``block_for_exec()``
+blocks both signals first: the mask and any pending signal survive ``exec``
+(through ``unshare`` and the sandbox's inner stage), and the new process's
+``hold()`` unblocks them with its recorder in place, so a signal in between is
+recorded there, not fatal. A signal recorded before the re-execution stops it:
+the command then ends as interrupted where it is.
+
 Without ``launch`` (the command called in-process, from tests or ``report
 publish``), ``deliver()`` leaves the process's handlers alone. A signal that
 arrives while the Python interpreter itself starts, before ``launch`` runs, is
@@ -47,6 +54,23 @@ def hold() -> None:
     _launched = True
     for number in SIGNALS:
         signal.signal(number, _record)
+    # Blocked by a process that re-executed into this one (block_for_exec): pending ones are recorded now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+
+def pending() -> bool:
+    """A signal was recorded while held (the command should end as interrupted, not start anew)."""
+    return bool(_received)
+
+
+def block_for_exec() -> None:
+    """Before re-executing this command: keep SIGINT and SIGTERM pending until the new process holds them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+
+
+def unblock() -> None:
+    """Undo ``block_for_exec`` (the re-execution did not happen)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
 
 def deliver() -> None:

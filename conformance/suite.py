@@ -35,6 +35,8 @@ from .report.output import display_text
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")
+#: Unused expectations listed by name without -v (a run of a few cases leaves many unused).
+UNUSED_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -292,11 +294,11 @@ def _print_gate(
             f"{len(verdict.unexpected)} unexpected, {verdict.flaky} flaky, {len(verdict.unused)} unused, "
             f"{len(verdict.expired)} expired"
         )
-        if verbosity is Verbosity.VERBOSE:
-            for case_id in verdict.unused:
-                print(f"    unused expectation: {case_id}")
-        elif verdict.unused:
-            print(f"    {plural(len(verdict.unused), 'unused expectation')} (-v lists them)")
+        shown = verdict.unused if verbosity is Verbosity.VERBOSE else verdict.unused[:UNUSED_SHOWN]
+        for case_id in shown:
+            print(f"    unused expectation: {case_id}")
+        if len(verdict.unused) > len(shown):
+            print(f"    and {plural(len(verdict.unused) - len(shown), 'more unused expectation')} (-v lists them)")
         for case_id in verdict.expired:
             entry = known.expected(case_id)
             print(f"EXPIRED expectation (until {entry.until if entry else '?'}): {case_id}: look at it again")

@@ -107,6 +107,10 @@ def names() -> list[str]:
     return [entry.name for entry in BUILTINS]
 
 
+#: npm package sets that belong to no adapter: the drivers area's clients and bundler (conformance/drivers/).
+OTHER_PACKAGE_SETS = ("drivers",)
+
+
 def npm_package_sets() -> dict[str, str]:
     """Adapter name -> its npm package set, for the adapters that have one."""
     return {entry.name: entry.npm_packages for entry in BUILTINS if entry.npm_packages}

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..certificates import CERTIFICATE_NAMES, RunCertificates
+from .model import HOST, RunningServer, ServerInfo, elapsed
 from .process import (
     Account,
     ProgramMissing,
@@ -28,7 +29,6 @@ from .process import (
     free_port,
     wait_ready,
 )
-from .servers import HOST, RunningServer, ServerInfo, elapsed
 
 APT = "apt-get install -y --no-install-recommends"
 SBIN = ("/usr/sbin", "/usr/local/sbin", "/sbin")

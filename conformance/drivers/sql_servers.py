@@ -29,8 +29,8 @@ from .kinds import (
     serve,
     version_of,
 )
+from .model import HOST, ServerInfo, elapsed
 from .process import Account, ProgramMissing, ServerFolder, ServerProcess, account_for, run_tool
-from .servers import HOST, ServerInfo, elapsed
 
 # -- PostgreSQL ---------------------------------------------------------------------------------------------
 

@@ -95,7 +95,8 @@ def run_in_background(*args: str, report_dir: Path) -> subprocess.Popen[str]:
 
 @pytest.mark.timeout(900)  # two runs of the whole suite: 35 s on a quiet machine
 def test_the_docker_peer_gives_the_outcomes_of_the_in_process_peer(peer_image: str, tmp_path: Path) -> None:
-    in_process = run_cli("run", "-n", "2", report_dir=tmp_path / "in-process", timeout=300)
+    # The same surroundings for both: a peer in a container is outside any sandbox.
+    in_process = run_cli("run", "-n", "2", "--no-sandbox", report_dir=tmp_path / "in-process", timeout=300)
     assert in_process.code == 0, in_process.stdout[-2000:]
     containerised = run_cli("run", "-n", "2", "--peer", "docker", report_dir=tmp_path / "docker", timeout=300)
     assert containerised.code == 0, containerised.stdout[-2000:] + containerised.stderr[-2000:]

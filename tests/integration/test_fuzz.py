@@ -74,5 +74,5 @@ def test_the_reference_against_itself_shows_no_divergence(tmp_path: Path) -> Non
     )
     assert done.code == 0, done.stdout + done.stderr
     assert "20 examples" in done.stdout
-    assert "0 distinct divergence(s)" in done.stdout
+    assert "0 distinct divergences" in done.stdout
     assert not out.exists() or list(out.iterdir()) == []
