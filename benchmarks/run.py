@@ -42,14 +42,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conformance import loader, yamlsource
 from conformance.adapters import npm_cache, registry
 from conformance.adapters.reference import ReferenceAdapter
-from conformance.certificates import RunCertificates
-from conformance.outcomes import CaseResult
+from conformance.cases import loader, yamlsource
+from conformance.engine.outcomes import CaseResult
+from conformance.execution.certificates import RunCertificates
+from conformance.execution.runner import run_cases
 from conformance.protocol.client import AdapterClient
 from conformance.protocol.transports import InProcessTransport
-from conformance.runner import run_cases
 
 REPO = Path(__file__).resolve().parent.parent
 PAYLOAD = b"x" * 64

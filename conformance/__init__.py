@@ -16,28 +16,28 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .adapters.base import AdapterSpec
     from .adapters.registry import resolve as resolve_adapter
+    from .cases.loader import load_strict as load_cases
+    from .cases.model import Case, Step
+    from .engine.outcomes import CaseResult, Outcome
     from .errors import AdapterError, ConformanceError, InfrastructureError, SpecError, SpecErrors, UsageError
-    from .loader import load_strict as load_cases
-    from .model import Case, Step
-    from .outcomes import CaseResult, Outcome
-    from .runner import run_cases
+    from .execution.runner import run_cases
 
 #: Public name -> (module, attribute).
 _EXPORTS = {
     "AdapterError": ("conformance.errors", "AdapterError"),
     "AdapterSpec": ("conformance.adapters.base", "AdapterSpec"),
-    "Case": ("conformance.model", "Case"),
-    "CaseResult": ("conformance.outcomes", "CaseResult"),
+    "Case": ("conformance.cases.model", "Case"),
+    "CaseResult": ("conformance.engine.outcomes", "CaseResult"),
     "ConformanceError": ("conformance.errors", "ConformanceError"),
     "InfrastructureError": ("conformance.errors", "InfrastructureError"),
-    "Outcome": ("conformance.outcomes", "Outcome"),
+    "Outcome": ("conformance.engine.outcomes", "Outcome"),
     "SpecError": ("conformance.errors", "SpecError"),
     "SpecErrors": ("conformance.errors", "SpecErrors"),
-    "Step": ("conformance.model", "Step"),
+    "Step": ("conformance.cases.model", "Step"),
     "UsageError": ("conformance.errors", "UsageError"),
-    "load_cases": ("conformance.loader", "load_strict"),
+    "load_cases": ("conformance.cases.loader", "load_strict"),
     "resolve_adapter": ("conformance.adapters.registry", "resolve"),
-    "run_cases": ("conformance.runner", "run_cases"),
+    "run_cases": ("conformance.execution.runner", "run_cases"),
 }
 
 __all__ = [

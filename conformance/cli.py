@@ -19,9 +19,9 @@ from . import interrupts
 from ._version import __version__
 from .adapters import registry
 from .adapters.base import MAX_LANES
+from .engine.jsshow import show
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .exitcodes import ExitCode
-from .jsshow import show
 from .report.numbers import plural
 
 DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     servers.add_argument("--docker", action="store_true", help="run each server in a container (docs/docker.md)")
 
-    from .peer_command import add_peer_command
+    from .commands.peer import add_peer_command
 
     add_peer_command(commands)
     _describe(parser)
@@ -367,7 +367,7 @@ def _add_bisect(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from .history import HistoryOptions, run_history
+    from .versions.history import HistoryOptions, run_history
 
     return run_history(
         HistoryOptions(
@@ -386,7 +386,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _bisect(args: argparse.Namespace) -> int:
-    from .bisect import BisectOptions, run_bisect, run_bisect_timeline
+    from .versions.bisect import BisectOptions, run_bisect, run_bisect_timeline
 
     if args.all_changes:
         if args.case or args.good or args.bad:
@@ -498,8 +498,8 @@ def _maybe_sandbox(args: argparse.Namespace, argv: list[str]) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
-        from .progress import Verbosity
-        from .suite import RunOptions, run_suite
+        from .execution.progress import Verbosity
+        from .execution.suite import RunOptions, run_suite
 
         options = RunOptions(
             adapter=args.adapter,
@@ -521,8 +521,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "catalogue":
         return _catalogue()
     if args.command == "mutants":
-        from .mutants_command import run_mutants
-        from .selection import load_strict_selection, spec_paths
+        from .cases.selection import load_strict_selection, spec_paths
+        from .commands.mutants import run_mutants
 
         cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
         return run_mutants(cases, workers=args.workers, only=args.only, every=args.every)
@@ -548,7 +548,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "servers":
         return _servers(args)
     if args.command == "peer":
-        from .peer_command import peer_command
+        from .commands.peer import peer_command
 
         return peer_command(args)
     if args.command == "adapter-check":
@@ -592,11 +592,11 @@ def _servers(args: argparse.Namespace) -> int:
     """Run the peer standalone; TLS kinds present a certificate from a CA made for this run only."""
     from conformance_peer.standalone import main as serve_main
 
-    from .certificates import RunCertificates
+    from .execution.certificates import RunCertificates
 
     kinds = args.kind or ["echo"]
     if args.docker:
-        from .servers_docker import serve_in_containers
+        from .peer.servers_docker import serve_in_containers
 
         return serve_in_containers(kinds, args.host, args.port)
     argv = ["--host", args.host]
@@ -615,8 +615,9 @@ def _servers(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from . import expectations, loader
-    from .selection import spec_paths
+    from .cases import loader
+    from .cases.selection import spec_paths
+    from .execution import expectations
 
     paths = spec_paths(args.paths)
     cases, errors = loader.load(paths)
@@ -646,9 +647,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _catalogue() -> int:
-    from . import catalogue
-    from .loader import load_strict
-    from .specdir import default_spec_dir
+    from .cases import catalogue
+    from .cases.loader import load_strict
+    from .cases.specdir import default_spec_dir
 
     text = catalogue.render(catalogue.load(), load_strict([default_spec_dir()]))
     # Bytes, so the file is UTF-8 whatever the terminal's encoding (titles carry an em-dash).
@@ -657,7 +658,7 @@ def _catalogue() -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .selection import load_selection, spec_paths
+    from .cases.selection import load_selection, spec_paths
 
     # Like run: the valid cases are listed, the broken ones are reported (exit 2).
     cases, errors = load_selection(spec_paths(args.paths), args.keyword, args.tag)

@@ -29,11 +29,11 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from .certificates import RunCertificates
-    from .expectations import Expectations
-    from .model import Case
-    from .outcomes import CaseResult
-    from .runner import Lane
+    from .cases.model import Case
+    from .engine.outcomes import CaseResult
+    from .execution.certificates import RunCertificates
+    from .execution.expectations import Expectations
+    from .execution.runner import Lane
 
 _SEVERITY = {"must": "critical", "should": "normal", "info": "minor"}
 
@@ -50,8 +50,8 @@ class _Session:
     """The lane and event loop of one pytest process."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from . import expectations
         from .adapters import registry
+        from .execution import expectations
 
         self.adapter = registry.resolve(config.getoption("--adapter"))
         path = config.getoption("--expectations")
@@ -66,9 +66,9 @@ class _Session:
         import asyncio
 
         from .adapters.base import RunContext
-        from .certificates import RunCertificates
         from .errors import InfrastructureError
-        from .runner import Lane
+        from .execution.certificates import RunCertificates
+        from .execution.runner import Lane
 
         if self.failure:
             raise InfrastructureError(self.failure)
@@ -138,7 +138,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
     if file_path.suffix != ".yaml" or _SESSION_KEY not in parent.config.stash:
         return None
-    from .specdir import find_spec_root, is_catalogue
+    from .cases.specdir import find_spec_root, is_catalogue
 
     if find_spec_root(file_path.parent) is None or is_catalogue(file_path):
         return None
@@ -147,7 +147,7 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Col
 
 class SpecFile(pytest.File):
     def collect(self) -> Iterator[SpecItem]:
-        from .loader import load_file
+        from .cases.loader import load_file
 
         cases, errors = load_file(self.path)
         if errors:
@@ -178,8 +178,8 @@ class SpecItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from .expectations import Verdict, judge
-        from .outcomes import Outcome
+        from .engine.outcomes import Outcome
+        from .execution.expectations import Verdict, judge
 
         session: _Session = self.config.stash[_SESSION_KEY]
         result = session.run(self.case)

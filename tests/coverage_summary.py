@@ -13,7 +13,12 @@ import coverage
 
 REPO = Path(__file__).resolve().parent.parent
 #: Modules that run mostly in subprocesses of the tests: their figures show that subprocesses were measured.
-WATCHED = ("conformance/cli.py", "conformance/suite.py", "conformance/runner.py", "conformance/report/commands.py")
+WATCHED = (
+    "conformance/cli.py",
+    "conformance/execution/suite.py",
+    "conformance/execution/runner.py",
+    "conformance/report/commands.py",
+)
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ from typing import NoReturn
 
 import pytest
 
-from conformance import loader
-from conformance.model import Case
+from conformance.cases import loader
+from conformance.cases.model import Case
 
 REPO = Path(__file__).resolve().parent.parent
 

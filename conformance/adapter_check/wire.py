@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..engine.jsshow import kind
 from ..errors import AdapterError
-from ..jsshow import kind
 from ..protocol import messages
 from ..protocol.transports import StdioTransport, Transport
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 MAX_LANES = 64
 
 if TYPE_CHECKING:
-    from ..certificates import RunCertificates
+    from ..execution.certificates import RunCertificates
     from ..protocol.transports import Transport
 
 

@@ -27,8 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ..engine.jsshow import show
 from ..errors import InfrastructureError, UsageError
-from ..jsshow import show
 
 #: A cached version list older than this is fetched again (when npm can be reached).
 MAX_AGE_S = 24 * 3600

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..engine.jsshow import show
 from ..errors import UsageError
-from ..jsshow import show
 from .base import AdapterSpec, RunContext, launch_environment
 
 if TYPE_CHECKING:

@@ -46,22 +46,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .. import sandbox, tempdirs
+from .. import sandbox
+from ..engine.jsshow import show
 from ..errors import AdapterError, InfrastructureError
-from ..jsshow import show
+from ..execution import tempdirs
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
 from .processes import parent_death_signal
-from .workerd_config import (
-    CA_FILE,
-    INTERPRETER_MODULE,
-    OUTBOUND_MODULE,
-    WORKER_MODULE,
-    config_for,
-    render,
-    support_for,
-)
+from .workerd_config import CA_FILE, INTERPRETER_MODULE, OUTBOUND_MODULE, WORKER_MODULE, config_for, render, support_for
 
 JS = resources.files(__package__).joinpath("js")
 STARTUP_TIMEOUT_S = 20.0

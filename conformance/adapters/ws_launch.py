@@ -23,8 +23,8 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
+from ..engine.jsshow import show
 from ..errors import InfrastructureError
-from ..jsshow import show
 from ..protocol.transports import KILL_GRACE_S, STDERR_LINES, STDERR_TAIL, WebSocketTransport
 from .processes import parent_death_signal
 

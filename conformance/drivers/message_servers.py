@@ -13,7 +13,7 @@ import secrets
 import sys
 import time
 
-from ..certificates import RunCertificates
+from ..execution.certificates import RunCertificates
 from .kinds import (
     APT,
     PORT_ATTEMPTS,

@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import tempdirs
 from ..adapters.processes import parent_death_signal
+from ..execution import tempdirs
 
 #: Seconds between SIGTERM (or the kind's own stop signal) and SIGKILL.
 STOP_GRACE_S = 10.0

@@ -16,7 +16,7 @@ import struct
 import time
 from pathlib import Path
 
-from ..certificates import RunCertificates
+from ..execution.certificates import RunCertificates
 from .kinds import (
     APT,
     DATABASE,

@@ -60,7 +60,7 @@ class Found:
 
 def _search(options: FuzzOptions, seed: int, examples: int) -> tuple[int, list[Found]]:
     from ..adapters import registry
-    from ..selection import load_strict_selection, spec_paths
+    from ..cases.selection import load_strict_selection, spec_paths
     from .observations import Normaliser, message_patterns
     from .search import Pair, Search
 

@@ -27,14 +27,14 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.errors import Flaky, NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
-from ..certificates import RunCertificates
+from ..cases.loader import load_file
+from ..cases.model import Case
+from ..engine.jsshow import show
+from ..engine.outcomes import CaseResult, Outcome
 from ..errors import InfrastructureError
-from ..jsshow import show
-from ..loader import load_file
-from ..model import Case
-from ..outcomes import CaseResult, Outcome
+from ..execution.certificates import RunCertificates
+from ..execution.runner import Lane
 from ..report.numbers import plural
-from ..runner import Lane
 from .emit import Inexpressible, expected_steps
 from .observations import Divergence, Normaliser, Observation, first_divergence
 from .scenarios import Scenario, case_yaml, scenarios

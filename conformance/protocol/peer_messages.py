@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 
-from ..jsshow import kind as kind_of
-from ..jsshow import show
+from ..engine.jsshow import kind as kind_of
+from ..engine.jsshow import show
 from ..schema import describe, load
 from . import fastcheck
 

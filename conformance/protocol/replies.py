@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
-from ..jsshow import show
+from ..engine.jsshow import show
 
 
 class Status(StrEnum):

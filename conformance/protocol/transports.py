@@ -17,8 +17,8 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from ..engine.jsshow import string
 from ..errors import AdapterError, InfrastructureError
-from ..jsshow import string
 
 #: The longest line an adapter may print: room for 48 MiB of data as base64 (the largest
 #: legitimate message is a non-digest ``read_bytes``; cases read more than that with ``digest``).

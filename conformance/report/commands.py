@@ -71,7 +71,7 @@ def _publish(args: argparse.Namespace) -> int:
     names = list(args.only) or published
     code = ExitCode.OK
     if args.run:
-        from ..suite import RunOptions, run_suite
+        from ..execution.suite import RunOptions, run_suite
 
         for name in names:
             entry = registry.builtin(name)

@@ -38,8 +38,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..model import LEVELS
-from ..outcomes import OUTCOMES
+from ..cases.model import LEVELS
+from ..engine.outcomes import OUTCOMES
 from .links import source_links
 from .numbers import percent
 from .output import write_text

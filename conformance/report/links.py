@@ -14,9 +14,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .. import catalogue
+from ..cases import catalogue
+from ..cases.specdir import default_spec_dir
 from ..errors import SpecErrors
-from ..specdir import default_spec_dir
 
 MARKDOWN = "behaviours.md"
 

@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..engine.outcomes import SkipCause
 from ..errors import UsageError
-from ..outcomes import SkipCause
 from .numbers import plural
 
 RESULTS_FILE = "results.json"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..outcomes import CaseResult, Outcome
+from ..engine.outcomes import CaseResult, Outcome
 from . import output
 
 RESULTS_FORMAT = 1
@@ -35,8 +35,8 @@ def current_spec_revision(spec_dir: Path | None = None) -> str:
 
     A published results.json with another revision ran other cases: it is stale.
     """
-    from ..loader import spec_files  # lazily: the loader pulls in YAML and the schemas
-    from ..specdir import default_spec_dir
+    from ..cases.loader import spec_files  # lazily: the loader pulls in YAML and the schemas
+    from ..cases.specdir import default_spec_dir
 
     return spec_revision([str(path) for path in spec_files([spec_dir or default_spec_dir()])])
 

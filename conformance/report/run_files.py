@@ -14,8 +14,8 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from .._version import __version__
+from ..engine.outcomes import CaseResult
 from ..errors import UsageError
-from ..outcomes import CaseResult
 from . import junit, links, results, summary
 from .output import markdown_code, markdown_text, write_text
 

@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from .. import yamlsource
-from ..jsshow import show
+from ..cases import yamlsource
+from ..engine.jsshow import show
 
 
 @cache

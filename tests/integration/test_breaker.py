@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from conformance.adapters.base import AdapterSpec, RunContext
+from conformance.cases.loader import load_strict
+from conformance.engine.outcomes import Outcome
 from conformance.errors import AdapterError
-from conformance.loader import load_strict
-from conformance.outcomes import Outcome
-from conformance.runner import Breaker, run_cases
+from conformance.execution.runner import Breaker, run_cases
 from tests.helpers import REPO
 
 

@@ -30,9 +30,9 @@ import pytest
 import yaml
 from conformance_peer import ListenerSpec
 
-from conformance import docker_support
-from conformance.certificates import RunCertificates
-from conformance.docker_peer import docker_peer
+from conformance.execution.certificates import RunCertificates
+from conformance.peer import docker_engine as docker_support
+from conformance.peer.docker import docker_peer
 from tests.helpers import REPO, require_npm_packages, require_program
 from tests.integration.cli import run_cli
 

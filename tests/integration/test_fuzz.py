@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.loader import load_file
+from conformance.cases.loader import load_file
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow

@@ -503,8 +503,8 @@ def test_hostile_strings_render_as_text_and_run_nothing(browser: Browser, tmp_pa
 def test_the_timeline_view_of_a_history(browser: Browser, runs: dict[str, Completed], tmp_path: Path) -> None:
     """A history folder (two versions: the reference, then the mutant) drawn as the timeline view:
     one row per version with its counts and the cases that changed, each opening its case view."""
-    from conformance.history import write_html
     from conformance.report import timeline
+    from conformance.versions.history import write_html
 
     folder = tmp_path / "history" / "toy"
     for version, name in (("1.0.0", "reference"), ("1.1.0", "no-fin")):
@@ -561,7 +561,7 @@ def test_the_main_report_links_to_the_timeline_page(
 
 
 def _run_document(name: str, revision: str, started: str, away: int) -> dict[str, Any]:
-    from conformance.outcomes import CaseResult, Outcome, SkipCause
+    from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
     from conformance.report.results import RunHeader, results_document
 
     done = [CaseResult(id=f"area.pass-{n}", outcome=Outcome.PASS, level="must", title="t") for n in range(6)]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conformance.loader import load_strict
+from conformance.cases.loader import load_strict
 from conformance.sandbox.description import Description
 from conformance.sandbox.trace import summarize
 from tests.helpers import REPO, require_program, require_sandbox

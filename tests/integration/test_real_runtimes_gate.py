@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance import expectations
-from conformance.outcomes import CaseResult, Outcome
+from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.execution import expectations
 from conformance.sandbox import availability
 from tests.helpers import REPO, require_npm_packages, require_program
 from tests.integration.cli import run_cli

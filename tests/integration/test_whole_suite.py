@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.loader import load_strict
+from conformance.cases.loader import load_strict
 from tests.helpers import REPO
 from tests.integration.cli import run_cli
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from conformance import schema
-from conformance.actions import ACTIONS, Kind
-from conformance.judging import CLIENT_EXPECTATIONS
-from conformance.model import MODIFIERS
+from conformance.cases.model import MODIFIERS
+from conformance.engine.actions import ACTIONS, Kind
+from conformance.engine.judging import CLIENT_EXPECTATIONS
 from conformance.protocol import messages
 from tests.helpers import REPO
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance import catalogue, loader
+from conformance.cases import catalogue, loader
 from conformance.errors import SpecErrors
 from tests.helpers import REPO
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conformance import catalogue, loader
+from conformance.cases import catalogue, loader
 from tests.helpers import REPO
 
 DOC = REPO / "docs" / "coverage.md"

@@ -9,8 +9,8 @@ import tarfile
 import docker
 import pytest
 
-from conformance import docker_support
 from conformance.errors import InfrastructureError
+from conformance.peer import docker_engine as docker_support
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import expectations
+from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
 from conformance.errors import SpecError
-from conformance.outcomes import CaseResult, Outcome, SkipCause
+from conformance.execution import expectations
 
 TODAY = datetime.date(2026, 12, 7)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from conformance.engine.outcomes import CaseResult, Outcome
 from conformance.errors import UsageError
-from conformance.outcomes import CaseResult, Outcome
 from conformance.report import html
 from conformance.report.results import RunHeader, results_document
 from tests.helpers import REPO

@@ -7,16 +7,9 @@ from typing import Any
 
 from conformance_peer import Accepted, Echoed, EndSeen
 
-from conformance.interpreter import (
-    CaseInterpreter,
-    ClientOp,
-    EndSession,
-    Finished,
-    PeerOp,
-    StartBackground,
-)
-from conformance.outcomes import Outcome
-from conformance.peer_calls import Accept, Done, ShutdownWrite
+from conformance.engine.interpreter import CaseInterpreter, ClientOp, EndSession, Finished, PeerOp, StartBackground
+from conformance.engine.outcomes import Outcome
+from conformance.peer.calls import Accept, Done, ShutdownWrite
 from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml
 

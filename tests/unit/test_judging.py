@@ -10,7 +10,7 @@ from conformance_peer import EndSeen, TlsInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.judging import client_problem, end_problem, judge_end_seen, judge_start_tls
+from conformance.engine.judging import client_problem, end_problem, judge_end_seen, judge_start_tls
 from conformance.protocol.replies import EndReport, Shape, parse
 from tests.unit.test_jsshow import PYTHON_REPR, expectations, safe_text, values
 

@@ -26,13 +26,13 @@ def test_nothing_heavy_is_imported(module: str) -> None:
     loaded = modules_after(f"import {module}")
     assert module in loaded
     assert sorted(name for name in HEAVY if name in loaded) == []
-    assert "conformance.runner" not in loaded
-    assert "conformance.loader" not in loaded
+    assert "conformance.execution.runner" not in loaded
+    assert "conformance.cases.loader" not in loaded
 
 
 def test_a_public_name_loads_its_module_on_first_use() -> None:
     loaded = modules_after("import conformance; conformance.load_cases")
-    assert "conformance.loader" in loaded
+    assert "conformance.cases.loader" in loaded
     assert "yaml" in loaded
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import loader
+from conformance.cases import loader
 
 GOOD = """\
 - id: lifecycle.example

@@ -1,7 +1,7 @@
 """Spec and expectations input that used to crash or exhaust the loader (issue 9, items 7-10).
 
 Every input gives problems naming ``file:line``, never an exception; the
-limits are those of ``conformance/yamlsource.py`` (spec/README.md section 9).
+limits are those of ``conformance/cases/yamlsource.py`` (spec/README.md section 9).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conformance import expectations, loader, yamlsource
+from conformance.cases import loader, yamlsource
 from conformance.errors import SpecError
+from conformance.execution import expectations
 
 CASE = """\
 - id: lifecycle.{name}

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.matching import match, match_error
+from conformance.engine.matching import match, match_error
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),

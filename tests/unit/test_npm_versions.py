@@ -187,7 +187,7 @@ def test_a_backwards_range_is_refused_not_read_as_every_version() -> None:
 def test_history_stops_before_installing_many_versions_without_yes(
     cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance import history
+    from conformance.versions import history
 
     monkeypatch.setattr(npm_versions, "_ask_npm", lambda package: answer(WORKERD[1:]))
     options = history.HistoryOptions(family="workerd", versions="1.20230404.0..1.20261117.1", out=cache / "out")

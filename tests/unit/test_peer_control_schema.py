@@ -11,8 +11,8 @@ import pytest
 from conformance_peer import Accepted, EndSeen, NoConnection, Received, Sent, TlsInfo
 from conformance_peer import _wire as wire
 
-from conformance import peers
 from conformance.errors import UsageError
+from conformance.peer import choice as peers
 from conformance.protocol import peer_messages
 from conformance.schema import load
 

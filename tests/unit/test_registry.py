@@ -11,7 +11,7 @@ from conformance.adapters import registry
 from conformance.adapters.base import MAX_LANES
 from conformance.adapters.npm_cache import PACKAGES
 from conformance.errors import UsageError
-from conformance.runner import lane_count
+from conformance.execution.runner import lane_count
 from tests.helpers import REPO
 
 

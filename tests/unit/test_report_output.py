@@ -17,8 +17,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conformance.outcomes import CaseResult, Outcome, SkipCause
-from conformance.progress import Label, Progress, Verbosity, plain_label
+from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
+from conformance.execution.progress import Label, Progress, Verbosity, plain_label
 from conformance.report import html, junit, output, results, summary
 from conformance.report.numbers import percent
 from conformance.report.validate import validate_file

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import expectations
+from conformance.cases.selection import select
+from conformance.engine.outcomes import CaseResult, Outcome
 from conformance.errors import SpecError, UsageError
-from conformance.outcomes import CaseResult, Outcome
-from conformance.selection import select
+from conformance.execution import expectations
 from tests.helpers import case_from_yaml
 
 

@@ -1,4 +1,4 @@
-"""Timelines (conformance/report/timeline.py), the bisection (conformance/bisect.py) and history's sizing."""
+"""Timelines (conformance/report/timeline.py), the bisection (conformance/versions/bisect.py) and history's sizing."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from conformance import bisect, history
+from conformance.engine.outcomes import CaseResult, Outcome
 from conformance.errors import InfrastructureError
-from conformance.outcomes import CaseResult, Outcome
 from conformance.report import html, matrix, timeline
+from conformance.versions import bisect, history
 
 OUTCOMES = {
     # case -> outcome per version 1.20230512.0, 1.20240223.1, 1.20261117.1

@@ -32,10 +32,10 @@ from functools import cache
 from typing import Any
 
 from conformance._version import __version__
-from conformance.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 from conformance.protocol import PROTOCOL_VERSION
 
-from ...jsshow import show
+from ...engine.jsshow import show
+from ...engine.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 from . import errors
 from .arguments import parse_connect_arguments
 from .collect import Collector, read_bytes

@@ -26,8 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.jsvalues import JSURL, JSBytes
-
+from ...engine.jsvalues import JSURL, JSBytes
 from . import errors
 from .coerce import to_js_string, to_number
 from .errors import type_error

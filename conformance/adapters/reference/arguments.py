@@ -22,8 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from conformance.jsvalues import UNDEFINED, JSBigInt
-
+from ...engine.jsvalues import UNDEFINED, JSBigInt
 from . import errors
 from .address import (
     Destination,

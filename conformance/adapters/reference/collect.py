@@ -15,8 +15,7 @@ import concurrent.futures
 import hashlib
 from typing import Any
 
-from conformance.jsvalues import JSBytes, encode
-
+from ...engine.jsvalues import JSBytes, encode
 from .errors import JSThrow
 from .promises import Promise
 from .readable import ReadableStreamReader

@@ -11,11 +11,11 @@ from typing import Any, cast
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from conformance.cases.loader import load_file
 from conformance.fuzz.emit import Inexpressible, expected_steps
 from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
 from conformance.fuzz.search import Pair, Search, _comments
-from conformance.loader import load_file
 from tests.helpers import case_from_yaml
 
 VARIABLES = {

@@ -1,4 +1,4 @@
-"""The harness's remote peer (`conformance.peer_client`) against a peer service on loopback: the same
+"""The harness's remote peer (`conformance.peer.client`) against a peer service on loopback: the same
 scenario gives the same typed results as the in-process peer; errors come back as the same classes;
 a service that breaks the protocol, goes silent or refuses the token is reported, not waited on."""
 
@@ -22,9 +22,9 @@ from conformance_peer import (
 )
 from tls_support import TlsClient, client_context
 
-from conformance import peer_client
 from conformance.errors import InfrastructureError
-from conformance.peer_client import PeerUnavailable, RemotePeer
+from conformance.peer import client as peer_client
+from conformance.peer.client import PeerUnavailable, RemotePeer
 
 TOKEN = "remote-test-token"
 

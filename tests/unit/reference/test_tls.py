@@ -21,7 +21,7 @@ from conformance.adapters.reference import errors
 from conformance.adapters.reference.adapter import _can_bind_ipv6_loopback
 from conformance.adapters.reference.tls import TlsConfig, TlsSession
 from conformance.adapters.reference_stdio import launch_ca_pem
-from conformance.certificates import RunCertificates
+from conformance.execution.certificates import RunCertificates
 
 from .support import Client, Conn, Peer, data, peer, run
 from .tls_support import ServerTls, server_context
@@ -118,7 +118,7 @@ def test_stdio_adapter_reads_the_ca_from_its_launch_environment(certs: RunCertif
 
 def test_registry_hands_the_run_ca_to_the_reference(certs: RunCertificates) -> None:
     from conformance.adapters.registry import resolve
-    from conformance.runner import RunContext
+    from conformance.execution.runner import RunContext
 
     async def scenario() -> list[str]:
         transport = resolve("reference").make_transport(RunContext(certs))

@@ -17,7 +17,7 @@ import ssl
 
 from conformance_peer import CertificateName
 
-from conformance.certificates import RunCertificates
+from conformance.execution.certificates import RunCertificates
 
 from .support import Conn
 

@@ -26,16 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import selection
-from .adapters import npm_cache, npm_versions, registry
-from .errors import InfrastructureError, UsageError
-from .exitcodes import ExitCode
+from ..adapters import npm_cache, npm_versions, registry
+from ..cases import selection
+from ..cases.model import Case
+from ..engine.jsshow import show
+from ..engine.outcomes import CaseResult, Outcome
+from ..errors import InfrastructureError, UsageError
+from ..exitcodes import ExitCode
+from ..report import results, timeline
+from ..report.numbers import plural
 from .history import DEFAULT_OUT, family_entry
-from .jsshow import show
-from .model import Case
-from .outcomes import CaseResult, Outcome
-from .report import results, timeline
-from .report.numbers import plural
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def bisect(search: Search, probe: Probe) -> dict[str, tuple[str, str]]:
 
 
 def _probe_with(family: str, cases: dict[str, Case], search: Search) -> Probe:
-    from .suite import RunState, execute
+    from ..execution.suite import RunState, execute
 
     entry = family_entry(family)
     assert entry.npm_package is not None

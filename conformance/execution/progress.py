@@ -24,9 +24,9 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import TextIO
 
-from .outcomes import CaseResult, Outcome
-from .report.numbers import plural
-from .report.output import display_text
+from ..engine.outcomes import CaseResult, Outcome
+from ..report.numbers import plural
+from ..report.output import display_text
 
 PIPE_STATUS_EVERY_S = 30.0
 XFAIL = "xfail"

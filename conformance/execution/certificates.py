@@ -34,7 +34,7 @@ WRONG_HOST = "wrong-host.invalid"
 
 CERTIFICATE_NAMES: tuple[CertificateName, ...] = get_args(CertificateName)
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class RunCertificates:

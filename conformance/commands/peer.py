@@ -37,7 +37,7 @@ def peer_command(args: argparse.Namespace) -> int:
         from conformance_peer.control import main
 
         return main(["--control", args.control, *(["--once"] if args.once else [])])
-    from . import docker_support
+    from ..peer import docker_engine as docker_support
 
     started = time.monotonic()
     client = docker_support.engine()

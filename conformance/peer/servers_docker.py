@@ -21,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from . import docker_support
-from .certificates import RunCertificates
-from .errors import InfrastructureError, UsageError
+from ..errors import InfrastructureError, UsageError
+from ..execution.certificates import RunCertificates
+from . import docker_engine as docker_support
 
 if TYPE_CHECKING:
     import docker

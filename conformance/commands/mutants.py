@@ -21,12 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from . import units
-from .adapters import registry
-from .model import Case
-from .outcomes import CaseResult, Outcome
-from .report.numbers import plural
-from .runner import run_cases
+from ..adapters import registry
+from ..cases import units
+from ..cases.model import Case
+from ..engine.outcomes import CaseResult, Outcome
+from ..execution.runner import run_cases
+from ..report.numbers import plural
 
 #: Per mutant, the cases that did not pass: (case id, outcome).
 Caught = dict[str, list[tuple[str, str]]]
@@ -112,7 +112,7 @@ def run_mutants(
     cases: Sequence[Case], workers: int | None = None, only: Sequence[str] = (), every: bool = False
 ) -> int:
     """Run each mutant's suite; by default a suite stops at its first catching case (``every``: all cases)."""
-    from .adapters.reference.mutants import MUTANTS
+    from ..adapters.reference.mutants import MUTANTS
 
     unknown = [name for name in only if name not in MUTANTS]
     if unknown:

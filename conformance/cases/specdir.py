@@ -23,7 +23,7 @@ def find_spec_root(path: Path) -> Path | None:
 
 def default_spec_dir() -> Path:
     """``spec/`` of this checkout, or the copy installed with the package."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parents[1]  # the conformance package
     for candidate in (here.parent / "spec", here / "spec_data"):
         if candidate.is_dir():
             return candidate

@@ -25,7 +25,7 @@ from conformance_peer import (
     TlsInfo,
 )
 
-from .jsshow import wire_bytes
+from ..engine.jsshow import wire_bytes
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .adapters import npm_cache, npm_versions, registry
-from .adapters.base import MAX_LANES
-from .errors import InfrastructureError, UsageError
-from .exitcodes import ExitCode
-from .jsshow import show
-from .report import results, timeline
-from .report.numbers import plural
+from ..adapters import npm_cache, npm_versions, registry
+from ..adapters.base import MAX_LANES
+from ..engine.jsshow import show
+from ..errors import InfrastructureError, UsageError
+from ..exitcodes import ExitCode
+from ..report import results, timeline
+from ..report.numbers import plural
 
 DEFAULT_OUT = Path("reports/history")
 #: A version's whole run may take this long (the full suite takes under a minute).
@@ -334,7 +334,7 @@ def _write_manifest(folder: Path, options: HistoryOptions, outcomes: list[Versio
 
 
 def write_html(folder: Path, line: timeline.Timeline) -> Path:
-    from .report import html
+    from ..report import html
 
     paths = [folder / run.version / "results.json" for run in line.runs]
     return html.write(

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 
 import conformance_peer
 
-from ._version import __version__
-from .errors import InfrastructureError
+from .._version import __version__
+from ..errors import InfrastructureError
 
 if TYPE_CHECKING:
     import docker

@@ -20,11 +20,10 @@ from typing import Any
 
 from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 
-from . import peers, sandbox
-from .adapters.base import AdapterSpec, RunContext
-from .certificates import RunCertificates
-from .errors import AdapterError, InfrastructureError
-from .interpreter import (
+from .. import sandbox
+from ..adapters.base import AdapterSpec, RunContext
+from ..cases.model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
+from ..engine.interpreter import (
     CaseInterpreter,
     ClientOp,
     EndSession,
@@ -34,12 +33,14 @@ from .interpreter import (
     Sleep,
     StartBackground,
 )
-from .model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
-from .outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
-from .peer_calls import JoinTimedOut, PeerResult, perform
-from .protocol.client import AdapterClient
-from .protocol.replies import HelloInfo, Status
-from .sandbox.description import Description
+from ..engine.outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
+from ..errors import AdapterError, InfrastructureError
+from ..peer import choice as peers
+from ..peer.calls import JoinTimedOut, PeerResult, perform
+from ..protocol.client import AdapterClient
+from ..protocol.replies import HelloInfo, Status
+from ..sandbox.description import Description
+from .certificates import RunCertificates
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,10 @@ from typing import Any, Protocol
 
 import jsonschema
 
-from . import schema, yamlsource
-from .errors import SpecError, SpecErrors
-from .jsshow import show
+from .. import schema
+from ..engine.jsshow import show
+from ..errors import SpecError, SpecErrors
+from . import yamlsource
 from .specdir import CATALOGUE_FILE, default_spec_dir
 
 FILE_NAME = CATALOGUE_FILE
@@ -463,7 +464,7 @@ def render(catalogue: Catalogue, cases: Iterable[CitingCase]) -> str:
     citing = cited_by(catalogue, cases)
     pins = catalogue.pins
     out = [
-        f"<!-- Generated from spec/{FILE_NAME} and the cases in spec/ by conformance/catalogue.py. Do not edit:",
+        f"<!-- Generated from spec/{FILE_NAME} and the cases in spec/ by conformance/cases/catalogue.py. Do not edit:",
         f"     edit spec/{FILE_NAME} (or a case), then run `{REGENERATE}`. -->",
         "",
         "# Behaviour catalogue of `connect()`",

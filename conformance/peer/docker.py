@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from conformance_peer.control import TOKEN_SHA256_ENV
 
-from . import docker_support
-from .errors import InfrastructureError
-from .peer_client import RemotePeer
+from ..errors import InfrastructureError
+from . import docker_engine as docker_support
+from .client import RemotePeer
 
 if TYPE_CHECKING:
     import docker

@@ -20,18 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from . import expectations, interrupts, peers, sandbox, selection
-from .adapters import registry
-from .adapters.base import MAX_LANES, AdapterSpec
-from .errors import InfrastructureError, UsageError
-from .exitcodes import ExitCode
-from .model import Case
-from .outcomes import HARNESS_ERROR, CaseResult, Outcome
+from .. import interrupts, sandbox
+from ..adapters import registry
+from ..adapters.base import MAX_LANES, AdapterSpec
+from ..cases import selection
+from ..cases.model import Case
+from ..engine.outcomes import HARNESS_ERROR, CaseResult, Outcome
+from ..errors import InfrastructureError, UsageError
+from ..exitcodes import ExitCode
+from ..peer import choice as peers
+from ..protocol.replies import HelloInfo
+from ..report import results, run_files, summary
+from ..report.numbers import plural
+from ..report.output import display_text
+from . import expectations
 from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity
-from .protocol.replies import HelloInfo
-from .report import results, run_files, summary
-from .report.numbers import plural
-from .report.output import display_text
 from .runner import Breaker, lane_count, run_cases
 
 DEFAULT_REPORT_DIR = Path("reports/latest")

@@ -6,7 +6,7 @@ import base64
 import hashlib
 from typing import Any
 
-from . import units
+from ..cases import units
 from .jsshow import wire_bytes
 from .jsvalues import b64
 

@@ -33,9 +33,9 @@ from conformance_peer import (
 )
 from conformance_peer import _wire as wire
 
-from .errors import InfrastructureError
-from .jsshow import show
-from .protocol import peer_messages
+from ..engine.jsshow import show
+from ..errors import InfrastructureError
+from ..protocol import peer_messages
 
 TOKEN_ENV = "CONNECT_CONFORMANCE_PEER_TOKEN"
 """The environment variable holding the token of a peer service started elsewhere."""

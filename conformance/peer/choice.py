@@ -2,7 +2,7 @@
 
     --peer in-process       conformance_peer.open_session, on the runner's event loop
     --peer tcp://HOST:PORT  a `connect-conformance peer serve` started by hand (token: $CONNECT_CONFORMANCE_PEER_TOKEN)
-    --peer docker           the same service in a container this run starts and removes (conformance.docker_peer)
+    --peer docker           the same service in a container this run starts and removes (conformance.peer.docker)
 
 Each gives a `PeerProvider` whose `open_session(spec, certificates)` answers a
 session with the methods and typed results of `conformance_peer.PeerSession`
@@ -19,10 +19,10 @@ from typing import Literal, Protocol
 
 from conformance_peer import CertificateFiles, ListenerSpec, open_session
 
-from .errors import UsageError
-from .jsshow import show
-from .peer_calls import Peer
-from .peer_client import TOKEN_ENV, RemotePeer
+from ..engine.jsshow import show
+from ..errors import UsageError
+from .calls import Peer
+from .client import TOKEN_ENV, RemotePeer
 
 
 class PeerSessionLike(Peer, Protocol):
@@ -95,7 +95,7 @@ async def opened(choice: PeerChoice) -> AsyncIterator[PeerProvider]:
         async with await RemotePeer.connect(choice.host, choice.port, token) as remote:
             yield remote
         return
-    from .docker_peer import docker_peer
+    from .docker import docker_peer
 
     async with docker_peer() as remote:
         yield remote

@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from . import yamlsource
-from .errors import SpecError
-from .outcomes import CaseResult, Outcome
+from ..cases import yamlsource
+from ..engine.outcomes import CaseResult, Outcome
+from ..errors import SpecError
 
 #: The fields of an entry.
 FIELDS = ("outcome", "reason", "link", "flaky", "until", "unreviewed")
@@ -346,7 +346,7 @@ def review_warnings(known: Expectations) -> list[str]:
 def write(path: Path, document: dict[str, Any]) -> None:
     """Write ``document``; the comment block at the top of an existing file is kept."""
     header = (
-        "# Known non-pass outcomes of this implementation (see conformance/expectations.py).\n"
+        "# Known non-pass outcomes of this implementation (see conformance/execution/expectations.py).\n"
         "# Every entry needs a reason that cites the behaviour id or issue.\n"
     )
     if path.is_file():

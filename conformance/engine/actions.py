@@ -24,11 +24,12 @@ from typing import Any, Protocol
 
 from conformance_peer import ChunkPlan
 
-from . import judging, units
+from ..cases import units
+from ..cases.model import Step
+from ..peer.calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
+from ..protocol.replies import SHAPE_OF_OP, Shape
+from . import judging
 from .jsshow import show
-from .model import Step
-from .peer_calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
-from .protocol.replies import SHAPE_OF_OP, Shape
 from .values import to_bytes, to_protocol_value
 
 Expect = dict[str, Any]

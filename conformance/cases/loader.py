@@ -16,12 +16,13 @@ from typing import Any
 
 import jsonschema
 
-from . import catalogue, schema, units, yamlsource
-from .actions import ACTIONS, GLOBAL_SCOPE, Kind
-from .errors import SpecError, SpecErrors
-from .jsshow import show
+from .. import schema
+from ..engine.actions import ACTIONS, GLOBAL_SCOPE, Kind
+from ..engine.jsshow import show
+from ..errors import SpecError, SpecErrors
+from ..sandbox.description import Description
+from . import catalogue, units, yamlsource
 from .model import MODIFIERS, Case, PeerSpec, Step
-from .sandbox.description import Description
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")

@@ -1,0 +1,1 @@
+"""The commands of ``connect-conformance``, one module each."""

@@ -1,0 +1,6 @@
+"""The harness's side of the peer, wherever it runs (the peer itself is ``conformance_peer``, in ``servers/``).
+
+``choice`` (``--peer``: in-process, a ``tcp://`` service, a container), ``calls`` (typed peer calls
+and ``perform``), ``client`` (the control protocol's client), ``docker`` and ``docker_engine`` (the
+peer in a container, the engine and its leftovers), ``servers_docker`` (``servers --docker``).
+"""

@@ -1,0 +1,1 @@
+"""A runtime over its published versions: ``history`` (the suite on many versions, a timeline) and ``bisect``."""
