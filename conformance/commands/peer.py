@@ -1,4 +1,4 @@
-"""`connect-conformance peer ...`: the peer as a service (docs/peer-protocol.md) and its image (docs/docker.md).
+"""``connect-conformance peer ...``: the peer as a service (docs/peer-protocol.md) and its image (docs/docker.md).
 
 peer serve [--control HOST:PORT] [--once]   run the peer service here, in the foreground
 peer image                                  build (or find) the peer's container image; print its tag
@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+
+from ..exitcodes import ExitCode
 
 
-def add_peer_command(commands: Any) -> None:
-    peer = commands.add_parser("peer", help="the peer as a service driven over a control channel, and its image")
-    peer_commands = peer.add_subparsers(dest="peer_command", required=True, parser_class=type(peer))
-    serve = peer_commands.add_parser(
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="peer_command", required=True, parser_class=type(parser))
+    serve = commands.add_parser(
         "serve",
         help="run the peer service (for `run --peer tcp://HOST:PORT`); prints its address and token as JSON",
     )
@@ -27,21 +27,20 @@ def add_peer_command(commands: Any) -> None:
         "anything but loopback exposes it (docs/peer-protocol.md)",
     )
     serve.add_argument("--once", action="store_true", help="exit when the first harness has gone")
-    peer_commands.add_parser(
+    commands.add_parser(
         "image", help="build the peer's container image unless one of the same inputs exists; print its tag"
     )
 
 
-def peer_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.peer_command == "serve":
         from conformance_peer.control import main
 
         return main(["--control", args.control, *(["--once"] if args.once else [])])
-    from ..peer import docker_engine as docker_support
+    from ..peer import docker_engine
 
     started = time.monotonic()
-    client = docker_support.engine()
-    tag = docker_support.peer_image(client)
+    tag = docker_engine.peer_image(docker_engine.engine())
     print(tag)
     print(f"peer image ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    return 0
+    return ExitCode.OK

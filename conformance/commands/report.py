@@ -1,4 +1,4 @@
-"""``connect-conformance report ...``: publish, validate, compare, html."""
+"""``connect-conformance report ...``: publish (the matrix, badges, the HTML page), validate, compare, html."""
 
 from __future__ import annotations
 
@@ -9,21 +9,70 @@ from pathlib import Path
 from ..adapters import registry
 from ..errors import UsageError
 from ..exitcodes import ExitCode
-from . import results
-from .numbers import plural
-from .output import display_text
-from .run_files import check_output_file
+from . import arguments, sandboxing
 
 PUBLISH_COMMAND = "connect-conformance report publish --run"
 
 
-def report(args: argparse.Namespace) -> int:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="report_command", required=True, parser_class=type(parser))
+    publish = commands.add_parser(
+        "publish", help="regenerate reports/README.md (the matrix) from reports/<implementation>/results.json"
+    )
+    publish.add_argument(
+        "--reports",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="the published reports folder: <DIR>/<implementation>/results.json in, <DIR>/README.md out "
+        "(default: reports)",
+    )
+    publish.add_argument(
+        "--run",
+        action="store_true",
+        help="first run the suite against each implementation (with its expectations file)",
+    )
+    publish.add_argument("--only", action="append", default=[], metavar="IMPL", help="only this implementation")
+    arguments.add_sandbox(
+        publish, "default with --run: on where a sandbox can be made (published runs hold every case)"
+    )
+    check = commands.add_parser(
+        "validate",
+        help="check results.json files against the results schema (exit 0: all valid, 2: one is not)",
+    )
+    check.add_argument("files", nargs="+", type=Path, metavar="RESULTS.json", help="results files of runs")
+    diff = commands.add_parser(
+        "compare",
+        help="regressions, fixes, new and removed cases between two runs, as Markdown for a CI comment "
+        "(exit 1 on a regression, 2 on a file that is not a valid results.json)",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD", help="results.json of the earlier run (the baseline)")
+    diff.add_argument("new", type=Path, metavar="NEW", help="results.json of the later run")
+    diff.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
+    html = commands.add_parser("html", help="a single-file, offline HTML report of one or more runs")
+    html.add_argument(
+        "files", nargs="+", type=Path, metavar="RESULTS.json", help="results files, one column each (matrix)"
+    )
+    html.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("reports/latest/index.html"),
+        metavar="FILE",
+        help="the HTML file to write (default: reports/latest/index.html)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..report import results
+    from ..report.run_files import check_output_file
+
     if args.report_command == "publish":
         return _publish(args)
     if args.report_command == "validate":
         return validate(list(args.files))
     if args.report_command == "compare":
-        from . import compare
+        from ..report import compare
 
         if args.json:
             check_output_file(args.json)
@@ -33,7 +82,7 @@ def report(args: argparse.Namespace) -> int:
             results.write_json(args.json, comparison.as_dict())
         return ExitCode.UNEXPECTED if comparison.regressions else ExitCode.OK
     if args.report_command == "html":
-        from . import html as html_report
+        from ..report import html as html_report
 
         check_output_file(args.output)
         print(f"wrote {html_report.write(list(args.files), args.output)}")
@@ -46,7 +95,9 @@ def validate(paths: list[Path]) -> int:
 
     Not 1: that code means "an implementation did not do what was expected" everywhere else.
     """
-    from .validate import check_file
+    from ..report.numbers import plural
+    from ..report.output import display_text
+    from ..report.validate import check_file
 
     bad = 0
     for path in paths:
@@ -64,14 +115,16 @@ def validate(paths: list[Path]) -> int:
 
 def _publish(args: argparse.Namespace) -> int:
     """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
-    from . import badges, matrix, timeline
-    from . import html as html_report
+    from ..report import badges, matrix, results, timeline
+    from ..report import html as html_report
 
     published = [entry.name for entry in registry.BUILTINS if entry.published]
     names = list(args.only) or published
     code = ExitCode.OK
     if args.run:
         from ..execution.suite import RunOptions, run_suite
+
+        sandboxing.enter_if_wanted(args, names)
 
         for name in names:
             entry = registry.builtin(name)

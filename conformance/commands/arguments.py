@@ -1,0 +1,77 @@
+"""Arguments several commands share: the selection of cases, lanes, the sandbox, adapters, durations."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..adapters import registry
+from ..adapters.base import MAX_LANES
+from ..engine.jsshow import show
+
+
+def lanes(value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or a number, got {show(value)}") from None
+    if not 1 <= count <= MAX_LANES:
+        raise argparse.ArgumentTypeError(f"{count}: expected auto or a lane count from 1 to {MAX_LANES}")
+    return count
+
+
+def duration(value: str) -> float:
+    number, unit = (value[:-1], value[-1]) if value[-1:] in ("s", "m", "h") else (value, "s")
+    try:
+        seconds = float(number) * {"s": 1, "m": 60, "h": 3600}[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 90s, 10m or 1h, got {show(value)}") from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive duration, got {show(value)}")
+    return seconds
+
+
+def adapter_help() -> str:
+    return " | ".join(
+        [
+            *registry.names(),
+            f"{'|'.join(registry.versioned_names())}@VERSION",
+            "reference+<mutant>",
+            "stdio:'CMD ARGS'",
+            "ws://HOST:PORT/PATH",
+            "ws-launch:'CMD ARGS'",
+        ]
+    )
+
+
+def add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    parser.add_argument(
+        "-k", dest="keyword", metavar="EXPR", help="only cases whose id matches, e.g. -k 'address and not ipv6'"
+    )
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="T", help="only cases with this tag or area (repeatable)"
+    )
+
+
+def add_lanes(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "-n",
+        dest="workers",
+        type=lanes,
+        default=None,
+        metavar="N",
+        help=f"{what} at once: auto (default: what suits the adapter, e.g. 16 in-process, 8 workerd processes) "
+        f"or 1..{MAX_LANES}",
+    )
+
+
+def add_sandbox(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--sandbox",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run inside fresh network namespaces: only lo (with Cloudflare addresses on it), private /etc/hosts, "
+        f"no DNS; cases that need it are skipped outside one (docs/sandbox.md); {default}",
+    )
