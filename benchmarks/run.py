@@ -45,8 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conformance.adapters import npm_cache, registry
 from conformance.adapters.reference import ReferenceAdapter
 from conformance.cases import loader, yamlsource
-from conformance.engine.outcomes import CaseResult
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
+from conformance.core.outcomes import CaseResult
 from conformance.execution.runner import run_cases
 from conformance.protocol.client import AdapterClient
 from conformance.protocol.transports import InProcessTransport

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from .adapters.base import AdapterSpec
     from .adapters.registry import resolve as resolve_adapter
     from .cases.loader import load_strict as load_cases
-    from .cases.model import Case, Step
-    from .engine.outcomes import CaseResult, Outcome
+    from .core.model import Case, Step
+    from .core.outcomes import CaseResult, Outcome
     from .errors import AdapterError, ConformanceError, InfrastructureError, SpecError, SpecErrors, UsageError
     from .execution.runner import run_cases
 
@@ -26,14 +26,14 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "AdapterError": ("conformance.errors", "AdapterError"),
     "AdapterSpec": ("conformance.adapters.base", "AdapterSpec"),
-    "Case": ("conformance.cases.model", "Case"),
-    "CaseResult": ("conformance.engine.outcomes", "CaseResult"),
+    "Case": ("conformance.core.model", "Case"),
+    "CaseResult": ("conformance.core.outcomes", "CaseResult"),
     "ConformanceError": ("conformance.errors", "ConformanceError"),
     "InfrastructureError": ("conformance.errors", "InfrastructureError"),
-    "Outcome": ("conformance.engine.outcomes", "Outcome"),
+    "Outcome": ("conformance.core.outcomes", "Outcome"),
     "SpecError": ("conformance.errors", "SpecError"),
     "SpecErrors": ("conformance.errors", "SpecErrors"),
-    "Step": ("conformance.cases.model", "Step"),
+    "Step": ("conformance.core.model", "Step"),
     "UsageError": ("conformance.errors", "UsageError"),
     "load_cases": ("conformance.cases.loader", "load_strict"),
     "resolve_adapter": ("conformance.adapters.registry", "resolve"),

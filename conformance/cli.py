@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from . import interrupts
 from ._version import __version__
 from .commands import COMMANDS, command
+from .core.text import plural
 from .errors import InfrastructureError, SpecError, SpecErrors, UsageError
 from .exitcodes import ExitCode
-from .report.numbers import plural
 
 DESCRIPTION = "The conformance suite for connect() of cloudflare:sockets."
 

@@ -29,9 +29,9 @@ import pytest
 if TYPE_CHECKING:
     import asyncio
 
-    from .cases.model import Case
-    from .engine.outcomes import CaseResult
-    from .execution.certificates import RunCertificates
+    from .core.certificates import RunCertificates
+    from .core.model import Case
+    from .core.outcomes import CaseResult
     from .execution.expectations import Expectations
     from .execution.runner import Lane
 
@@ -66,8 +66,8 @@ class _Session:
         import asyncio
 
         from .adapters.base import RunContext
+        from .core.certificates import RunCertificates
         from .errors import InfrastructureError
-        from .execution.certificates import RunCertificates
         from .execution.runner import Lane
 
         if self.failure:
@@ -178,7 +178,7 @@ class SpecItem(pytest.Item):
         self.case = case
 
     def runtest(self) -> None:
-        from .engine.outcomes import Outcome
+        from .core.outcomes import Outcome
         from .execution.expectations import Verdict, judge
 
         session: _Session = self.config.stash[_SESSION_KEY]

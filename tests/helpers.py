@@ -13,7 +13,7 @@ from typing import NoReturn
 import pytest
 
 from conformance.cases import loader
-from conformance.cases.model import Case
+from conformance.core.model import Case
 
 REPO = Path(__file__).resolve().parent.parent
 

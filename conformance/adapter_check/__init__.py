@@ -26,8 +26,8 @@ from typing import Any
 from conformance_peer import PeerError
 
 from ..adapters.base import AdapterSpec, RunContext
+from ..core.certificates import RunCertificates
 from ..errors import InfrastructureError, UsageError
-from ..execution.certificates import RunCertificates
 from ..exitcodes import ExitCode
 from ..protocol.client import GRACE_S
 from .model import CATALOGUE, Check, Recorder, Status, StopProbe

@@ -12,7 +12,7 @@ from typing import Any
 
 from conformance_peer import Accepted, ListenerSpec, PeerSession, open_session
 
-from ..engine.jsshow import wire_bytes
+from ..core.jsshow import wire_bytes
 from .model import Recorder, StopProbe
 from .probes import Probe, end_problem, is_handle
 from .wire import Wire, preview

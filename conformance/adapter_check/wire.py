@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine.jsshow import kind
+from ..core.jsshow import kind
 from ..errors import AdapterError
 from ..protocol import messages
 from ..protocol.transports import StdioTransport, Transport

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 MAX_LANES = 64
 
 if TYPE_CHECKING:
-    from ..execution.certificates import RunCertificates
+    from ..core.certificates import RunCertificates
     from ..protocol.transports import Transport
 
 

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import InfrastructureError, UsageError
 
 #: A cached version list older than this is fetched again (when npm can be reached).

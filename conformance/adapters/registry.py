@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import UsageError
 from .base import AdapterSpec, RunContext, launch_environment
 

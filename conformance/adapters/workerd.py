@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import sandbox
-from ..engine.jsshow import show
+from ..core import tempdirs
+from ..core.jsshow import show
 from ..errors import AdapterError, InfrastructureError
-from ..execution import tempdirs
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext

@@ -23,7 +23,7 @@ import signal
 import subprocess
 from collections.abc import Mapping
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import InfrastructureError
 from ..protocol.transports import KILL_GRACE_S, STDERR_LINES, STDERR_TAIL, WebSocketTransport
 from .processes import parent_death_signal

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from .. import schema
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import SpecError, SpecErrors
 from . import yamlsource
 from .specdir import CATALOGUE_FILE, default_spec_dir
@@ -304,7 +304,7 @@ class _Checker:
                 path += sorted(key for key in error.instance if key not in allowed.get("properties", {}))[:1]
             field = ".".join(str(part) for part in path) or "catalogue"
             # The spec loader's wording, so both files read alike.
-            self.problem(self.line(*path), field, schema.describe(error))
+            self.problem(self.line(*path), field, schema.describe(error, yamlsource.kind))
         if self.errors:
             self.errors.sort(key=lambda error: error.line or 0)
             return None

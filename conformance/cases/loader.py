@@ -17,12 +17,13 @@ from typing import Any
 import jsonschema
 
 from .. import schema
+from ..core import units
+from ..core.jsshow import show
+from ..core.model import MODIFIERS, Case, PeerSpec, Step
 from ..engine.actions import ACTIONS, GLOBAL_SCOPE, Kind
-from ..engine.jsshow import show
 from ..errors import SpecError, SpecErrors
 from ..sandbox.description import Description
-from . import catalogue, units, yamlsource
-from .model import MODIFIERS, Case, PeerSpec, Step
+from . import catalogue, yamlsource
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -78,7 +79,7 @@ class _FileChecker:
                 full += sorted(key for key in error.instance if key not in allowed)[:1]
             # The leading index only says which case of the file; the line says it better.
             field = ".".join(str(part) for part in full[1:]) or "case"
-            self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error))
+            self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error, yamlsource.kind))
             found = True
         return found
 

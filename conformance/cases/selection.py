@@ -7,11 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
+from ..core.model import Case
+from ..core.text import plural
 from ..errors import SpecError, UsageError
-from ..report.numbers import plural
 from .loader import load, load_strict
-from .model import Case
 from .specdir import default_spec_dir
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")

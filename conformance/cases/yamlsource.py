@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from ..engine.jsshow import string
+from ..core.jsshow import string
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_LINE_CHARS = 10_000

@@ -6,7 +6,7 @@ import argparse
 
 from ..adapters import registry
 from ..adapters.base import MAX_LANES
-from ..engine.jsshow import show
+from ..core.jsshow import show
 
 
 def lanes(value: str) -> int | None:

@@ -95,7 +95,7 @@ def validate(paths: list[Path]) -> int:
 
     Not 1: that code means "an implementation did not do what was expected" everywhere else.
     """
-    from ..report.numbers import plural
+    from ..core.text import plural
     from ..report.output import display_text
     from ..report.validate import check_file
 

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     """TLS kinds present a certificate from a CA made for this run only."""
     from conformance_peer.standalone import main as serve_main
 
-    from ..execution.certificates import RunCertificates
+    from ..core.certificates import RunCertificates
 
     kinds = args.kind or ["echo"]
     if args.docker:

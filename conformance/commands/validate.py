@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..core.text import plural
 from ..errors import SpecError
 from ..exitcodes import ExitCode
-from ..report.numbers import plural
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

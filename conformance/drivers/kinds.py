@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..execution.certificates import CERTIFICATE_NAMES, RunCertificates
+from ..core.certificates import CERTIFICATE_NAMES, RunCertificates
 from .model import HOST, RunningServer, ServerInfo, elapsed
 from .process import (
     Account,

@@ -13,7 +13,7 @@ import secrets
 import sys
 import time
 
-from ..execution.certificates import RunCertificates
+from ..core.certificates import RunCertificates
 from .kinds import (
     APT,
     PORT_ATTEMPTS,

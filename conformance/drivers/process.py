@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..adapters.processes import parent_death_signal
-from ..execution import tempdirs
+from ..core import tempdirs
 
 #: Seconds between SIGTERM (or the kind's own stop signal) and SIGKILL.
 STOP_GRACE_S = 10.0

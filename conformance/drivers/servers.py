@@ -37,7 +37,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol
 
-from ..execution.certificates import CERTIFICATE_NAMES, RunCertificates
+from ..core.certificates import CERTIFICATE_NAMES, RunCertificates
 from .model import HOST, SERVERNAME, RunningServer, ServerInfo
 from .process import ProgramMissing, ServerFailed, Unavailable
 

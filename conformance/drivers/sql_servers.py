@@ -16,7 +16,7 @@ import struct
 import time
 from pathlib import Path
 
-from ..execution.certificates import RunCertificates
+from ..core.certificates import RunCertificates
 from .kinds import (
     APT,
     DATABASE,

@@ -24,12 +24,12 @@ from typing import Any, Protocol
 
 from conformance_peer import ChunkPlan
 
-from ..cases import units
-from ..cases.model import Step
+from ..core import units
+from ..core.jsshow import show
+from ..core.model import Step
 from ..peer.calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 from ..protocol.replies import SHAPE_OF_OP, Shape
 from . import judging
-from .jsshow import show
 from .values import to_bytes, to_protocol_value
 
 Expect = dict[str, Any]

@@ -18,14 +18,14 @@ from typing import Any
 
 from conformance_peer import Accepted
 
-from ..cases.model import Case, Step
-from ..cases.substitution import UnknownVariable, substitute
+from ..core.jsshow import string
+from ..core.model import Case, Step
+from ..core.outcomes import Outcome
+from ..core.substitution import UnknownVariable, substitute
 from ..peer.calls import PeerCall, PeerResult, describe
 from ..protocol.replies import EndReport, Reply, Shape, Status
 from . import judging
 from .actions import ACTIONS, ClientRequest, EndNow, JoinNamed, SleepFor, SpecRuntimeError
-from .jsshow import string
-from .outcomes import Outcome
 from .values import shorten
 
 DEFAULT_WITHIN = 2.0

@@ -18,11 +18,11 @@ from typing import Any
 
 from conformance_peer import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
 
-from ..cases import units
+from ..core import units
+from ..core.jsshow import expected_error, show, show_error, show_expected, wire_bytes
 from ..peer.calls import JoinTimedOut, PeerResult
 from ..protocol.replies import EndReport, ReadChunk, Reply, Status
 from ..protocol.replies import Received as ReadBytes
-from .jsshow import expected_error, show, show_error, show_expected, wire_bytes
 from .matching import match, match_error
 from .values import to_bytes
 

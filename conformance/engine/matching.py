@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .jsshow import expected_error, is_error_object, path, show, show_error, show_expected
+from ..core.jsshow import expected_error, is_error_object, path, show, show_error, show_expected
 
 #: A key the observed object does not have; it reads as ``undefined``, as a missing property does in JS.
 _MISSING = object()

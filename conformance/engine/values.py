@@ -6,9 +6,9 @@ import base64
 import hashlib
 from typing import Any
 
-from ..cases import units
-from .jsshow import wire_bytes
-from .jsvalues import b64
+from ..core import units
+from ..core.jsshow import wire_bytes
+from ..core.jsvalues import b64
 
 #: Transcripts keep at most this much of any byte payload.
 TRANSCRIPT_BYTES = 256

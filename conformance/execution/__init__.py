@@ -2,6 +2,6 @@
 
 ``runner`` (lanes, the peer session per case, deadlines, restarts of a broken adapter),
 ``suite`` (one run as ``run`` does it: progress, gate, reports, exit code), ``progress`` (what a run
-prints while it goes), ``expectations`` (expectations files and the gate), ``certificates`` and
-``tempdirs`` (the run's CA in a private folder).
+prints while it goes), ``expectations`` (expectations files and the gate), ``mutants`` (every
+mutant's suite, for ``mutants``).
 """

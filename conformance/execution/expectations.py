@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from ..cases import yamlsource
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.outcomes import CaseResult, Outcome
 from ..errors import SpecError
 
 #: The fields of an entry.

@@ -22,10 +22,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from ..adapters import registry
-from ..cases import units
-from ..cases.model import Case
-from ..engine.outcomes import CaseResult, Outcome
-from ..report.numbers import plural
+from ..core import units
+from ..core.model import Case
+from ..core.outcomes import CaseResult, Outcome
+from ..core.text import plural
 from .runner import run_cases
 
 #: Per mutant, the cases that did not pass: (case id, outcome).

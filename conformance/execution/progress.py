@@ -24,8 +24,8 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import TextIO
 
-from ..engine.outcomes import CaseResult, Outcome
-from ..report.numbers import plural
+from ..core.outcomes import CaseResult, Outcome
+from ..core.text import plural
 from ..report.output import display_text
 
 PIPE_STATUS_EVERY_S = 30.0

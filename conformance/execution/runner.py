@@ -22,7 +22,9 @@ from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 
 from .. import sandbox
 from ..adapters.base import AdapterSpec, RunContext
-from ..cases.model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
+from ..core.certificates import RunCertificates
+from ..core.model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
+from ..core.outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
 from ..engine.interpreter import (
     CaseInterpreter,
     ClientOp,
@@ -33,14 +35,12 @@ from ..engine.interpreter import (
     Sleep,
     StartBackground,
 )
-from ..engine.outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
 from ..errors import AdapterError, InfrastructureError
 from ..peer import choice as peers
 from ..peer.calls import JoinTimedOut, PeerResult, perform
 from ..protocol.client import AdapterClient
 from ..protocol.replies import HelloInfo, Status
 from ..sandbox.description import Description
-from .certificates import RunCertificates
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,14 @@ from .. import interrupts, sandbox
 from ..adapters import registry
 from ..adapters.base import MAX_LANES, AdapterSpec
 from ..cases import selection
-from ..cases.model import Case
-from ..engine.outcomes import HARNESS_ERROR, CaseResult, Outcome
+from ..core.model import Case
+from ..core.outcomes import HARNESS_ERROR, CaseResult, Outcome
+from ..core.text import plural
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..peer import choice as peers
 from ..protocol.replies import HelloInfo
 from ..report import results, run_files, summary
-from ..report.numbers import plural
 from ..report.output import display_text
 from . import expectations
 from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity

@@ -25,8 +25,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.text import plural
 from ..exitcodes import ExitCode
-from ..report.numbers import plural
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from .observations import Divergence, Observation
 from .scenarios import CLIENT_WITHIN, Scenario, Step
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..cases.model import Case
+from ..core.model import Case
 
 #: Payloads longer than this are compared by length and SHA-256.
 INLINE_BYTES = 64

@@ -28,13 +28,13 @@ from hypothesis.errors import Flaky, NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
 from ..cases.loader import load_file
-from ..cases.model import Case
-from ..engine.jsshow import show
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.certificates import RunCertificates
+from ..core.jsshow import show
+from ..core.model import Case
+from ..core.outcomes import CaseResult, Outcome
+from ..core.text import plural
 from ..errors import InfrastructureError
-from ..execution.certificates import RunCertificates
 from ..execution.runner import Lane
-from ..report.numbers import plural
 from .emit import Inexpressible, expected_steps
 from .observations import Divergence, Normaliser, Observation, first_divergence
 from .scenarios import Scenario, case_yaml, scenarios

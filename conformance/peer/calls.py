@@ -25,7 +25,7 @@ from conformance_peer import (
     TlsInfo,
 )
 
-from ..engine.jsshow import wire_bytes
+from ..core.jsshow import wire_bytes
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Literal, Protocol
 
 from conformance_peer import CertificateFiles, ListenerSpec, open_session
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import UsageError
 from .calls import Peer
 from .client import TOKEN_ENV, RemotePeer

@@ -33,7 +33,7 @@ from conformance_peer import (
 )
 from conformance_peer import _wire as wire
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import InfrastructureError
 from ..protocol import peer_messages
 

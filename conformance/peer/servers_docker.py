@@ -21,8 +21,8 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from ..core.certificates import RunCertificates
 from ..errors import InfrastructureError, UsageError
-from ..execution.certificates import RunCertificates
 from . import docker_engine as docker_support
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 from ..errors import AdapterError, InfrastructureError
 from . import PROTOCOL_VERSION, messages
 from .replies import SHAPE_OF_OP, HelloInfo, Reply, ReplyShapeError, Shape, Status, parse

@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from ..engine.jsshow import kind, show
+from ..core.jsshow import kind, show
 from ..schema import describe
 from . import fastcheck, replies
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import jsonschema
 
-from ..engine.jsshow import kind as kind_of
-from ..engine.jsshow import show
+from ..core.jsshow import kind as kind_of
+from ..core.jsshow import show
 from ..schema import describe, load
 from . import fastcheck
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
-from ..engine.jsshow import show
+from ..core.jsshow import show
 
 
 class Status(StrEnum):

@@ -17,7 +17,7 @@ import signal
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from ..engine.jsshow import string
+from ..core.jsshow import string
 from ..errors import AdapterError, InfrastructureError
 
 #: The longest line an adapter may print: room for 48 MiB of data as base64 (the largest

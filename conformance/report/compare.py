@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.text import plural
 from ..errors import UsageError
-from .numbers import plural
 from .output import display_text, markdown_code, markdown_text
 from .reading import is_not_run_here, results_path
 from .validate import check_file

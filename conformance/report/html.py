@@ -38,8 +38,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..cases.model import LEVELS
-from ..engine.outcomes import OUTCOMES
+from ..core.model import LEVELS
+from ..core.outcomes import OUTCOMES
 from .links import source_links
 from .numbers import percent
 from .output import write_text

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.outcomes import CaseResult, Outcome
 from .output import write_atomically, xml_text
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..cases.model import LEVELS
+from ..core.model import LEVELS
 from .numbers import percent
 from .output import markdown_code, markdown_text
 from .reading import is_not_run_here, load_results, not_run_here_reason

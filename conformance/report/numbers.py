@@ -19,9 +19,3 @@ def percent(part: float, whole: float, decimals: int = 0) -> str:
     if part > 0:
         shown = max(shown, step)
     return f"{shown:.{decimals}f}%"
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 case``, ``2 cases``, ``0 cases``; ``plural_form`` for a word that does not just take an s (``fixes``)."""
-    word = singular if count == 1 else (plural_form or singular + "s")
-    return f"{count} {word}"

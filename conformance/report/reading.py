@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..engine.outcomes import SkipCause
+from ..core.outcomes import SkipCause
+from ..core.text import plural
 from ..errors import UsageError
-from .numbers import plural
 
 RESULTS_FILE = "results.json"
 #: How the skip of a case that needs the network sandbox begins, in files made before ``skipped_by`` existed.

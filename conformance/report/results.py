@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.outcomes import CaseResult, Outcome
 from . import output
 
 RESULTS_FORMAT = 1

@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from .._version import __version__
-from ..engine.outcomes import CaseResult
+from ..core.outcomes import CaseResult
 from ..errors import UsageError
 from . import junit, links, results, summary
 from .output import markdown_code, markdown_text, write_text

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.outcomes import CaseResult, Outcome
 from .output import display_text, markdown_code, markdown_text
 from .reading import not_run_here_reason
 

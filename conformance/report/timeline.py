@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.npm_versions import is_version, semver_key
-from .numbers import plural
+from ..core.text import plural
 from .output import markdown_code, markdown_text
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 
 from .. import schema
-from .numbers import plural
+from ..core.text import plural
 from .stream import ReadError, read
 
 #: Problems listed per file; the rest are counted (a broken 200 MB file must not print a million lines).

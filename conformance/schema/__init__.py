@@ -11,8 +11,8 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from ..cases import yamlsource
-from ..engine.jsshow import show
+from ..core.jsshow import show
+from ..core.text import plural
 
 
 @cache
@@ -22,10 +22,10 @@ def load(name: str) -> dict[str, Any]:
     return schema
 
 
-def describe(error: ValidationError, kind: Callable[[Any], str] = yamlsource.kind) -> str:
+def describe(error: ValidationError, kind: Callable[[Any], str]) -> str:
     """What a schema error says, with values as JS writes them (``"text"``, ``null``), never Python's repr.
 
-    ``kind`` names a value's kind: YAML's words for spec files (the default), JSON's for protocol messages.
+    ``kind`` names a value's kind: YAML's words for spec files (``yamlsource.kind``), JSON's for protocol messages.
     """
     instance = error.instance
     # jsonschema types these loosely (they may be "unset"); here they are always set.
@@ -49,7 +49,7 @@ def describe(error: ValidationError, kind: Callable[[Any], str] = yamlsource.kin
     if error.validator == "pattern":
         return f"{show(instance)} does not match the pattern {validator_value}"
     if error.validator == "minItems":
-        return f"expected at least {validator_value} item(s)"
+        return f"expected at least {plural(validator_value, 'item')}"
     bound = _bound(error.validator, validator_value, instance)
     if bound:
         return bound

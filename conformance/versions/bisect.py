@@ -28,13 +28,13 @@ from typing import Any
 
 from ..adapters import npm_cache, npm_versions, registry
 from ..cases import selection
-from ..cases.model import Case
-from ..engine.jsshow import show
-from ..engine.outcomes import CaseResult, Outcome
+from ..core.jsshow import show
+from ..core.model import Case
+from ..core.outcomes import CaseResult, Outcome
+from ..core.text import plural
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..report import results, timeline
-from ..report.numbers import plural
 from .history import DEFAULT_OUT, family_entry
 
 

@@ -31,11 +31,11 @@ from typing import Any
 
 from ..adapters import npm_cache, npm_versions, registry
 from ..adapters.base import MAX_LANES
-from ..engine.jsshow import show
+from ..core.jsshow import show
+from ..core.text import plural
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..report import results, timeline
-from ..report.numbers import plural
 
 DEFAULT_OUT = Path("reports/history")
 #: A version's whole run may take this long (the full suite takes under a minute).

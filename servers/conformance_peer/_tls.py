@@ -29,7 +29,7 @@ READ_SIZE = 64 * 1024
 class CertificateFiles:
     """Where the run's certificates are: name -> (chain PEM, private key PEM).
 
-    The harness makes them (`conformance.execution.certificates.RunCertificates.peer_files()`);
+    The harness makes them (`conformance.core.certificates.RunCertificates.peer_files()`);
     the peer only reads them, when a `tls` or `starttls` session opens.
     """
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from conformance.adapters.base import AdapterSpec, RunContext
 from conformance.cases.loader import load_strict
-from conformance.engine.outcomes import Outcome
+from conformance.core.outcomes import Outcome
 from conformance.errors import AdapterError
 from conformance.execution.runner import Breaker, run_cases
 from tests.helpers import REPO

@@ -30,7 +30,7 @@ import pytest
 import yaml
 from conformance_peer import ListenerSpec
 
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 from conformance.peer import docker_engine as docker_support
 from conformance.peer.docker import docker_peer
 from tests.helpers import REPO, require_npm_packages, require_program

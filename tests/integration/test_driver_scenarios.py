@@ -13,11 +13,11 @@ import pytest
 
 from conformance.adapters import npm_cache
 from conformance.adapters.workerd import WorkerdRuntime
+from conformance.core.certificates import RunCertificates
 from conformance.drivers import bundle
 from conformance.drivers.servers import ServerPool
 from conformance.drivers.smtp_server import EVENTS_FILE, read_events
 from conformance.errors import InfrastructureError
-from conformance.execution.certificates import RunCertificates
 from tests.helpers import require_program
 
 from .driver_runtime import ScenarioWorker

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from conformance.core import tempdirs
+from conformance.core.certificates import RunCertificates
 from conformance.drivers import servers
 from conformance.drivers.process import ProgramMissing, group_members
 from conformance.drivers.servers import RunningServer, ServerInfo
 from conformance.drivers.smtp_server import EVENTS_FILE, read_events
-from conformance.execution import tempdirs
-from conformance.execution.certificates import RunCertificates
 from tests.helpers import REPO, require_program
 
 from . import driver_probes as probe
@@ -213,7 +213,7 @@ CHILD = textwrap.dedent(
     from conformance import interrupts
     interrupts.hold()
     interrupts.deliver()  # as the command does: SIGINT and SIGTERM raise KeyboardInterrupt
-    from conformance.execution.certificates import RunCertificates
+    from conformance.core.certificates import RunCertificates
     from conformance.drivers.servers import ServerPool
     with RunCertificates() as certs, ServerPool(certs) as pool:
         for kind in sys.argv[1:]:

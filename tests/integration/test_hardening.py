@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from conformance.cases.yamlsource import MAX_FILE_BYTES
-from conformance.execution.certificates import CERTIFICATE_NAMES
-from conformance.execution.certificates import FOLDER_PREFIX as CA_PREFIX
+from conformance.core.certificates import CERTIFICATE_NAMES
+from conformance.core.certificates import FOLDER_PREFIX as CA_PREFIX
 from tests.helpers import REPO
 from tests.integration.cli import FIXTURES, run_cli
 

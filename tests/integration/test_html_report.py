@@ -561,7 +561,7 @@ def test_the_main_report_links_to_the_timeline_page(
 
 
 def _run_document(name: str, revision: str, started: str, away: int) -> dict[str, Any]:
-    from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
+    from conformance.core.outcomes import CaseResult, Outcome, SkipCause
     from conformance.report.results import RunHeader, results_document
 
     done = [CaseResult(id=f"area.pass-{n}", outcome=Outcome.PASS, level="must", title="t") for n in range(6)]

@@ -18,7 +18,7 @@ import pytest
 from conformance.adapters.base import RunContext
 from conformance.adapters.miniflare import bundled_workerd, miniflare_spec
 from conformance.adapters.workerd_config import CAPABILITIES
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 from conformance.protocol.client import AdapterClient
 from tests.helpers import require_npm_packages
 from tests.integration.cli import run_cli

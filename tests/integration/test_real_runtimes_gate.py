@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.execution import expectations
 from conformance.sandbox import availability
 from tests.helpers import REPO, require_npm_packages, require_program

@@ -21,8 +21,8 @@ import pytest
 
 from conformance.adapters.workerd import FOLDER_PREFIX, WorkerdRuntime, WorkerdTransport
 from conformance.adapters.workerd_config import CAPABILITIES
+from conformance.core.certificates import RunCertificates
 from conformance.errors import AdapterError, InfrastructureError
-from conformance.execution.certificates import RunCertificates
 from conformance.protocol.client import AdapterClient
 from tests.helpers import REPO, require_npm_packages
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conformance import schema
-from conformance.cases.model import MODIFIERS
+from conformance.core.model import MODIFIERS
 from conformance.engine.actions import ACTIONS, Kind
 from conformance.engine.judging import CLIENT_EXPECTATIONS
 from conformance.protocol import messages

@@ -14,7 +14,7 @@ import pytest
 from conformance_peer import CertificateFiles, CertificateName
 from cryptography import x509
 
-from conformance.execution.certificates import CERTIFICATE_NAMES, REPOSITORY, RunCertificates
+from conformance.core.certificates import CERTIFICATE_NAMES, REPOSITORY, RunCertificates
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_it_refuses_a_temporary_directory_inside_the_repository(
 ) -> None:
     import tempfile
 
-    import conformance.execution.certificates as module
+    import conformance.core.certificates as module
 
     made: list[Path] = []
     original = tempfile.mkdtemp

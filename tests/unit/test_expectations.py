@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
+from conformance.core.outcomes import CaseResult, Outcome, SkipCause
 from conformance.errors import SpecError
 from conformance.execution import expectations
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import UsageError
 from conformance.report import html
 from conformance.report.results import RunHeader, results_document

@@ -7,8 +7,8 @@ from typing import Any
 
 from conformance_peer import Accepted, Echoed, EndSeen
 
+from conformance.core.outcomes import Outcome
 from conformance.engine.interpreter import CaseInterpreter, ClientOp, EndSession, Finished, PeerOp, StartBackground
-from conformance.engine.outcomes import Outcome
 from conformance.peer.calls import Accept, Done, ShutdownWrite
 from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml

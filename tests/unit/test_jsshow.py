@@ -1,4 +1,4 @@
-"""Values in messages are written as JavaScript shows them, never as Python's repr (conformance/engine/jsshow.py)."""
+"""Values in messages are written as JavaScript shows them, never as Python's repr (conformance/core/jsshow.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.engine.jsshow import (
+from conformance.core.jsshow import (
     expected_error,
     kind,
     number,
@@ -22,7 +22,7 @@ from conformance.engine.jsshow import (
     string,
     wire_bytes,
 )
-from conformance.engine.jsvalues import JSURL, UNDEFINED, JSBigInt, JSBytes
+from conformance.core.jsvalues import JSURL, UNDEFINED, JSBigInt, JSBytes
 
 #: What Python's repr of a JSON-ish or tagged value gives away.
 PYTHON_REPR = re.compile(

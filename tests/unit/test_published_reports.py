@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.core.text import plural
 from conformance.report import results, stream
-from conformance.report.numbers import plural
 from tests.helpers import REPO
 
 REPORTS = REPO / "reports"

@@ -129,7 +129,7 @@ def test_same_and_desired_size_that_make_no_sense_are_shape_errors(op: str, valu
 
 
 def test_a_url_value_round_trips_and_reads_like_a_whatwg_url() -> None:
-    from conformance.engine.jsvalues import JSURL, decode, encode
+    from conformance.core.jsvalues import JSURL, decode, encode
 
     url = decode({"$type": "url", "href": "HTTP://User@LocalHost:0080/x"})
     assert url == JSURL("HTTP://User@LocalHost:0080/x")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.cases import loader
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.report import html, matrix, results, timeline
 from tests.helpers import REPO
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.report import compare, numbers, output, results, run_files
 
 HOSTILE = [

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
+from conformance.core.outcomes import CaseResult, Outcome, SkipCause
 from conformance.report import compare, html, matrix, results, summary
 
 SANDBOX = "needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"

@@ -17,7 +17,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome, SkipCause
+from conformance.core.outcomes import CaseResult, Outcome, SkipCause
 from conformance.execution.progress import Label, Progress, Verbosity, plain_label
 from conformance.report import html, junit, output, results, summary
 from conformance.report.numbers import percent

@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from conformance.adapters import registry
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import UsageError
 from conformance.report import junit, links, results, summary
 from tests.helpers import REPO

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.report import results, stream, validate
 from tests.helpers import REPO
 

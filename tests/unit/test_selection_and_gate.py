@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance.cases.selection import select
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import SpecError, UsageError
 from conformance.execution import expectations
 from tests.helpers import case_from_yaml

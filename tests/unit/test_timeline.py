@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.engine.outcomes import CaseResult, Outcome
+from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import InfrastructureError
 from conformance.report import html, matrix, timeline
 from conformance.versions import bisect, history

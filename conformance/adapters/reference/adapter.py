@@ -34,8 +34,8 @@ from typing import Any
 from conformance._version import __version__
 from conformance.protocol import PROTOCOL_VERSION
 
-from ...engine.jsshow import show
-from ...engine.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
+from ...core.jsshow import show
+from ...core.jsvalues import UNDEFINED, JSBytes, decode, encode, typeof
 from . import errors
 from .arguments import parse_connect_arguments
 from .collect import Collector, read_bytes

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ...engine.jsvalues import JSURL, JSBytes
+from ...core.jsvalues import JSURL, JSBytes
 from . import errors
 from .coerce import to_js_string, to_number
 from .errors import type_error

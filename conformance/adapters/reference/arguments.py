@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...engine.jsvalues import UNDEFINED, JSBigInt
+from ...core.jsvalues import UNDEFINED, JSBigInt
 from . import errors
 from .address import (
     Destination,

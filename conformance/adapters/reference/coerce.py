@@ -5,7 +5,7 @@ Conformance cases pass deliberately odd values to ``connect()`` (``port: "80"``,
 them with the ECMAScript abstract operations before validating, so the
 reference must convert them the same way to produce the same messages.
 
-Values are those of ``conformance.engine.jsvalues.decode``: ``None`` is ``null``,
+Values are those of ``conformance.core.jsvalues.decode``: ``None`` is ``null``,
 ``UNDEFINED`` is ``undefined``, ``dict`` is a plain object, ``list`` an Array,
 ``JSBytes`` a byte view, ``JSBigInt`` a BigInt.
 """
@@ -18,7 +18,7 @@ import struct
 from decimal import Decimal
 from typing import Any
 
-from ...engine.jsvalues import JSURL, UNDEFINED, JSBigInt, JSBytes
+from ...core.jsvalues import JSURL, UNDEFINED, JSBigInt, JSBytes
 from .errors import BIGINT_TO_NUMBER, type_error
 
 #: ECMAScript WhiteSpace and LineTerminator, which StringToNumber trims.

@@ -15,7 +15,7 @@ import concurrent.futures
 import hashlib
 from typing import Any
 
-from ...engine.jsvalues import JSBytes, encode
+from ...core.jsvalues import JSBytes, encode
 from .errors import JSThrow
 from .promises import Promise
 from .readable import ReadableStreamReader

@@ -45,7 +45,7 @@ import socket
 from dataclasses import dataclass
 from typing import Protocol
 
-from ...engine.jsshow import show
+from ...core.jsshow import show
 from . import policy
 from .mutants import FAITHFUL, Quirks
 from .tls import TlsError, TlsSession

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...engine.jsvalues import expand_pattern
+from ...core.jsvalues import expand_pattern
 
 #: A repeated pattern's block is about this big (a whole number of seeds).
 BLOCK_SIZE = 1024 * 1024

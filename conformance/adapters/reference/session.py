@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ...engine.jsvalues import encode
+from ...core.jsvalues import encode
 from .errors import JSError
 from .mutants import FAITHFUL, Quirks
 from .policy import Slots

@@ -32,7 +32,7 @@ import re
 import ssl
 from typing import Any
 
-from ...engine.jsshow import show
+from ...core.jsshow import show
 from .mutants import Quirks
 
 #: Plaintext taken from the session per read call.

@@ -34,7 +34,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ...engine.jsvalues import UNDEFINED, JSBytes
+from ...core.jsvalues import UNDEFINED, JSBytes
 from . import errors
 from .coerce import to_js_string
 from .errors import JSError, JSThrow, type_error

@@ -13,11 +13,11 @@ from typing import Any, cast
 
 import pytest
 
+from conformance.core.certificates import RunCertificates
 from conformance.drivers import bundle, kinds, message_servers, process, servers, sql_servers
 from conformance.drivers.process import Account, ProgramMissing, ServerExited, ServerFailed, ServerFolder
 from conformance.drivers.servers import RunningServer, ServerInfo, ServerPool
 from conformance.drivers.smtp_server import read_events
-from conformance.execution.certificates import RunCertificates
 
 APT = "apt-get install -y --no-install-recommends"
 NO_CERTS = cast(RunCertificates, object())

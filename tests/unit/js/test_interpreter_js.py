@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from conformance.adapters.node_socket import adapter_script
-from conformance.engine.jsvalues import b64, expand_pattern
+from conformance.core.jsvalues import b64, expand_pattern
 from conformance.protocol.messages import response_problem
 from tests.helpers import require_program
 

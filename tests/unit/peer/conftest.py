@@ -59,8 +59,8 @@ def client() -> LoopbackClient:
 
 @pytest.fixture(scope="session")
 def certs() -> Iterator[Any]:
-    """The run's CA and server certificates (`conformance.execution.certificates.RunCertificates`)."""
-    from conformance.execution.certificates import RunCertificates
+    """The run's CA and server certificates (`conformance.core.certificates.RunCertificates`)."""
+    from conformance.core.certificates import RunCertificates
 
     with RunCertificates() as run_certificates:
         yield run_certificates

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 
 
 @pytest.fixture(scope="session")

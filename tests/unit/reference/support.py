@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from conformance.adapters.reference import ReferenceAdapter
-from conformance.engine.jsvalues import b64
+from conformance.core.jsvalues import b64
 from conformance.protocol import messages
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from conformance.adapters.reference.address import is_ipv6, is_valid_host, parse
 from conformance.adapters.reference.arguments import ConnectRequest, parse_connect_arguments
 from conformance.adapters.reference.errors import JSError, JSThrow
 from conformance.adapters.reference.mutants import quirks_for
-from conformance.engine.jsvalues import UNDEFINED, JSBigInt
+from conformance.core.jsvalues import UNDEFINED, JSBigInt
 
 ALLOWED = string.ascii_letters + string.digits + "-._[]:"
 

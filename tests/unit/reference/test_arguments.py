@@ -10,7 +10,7 @@ from conformance.adapters.reference import errors
 from conformance.adapters.reference.arguments import parse_connect_arguments
 from conformance.adapters.reference.errors import JSError, JSThrow
 from conformance.adapters.reference.mutants import quirks_for
-from conformance.engine.jsvalues import JSURL, UNDEFINED, JSBigInt
+from conformance.core.jsvalues import JSURL, UNDEFINED, JSBigInt
 
 ADDRESS = "localhost:80"
 

@@ -16,7 +16,7 @@ from conformance.adapters.reference.coerce import (
     to_number,
 )
 from conformance.adapters.reference.errors import JSError, JSThrow
-from conformance.engine.jsvalues import UNDEFINED, JSBigInt, JSBytes
+from conformance.core.jsvalues import UNDEFINED, JSBigInt, JSBytes
 
 
 @pytest.mark.parametrize(

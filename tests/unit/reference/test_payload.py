@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.adapters.reference.payload import BLOCK_SIZE, pieces, repeated_pattern
-from conformance.engine.jsvalues import b64, expand_pattern
+from conformance.core.jsvalues import b64, expand_pattern
 
 from .support import Client, run
 

@@ -15,7 +15,7 @@ from conformance.adapters.reference.promises import Promise, PromiseState, Rejec
 from conformance.adapters.reference.readable import HIGH_WATER, ReadableStream, ReadResult
 from conformance.adapters.reference.tasks import TaskSet
 from conformance.adapters.reference.writable import WritableStream
-from conformance.engine.jsvalues import UNDEFINED, JSBytes
+from conformance.core.jsvalues import UNDEFINED, JSBytes
 
 from .support import run
 

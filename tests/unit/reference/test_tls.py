@@ -21,7 +21,7 @@ from conformance.adapters.reference import errors
 from conformance.adapters.reference.adapter import _can_bind_ipv6_loopback
 from conformance.adapters.reference.tls import TlsConfig, TlsSession
 from conformance.adapters.reference_stdio import launch_ca_pem
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 
 from .support import Client, Conn, Peer, data, peer, run
 from .tls_support import ServerTls, server_context

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conformance_peer import CertificateName
 
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 
 from .support import Client, Peer, peer, run
 from .tls_support import ServerTls, server_context

@@ -17,7 +17,7 @@ import ssl
 
 from conformance_peer import CertificateName
 
-from conformance.execution.certificates import RunCertificates
+from conformance.core.certificates import RunCertificates
 
 from .support import Conn
 

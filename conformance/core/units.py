@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..engine.jsshow import show
+from .jsshow import show
 
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s)$")
 _SIZE = re.compile(r"^([0-9]+)(B|KiB|MiB|GiB)?$")
