@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.core import text
 from conformance.core.outcomes import CaseResult, Outcome
-from conformance.report import compare, numbers, output, results, run_files
+from conformance.report import compare, output, results, run_files
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -133,8 +134,8 @@ def test_compare_counts_in_the_right_number(regressions: int, fixes: int, counts
 
 
 def test_plural() -> None:
-    assert [numbers.plural(n, "case") for n in (0, 1, 2)] == ["0 cases", "1 case", "2 cases"]
-    assert numbers.plural(2, "fix", "fixes") == "2 fixes"
+    assert [text.plural(n, "case") for n in (0, 1, 2)] == ["0 cases", "1 case", "2 cases"]
+    assert text.plural(2, "fix", "fixes") == "2 fixes"
 
 
 def test_a_timeline_shows_what_its_runs_said_as_text(tmp_path: Path) -> None:
