@@ -78,11 +78,14 @@ class _Session:
             self.certificates = RunCertificates()
             lane = Lane(self.adapter, RunContext(self.certificates))
             try:
-                self.loop.run_until_complete(lane.start())
+                hello = self.loop.run_until_complete(lane.start())
             except InfrastructureError as error:
                 self.failure = str(error)
                 raise
             self.lane = lane
+            if self.expectations is not None:
+                # Entries with `versions` hold only for the version the adapter reported.
+                self.expectations = self.expectations.for_version(hello.version)
         return self.loop.run_until_complete(self.lane.run_case(case))
 
     def close(self) -> None:

@@ -10,7 +10,12 @@ cases:
     until: 2027-06-30      # optional: the gate fails once this date has passed
     flaky: true            # optional: pass or this outcome, both accepted (and counted)
     unreviewed: true       # written by --update-expectations: `validate` warns until a person edits the reason
+    versions: ..1.20261117.1  # optional: the entry holds only for these versions of the implementation
 ```
+``versions`` is a range ``LOW..HIGH`` (both included, either end may be left out) of the
+version the adapter reports in its hello; outside it the entry does not apply and the case is
+expected to pass. It says that a behaviour changed between releases (``history`` and
+``bisect`` find where), so one file gates the pinned release and its neighbours alike.
 A case without an entry is expected to pass. Unexpected failures *and*
 unexpected passes fail the gate: an unnoticed fix would otherwise let a later
 regression through. An entry past its ``until`` date fails the gate, so
@@ -31,12 +36,13 @@ from typing import Any
 
 import yaml
 
+from ..adapters.npm_versions import is_version, semver_key
 from ..cases import yamlsource
 from ..core.outcomes import CaseResult, Outcome
 from ..errors import SpecError
 
 #: The fields of an entry.
-FIELDS = ("outcome", "reason", "link", "flaky", "until", "unreviewed")
+FIELDS = ("outcome", "reason", "link", "flaky", "until", "unreviewed", "versions")
 
 #: What an entry may list: every outcome but pass (a case without an entry is expected to pass).
 NON_PASS = tuple(o.value for o in Outcome if o is not Outcome.PASS)
@@ -51,6 +57,16 @@ class Expectation:
     until: datetime.date | None = None
     #: Written by ``--update-expectations`` from a run: the reason is a draft until a person edits it.
     unreviewed: bool = False
+    #: The versions of the implementation the entry holds for: (lowest, highest), either ``None``; ``None``: all.
+    versions: tuple[str | None, str | None] | None = None
+
+    def applies_to(self, version: str | None) -> bool:
+        """Whether the entry holds for an implementation that reported ``version`` (unknown: it does)."""
+        if self.versions is None or version is None or not is_version(version):
+            return True
+        low, high = self.versions
+        key = semver_key(version)
+        return (low is None or semver_key(low) <= key) and (high is None or key <= semver_key(high))
 
     def expired(self, today: datetime.date) -> bool:
         return self.until is not None and today > self.until
@@ -65,6 +81,8 @@ class Expectation:
             entry["until"] = self.until
         if self.unreviewed:
             entry["unreviewed"] = True
+        if self.versions is not None:
+            entry["versions"] = f"{self.versions[0] or ''}..{self.versions[1] or ''}"
         return entry
 
 
@@ -76,6 +94,14 @@ class Expectations:
 
     def expected(self, case_id: str) -> Expectation | None:
         return self.cases.get(case_id)
+
+    def for_version(self, version: str | None) -> Expectations:
+        """The entries that hold for ``version`` of the implementation (``versions``); the others are left out."""
+        return Expectations(
+            path=self.path,
+            implementation=self.implementation,
+            cases={case_id: entry for case_id, entry in self.cases.items() if entry.applies_to(version)},
+        )
 
     def unused(self, seen: set[str]) -> list[str]:
         """Entries of cases that did not run: stale ids, or a selection that left them out."""
@@ -132,8 +158,32 @@ def load(path: Path) -> Expectations:
             flaky=bool(entry.get("flaky", False)),
             until=until,
             unreviewed=bool(entry.get("unreviewed", False)),
+            versions=_versions(path, getattr(entry, "key_lines", {}).get("versions", line), case_id, entry),
         )
     return result
+
+
+def _versions(
+    path: Path, line: int | None, case_id: str, entry: dict[str, Any]
+) -> tuple[str | None, str | None] | None:
+    """``versions: LOW..HIGH`` (either end may be left out) as a pair, or a ``SpecError`` at its line."""
+    if "versions" not in entry:
+        return None
+    text = entry["versions"]
+    where = f"{case_id}.versions"
+    if not isinstance(text, str) or ".." not in text:
+        raise SpecError(
+            path, line, where, f"expected a range like 1.20230512.0..1.20261117.1 or ..1.2.3, got {_shown(text)}"
+        )
+    low, _, high = (part.strip() for part in text.partition(".."))
+    for end in (low, high):
+        if end and not is_version(end):
+            raise SpecError(path, line, where, f"{_shown(end)} is not a version (like 1.20261117.1)")
+    if not low and not high:
+        raise SpecError(path, line, where, "a range needs at least one end (else leave versions out)")
+    if low and high and semver_key(low) > semver_key(high):
+        raise SpecError(path, line, where, f"the range runs backwards: {low} is newer than {high}")
+    return (low or None, high or None)
 
 
 def _shown(value: Any) -> str:

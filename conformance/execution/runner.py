@@ -352,8 +352,11 @@ async def run_cases(
     breaker: Breaker | None = None,
     peer: peers.PeerChoice = peers.IN_PROCESS,
     enough: Callable[[], bool] | None = None,
+    on_hello: Callable[[HelloInfo], None] | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
+
+    ``on_hello`` hears the adapter's hello before the first case runs (who it is, its version).
 
     Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
     ``breaker`` (made here when not given) tells afterwards whether the run gave up on a broken adapter.
@@ -364,7 +367,15 @@ async def run_cases(
         lanes = lane_count(adapter, workers, len(cases))
         async with peers.opened(peer) as provider:
             return await _run_lanes(
-                cases, adapter, RunContext(certificates), lanes, on_result, breaker or Breaker(), provider, enough
+                cases,
+                adapter,
+                RunContext(certificates),
+                lanes,
+                on_result,
+                breaker or Breaker(),
+                provider,
+                enough,
+                on_hello,
             )
 
 
@@ -377,6 +388,7 @@ async def _run_lanes(
     breaker: Breaker,
     provider: peers.PeerProvider | None = None,
     enough: Callable[[], bool] | None = None,
+    on_hello: Callable[[HelloInfo], None] | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     ports = FixedPorts()
     lanes = [Lane(adapter, context, breaker, ports, provider) for _ in range(lanes_wanted)]
@@ -386,6 +398,8 @@ async def _run_lanes(
         queue.put_nowait(index)
     try:
         hellos = await _start_all(lanes)
+        if on_hello is not None:
+            on_hello(hellos[0])
 
         async def work(lane: Lane) -> None:
             while not queue.empty() and not (enough is not None and enough()):

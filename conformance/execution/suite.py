@@ -90,7 +90,13 @@ def run_suite(options: RunOptions) -> ExitCode:
     today = started.date()
 
     def label(result: CaseResult) -> Label:
-        return _label(result, known, today)
+        return _label(result, applicable(), today)
+
+    def applicable() -> expectations.Expectations | None:
+        """The entries that hold for the version the adapter reported (``versions``)."""
+        if known is None:
+            return None
+        return known.for_version(state.hello.version if state.hello else None)
 
     state = RunState()
     progress = Progress(len(cases), verbosity=options.verbosity, label=label)
@@ -123,7 +129,7 @@ def run_suite(options: RunOptions) -> ExitCode:
         verdict: expectations.GateResult | None = None
         try:
             progress.finish()
-            verdict = expectations.gate(done, known, today)
+            verdict = expectations.gate(done, applicable(), today)
         except Exception:  # a bug of ours while judging: the results are still written (exit 4)
             internal = (internal or "") + traceback.format_exc()
         header = results.RunHeader(
@@ -139,7 +145,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             spec_errors=[str(error) for error in spec_errors],
             sandboxed=sandbox.current() is not None,
         )
-        shown_expected = _expected_ids(done, known, today) if known and verdict else None
+        shown_expected = _expected_ids(done, applicable() or known, today) if known and verdict else None
         try:
             run_files.write_reports(
                 options.report_dir, header, done, verdict.as_dict() if verdict else None, shown_expected
@@ -175,7 +181,7 @@ def run_suite(options: RunOptions) -> ExitCode:
         return ExitCode.INFRASTRUCTURE
     assert verdict is not None  # set unless internal, which returned above
     print(summary.text_table(done, shown_expected))
-    _print_gate(verdict, known, options.verbosity)
+    _print_gate(verdict, applicable(), options.verbosity)
     if options.verbosity is not Verbosity.QUIET:
         print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
     if interrupted:
@@ -206,7 +212,13 @@ def execute(
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        state.hello, _ = await run_cases(cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer)
+
+        def on_hello(hello: HelloInfo) -> None:
+            state.hello = hello
+
+        state.hello, _ = await run_cases(
+            cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer, on_hello=on_hello
+        )
 
     try:
         asyncio.run(go())

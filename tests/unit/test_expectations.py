@@ -118,3 +118,40 @@ def test_unreviewed_entries_load_and_warn_until_edited(tmp_path: Path) -> None:
     assert "a.x: reason not reviewed" in warnings[0]
     with pytest.raises(SpecError, match=r"a\.x\.unreviewed: expected true or false"):
         expectations.load(write(tmp_path, "cases:\n  a.x: {outcome: fail, reason: r, unreviewed: 'yes'}\n"))
+
+
+def test_an_entry_with_versions_holds_only_for_those_versions_of_the_implementation(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "cases:\n"
+        "  a.old: {outcome: fail, reason: 'B15: fixed in 1.20261119.1', versions: ..1.20261117.1}\n"
+        "  a.new: {outcome: fail, reason: 'B1: since', versions: '1.20261119.1..'}\n"
+        "  a.window: {outcome: fail, reason: 'B2: a while', versions: 1.20260426.1..1.20261014.1}\n"
+        "  a.always: {outcome: fail, reason: 'B3'}\n",
+    )
+    known = expectations.load(path)
+    assert set(known.for_version("1.20261117.1").cases) == {"a.old", "a.always"}
+    assert set(known.for_version("1.20261123.1").cases) == {"a.new", "a.always"}
+    assert set(known.for_version("1.20261014.1").cases) == {"a.old", "a.window", "a.always"}
+    assert set(known.for_version(None).cases) == set(known.cases), "an adapter without a version: every entry"
+    results = [result("a.old", Outcome.FAIL), result("a.new", Outcome.PASS)]
+    assert expectations.gate(results, known.for_version("1.20261117.1"), TODAY).ok
+    assert not expectations.gate(results, known.for_version("1.20261123.1"), TODAY).ok
+    assert known.cases["a.old"].as_yaml()["versions"] == "..1.20261117.1"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("1.20261117.1", "expected a range like"),
+        ("..", "at least one end"),
+        ("..latest", '"latest" is not a version'),
+        ("1.20261123.1..1.20261117.1", "runs backwards"),
+        ("[1, 2]", "expected a range like"),
+    ],
+)
+def test_a_bad_versions_range_is_a_spec_error_at_its_line(tmp_path: Path, value: str, problem: str) -> None:
+    path = write(tmp_path, f"cases:\n  a.x:\n    outcome: fail\n    reason: r\n    versions: {value}\n")
+    with pytest.raises(SpecError, match=problem) as raised:
+        expectations.load(path)
+    assert f"{path}:5: a.x.versions" in str(raised.value)

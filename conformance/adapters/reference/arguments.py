@@ -107,10 +107,10 @@ def _convert_options(options: Any, quirks: Quirks) -> _ConvertedOptions:
     allow_half_open = quirks.default_allow_half_open_true if raw_half_open is UNDEFINED else to_boolean(raw_half_open)
     if quirks.allow_half_open_ignored:
         allow_half_open = False
-    return _ConvertedOptions(secure, allow_half_open, _convert_high_water_mark(fields))
+    return _ConvertedOptions(secure, allow_half_open, _convert_high_water_mark(fields, quirks))
 
 
-def _convert_high_water_mark(fields: dict[str, Any]) -> float | None:
+def _convert_high_water_mark(fields: dict[str, Any], quirks: Quirks) -> float | None:
     raw = fields.get("highWaterMark", UNDEFINED)
     if raw is UNDEFINED:
         return None
@@ -119,10 +119,13 @@ def _convert_high_water_mark(fields: dict[str, Any]) -> float | None:
             raise type_error(errors.HIGH_WATER_MARK_NEGATIVE_BIGINT)
         return float(raw.value)
     value = to_number(raw)
-    if math.isnan(value):
+    if not math.isfinite(value):
         raise type_error(errors.HIGH_WATER_MARK_NOT_INTEGER)
     if value < 0:
         raise type_error(errors.HIGH_WATER_MARK_NEGATIVE)
+    if value > 2.0**64 or (value == 2.0**64 and not quirks.high_water_mark_range_inclusive):
+        # 2^64 itself too: UINT64_MAX is no double, it rounds up to 2^64 (B15).
+        raise type_error(errors.HIGH_WATER_MARK_OUT_OF_RANGE)
     return value
 
 

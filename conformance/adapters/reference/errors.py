@@ -62,11 +62,12 @@ HIGH_WATER_MARK_NEGATIVE_BIGINT = (
     "or the value would be truncated."
 )
 HIGH_WATER_MARK_NOT_INTEGER = "The value cannot be converted because it is not an integer."
+#: B15: a number of 2^64 or more (jsg's uint64 range check, exact since workerd 1.20261119.1).
+HIGH_WATER_MARK_OUT_OF_RANGE = "Value out of range. Must be less than or equal to 18446744073709551615."
 
-# B52: WebIDL-style conversion of the arguments (sync TypeError; the type names are workerd's).
-ADDRESS_REQUIRED = (
-    "Cannot initialize N7workerd3api13SocketAddressE with required members from an undefined or null value."
-)
+# B52: WebIDL-style conversion of the arguments (sync TypeError; the type name as workerd writes it
+# from 1.20261123.1, mangled before).
+ADDRESS_REQUIRED = "Cannot initialize SocketAddress with required members from an undefined or null value."
 OPTIONS_NOT_OBJECT = "Failed to execute 'connect' on 'SocketsModule': parameter 2 is not of type 'SocketOptions'."
 
 # B18, B19, B21: connection failures (Error).

@@ -55,6 +55,7 @@ class Quirks:
     start_tls_error_is_proxy_error: bool = False
     expected_server_hostname_ignored: bool = False
     high_water_mark_ignored: bool = False
+    high_water_mark_range_inclusive: bool = False
     ready_waits_for_opened: bool = False
     missing_address_stringified: bool = False
     infinite_port_out_of_range: bool = False
@@ -300,6 +301,11 @@ _TABLE: dict[str, tuple[str, str]] = {
     "high-water-mark-ignored": (
         "high_water_mark_ignored",
         "highWaterMark is accepted but ignored: desiredSize stays 1 and writer.ready never waits (B15)",
+    ),
+    "high-water-mark-range-inclusive": (
+        "high_water_mark_range_inclusive",
+        "a highWaterMark number of exactly 2^64 is accepted (compared with UINT64_MAX, which as a double is 2^64), "
+        "as workerd did up to 1.20261117.1 (B15)",
     ),
     "ready-waits-for-opened": (
         "ready_waits_for_opened",

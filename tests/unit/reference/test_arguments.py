@@ -71,7 +71,7 @@ def test_b15_negative_high_water_mark_throws() -> None:
     assert parse_connect_arguments(ADDRESS, {"highWaterMark": 1024}).high_water_mark == 1024
 
 
-@pytest.mark.parametrize("value", [math.nan, "lots", UNDEFINED, {}])
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, "lots", UNDEFINED, {}])
 def test_b15_high_water_mark_that_is_nan_is_not_an_integer(value: object) -> None:
     if value is UNDEFINED:  # absent or undefined: no option at all
         assert parse_connect_arguments(ADDRESS, {"highWaterMark": value}).high_water_mark is None
@@ -79,9 +79,18 @@ def test_b15_high_water_mark_that_is_nan_is_not_an_integer(value: object) -> Non
     assert error_of(ADDRESS, {"highWaterMark": value}) == ("TypeError", errors.HIGH_WATER_MARK_NOT_INTEGER)
 
 
-@pytest.mark.parametrize(("value", "expected"), [(0, 0), ("4096", 4096), (2.0**64, 2.0**64), (JSBigInt(16), 16)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0, 0), ("4096", 4096), (2.0**64 - 2048, 2.0**64 - 2048), (JSBigInt(2**64 - 1), 2.0**64), (JSBigInt(16), 16)],
+)
 def test_b15_high_water_mark_bounds_are_accepted(value: object, expected: float) -> None:
     assert parse_connect_arguments(ADDRESS, {"highWaterMark": value}).high_water_mark == expected
+
+
+@pytest.mark.parametrize("value", [2.0**64, 2**64 - 1, 2.0**65, 1e300, "18446744073709551616"])
+def test_b15_a_number_of_two_to_the_64_or_more_is_out_of_range(value: object) -> None:
+    # 2**64 - 1 as a number is the double 2^64: out of range, as since workerd 1.20261119.1.
+    assert error_of(ADDRESS, {"highWaterMark": value}) == ("TypeError", errors.HIGH_WATER_MARK_OUT_OF_RANGE)
 
 
 @pytest.mark.parametrize("address", [UNDEFINED, None])

@@ -253,6 +253,11 @@ async def _(client: Client, listener: Peer, refused: int) -> Any:
     return [before, (await client.op("desired_size", socket=s))["value"]]
 
 
+@scenario("high-water-mark-range-inclusive", "threw")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    return await status(client, "connect", address=listener.address, options={"highWaterMark": 2.0**64})
+
+
 @scenario("missing-address-stringified", errors.ADDRESS_REQUIRED)
 async def _(client: Client, listener: Peer, refused: int) -> Any:
     return (await client.op("connect", address=None))["error"]["message"]
