@@ -107,6 +107,10 @@ class ActionSpec:
     yields_socket: bool = False
     #: It accepts a connection (``peer.accept``): later peer steps act on it.
     yields_connection: bool = False
+    #: It may run where no request is being handled (``request: global``, B1): ``connect``.
+    module_scope: bool = False
+    #: Its argument names a background step (``join``).
+    joins: bool = False
     judge: judging.PeerJudge | None = None
 
 
@@ -289,6 +293,7 @@ _ACTIONS = (
         _connect,
         default_expect={"returns": "socket"},
         yields_socket=True,
+        module_scope=True,
     ),
     _promise("await", "await opened, closed, a pending promise or a background step", _await, _READ),
     _sync("get", "read a property of the socket", _with_field("get", "property", lambda arg: arg, sync=True)),
@@ -349,7 +354,7 @@ _ACTIONS = (
         frozenset({"tls"}),
     ),
     ActionSpec("sleep", Kind.CONTROL, "wait", _sleep),
-    ActionSpec("join", Kind.CONTROL, "wait for a background step and judge it", _join, expects=_ANY),
+    ActionSpec("join", Kind.CONTROL, "wait for a background step and judge it", _join, expects=_ANY, joins=True),
     ActionSpec(
         "end",
         Kind.CONTROL,

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import Case
+from ..engine.actions import ACTIONS, Kind
+from ..protocol.replies import SHAPE_OF_OP
 
 #: Payloads longer than this are compared by length and SHA-256.
 INLINE_BYTES = 64
@@ -119,17 +121,18 @@ class Normaliser:
             elif "action" in entry:
                 action = entry["action"]
                 observed = entry.get("observed")
-                if action.startswith("peer."):
-                    if action == "peer.start_tls":
-                        tls_bytes = False
+                if ACTIONS[action].kind is Kind.PEER:
+                    if "tls" in ACTIONS[action].expects and not ACTIONS[action].yields_connection:
+                        tls_bytes = False  # the peer's own handshake (peer.start_tls): it reads plaintext again
                     elif isinstance(observed, dict):
                         tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
                     seen = self._peer(observed, replace, tls_bytes=tls_bytes)
                 else:
                     seen = self._client(observed, replace)
-                if action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
+                shape = SHAPE_OF_OP.get(action)
+                if shape == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
                     seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
-                if action == "read":
+                if shape == "read":
                     _large_chunk_by_type(seen)
                 found.append(Observation(int(entry["step"]), action, seen))
         return found
@@ -248,9 +251,12 @@ def _large_chunk_by_type(seen: Any) -> None:
 def _reverse_substitution(variables: dict[str, Any]) -> dict[str, str]:
     """Text of this run's ports and addresses -> the variable written for it, longest first."""
     pairs = {}
-    for name in ("peer.refused_address", "peer.address", "peer.refused_port", "peer.port"):
+    # peer.host only where it is the run's own (a loopback address of its own, sandbox-loopback):
+    # the usual 127.0.0.1 would turn every loopback address into the variable.
+    shared_hosts = ("127.0.0.1", "[::1]")
+    for name in ("peer.refused_address", "peer.address", "peer.host", "peer.refused_port", "peer.port"):
         value = variables.get(name)
-        if value not in (None, ""):
+        if value not in (None, "") and not (name == "peer.host" and value in shared_hosts):
             pairs[str(value)] = "${" + name + "}"
     return dict(sorted(pairs.items(), key=lambda item: -len(item[0])))
 

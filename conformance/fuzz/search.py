@@ -4,11 +4,13 @@
 scenario, driven by the same script) in an event loop that lives for the whole
 search, so a slow runtime starts once. ``Search`` asks hypothesis for the
 smallest scenario whose normalised observations differ (``hypothesis.find``
-shrinks it), checks that it diverges the same way on replay (else it is
-reported as flaky, not written), turns it into a case with the against side's
-observations as expectations, replays that case judged (it must pass on the
-against side and not on the other), and goes on looking for divergences of a
-kind not seen yet until the example budget or the time is spent.
+shrinks it, within ``SHRINK_EXAMPLES``), checks that it diverges the same way
+on replay (else it is reported as flaky, not written), turns it into a case with
+the against side's observations as expectations, replays that case judged (it
+must pass on the against side and not on the other), and goes on looking for
+divergences of a kind not seen yet until the example budget or the time is
+spent. Each example also reports how far it got in degree (``targets.py``), so
+hypothesis steers towards more bytes queued and more ops left waiting.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis import HealthCheck, Phase, Verbosity, find, settings, target
 from hypothesis.errors import Flaky, NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
@@ -34,19 +36,27 @@ from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
 from ..errors import InfrastructureError
-from ..execution.runner import Lane
+from ..execution.runner import FixedPorts, Lane
 from .emit import Inexpressible, expected_steps
+from .features import Profile
 from .observations import Divergence, Normaliser, Observation, first_divergence
 from .scenarios import Scenario, case_yaml, scenarios
+from .targets import scores
 
 T = TypeVar("T")
 
 #: Replays of a divergent scenario that must all diverge the same way before it counts.
 REPLAYS = 2
+#: Examples hypothesis may spend shrinking one divergence; then the smallest seen so far is kept.
+SHRINK_EXAMPLES = 150
 
 
 class TimeUp(Exception):
     pass
+
+
+class ShrunkEnough(Exception):
+    """The shrink budget of a divergence is spent."""
 
 
 @dataclass
@@ -57,6 +67,11 @@ class Finding:
     #: Why no case was written: flaky on replay, inexpressible, or the replayed case did not separate them.
     problem: str | None = None
     path: Path | None = None
+    #: Examples run and seconds spent in this search when the divergence was first seen (before shrinking).
+    examples: int = 0
+    seconds: float = 0.0
+    #: The written case replayed judged: (outcome on ours, outcome on the against side).
+    replayed: tuple[str, str] | None = None
 
     @property
     def flaky(self) -> bool:
@@ -77,13 +92,22 @@ class Pair:
         self.loop = asyncio.new_event_loop()
         self.certificates = RunCertificates()
         context = RunContext(self.certificates)
-        self.lanes = (Lane(adapter, context), Lane(against, context))
+        # One FixedPorts for both: the two sides' listeners on a fixed port get addresses of their own.
+        ports = FixedPorts()
+        self.lanes = (Lane(adapter, context, ports=ports), Lane(against, context, ports=ports))
         self.folder = tempfile.TemporaryDirectory(prefix="connect-conformance-fuzz-")
         try:
-            self.loop.run_until_complete(_together(*(lane.start() for lane in self.lanes)))
+            hellos = self.loop.run_until_complete(_together(*(lane.start() for lane in self.lanes)))
         except InfrastructureError:
             self.close()
             raise
+        #: What both sides and this machine can do: the features scenarios may use.
+        self.profile = Profile.shared(
+            *(
+                hello.capabilities | lane.environment.capabilities
+                for hello, lane in zip(hellos, self.lanes, strict=True)
+            )
+        )
 
     def case(self, scenario: Scenario, text: str | None = None) -> Case:
         path = Path(self.folder.name) / "scenario.yaml"
@@ -123,8 +147,13 @@ class Search:
         out: Path,
         progress: Callable[[str], None] = lambda text: None,
         stop_after: int | None = None,
+        until_written: bool = False,
+        profile: Profile | None = None,
     ) -> None:
         self.pair = pair
+        #: Stop at the first finding written as a case (``fuzz --find-mutants``).
+        self.until_written = until_written
+        self.profile = profile or (pair.profile if pair is not None else Profile())
         self.normaliser = normaliser
         self.examples = examples
         self.deadline = deadline
@@ -136,6 +165,10 @@ class Search:
         self.known: set[str] = set()
         #: The latest scenario that diverged, for when hypothesis gives up on an unreliable one.
         self.last: tuple[Scenario, Divergence] | None = None
+        self.started = time.monotonic()
+        #: Examples and seconds at the round's first divergence, and examples run since (shrinking).
+        self.first_seen: tuple[int, float] | None = None
+        self.since_first = 0
 
     # -- one scenario ---------------------------------------------------------------------------
 
@@ -152,19 +185,27 @@ class Search:
     def _diverges(self, scenario: Scenario) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TimeUp
+        if self.first_seen is not None:
+            self.since_first += 1
+            if self.since_first > SHRINK_EXAMPLES:
+                raise ShrunkEnough
         self.report.examples += 1
         if self.report.examples % 25 == 0:
             self.progress(f"{self.report.examples} examples, {plural(len(self.report.findings), 'finding')}")
-        _, _, divergence = self.observe(scenario)
+        _, other, divergence = self.observe(scenario)
+        for label, score in scores(scenario, other).items():
+            target(score, label=label)
         if divergence is None or divergence.signature() in self.known:
             return False
+        if self.first_seen is None:
+            self.first_seen = (self.report.examples, time.monotonic() - self.started)
         self.last = (scenario, divergence)
         return True
 
     # -- the search -----------------------------------------------------------------------------
 
     def run(self) -> Report:
-        started = time.monotonic()
+        self.started = time.monotonic()
         rounds = 0
         while self.report.examples < self.examples and not self._enough():
             budget = self.examples - self.report.examples
@@ -173,14 +214,23 @@ class Search:
                 deadline=None,
                 database=None,
                 derandomize=False,
-                phases=[Phase.generate, Phase.shrink],
+                phases=[Phase.generate, Phase.target, Phase.shrink],
                 suppress_health_check=list(HealthCheck),
                 verbosity=Verbosity.quiet,
             )
+            self.first_seen, self.since_first = None, 0
             try:
-                scenario = find(scenarios(), self._diverges, settings=chosen, random=self._random(rounds))
-            except (NoSuchExample, TimeUp):
+                scenario = find(scenarios(self.profile), self._diverges, settings=chosen, random=self._random(rounds))
+            except NoSuchExample:
                 break
+            except (TimeUp, ShrunkEnough) as stop:
+                # Shrinking was cut short: the smallest divergent scenario seen so far stands for it.
+                if self.first_seen is not None and self.last is not None:
+                    self._settle(self.last[0])
+                if isinstance(stop, TimeUp):
+                    break
+                rounds += 1
+                continue
             except Flaky:
                 # Hypothesis saw a divergence it could not reproduce while shrinking.
                 rounds += 1
@@ -188,7 +238,7 @@ class Search:
                 continue
             rounds += 1
             self._settle(scenario)
-        self.report.seconds = time.monotonic() - started
+        self.report.seconds = time.monotonic() - self.started
         return self.report
 
     def _random(self, rounds: int) -> random.Random:
@@ -197,6 +247,8 @@ class Search:
         return random.Random(self.seed if rounds == 0 else f"{self.seed}:{rounds}")
 
     def _enough(self) -> bool:
+        if self.until_written and any(finding.path for finding in self.report.findings):
+            return True
         found = [finding for finding in self.report.findings if not finding.flaky]
         return self.stop_after is not None and len(found) >= self.stop_after
 
@@ -243,6 +295,7 @@ class Search:
             comments=_comments(self.pair, divergence),
         )
         ours, theirs = self.pair.run(self.pair.case(scenario, text), observe_only=False, apart=True)
+        finding.replayed = (ours.outcome.value, theirs.outcome.value)
         if theirs.outcome is not Outcome.PASS or ours.outcome is Outcome.PASS:
             finding.problem = (
                 f"the written case did not separate them (ours {ours.outcome.value}, against {theirs.outcome.value})"
@@ -256,6 +309,8 @@ class Search:
         self._record(finding)
 
     def _record(self, finding: Finding) -> None:
+        if self.first_seen is not None:
+            finding.examples, finding.seconds = self.first_seen
         broken = [
             f"{seen['status']}: {seen['message']}"
             for seen in (finding.divergence.ours, finding.divergence.theirs)
