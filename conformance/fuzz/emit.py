@@ -16,7 +16,7 @@ from typing import Any
 from ..core.jsshow import show
 from ..engine.actions import ACTIONS, Kind
 from ..protocol.replies import SHAPE_OF_OP
-from .moves import CLIENT_WITHIN, NEUTRAL_WAIT, Step
+from .moves import AFTER_WAIT, CLIENT_WITHIN, NEUTRAL_WAIT, Step
 from .observations import Divergence, Observation
 from .scenarios import Scenario
 
@@ -89,12 +89,11 @@ def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
         return [{**step, "expect": {"tls": {"ok": tls["ok"]}}} if tls else step]
     if action == NEUTRAL_WAIT:
         kind = seen.get("seen")
-        if kind == "eof":
-            return [{"peer.expect_eof": {}}]
-        if kind == "reset":
-            return [{"peer.expect_reset": {}}]
         if kind == "data":
-            return [{"peer.recv": {"n": seen.get("length", 1)}, "expect": {"size": seen.get("length", 1)}}]
+            length = seen.get("length", 1)
+            return [{AFTER_WAIT["data"]: {"n": length}, "expect": {"size": length}}]
+        if kind in AFTER_WAIT:
+            return [{AFTER_WAIT[kind]: {}}]
         return [step]
     if "tls" in spec.expects:  # a handshake the peer made on a connection it has (peer.start_tls)
         return [{**step, "expect": {"tls": {"ok": seen.get("tls", {}).get("ok")}}}]
@@ -107,6 +106,10 @@ def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
     return [step]
 
 
+def _action(step: Step) -> str:
+    return next(key for key in step if key in ACTIONS)
+
+
 def expected_steps(scenario: Scenario, against: list[Observation], divergence: Divergence) -> list[Step]:
     """The scenario's steps with the against side's observations as expectations, up to the divergence."""
     by_index = {observation.index: observation for observation in against if observation.index}
@@ -114,6 +117,9 @@ def expected_steps(scenario: Scenario, against: list[Observation], divergence: D
     last = len(scenario.steps) if divergence.index == 0 else divergence.index
     for index, step in enumerate(scenario.steps[:last], start=1):
         observation = by_index.get(index)
+        if observation is None and ACTIONS[_action(step)].kind is Kind.CONTROL:
+            steps.append(step)  # a sleep: the transcript records nothing for it
+            continue
         if observation is None:
             raise Inexpressible(f"step {index} was not reached on the against side")
         action = observation.action
@@ -132,5 +138,6 @@ def expected_steps(scenario: Scenario, against: list[Observation], divergence: D
         if end is None or not isinstance(end.seen, dict) or "unhandled_rejections" not in end.seen:
             raise Inexpressible("the against side's session did not end cleanly")
         rejections = [_error(error) for error in end.seen["unhandled_rejections"]]
-        steps.append({"end": {}, "expect": {"unhandled_rejections": rejections}})
+        ending = next(name for name, spec in ACTIONS.items() if "unhandled_rejections" in spec.expects)
+        steps.append({ending: {}, "expect": {"unhandled_rejections": rejections}})
     return steps

@@ -45,6 +45,8 @@ PEER_WITHIN = "600ms"
 DRAIN_WITHIN = "5s"
 #: The peer's neutral wait: what it saw (data, FIN, RST or nothing) becomes the written expectation.
 NEUTRAL_WAIT = "peer.expect_silence"
+#: What a written case does in place of the neutral wait, by what the peer saw there.
+AFTER_WAIT = {"eof": "peer.expect_eof", "reset": "peer.expect_reset", "data": "peer.recv"}
 #: The second request of ``request: b`` (B2).
 OTHER_REQUEST = "b"
 #: ``Builder.client``'s ``request`` when the builder draws it.
@@ -123,6 +125,11 @@ class Builder:
             step["as"] = self._name("t")
         return step
 
+    def accept(self) -> Step:
+        """The peer accepting the next connection (the action of ACTIONS that yields one)."""
+        accepting = next(name for name, spec in ACTIONS.items() if spec.yields_connection)
+        return self.peer(accepting, {})
+
     def peer(self, action: str, argument: Any = None, within: str | None = PEER_WITHIN) -> Step:
         step: Step = {action: GENERATED[action].argument(self) if argument is None else argument}
         if within is not None:
@@ -167,6 +174,8 @@ class Generated:
     weights: dict[str | None, int]
     argument: Callable[[Builder], Any]
     build: Callable[[Builder, str], list[Step]] = _single
+    #: A capability every step of it needs, whatever its argument (spec/README.md section 6).
+    requires: str | None = None
 
     def weight(self, features: Collection[str]) -> int:
         return sum(weight for feature, weight in self.weights.items() if feature is None or feature in features)
@@ -198,7 +207,7 @@ GENERATED: dict[str, Generated] = {
     "desired_size": Generated({None: 1, "large": 2, "odd_options": 2}, lambda b: {}),
     "close": Generated({None: 4}, lambda b: {}),
     "same": Generated({None: 1}, _same_pair),
-    "start_tls": Generated({"tls": 4}, lambda b: b.draw(start_tls_arguments())),
+    "start_tls": Generated({"tls": 4}, lambda b: b.draw(start_tls_arguments()), requires="starttls"),
     "peer.accept": Generated({None: 1, "sockets": 2}, lambda b: {}),
     "peer.send": Generated({None: 5}, lambda b: b.draw(peer_payloads(b.features))),
     "peer.recv": Generated({None: 4}, lambda b: {"n": one_of(b.draw, [1, 2, 5, None])}),
@@ -207,7 +216,7 @@ GENERATED: dict[str, Generated] = {
     "peer.shutdown": Generated({None: 1, "fin_rst": 3, "half_open": 2}, lambda b: "write"),
     "peer.close": Generated({"fin_rst": 2}, lambda b: {}),
     "peer.reset": Generated({None: 1, "fin_rst": 3}, lambda b: {}),
-    "peer.start_tls": Generated({"tls": 3}, lambda b: {}),
+    "peer.start_tls": Generated({"tls": 3}, lambda b: {}, requires="starttls"),
     "sleep": Generated({None: 1}, lambda b: "100ms"),
 }
 
@@ -219,6 +228,14 @@ NOT_GENERATED: dict[str, str] = {
     "join": "no step is started in the background (a pending op is simply left pending)",
     "end": "written when the session's end diverges (unhandled rejections)",
 }
+
+
+def unaccounted() -> list[str]:
+    """Actions of ACTIONS neither generated nor listed as not generated (a new action the fuzzer does
+    not know), and client actions that are not generated: an implementation's every op must be fuzzed."""
+    missing = [name for name in ACTIONS if name not in GENERATED and name not in NOT_GENERATED]
+    clients = [name for name, spec in ACTIONS.items() if spec.kind is Kind.CLIENT]
+    return missing + [name for name in clients if name not in GENERATED and name not in missing]
 
 
 # -- idioms ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ..core.model import PeerSpec
 from ..engine.actions import ACTIONS
 from .arguments import INVALID_ADDRESSES, listeners, needs_sandbox, weighted
 from .features import Profile, feature_sets
-from .moves import AWAIT_WITHIN, CLIENT_WITHIN, PEER_WITHIN, Builder, Step
+from .moves import AWAIT_WITHIN, CLIENT_WITHIN, GENERATED, PEER_WITHIN, Builder, Step
 
 __all__ = [
     "AWAIT_WITHIN",
@@ -100,17 +100,13 @@ def requirements(scenario: Scenario) -> list[str]:
         if request is not None:
             needed.add("global-scope" if request == "global" else "request-scope")
         needed |= _transports(step[action])
-        if action in REQUIRES:
-            needed.add(REQUIRES[action])
+        if action in GENERATED and GENERATED[action].requires:
+            needed.add(str(GENERATED[action].requires))
         argument = step[action]
         if isinstance(argument, dict) and needs_sandbox(argument.get("address")):
             needed.add("sandbox")
     order = ["ipv6", "tls", "starttls", "sandbox", "request-scope", "global-scope", "outbound-worker"]
     return [name for name in order if name in needed]
-
-
-#: Actions that need a capability whatever their arguments.
-REQUIRES = {"start_tls": "starttls", "peer.start_tls": "starttls"}
 
 
 def _transports(value: Any) -> set[str]:
@@ -157,7 +153,7 @@ def scenarios(draw: st.DrawFn, profile: Profile | None = None, max_steps: int = 
     head: list[Step] = [builder.connect(head=True)]
     # Accepting early makes most scenarios exchange data; later steps are free.
     if listener.listening and weighted(draw, {"accept": 3, "later": 1}) == "accept":
-        head.append({"peer.accept": {}, "within": PEER_WITHIN})
+        head.append(builder.accept())
     # Drawn moves, not a list strategy of steps: lists favour a few elements, and the behaviours
     # worth comparing need several steps in a row (a FIN, reads to done, then a write).
     body: list[Step] = []

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 
 from conformance.cases.loader import load_file
 from conformance.fuzz.emit import Inexpressible, expected_steps
-from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.features import ALL_CAPABILITIES, Profile
+from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, requirements, scenarios
 from conformance.fuzz.search import Pair, Search, _comments
 from tests.helpers import case_from_yaml
@@ -45,7 +45,9 @@ def dials_only_loopback(address: Any) -> bool:
         host, _, port = address.rpartition(":")
         return host in LOOPBACK_HOSTS and (port in LOOPBACK_PORTS or port == "0${peer.port}")
     if isinstance(address, dict) and address.get("$type") == "url":
-        return bool(re.fullmatch(r"http://(127\.0\.0\.1|localhost):\$\{peer\.(refused_)?port\}/[a-z?]*", address["href"]))
+        return bool(
+            re.fullmatch(r"http://(127\.0\.0\.1|localhost):\$\{peer\.(refused_)?port\}/[a-z?]*", address["href"])
+        )
     if isinstance(address, dict) and "$type" not in address:
         return address.get("hostname") in (None, "", *LOOPBACK_HOSTS)
     if isinstance(address, list):

@@ -1,0 +1,168 @@
+"""Swarm testing, targets and the search's bookkeeping: the pure pieces behind ``fuzz --find-mutants``."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis.errors import NoSuchExample
+
+from conformance.fuzz import search as search_module
+from conformance.fuzz.features import ALL_CAPABILITIES, FEATURES, Profile, feature_sets
+from conformance.fuzz.mutants import Hunt, summary, table
+from conformance.fuzz.observations import Divergence, Normaliser, Observation
+from conformance.fuzz.scenarios import Scenario, case_yaml, requirements, scenarios
+from conformance.fuzz.search import Pair, Search
+from conformance.fuzz.targets import scores
+
+QUICK = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def test_a_profile_offers_only_the_features_both_sides_can_do() -> None:
+    profile = Profile.shared({"tls", "starttls", "request-scope", "sandbox"}, {"tls", "request-scope", "sandbox"})
+    assert profile.capabilities == {"tls", "request-scope", "sandbox"}
+    available = set(profile.available())
+    assert {"requests", "sandbox", "half_open", "large"} <= available
+    assert not available & {"tls", "global", "outbound"}  # starttls, global-scope, outbound-worker missing
+    assert set(Profile().available()) == set(FEATURES)
+
+
+@QUICK
+@given(scenarios(Profile(frozenset({"ipv6"}))))
+def test_a_scenario_uses_no_capability_its_profile_lacks(scenario: Scenario) -> None:
+    assert set(requirements(scenario)) <= {"ipv6"}
+    assert set(scenario.features) <= set(Profile(frozenset({"ipv6"})).available())
+
+
+def test_each_feature_is_switched_on_in_some_scenarios_and_off_in_others() -> None:
+    seen: dict[str, set[bool]] = {name: set() for name in FEATURES}
+
+    def record(features: frozenset[str]) -> bool:
+        for name in FEATURES:
+            seen[name].add(name in features)
+        return False
+
+    chosen = settings(max_examples=300, database=None, phases=[Phase.generate])
+    with pytest.raises(NoSuchExample):
+        find(feature_sets(Profile()), record, settings=chosen, random=random.Random(3))
+    assert all(states == {True, False} for states in seen.values()), seen
+
+
+def test_requirements_follow_from_what_the_case_holds() -> None:
+    scenario = Scenario(
+        {"kind": "tls", "host": "sandbox-loopback", "port": 25},
+        (
+            {"connect": {"address": "${peer.host}:25", "options": {"secureTransport": "on"}}, "as": "s1"},
+            {"connect": {"address": "${peer.address}"}, "request": "global"},
+            {"write": "x", "request": "b"},
+            {"start_tls": {}},
+        ),
+        environment="outbound-worker",
+    )
+    assert requirements(scenario) == [
+        "tls",
+        "starttls",
+        "sandbox",
+        "request-scope",
+        "global-scope",
+        "outbound-worker",
+    ]
+    # An address only the sandbox may dial marks the case even with a loopback listener.
+    dialled = Scenario("plain", ({"connect": {"address": {"hostname": "127.0.0.1", "port": 80}}},))
+    assert requirements(dialled) == ["sandbox"]
+    assert requirements(Scenario("plain", ({"connect": {"address": "${peer.address}"}},))) == []
+    [case] = yaml.safe_load(case_yaml(scenario, "fuzz.t", "t"))
+    assert case["requires"] == requirements(scenario)
+    assert case["environment"] == "outbound-worker"
+
+
+def test_scores_measure_degree_on_the_against_side() -> None:
+    scenario = Scenario(
+        "plain",
+        (
+            {"connect": {"address": "${peer.address}"}},
+            {"write": {"pattern": "x", "size": "4MiB"}, "within": "250ms"},
+            {"read": {}, "within": "250ms"},
+            {"peer.recv": {"n": None}},
+        ),
+    )
+    seen = [
+        Observation(1, "connect", {"status": "returned", "value": "socket"}),
+        Observation(2, "write", {"status": "pending"}),
+        Observation(3, "read", {"status": "pending"}),
+        Observation(4, "peer.recv", {"length": 1023, "timed_out": True}),
+    ]
+    found = scores(scenario, seen)
+    assert found["bytes the peer received (log2)"] == 10.0
+    assert found["bytes queued in ops left waiting (log2)"] == pytest.approx(22.0, abs=1e-6)
+    assert found["ops left waiting"] == 2.0
+    assert found["sockets"] == 1.0
+    assert set(scores(scenario, [])) == set(found)
+    assert all(value == 0 for value in scores(scenario, []).values())
+
+
+class ScriptedSearch(Search):
+    """A search whose 'implementations' diverge on every scenario with a write, without a network."""
+
+    def __init__(self, tmp_path: Path, examples: int) -> None:
+        super().__init__(cast(Pair, None), Normaliser([]), examples, None, 5, tmp_path, profile=Profile(frozenset()))
+        self.settled: list[Scenario] = []
+
+    def observe(
+        self, scenario: Scenario, apart: bool = False
+    ) -> tuple[list[Observation], list[Observation], Divergence | None]:
+        writes = [index for index, step in enumerate(scenario.steps, start=1) if "write" in step]
+        if not writes:
+            return [], [], None
+        return [], [], Divergence(writes[0], "write", {"status": "resolved"}, {"status": "rejected"})
+
+    def _settle(self, scenario: Scenario) -> None:
+        self.settled.append(scenario)
+        self.known.add("write: resolved vs rejected")
+        self.report.findings.append(search_module.Finding(Divergence(1, "write", None, None), scenario, path=Path("x")))
+
+
+def test_shrinking_stops_at_its_budget_and_the_smallest_divergent_scenario_so_far_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "SHRINK_EXAMPLES", 3)
+    search = ScriptedSearch(tmp_path, examples=300)
+    search.until_written = True
+    report = search.run()
+    assert len(search.settled) == 1
+    assert any("write" in step for step in search.settled[0].steps)
+    # The first divergence was seen after some generated examples; shrinking then took at most 3 more.
+    assert search.first_seen is not None
+    assert report.examples <= search.first_seen[0] + 3
+
+
+def hunt(mutant: str, **more: Any) -> Hunt:
+    return Hunt(mutant, **({"found": True} | more))
+
+
+def test_the_table_shows_what_was_found_how_soon_and_whether_the_case_proves_it() -> None:
+    hunts = [
+        hunt("reset-as-eof", examples=12, seconds=4.25, case="out/a.yaml", replayed=("fail", "pass")),
+        hunt("close-without-flush", examples=80, seconds=50.0, case="out/b.yaml", replayed=("pass", "pass")),
+        hunt("sni-not-sent", examples=7, seconds=3.0, problem="inexpressible: a large chunk"),
+        Hunt("leading-zero-port-octal", found=False, problem="no divergence", total_examples=300),
+    ]
+    shown = table(hunts)
+    assert "| reset-as-eof | yes | 12 | 4 | `out/a.yaml` | fail / pass |" in shown
+    assert "| close-without-flush | yes | 80 | 50 | `out/b.yaml` | pass / pass **not proven** |" in shown
+    assert "| leading-zero-port-octal | **no** |  |  | no divergence |  |" in shown
+    said = summary(hunts, 61.0)
+    assert said.startswith("3 of 4 mutants found (75%), 1 with a written case that fails on the mutant")
+    assert "missed: leading-zero-port-octal" in said
+    assert "found, no proven case: close-without-flush, sni-not-sent" in said
+
+
+def test_every_capability_a_feature_needs_is_one_the_spec_knows() -> None:
+    from conformance.schema import load
+
+    known = set(load("case.schema.json")["$defs"]["capability"]["enum"])
+    assert known >= ALL_CAPABILITIES
