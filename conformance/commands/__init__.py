@@ -49,6 +49,11 @@ COMMANDS: tuple[Command, ...] = (
         "check that an adapter speaks the adapter protocol (not whether the implementation conforms)",
     ),
     Command("history", "history", "run the suite on many published versions of a runtime and write its timeline"),
+    Command(
+        "watch",
+        "watch",
+        "the releases after each pinned runtime: what they changed, bisected and triaged; --bump moves a pin",
+    ),
     Command("bisect", "bisect", "find the first published version where a case's outcome changed (binary search)"),
     Command("servers", "servers", "run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"),
     Command("peer", "peer", "the peer as a service driven over a control channel, and its image"),
