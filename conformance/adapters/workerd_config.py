@@ -33,10 +33,10 @@ from .npm_versions import is_version, semver_key, version_date
 
 #: What ``connect()`` may reach: 127.0.0.0/8 and ::1. Never ``public``, ``private`` or ``network``.
 ALLOW = ("local",)
-#: The date the Worker is pinned to (the pinned workerd 1.20261117.1 supports up to it).
+#: The date the Worker is pinned to (the pinned workerd 1.20261123.1 supports up to it).
 #: An older release gets its own date instead (``support_for``): workerd refuses a
 #: compatibility date newer than it knows ("the newest date supported by this server binary").
-COMPATIBILITY_DATE = "2026-11-17"
+COMPATIBILITY_DATE = "2026-11-23"
 SOCKET_NAME = "http"
 BINDING = "ADAPTER"
 WORKER_MODULE = "worker.js"

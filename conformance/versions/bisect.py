@@ -184,7 +184,7 @@ def run_bisect(options: BisectOptions) -> ExitCode:
         + (f"; {len(search.unusable)} could not run" if search.unusable else "")
     )
     if options.save:
-        record = _record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
+        record = record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
         print(f"saved to {save(options.out / options.family, [record])}")
     for version in (last_old, first_new):
         print()
@@ -231,7 +231,7 @@ def run_bisect_timeline(options: BisectOptions) -> ExitCode:
                     search.probed.setdefault(end, {})[change.case] = CaseResult(
                         id=change.case, outcome=Outcome(outcome), level=""
                     )
-            records.append(_record(change.case, search, last_old, first_new, {"between": [previous, version]}))
+            records.append(record(change.case, search, last_old, first_new, {"between": [previous, version]}))
             print(
                 f"{change.case}: {change.before} up to {last_old}, {search.result(first_new, change.case).outcome} from {first_new}"
             )
@@ -267,7 +267,7 @@ def _compact(value: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _record(case_id: str, search: Search, last_old: str, first_new: str, asked: dict[str, Any]) -> dict[str, Any]:
+def record(case_id: str, search: Search, last_old: str, first_new: str, asked: dict[str, Any]) -> dict[str, Any]:
     probed = {v: found[case_id].outcome.value for v, found in search.probed.items() if case_id in found}
     return {
         "case": case_id,

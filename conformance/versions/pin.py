@@ -101,6 +101,16 @@ def config_text(text: str, old: str, new: str) -> str:
     return "".join(lines)
 
 
+def header_moved(text: str, old: str, new: str) -> str:
+    """An expectations file whose comment header names the pin, with the new pin named instead."""
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if not line.startswith("#"):
+            break
+        lines[index] = line.replace(old, new)
+    return "".join(lines)
+
+
 def _connect_conformance(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "conformance", *args], text=True, capture_output=True, check=False)
 
@@ -126,6 +136,10 @@ def bump(options: BumpOptions) -> ExitCode:
     for name, data in relocked.items():
         (folder / name).write_bytes(data)
     expectations = entry.expectations or ""
+    if expectations and Path(expectations).is_file():
+        known = Path(expectations)
+        before[str(known.resolve())] = known.read_bytes()
+        known.write_text(header_moved(known.read_text(encoding="utf-8"), old, version), encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="connect-conformance-pin-run-") as scratch:
         gated = _connect_conformance(
             "run", "--adapter", options.family, "--expectations", expectations, "-q", "--report-dir", scratch

@@ -347,7 +347,21 @@ def _bisect(
             for case_id in case_ids
         }
 
-    return bisect.bisect(search, probe)
+    found = bisect.bisect(search, probe)
+    # The endpoints' outcomes come from the two whole runs; then every finding is saved where `bisect` keeps its own.
+    for end in (versions[0], versions[-1]):
+        whole = runs.whole.get(end, {})
+        for case_id in changed:
+            if case_id in whole:
+                search.probed.setdefault(end, {}).setdefault(
+                    case_id, CaseResult(id=case_id, outcome=Outcome(whole[case_id]["outcome"]), level="")
+                )
+    records = [
+        bisect.record(case_id, search, last_old, first_new, {"between": [versions[0], versions[-1]], "by": "watch"})
+        for case_id, (last_old, first_new) in found.items()
+    ]
+    bisect.save(runs.folder, records)
+    return found
 
 
 def _expectations_for(family: str, version: str | None) -> expectations.Expectations | None:

@@ -101,6 +101,8 @@ def test_watch_lists_bisects_and_triages_every_change_from_recorded_results(reco
     assert broken["action"].startswith("report to the runtime")
     assert "workerd 1.20261123.1 changed how connect() behaves" in broken["proposal"]
     assert f"  {BROKEN}:\n    outcome: fail\n    versions: 1.20261123.1..\n" in broken["proposal"]
+    bisects = json.loads((recorded / "history" / "workerd" / "bisect.json").read_text())["bisects"]
+    assert {(b["case"], b["first_new"]) for b in bisects} == {(FIXED, "1.20261119.1"), (BROKEN, "1.20261123.1")}
     page = (recorded / "watch" / "workerd" / "triage.md").read_text()
     assert "Withdrawn" in page
     assert "`1.20261121.1`: changes nothing" in page
@@ -125,3 +127,20 @@ def test_results_made_with_another_spec_are_not_reused(recorded: Path) -> None:
     options = watch.WatchOptions(families=["workerd"], out=recorded / "watch", history=recorded / "history")
     with pytest.raises(AssertionError, match="nothing may run"):
         watch.run_watch(options)
+
+
+def test_moving_a_pin_rewrites_the_compatibility_date_and_the_names_of_the_pin() -> None:
+    from conformance.versions import pin
+
+    config = (
+        '#: The date (the pinned workerd 1.20261117.1 supports up to it).\nCOMPATIBILITY_DATE = "2026-11-17"\nX = 1\n'
+    )
+    moved = pin.config_text(config, "1.20261117.1", "1.20261123.1")
+    assert (
+        moved
+        == '#: The date (the pinned workerd 1.20261123.1 supports up to it).\nCOMPATIBILITY_DATE = "2026-11-23"\nX = 1\n'
+    )
+    known = "# Known non-pass outcomes of workerd 1.20261117.1.\ncases:\n  a.x: {reason: 'up to 1.20261117.1'}\n"
+    assert pin.header_moved(known, "1.20261117.1", "1.20261123.1") == (
+        "# Known non-pass outcomes of workerd 1.20261123.1.\ncases:\n  a.x: {reason: 'up to 1.20261117.1'}\n"
+    ), "reasons keep naming the versions they are about"
