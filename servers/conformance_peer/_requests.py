@@ -11,10 +11,10 @@ rules are `calls.ARGUMENTS`.
 
 from typing import Any
 
-from .calls import CALLS
 from ._errors import UnsupportedListener, WireError
 from ._rules import Each, Fields, Integer, Rule, Text, shown
 from ._spec import ListenerSpec
+from .calls import CALLS
 
 REQUEST_ID = Integer(minimum=0)
 LISTENER_FIELDS: dict[str, Rule] = {

@@ -82,9 +82,7 @@ class PeerCall:
     def rule(cls) -> Fields:
         """What the `args` of this op's request must be, field by field; it builds the call."""
         names = [field.name for field in dataclasses.fields(cls)]
-        return Fields(
-            {name: ARGUMENTS[name] for name in names}, build=cls, meaning=f"an object of {', '.join(names)}"
-        )
+        return Fields({name: ARGUMENTS[name] for name in names}, build=cls, meaning=f"an object of {', '.join(names)}")
 
     def as_message(self) -> dict[str, Any]:
         """The call as a control request carries it (a client adds `id` and `session`)."""

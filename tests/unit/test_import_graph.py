@@ -143,7 +143,9 @@ def test_nothing_outside_the_peer_imports_its_private_modules() -> None:
 
 
 def test_a_private_peer_import_is_seen() -> None:
-    source = "from conformance_peer import _wire, wire\nimport conformance_peer._session\nimport conformance_peer.calls\n"
+    source = (
+        "from conformance_peer import _wire, wire\nimport conformance_peer._session\nimport conformance_peer.calls\n"
+    )
     assert private_peer_imports(source, "probe.py") == [
         "probe.py:1: conformance_peer._wire",
         "probe.py:2: conformance_peer._session",

@@ -39,6 +39,7 @@ from conformance_peer.calls import (
 )
 from conformance_peer.wire import WireError
 from conformance_peer.wire import to_wire as value_to_wire
+from control_support import VALID_ARGUMENT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -71,9 +72,6 @@ ONE_RESULT_OF: dict[type, Any] = {
     TlsInfo: TlsInfo(ok=False, error="[SSL] alert"),
     Done: Done(),
 }
-
-VALID_ARGUMENT = {"name": "c", "conn": "c", "data": {"b64": "aGk="}, "chunks": None, "n": 1, "timeout": 1, "digest": False}
-"""A valid value of each argument, as a message holds it."""
 
 
 @pytest.mark.parametrize("op", sorted(CALLS))
@@ -120,7 +118,10 @@ def test_the_message_holds_the_op_and_every_argument_by_name() -> None:
 @pytest.mark.parametrize(
     ("message", "text"),
     [
-        ({"op": "send", "args": {"conn": "c", "data": {"b64": "aGk="}, "chunks": None}}, "send: args.timeout is missing"),
+        (
+            {"op": "send", "args": {"conn": "c", "data": {"b64": "aGk="}, "chunks": None}},
+            "send: args.timeout is missing",
+        ),
         ({"op": "recv", "args": {"conn": "c", "n": -1, "timeout": 1, "digest": False}}, "recv: args.n must be"),
         ({"op": "close", "args": {"conn": "c", "colour": "blue"}}, "close: args has no field(s) colour"),
         ({"op": "close"}, "close: args is missing"),

@@ -19,8 +19,9 @@ from conformance_peer import (
     TlsInfo,
     UnknownConnection,
     UnsupportedListener,
+    _requests,
+    wire,
 )
-from conformance_peer import _requests, wire
 from hypothesis import given
 from hypothesis import strategies as st
 
