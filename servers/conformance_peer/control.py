@@ -7,8 +7,9 @@ says `hello` with the token, then sends the run's certificates (kept in memfds,
 see `_memfd`), opens sessions (one `ListenerSpec` each, exactly as
 `open_session` takes it) and runs their ops, each a call (`calls`) that its
 session performs; the answers are the ops' typed results, encoded by `wire`.
-Requests run concurrently and are answered as they finish, matched by `id`. When the control connection ends, its sessions are
-closed and its certificates freed: a harness that dies leaves nothing open.
+Requests run concurrently and are answered as they finish, matched by `id`.
+When the control connection ends, its sessions are closed and its certificates
+freed: a harness that dies leaves nothing open.
 
 The token comes from the environment: `CONNECT_CONFORMANCE_PEER_TOKEN` (the
 token itself) or `CONNECT_CONFORMANCE_PEER_TOKEN_SHA256` (its SHA-256, in hex:

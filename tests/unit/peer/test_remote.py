@@ -283,3 +283,23 @@ def test_a_service_that_breaks_the_protocol_or_goes_silent_is_unavailable(
                 await far.open_session(ListenerSpec(kind="plain"))
 
     run(scenario())
+
+
+def test_an_answer_the_schema_lets_through_but_the_op_cannot_read_is_unavailable(run: Any) -> None:
+    # "A" matches the schema's base64 pattern but is no base64: the typed result cannot be made.
+    received = {"type": "Received", "data": {"b64": "A"}, "sha256": "0" * 64, "length": 1}
+    opened = {"session": "1", "port": 1, "refused_port": 2, "variables": {}}
+
+    def answer(request: dict[str, Any]) -> bytes:
+        result = opened if request["op"] == "open_session" else {**received, "ended": None, "timed_out": False}
+        return json.dumps({"id": request["id"], "ok": True, "result": result}).encode() + b"\n"
+
+    async def scenario() -> None:
+        async with fake_service(answer) as port, await RemotePeer.connect("127.0.0.1", port, TOKEN) as far:
+            session = await far.open_session(ListenerSpec(kind="plain"))
+            with pytest.raises(PeerUnavailable, match="answered against the protocol: Received: invalid base64"):
+                await session.perform(Recv("conn", 1, timeout=1, digest=False))
+            with pytest.raises(PeerUnavailable):  # and from then on, at once
+                await far.open_session(ListenerSpec(kind="plain"))
+
+    run(scenario())
