@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from conformance_peer import ChunkPlan
+from conformance_peer import ChunkPlan, PeerCall
+from conformance_peer.calls import Accept, Close, Echo, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 
 from ..core import units
 from ..core.jsshow import show
 from ..core.model import Step
-from ..peer.calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 from ..protocol.replies import SHAPE_OF_OP, Shape
 from . import judging
 from .values import to_bytes, to_protocol_value

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from conformance_peer import Accepted
+from conformance_peer import Accepted, PeerCall
 
 from ..core.jsshow import string
 from ..core.model import Case, Step
 from ..core.outcomes import Outcome
 from ..core.substitution import UnknownVariable, substitute
-from ..peer.calls import PeerCall, PeerResult, describe
+from ..peer.calls import PeerResult, describe
 from ..protocol.replies import EndReport, Reply, Shape, Status
 from . import judging
 from .actions import ACTIONS, ClientRequest, EndNow, JoinNamed, SleepFor, SpecRuntimeError

@@ -37,7 +37,7 @@ from ..engine.interpreter import (
 )
 from ..errors import AdapterError, InfrastructureError
 from ..peer import choice as peers
-from ..peer.calls import JoinTimedOut, PeerResult, perform
+from ..peer.calls import JoinTimedOut, PeerResult
 from ..protocol.client import AdapterClient
 from ..protocol.replies import HelloInfo, Status
 from ..sandbox.description import Description
@@ -304,12 +304,12 @@ class Lane:
             elif isinstance(action, EndSession):
                 interpreter.observe(await self.client.call({"op": "end", "timeout_ms": action.timeout_ms}))
             elif isinstance(action, PeerOp):
-                interpreter.observe(await perform(peer, action.call))
+                interpreter.observe(await peer.perform(action.call))
             elif isinstance(action, Sleep):
                 await asyncio.sleep(action.seconds)
                 interpreter.observe(None)
             elif isinstance(action, StartBackground):
-                background[action.name] = asyncio.create_task(perform(peer, action.action.call))
+                background[action.name] = asyncio.create_task(peer.perform(action.action.call))
                 interpreter.observe(None)
             elif isinstance(action, JoinBackground):
                 interpreter.observe(await _join(background[action.name], action.timeout))

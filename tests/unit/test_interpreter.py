@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from conformance_peer import Accepted, Echoed, EndSeen
+from conformance_peer import Accepted, Done, Echoed, EndSeen
+from conformance_peer.calls import Accept, ShutdownWrite
 
 from conformance.core.outcomes import Outcome
 from conformance.engine.interpreter import CaseInterpreter, ClientOp, EndSession, Finished, PeerOp, StartBackground
-from conformance.peer.calls import Accept, Done, ShutdownWrite
 from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml
 
