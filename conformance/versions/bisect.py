@@ -184,8 +184,8 @@ def run_bisect(options: BisectOptions) -> ExitCode:
         + (f"; {len(search.unusable)} could not run" if search.unusable else "")
     )
     if options.save:
-        record = record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
-        print(f"saved to {save(options.out / options.family, [record])}")
+        finding = record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
+        print(f"saved to {save(options.out / options.family, [finding])}")
     for version in (last_old, first_new):
         print()
         print(f"== {options.family} {version}: {search.result(version, case.id).outcome}")
