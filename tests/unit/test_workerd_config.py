@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from conformance.adapters import npm_cache
 from conformance.adapters.npm_versions import is_version, semver_key
 from conformance.adapters.workerd_config import (
     ALLOW,
@@ -147,7 +148,9 @@ def test_each_release_gets_a_compatibility_date_it_accepts() -> None:
     # workerd refuses a date newer than the binary knows: an old release gets its own date.
     assert support_for("1.20230512.0").compatibility_date == "2023-05-12"
     assert support_for("1.20260426.1").compatibility_date == "2026-04-26"
-    assert support_for("1.20261117.1").compatibility_date == COMPATIBILITY_DATE
+    assert support_for("1.20261117.1").compatibility_date == "2026-11-17"
+    pinned = npm_cache.pinned_dependencies("workerd")["workerd"]
+    assert support_for(pinned).compatibility_date == COMPATIBILITY_DATE, "the pin's own date (watch --bump moves it)"
     assert support_for("1.20270101.0").compatibility_date == COMPATIBILITY_DATE  # never past the pinned date
     assert support_for("2.0.0").compatibility_date == COMPATIBILITY_DATE  # no date in the version
     local = support_for("0.0.0-local build")  # not a published version: taken to have everything
