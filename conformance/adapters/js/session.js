@@ -47,13 +47,15 @@ export class Tracked {
   }
 }
 
+/** A socket of the session, with its current reader and writer (null: none held). */
 export class SocketEntry {
+  reader = null;
+  writer = null;
+  // Bytes a read_bytes took from the stream beyond its n; served first by the next read.
+  leftover = null;
+
   constructor(socket) {
     this.socket = socket;
-    this.reader = null;
-    this.writer = null;
-    // Bytes a read_bytes took from the stream beyond its n; served first by the next read.
-    this.leftover = null;
   }
 }
 

@@ -283,12 +283,10 @@ class ReferenceAdapter:
 
     async def _read(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
-        return await self._guarded(
+        return await self._reading(
             entry,
             message,
-            "readable",
             _encode_read,
-            lambda: self._reader(entry),
             lambda reader: self._session.outcome(reader.read(), _encode_read, _timeout_ms(message)),
         )
 
@@ -307,44 +305,22 @@ class ReferenceAdapter:
                 Collector(reader, n, result).start()
             return await self._session.outcome(result, _identity, _timeout_ms(message))
 
-        return await self._guarded(entry, message, "readable", _identity, lambda: self._reader(entry), collect)
+        return await self._reading(entry, message, _identity, collect)
 
     async def _write(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         if "data" not in message:
             raise ProtocolError("write needs data")
         data = _decode_chunk(message["data"])
-        return await self._guarded(
-            entry,
-            message,
-            "writable",
-            _encode_undefined,
-            lambda: self._writer(entry),
-            lambda writer: self._session.outcome(writer.write(data), _encode_undefined, _timeout_ms(message)),
-        )
+        return await self._writing(entry, message, lambda writer: writer.write(data))
 
     async def _close_writer(self, message: dict[str, Any]) -> Response:
-        entry = self._entry(message)
-        return await self._guarded(
-            entry,
-            message,
-            "writable",
-            _encode_undefined,
-            lambda: self._writer(entry),
-            lambda writer: self._session.outcome(writer.close(), _encode_undefined, _timeout_ms(message)),
-        )
+        return await self._writing(self._entry(message), message, lambda writer: writer.close())
 
     async def _abort_writer(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         reason = _decode(message.get("reason", {"$type": "undefined"}))
-        return await self._guarded(
-            entry,
-            message,
-            "writable",
-            _encode_undefined,
-            lambda: self._writer(entry),
-            lambda writer: self._session.outcome(writer.abort(reason), _encode_undefined, _timeout_ms(message)),
-        )
+        return await self._writing(entry, message, lambda writer: writer.abort(reason))
 
     async def _cancel_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -356,7 +332,7 @@ class ReferenceAdapter:
                 entry.socket.close().mark_handled()
             return await self._session.outcome(cancelled, _encode_undefined, _timeout_ms(message))
 
-        return await self._guarded(entry, message, "readable", _encode_undefined, lambda: self._reader(entry), cancel)
+        return await self._reading(entry, message, _encode_undefined, cancel)
 
     async def _get_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -459,6 +435,29 @@ class ReferenceAdapter:
         return {"status": "returned", "value": {"socket": self._session.add_socket(upgraded, entry.request)}}
 
     # -- other requests (B2) ---------------------------------------------------------------
+
+    def _reading(
+        self,
+        entry: SocketEntry,
+        message: dict[str, Any],
+        encoder: Encoder,
+        use: Callable[[ReadableStreamReader], Awaitable[Response]],
+    ) -> Awaitable[Response]:
+        """``use`` the socket's current reader (read, read_bytes, cancel_reader)."""
+        return self._guarded(entry, message, "readable", encoder, lambda: self._reader(entry), use)
+
+    def _writing(
+        self, entry: SocketEntry, message: dict[str, Any], call: Callable[[WritableStreamWriter], Promise[Any]]
+    ) -> Awaitable[Response]:
+        """``call`` the socket's current writer and await its promise (write, close_writer, abort_writer)."""
+        return self._guarded(
+            entry,
+            message,
+            "writable",
+            _encode_undefined,
+            lambda: self._writer(entry),
+            lambda writer: self._session.outcome(call(writer), _encode_undefined, _timeout_ms(message)),
+        )
 
     async def _guarded(
         self,

@@ -17,6 +17,7 @@ import pytest
 from conformance.adapters.node_socket import adapter_script
 from conformance.adapters.reference.adapter import ReferenceAdapter
 from conformance.adapters.workerd_config import INTERPRETER_MODULES, WORKER_MODULE
+from conformance.core.jsvalues import b64
 from conformance.engine.actions import ACTIONS, Kind
 from conformance.protocol import messages
 from tests.helpers import REPO, require_program
@@ -149,3 +150,44 @@ def test_the_reader_stops_after_shutdown_and_at_a_final_line_without_newline(std
 
 def test_a_failing_adapter_makes_the_reader_fail(stdio_run: dict[str, Any]) -> None:
     assert stdio_run["failure"] == "the runtime broke"
+
+
+def bytes_value(data: bytes) -> dict[str, str]:
+    return {"$type": "bytes", "b64": b64(data), "view": "Uint8Array"}
+
+
+def test_the_guides_stdio_adapter_on_the_kit_works_as_written(tmp_path: Path) -> None:
+    """docs/adapters.md, section 2: its few lines on the kit, beside the kit's files, serve the protocol."""
+    guide = (REPO / "docs" / "adapters.md").read_text(encoding="utf-8")
+    found = re.search(r'```js\n(import \{ createAdapter \} from "\./interpreter\.js";.*?)```', guide, re.S)
+    assert found is not None
+    for path in JS.iterdir():
+        if path.is_file() and path.suffix in (".js", ".json"):
+            (tmp_path / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "fake.mjs").write_bytes((HERE / "fake_socket.mjs").read_bytes())
+    assert '"your-implementation"' in found.group(1)
+    (tmp_path / "adapter.mjs").write_text(found.group(1).replace('"your-implementation"', '"./fake.mjs"'))
+    requests = [
+        {"seq": 1, "op": "hello", "protocol": 1},
+        {"seq": 2, "op": "begin", "case": "guide"},
+        {"seq": 3, "op": "connect", "address": "echo:1"},
+        {"seq": 4, "op": "write", "socket": "s1", "data": bytes_value(b"hi"), "timeout_ms": 1000},
+        {"seq": 5, "op": "read", "socket": "s1", "timeout_ms": 1000},
+        {"seq": 6, "op": "end", "timeout_ms": 1000},
+        {"seq": 7, "op": "shutdown"},
+    ]
+    done = subprocess.run(
+        [node(), str(tmp_path / "adapter.mjs")],
+        input="".join(json.dumps(request) + "\n" for request in requests),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [a["seq"] for a in answers] == list(range(1, 8))
+    assert all(messages.response_problem(r["op"], a) is None for r, a in zip(requests, answers, strict=True))
+    assert answers[0]["value"]["name"] == "mine"
+    assert answers[4]["value"] == {"done": False, "value": bytes_value(b"hi")}
+    assert answers[5]["value"] == {"open_sockets": 1, "unhandled_rejections": []}
