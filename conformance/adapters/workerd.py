@@ -8,7 +8,8 @@ download), and returns an ``AdapterSpec`` whose transport factory gives each lan
 
 1. writes a private temporary folder (0700): ``config.capnp`` (``workerd_config.config_for``:
    what that release supports, e.g. its compatibility date),
-   ``worker.js`` (``js/workerd-worker.js``), ``interpreter.js`` (``js/interpreter.js``)
+   ``worker.js`` (``js/workerd-worker.js``), the interpreter's modules
+   (``workerd_config.INTERPRETER_MODULES``: ``js/interpreter.js`` and what it imports)
    and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
 2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with
    ``--socket-fd http=<fd>``, so no port is chosen twice;
@@ -54,7 +55,16 @@ from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
 from .processes import parent_death_signal
-from .workerd_config import CA_FILE, INTERPRETER_MODULE, OUTBOUND_MODULE, WORKER_MODULE, config_for, render, support_for
+from .workerd_config import (
+    CA_FILE,
+    INTERPRETER_MODULE,
+    INTERPRETER_MODULES,
+    OUTBOUND_MODULE,
+    WORKER_MODULE,
+    config_for,
+    render,
+    support_for,
+)
 
 JS = resources.files(__package__).joinpath("js")
 STARTUP_TIMEOUT_S = 20.0
@@ -116,7 +126,8 @@ def workerd_spec(
     """The ``--adapter workerd`` (or ``workerd@VERSION``) spec: installs the runtime now, one process per lane later.
 
     ``version`` is a published npm version (installed on demand) instead of the pinned one;
-    ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
+    ``interpreter`` replaces ``js/interpreter.js``, the entry module (for development of the runtime
+    glue); the other modules of ``INTERPRETER_MODULES`` are written beside it all the same.
     A version that cannot run at all is an ``InfrastructureError`` (exit 3) saying why.
     """
     if version is not None:
@@ -191,18 +202,19 @@ class WorkerdTransport(WebSocketTransport):
         # workerd died with them (PR_SET_PDEATHSIG), only the folder was left behind.
         folder = tempdirs.make_private(FOLDER_PREFIX)
         self.directory = folder
-        interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
         config = replace(config_for(self.runtime.version, self.runtime.runtime), extra_allow=sandbox.runtime_allow())
         files = {
             WORKER_MODULE: _js_source("workerd-worker.js"),
-            INTERPRETER_MODULE: interpreter,
+            **{name: _js_source(name) for name in INTERPRETER_MODULES},
             OUTBOUND_MODULE: _js_source(OUTBOUND_MODULE),
             CA_FILE: self._ca_pem.encode("ascii"),
         }
+        if self._interpreter is not None:
+            files[INTERPRETER_MODULE] = self._interpreter.read_bytes()
         if self._global_connect is not None:
             config = replace(
                 config,
-                modules=(GLOBAL_MODULE, WORKER_MODULE, INTERPRETER_MODULE, GLOBAL_REQUEST_MODULE),
+                modules=(GLOBAL_MODULE, WORKER_MODULE, *INTERPRETER_MODULES, GLOBAL_REQUEST_MODULE),
                 profiles=False,
             )
             files[GLOBAL_MODULE] = _js_source(GLOBAL_MODULE)

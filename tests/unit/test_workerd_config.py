@@ -14,6 +14,7 @@ from conformance.adapters.workerd_config import (
     CAPABILITIES,
     COMPATIBILITY_DATE,
     FEATURES,
+    INTERPRETER_MODULES,
     WorkerdConfig,
     capnp_string,
     config_for,
@@ -104,7 +105,8 @@ def test_worker_modules_date_and_socket() -> None:
     text = render(WorkerdConfig(profiles=False))
     assert '(name = "main", worker = .adapterWorker)' in text
     modules = re.findall(r'\(name = ("[^"]*"), esModule = embed ("[^"]*")\)', text)
-    assert modules == [('"worker.js"', '"worker.js"'), ('"interpreter.js"', '"interpreter.js"')]
+    assert [name for name, _ in modules] == [f'"{name}"' for name in ("worker.js", *INTERPRETER_MODULES)]
+    assert all(name == embedded for name, embedded in modules)
     assert parse_capnp_string(field(text, "compatibilityDate")) == COMPATIBILITY_DATE
     assert "compatibilityFlags = []" in text
     assert '(name = "http", address = "127.0.0.1:0", http = (), service = "main")' in text
@@ -205,7 +207,7 @@ def test_profiles_give_a_second_request_and_an_outbound_worker() -> None:
     profile = text.split("const outboundWorkerProfile :Workerd.Worker = ", 1)[1].split("\n);", 1)[0]
     assert 'globalOutbound = "fetch-only-outbound"' in profile
     assert '(name = "SELF", service = "outbound-worker-profile")' in profile
-    assert re.findall(r"embed (\"[^\"]*\")", profile) == ['"worker.js"', '"interpreter.js"']
+    assert re.findall(r"embed (\"[^\"]*\")", profile) == [f'"{name}"' for name in ("worker.js", *INTERPRETER_MODULES)]
     assert '(name = "fetch-only-outbound", worker = .fetchOnlyOutbound)' in text
     assert 'esModule = embed "fetch-only-outbound.js"' in text
     # The fetch-only Worker has no outbound of its own configured: the default is the loopback-only network.
