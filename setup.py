@@ -1,0 +1,21 @@
+"""The packages of the wheel and the sdist (everything else is in pyproject.toml).
+
+The repository keeps the spec cases and the expectations files at its top (``spec/``,
+``expectations/``); the wheel carries them inside the package, as ``conformance/spec`` and
+``conformance/expectations``, where ``conformance.cases.specdir.data_dir`` finds them with
+``importlib.resources``. An editable install reads the checkout's folders instead.
+"""
+
+from setuptools import find_namespace_packages, setup
+
+#: Package -> the repository folder it is built from.
+DATA = {"conformance.spec": "spec", "conformance.expectations": "expectations"}
+
+setup(
+    packages=[
+        *find_namespace_packages(".", include=["conformance", "conformance.*"], exclude=["*.__pycache__"]),
+        *find_namespace_packages("servers", include=["conformance_peer", "conformance_peer.*"]),
+        *DATA,
+    ],
+    package_dir={"conformance_peer": "servers/conformance_peer", **DATA},
+)
