@@ -1,15 +1,16 @@
 """The packages of the wheel and the sdist (everything else is in pyproject.toml).
 
-The repository keeps the spec cases and the expectations files at its top (``spec/``,
-``expectations/``); the wheel carries them inside the package, as ``conformance/spec`` and
-``conformance/expectations``, where ``conformance.cases.specdir.data_dir`` finds them with
-``importlib.resources``. An editable install reads the checkout's folders instead.
+The repository keeps the spec cases, the expectations files and the harness image's Dockerfile at
+its top (``spec/``, ``expectations/``, ``docker/``); the wheel carries them inside the package, as
+``conformance/spec``, ``conformance/expectations`` and ``conformance/docker``, where
+``conformance.cases.specdir.data_dir`` finds them with ``importlib.resources``. An editable install
+reads the checkout's folders instead.
 """
 
 from setuptools import find_namespace_packages, setup
 
 #: Package -> the repository folder it is built from.
-DATA = {"conformance.spec": "spec", "conformance.expectations": "expectations"}
+DATA = {"conformance.spec": "spec", "conformance.expectations": "expectations", "conformance.docker": "docker"}
 
 setup(
     packages=[

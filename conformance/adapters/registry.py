@@ -59,9 +59,9 @@ class Builtin:
         """The path of its expectations file: the wheel's copy, or the checkout's in an editable install."""
         if self.expectations_file is None:
             return None
-        from ..cases.specdir import expectations_dir
+        from ..core.packaged import data_dir
 
-        return str(expectations_dir() / self.expectations_file)
+        return str(data_dir("expectations") / self.expectations_file)
 
 
 BUILTINS: tuple[Builtin, ...] = (

@@ -1,10 +1,7 @@
 """Where spec files live: the suite's ``spec/`` folder and its areas, a vendor's folders, the catalogue.
 
-The repository keeps ``spec/`` and ``expectations/`` at its top; the wheel carries them inside the
-package, as ``conformance/spec`` and ``conformance/expectations`` (``setup.py`` maps them). ``data_dir``
-finds the packaged copy through ``importlib.resources``; in an editable install (``pip install -e``)
-there is none, and the checkout's folder is found from the install's own record of its source
-(``direct_url.json``, PEP 610), so a clone always reads what it has on disk.
+The suite's ``spec/`` and ``expectations/`` are the wheel's copies, or an editable install's checkout's
+(``core.packaged.data_dir``).
 
 A *spec root* is a folder whose sub-folders are areas: one named ``spec``, or one holding a
 catalogue (``behaviours.yaml``). A vendor's folder given with ``--spec`` is either an area (it holds
@@ -14,21 +11,15 @@ place of the suite's areas of the same names, or beside them.
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Sequence
-from importlib import metadata, resources
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from ..core.jsshow import show
-from ..errors import InfrastructureError, UsageError
+from ..core.packaged import data_dir
+from ..errors import UsageError
 
 #: The behaviour catalogue beside the area folders of a spec root (read by ``catalogue.py``, never as cases).
 CATALOGUE_FILE = "behaviours.yaml"
-#: The distribution whose install record names an editable install's checkout.
-DISTRIBUTION = "connect-conformance"
-#: The folders of the repository the wheel carries inside the package.
 SPEC = "spec"
 EXPECTATIONS = "expectations"
 
@@ -48,44 +39,6 @@ def find_spec_root(path: Path) -> Path | None:
         if is_spec_root(candidate):
             return candidate
     return None
-
-
-def _editable_source() -> Path | None:
-    """The checkout of an editable install of this package, from its ``direct_url.json``; else None.
-
-    Every install record of the name is read: a build in the checkout leaves an ``*.egg-info`` without
-    one, which the current folder puts ahead of the install's own record.
-    """
-    imported = Path(str(resources.files("conformance"))).resolve()
-    for distribution in metadata.distributions(name=DISTRIBUTION):
-        try:
-            record = json.loads(distribution.read_text("direct_url.json") or "null")
-        except ValueError:
-            continue
-        if not isinstance(record, dict) or not record.get("dir_info", {}).get("editable"):
-            continue
-        parts = urlsplit(str(record.get("url", "")))
-        source = Path(unquote(parts.path))
-        # Another checkout's editable record must not answer for the package that was imported.
-        if parts.scheme == "file" and (source / "conformance").resolve() == imported:
-            return source
-    return None
-
-
-@functools.cache
-def data_dir(name: str) -> Path:
-    """``spec`` or ``expectations``: the wheel's copy inside the package, else an editable install's checkout's."""
-    packaged = resources.files("conformance").joinpath(name)
-    if packaged.is_dir():
-        return Path(str(packaged))
-    source = _editable_source()
-    if source is not None and (source / name).is_dir():
-        return source / name
-    raise InfrastructureError(
-        f"the suite's {name}/ folder is not installed with connect-conformance (it is not in "
-        f"{Path(str(resources.files('conformance')))}, and this is no editable install of a checkout): "
-        "install the wheel (pip install connect-conformance) or a checkout (pip install -e .)"
-    )
 
 
 def default_spec_dir() -> Path:

@@ -13,6 +13,7 @@ import pytest
 from conformance.cases import loader, specdir
 from conformance.cases.selection import spec_paths
 from conformance.commands import arguments
+from conformance.core import packaged
 from conformance.errors import InfrastructureError, UsageError
 from tests.helpers import REPO
 
@@ -28,9 +29,9 @@ CASE = """\
 
 @pytest.fixture(autouse=True)
 def _fresh_lookup() -> Iterator[None]:
-    specdir.data_dir.cache_clear()
+    packaged.data_dir.cache_clear()
     yield
-    specdir.data_dir.cache_clear()
+    packaged.data_dir.cache_clear()
 
 
 def write_case(folder: Path, case_id: str, source: str = "B35", name: str = "cases.yaml") -> Path:
@@ -76,9 +77,9 @@ def fake_install(
     package.mkdir(parents=True, exist_ok=True)
     for name in folders:
         (package / name).mkdir()
-    monkeypatch.setattr(specdir.resources, "files", lambda name: package)
+    monkeypatch.setattr(packaged.resources, "files", lambda name: package)
     monkeypatch.setattr(
-        specdir.metadata, "distributions", lambda name: [FakeDistribution(record) for record in records]
+        packaged.metadata, "distributions", lambda name: [FakeDistribution(record) for record in records]
     )
 
 
