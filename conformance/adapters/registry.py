@@ -56,12 +56,13 @@ class Builtin:
 
     @property
     def expectations(self) -> str | None:
-        """The path of its expectations file: the wheel's copy, or the checkout's in an editable install."""
+        """The path of its expectations file: the wheel's copy, or the checkout's in an editable install
+        (relative to the current folder when inside it, as reports record it)."""
         if self.expectations_file is None:
             return None
-        from ..core.packaged import data_dir
+        from ..core.packaged import data_dir, from_here
 
-        return str(data_dir("expectations") / self.expectations_file)
+        return str(from_here(data_dir("expectations") / self.expectations_file))
 
 
 BUILTINS: tuple[Builtin, ...] = (

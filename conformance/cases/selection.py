@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..core.jsshow import show
 from ..core.model import Case
+from ..core.packaged import from_here
 from ..core.text import plural
 from ..errors import SpecError, UsageError
 from .loader import load, load_strict
@@ -99,7 +100,7 @@ def select(cases: Sequence[Case], keyword: str | None = None, tags: Sequence[str
 def spec_paths(values: Sequence[str | Path], vendor: Sequence[Path] = ()) -> list[Path]:
     """The spec paths asked for (default: the suite's spec/), each of which must exist, with the areas of
     the ``--spec`` folders ``vendor`` in place of the areas of the same names, or added."""
-    paths = [Path(v) for v in values] if values else [default_spec_dir()]
+    paths = [Path(v) for v in values] if values else [from_here(default_spec_dir())]
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such spec file or folder: {path}")

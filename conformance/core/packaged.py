@@ -58,3 +58,12 @@ def data_dir(name: str) -> Path:
         f"{Path(str(resources.files('conformance')))}, and this is no editable install of a checkout): "
         "install the wheel (pip install connect-conformance) or a checkout (pip install -e .)"
     )
+
+
+def from_here(path: Path) -> Path:
+    """``path`` relative to the current folder when inside it, else as it is: what messages show and
+    reports record (``spec/tls/handshake.yaml:12`` in a checkout, the installed copy's full path elsewhere)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path

@@ -67,18 +67,23 @@ def package_sets() -> list[str]:
     return sorted({*registry.npm_package_sets().values(), *registry.OTHER_PACKAGE_SETS})
 
 
+def copy_build_inputs(checkout: Path, into: Path) -> None:
+    """What building the wheel reads from a checkout, copied to ``into`` (without caches and build leftovers)."""
+    into.mkdir(parents=True, exist_ok=True)
+    for name in SOURCE:
+        found = checkout / name
+        if found.is_dir():
+            shutil.copytree(found, into / name, ignore=_NOT_SOURCE)
+        elif found.is_file():
+            shutil.copy2(found, into / name)
+
+
 def build_wheel(checkout: Path, into: Path) -> Path:
     """``pip wheel . --no-deps`` of a copy of the checkout's build inputs (a stale ``build/`` in the
     checkout never stands in for a file that is gone); the wheel's path."""
     with tempfile.TemporaryDirectory(prefix="connect-conformance-wheel-") as scratch:
         source = Path(scratch) / "source"
-        for name in SOURCE:
-            found = checkout / name
-            if found.is_dir():
-                shutil.copytree(found, source / name, ignore=_NOT_SOURCE)
-            elif found.is_file():
-                source.mkdir(exist_ok=True)
-                shutil.copy2(found, source / name)
+        copy_build_inputs(checkout, source)
         done = _pip("wheel", str(source), "--no-deps", "--wheel-dir", str(into))
         if done.returncode != 0:
             raise InfrastructureError(f"the wheel of {checkout} did not build:\n{_tail(done)}")

@@ -1,17 +1,15 @@
 """The suite as a runtime team installs it: the wheel in a fresh virtualenv, run from a folder of theirs.
 
-One wheel is built (``pip wheel . --no-deps``, from a copy of the tracked build inputs, so that nothing a
-developer left in ``build/`` can stand in for a missing file) and installed with its dependencies (from
-PyPI or the pip cache) into a fresh virtualenv; every run starts in an empty folder with nothing of the
-checkout on any path. About 45 s on 2 quiet cores: 8 s building, 8 s installing, 11 s for the whole suite
-on the reference, 12 s on workerd.
+One wheel is built (``pip wheel . --no-deps`` of a copy of the build inputs, so that nothing a developer
+left in ``build/`` can stand in for a missing file; ``connect-conformance image`` builds it the same way)
+and installed with its dependencies (from PyPI or the pip cache) into a fresh virtualenv; every run
+starts in an empty folder with nothing of the checkout on any path.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,20 +23,17 @@ import pytest
 from conformance._version import __version__
 from conformance.adapters import npm_cache
 from conformance.cases.loader import load_strict
+from conformance.peer import harness_image
 from tests.helpers import REPO, require_npm_packages
 from tests.unit.test_packaging import data_folders, tracked
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-
-#: What the build reads: the package, the peer, the folders mapped into the package, the metadata.
-BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "conformance", "servers/conformance_peer")
 
 
 @dataclass(frozen=True)
 class Installed:
     wheel: Path
     venv: Path
-    source: Path
 
     @property
     def command(self) -> Path:
@@ -58,33 +53,15 @@ class Installed:
         )
 
 
-def _copy_build_inputs(target: Path) -> None:
-    folders = list(data_folders().values())
-    names = subprocess.run(
-        ["git", "ls-files", "-z", *BUILD_INPUTS, *folders], cwd=REPO, capture_output=True, check=True
-    ).stdout.split(b"\0")
-    for name in filter(None, names):
-        source = REPO / name.decode()
-        if source.is_file():  # a file deleted but not yet committed is not built
-            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name.decode())
-
-
 def _check(done: subprocess.CompletedProcess[str | bytes], what: str) -> None:
     assert done.returncode == 0, f"{what} failed ({done.returncode}):\n{done.stdout!s}\n{done.stderr!s}"
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    source = tmp_path_factory.mktemp("source")
-    _copy_build_inputs(source)
-    dist = tmp_path_factory.mktemp("dist")
+    # What `connect-conformance image` builds too: `pip wheel . --no-deps` of a copy of the build inputs.
+    wheel = harness_image.build_wheel(REPO, tmp_path_factory.mktemp("dist"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    built = subprocess.run(
-        [*pip, "wheel", ".", "--no-deps", "-w", str(dist)], cwd=source, capture_output=True, text=True, timeout=600
-    )
-    _check(built, "pip wheel")
-    (wheel,) = dist.glob("*.whl")
     venv = tmp_path_factory.mktemp("venv")
     _check(subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], capture_output=True), "venv")
     # This pip installs into the fresh environment (--python): the environment needs no pip of its own.
@@ -95,7 +72,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
         timeout=600,
     )
     _check(added, "pip install")
-    return Installed(wheel, venv, source)
+    return Installed(wheel, venv)
 
 
 def _in_wheel(name: str) -> str:
@@ -105,17 +82,22 @@ def _in_wheel(name: str) -> str:
     return f"{package.replace('.', '/')}/{rest}"
 
 
-def test_the_wheel_and_the_sdist_carry_the_spec_the_expectations_and_every_js_piece(installed: Installed) -> None:
-    wanted = tracked("conformance", "spec", "expectations")
+def test_the_wheel_carries_the_spec_the_expectations_the_dockerfile_and_every_js_piece(installed: Installed) -> None:
+    wanted = tracked(*data_folders().values())
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     assert sorted(_in_wheel(name) for name in wanted if _in_wheel(name) not in names) == []
     assert "conformance_peer/control.py" in names
     assert installed.wheel.name == f"connect_conformance-{__version__}-py3-none-any.whl"
-    # The sdist keeps the repository's layout: a wheel built from it maps the same folders.
-    dist = installed.source / "sdist"
+
+
+def test_the_sdist_carries_them_in_the_repositorys_layout(tmp_path: Path) -> None:
+    wanted = tracked(*data_folders().values())
+    source = tmp_path / "source"
+    harness_image.copy_build_inputs(REPO, source)
+    dist = tmp_path / "sdist"
     made = subprocess.run(
         [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"],
-        cwd=installed.source,
+        cwd=source,
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,5 +1,6 @@
-"""What the wheel and the sdist carry: every tracked file of the package that is not Python, the spec and the
-expectations files, by the package-data patterns of pyproject.toml (the slow proof is tests/integration/test_wheel.py)."""
+"""What the wheel and the sdist carry: every tracked file of the package that is not Python, and of the folders
+setup.py maps into it (spec/, expectations/, docker/), by the package-data patterns of pyproject.toml (the slow
+proof is tests/integration/test_wheel.py)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,14 @@ def tracked(*folders: str) -> set[str]:
     return {name for name in listed.stdout.splitlines() if not name.endswith(".py") and Path(REPO, name).is_file()}
 
 
-def test_every_tracked_data_file_of_the_package_the_spec_and_the_expectations_is_packaged() -> None:
-    wanted = tracked("conformance", "spec", "expectations")
-    assert {"spec/behaviours.yaml", "expectations/workerd.yaml", "conformance/adapters/js/interpreter.js"} <= wanted
+def test_every_tracked_data_file_of_the_package_and_of_the_folders_mapped_into_it_is_packaged() -> None:
+    wanted = tracked(*data_folders().values())
+    assert {
+        "spec/behaviours.yaml",
+        "expectations/workerd.yaml",
+        "docker/Dockerfile",
+        "conformance/adapters/js/interpreter.js",
+    } <= wanted
     assert any(name.startswith("conformance/adapters/js/drivers/") for name in wanted)
     assert {n for n in wanted if n.startswith("conformance/adapters/js/packages/")} >= {
         "conformance/adapters/js/packages/workerd/package-lock.json",

@@ -110,12 +110,21 @@ def test_another_checkouts_editable_record_does_not_answer(tmp_path: Path, monke
         specdir.default_spec_dir()
 
 
+def test_paths_inside_the_current_folder_are_shown_relative_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout's reports record spec/tls/x.yaml, not the path of the machine that made them.
+    monkeypatch.chdir(tmp_path)
+    assert packaged.from_here(tmp_path / "spec" / "tls") == Path("spec/tls")
+    assert packaged.from_here(Path("/elsewhere/spec")) == Path("/elsewhere/spec")
+
+
 # --- --expectations NAME ----------------------------------------------------------------------------
 
 
 def test_a_builtin_name_gives_its_shipped_expectations_file() -> None:
     path = arguments.expectations_file("workerd")
-    assert path == specdir.expectations_dir() / "workerd.yaml"
+    assert path.resolve() == (specdir.expectations_dir() / "workerd.yaml").resolve()
     assert path.is_file()
 
 
@@ -157,12 +166,12 @@ def test_a_vendor_area_replaces_the_suites_area_of_its_name_and_a_new_one_is_add
 def test_without_spec_folders_the_paths_are_as_given(tmp_path: Path) -> None:
     write_case(tmp_path / "spec" / "tls", "tls.one")
     assert spec_paths([tmp_path / "spec"]) == [tmp_path / "spec"]
-    assert spec_paths([]) == [specdir.default_spec_dir()]
+    assert spec_paths([]) == [packaged.from_here(specdir.default_spec_dir())]
 
 
 def test_the_suites_other_areas_stay_beside_a_vendor_area(tmp_path: Path) -> None:
     write_case(tmp_path / "tls", "tls.mine")
-    suite = specdir.default_spec_dir()
+    suite = packaged.from_here(specdir.default_spec_dir())
     others = sorted(p for p in suite.iterdir() if p.is_dir() and p.name != "tls")
     assert len(others) >= 8
     assert spec_paths([], [tmp_path / "tls"]) == [*others, tmp_path / "tls"]
