@@ -17,6 +17,8 @@ setup(
         *find_namespace_packages(".", include=["conformance", "conformance.*"], exclude=["*.__pycache__"]),
         *find_namespace_packages("servers", include=["conformance_peer", "conformance_peer.*"]),
         *DATA,
+        # Their sub-folders (the spec's areas) too: setuptools warns about data in a folder it could import.
+        *(f"{package}.{sub}" for package, folder in DATA.items() for sub in find_namespace_packages(folder)),
     ],
     package_dir={"conformance_peer": "servers/conformance_peer", **DATA},
 )

@@ -204,7 +204,11 @@ def base_image() -> str:
     if chosen:
         return chosen
     if not BASE_SCRIPT.is_file():
-        raise InfrastructureError(f"{BASE_SCRIPT} is missing: set {BASE_ENV} to a Python 3.11 image")
+        # An installed wheel has no servers/ folder: the local base is made from a checkout only.
+        raise InfrastructureError(
+            f"no local base image here (servers/docker/base-image.sh comes with a checkout, not with the wheel): "
+            f"set {BASE_ENV} (or `image --base`) to an image with Python 3.11, e.g. python:3.11-slim-bookworm"
+        )
     started = time.monotonic()
     try:
         done = subprocess.run([str(BASE_SCRIPT)], capture_output=True, text=True, timeout=900, check=False)

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,10 +95,18 @@ def test_the_sdist_carries_them_in_the_repositorys_layout(tmp_path: Path) -> Non
     wanted = tracked(*data_folders().values())
     source = tmp_path / "source"
     harness_image.copy_build_inputs(REPO, source)
+    # The build's own requirement (pyproject.toml), as pip's isolated build would have it.
+    backend = tmp_path / "backend"
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["build-system"]["requires"]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    _check(
+        subprocess.run([*pip, "install", "--quiet", "--target", str(backend), *requires], capture_output=True), "pip"
+    )
     dist = tmp_path / "sdist"
     made = subprocess.run(
         [sys.executable, "-c", f"from setuptools import build_meta; build_meta.build_sdist({str(dist)!r})"],
         cwd=source,
+        env={**os.environ, "PYTHONPATH": str(backend)},
         capture_output=True,
         text=True,
         timeout=300,
