@@ -224,7 +224,7 @@ class SpecItem(pytest.Item):
             if error.expired:
                 lines.insert(1, f"EXPIRED expectation (until {error.expired}): look at it again")
             lines.append("transcript:")
-            lines.extend("  " + json.dumps(entry, ensure_ascii=False)[:300] for entry in result.transcript)
+            lines.extend("  " + json.dumps(entry.as_dict(), ensure_ascii=False)[:300] for entry in result.transcript)
             return "\n".join(lines)
         return str(super().repr_failure(excinfo))
 

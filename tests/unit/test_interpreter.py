@@ -245,7 +245,7 @@ def test_a_timeout_reported_by_the_runner_ends_without_judging() -> None:
     assert isinstance(machine.next_action(), ClientOp)
     machine.observe(parse("connect", {"seq": 1, **SOCKET}, "socket"))
     machine.next_action()
-    machine.fault(Outcome.TIMEOUT, "deadline")
+    machine.end_with(Outcome.TIMEOUT, "deadline")
     end = machine.next_action()
     assert isinstance(end, EndSession)
     assert not end.judged
