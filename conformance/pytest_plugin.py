@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .errors import ConformanceError
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -159,7 +161,7 @@ class SpecFile(pytest.File):
             yield SpecItem.from_parent(self, name=case.id, case=case)
 
 
-class SpecFileError(Exception):
+class SpecFileError(ConformanceError):
     pass
 
 
@@ -167,7 +169,7 @@ class UngatedOutcome(UserWarning):
     """An unexpected outcome of an ``info`` case: reported, never a failure."""
 
 
-class CaseNotPassing(Exception):
+class CaseNotPassing(ConformanceError):
     def __init__(self, result: CaseResult, expected: str | None = None, expired: str | None = None) -> None:
         self.result = result
         self.expected = expected

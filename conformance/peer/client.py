@@ -49,7 +49,7 @@ MAX_LINE = 256 * 1024 * 1024
 T = TypeVar("T")
 
 
-class PeerUnavailable(ConnectionError):
+class PeerUnavailable(InfrastructureError, ConnectionError):
     """The peer service broke: unreachable, silent, gone, or not speaking the protocol."""
 
 
