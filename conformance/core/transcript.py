@@ -18,9 +18,10 @@ peer gave, with large payloads summarised (``engine.values.shorten``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 #: Peer actions are named ``peer.*`` (spec/README.md); a test holds the actions table to it.
 PEER_PREFIX = "peer."
@@ -124,44 +125,59 @@ class SessionEndEntry:
 TranscriptEntry = VariablesEntry | ClientStepEntry | PeerStepEntry | SkippedStepEntry | SessionEndEntry
 
 
-def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+#: The keys each kind of entry may have (results.schema.json, ``$defs/transcript_entry``, says the same).
+_STEP_KEYS = frozenset({"step", "line", "action", "request", "observed", "expected", "problem", "note"})
+_END_KEYS = frozenset({"step", "line", "reply", "judged"})
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _optional(data: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
     value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"{key}: expected a string")
+    if key in data and not isinstance(value, kind):
+        raise ValueError(f"{key}: expected {what}")
     return value
 
 
-def _optional_object(data: Mapping[str, Any], key: str) -> dict[str, Any] | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"{key}: expected an object")
-    return value
+def _unknown(data: Mapping[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"unknown key {json.dumps(unknown[0])}")
 
 
 def entry_from_dict(data: Mapping[str, Any]) -> TranscriptEntry:
-    """The entry ``data`` (an ``as_dict()`` as results.json holds it); ``ValueError`` saying what is wrong."""
+    """The entry ``data`` (an ``as_dict()`` as results.json holds it); ``ValueError`` saying what is wrong.
+
+    It accepts exactly what results.schema.json's ``$defs/transcript_entry`` does (a test holds the two
+    together): ``report validate`` checks transcripts with it, far faster than a schema validator.
+    """
     if "variables" in data:
-        variables = data["variables"]
-        if not isinstance(variables, dict):
-            raise ValueError("variables: expected an object")
-        return VariablesEntry(variables)
+        _unknown(data, frozenset({"variables"}))
+        return VariablesEntry(_optional(data, "variables", dict, "an object"))
     step = data.get("step")
     if step == END:
-        reply, line, judged = data.get("reply"), data.get("line"), data.get("judged")
+        _unknown(data, _END_KEYS)
+        missing = sorted(_END_KEYS - set(data))
+        if missing:
+            raise ValueError(f"{json.dumps(missing[0])} is missing")
+        line, reply, judged = data["line"], data["reply"], data["judged"]
+        if line is not None and not _is_int(line):
+            raise ValueError("line: expected a number or null")
         if not isinstance(reply, dict):
             raise ValueError("reply: expected an object")
-        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
-            raise ValueError("line: expected a number or null")
         if not isinstance(judged, bool):
             raise ValueError("judged: expected true or false")
         return SessionEndEntry(line, reply, judged)
     line, action = data.get("line"), data.get("action")
-    if not isinstance(step, int) or isinstance(step, bool) or not isinstance(line, int) or isinstance(line, bool):
-        raise ValueError('expected "variables", a step number with its line, or the "end" of the session')
-    if not isinstance(action, str):
-        raise ValueError("action: expected a string")
-    observed = _optional_object(data, "observed")
-    note = _optional_text(data, "note")
+    if not (_is_int(step) and step >= 1 and _is_int(line) and isinstance(action, str)):
+        raise ValueError('expected {"variables": ...}, a step (its number from 1, line and action), or the "end"')
+    _unknown(data, _STEP_KEYS)
+    if "expected" in data and data["expected"] is None:
+        raise ValueError("expected: null is not an expectation")
+    observed = _optional(data, "observed", dict, "an object")
+    note = _optional(data, "note", str, "a string")
     if observed is not None and set(observed) == {"skipped"} and isinstance(observed["skipped"], str):
         return SkippedStepEntry(step, line, action, observed["skipped"], note)
     kind = PeerStepEntry if is_peer_action(action) else ClientStepEntry
@@ -169,19 +185,21 @@ def entry_from_dict(data: Mapping[str, Any]) -> TranscriptEntry:
         step,
         line,
         action,
-        request=_optional_object(data, "request"),
+        request=_optional(data, "request", dict, "an object"),
         observed=observed,
         expected=data.get("expected"),
-        problem=_optional_text(data, "problem"),
+        problem=_optional(data, "problem", str, "a string"),
         note=note,
     )
 
 
-def from_dicts(items: Iterable[Mapping[str, Any]]) -> list[TranscriptEntry]:
+def from_dicts(items: Iterable[Any]) -> list[TranscriptEntry]:
     """A transcript read back from results.json; ``ValueError`` naming the entry that is not one."""
     entries: list[TranscriptEntry] = []
     for index, item in enumerate(items):
         try:
+            if not isinstance(item, Mapping):
+                raise ValueError("expected an object")
             entries.append(entry_from_dict(item))
         except ValueError as error:
             raise ValueError(f"transcript/{index}: {error}") from None
