@@ -42,6 +42,11 @@ class VariablesEntry:
         return {"variables": self.variables}
 
 
+def _text(values: Mapping[str, Any] | None, key: str) -> str | None:
+    value = (values or {}).get(key)
+    return value if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class _Step:
     #: The step's number in its case, from 1 (a joined background step: the background step's).
@@ -77,8 +82,7 @@ class ClientStepEntry(_Step):
 
     @property
     def status(self) -> str | None:
-        status = (self.observed or {}).get("status")
-        return status if isinstance(status, str) else None
+        return _text(self.observed, "status")
 
 
 @dataclass(frozen=True)
@@ -88,8 +92,7 @@ class PeerStepEntry(_Step):
     @property
     def background(self) -> str | None:
         """The background name, on the entry of a background step's start."""
-        name = (self.request or {}).get("background")
-        return name if isinstance(name, str) else None
+        return _text(self.request, "background")
 
 
 @dataclass(frozen=True)

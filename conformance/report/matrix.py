@@ -95,7 +95,7 @@ def _header_lines(implementations: list[Implementation], current_revision: str |
         cells = [
             markdown_text(impl.name),
             markdown_text(str(impl.header.adapter.get("version", "?"))),
-            markdown_text(impl.header.runtime or "?"),
+            markdown_text(str(impl.header.adapter.get("runtime", "?"))),
             revision,
             markdown_text(impl.run_on or "?"),
             *(_percent(*impl.score(level)) for level in LEVELS),

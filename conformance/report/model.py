@@ -100,11 +100,6 @@ class RunHeader:
         return str(self.adapter.get("version", ""))
 
     @property
-    def runtime(self) -> str | None:
-        runtime = self.adapter.get("runtime")
-        return runtime if isinstance(runtime, str) else None
-
-    @property
     def expectations(self) -> str | None:
         """The expectations file the run was gated with (``--expectations``), if any."""
         path = self.selection.get("expectations")

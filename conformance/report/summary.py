@@ -152,7 +152,7 @@ def page(report: RunReport, folder: Path) -> str:
     """summary.md of ``report``, for the folder it is written in (cited behaviours link relative to it)."""
     header = report.header
     # The adapter's spec and runtime are the implementation's words: Markdown-escaped.
-    runtime = markdown_text(header.runtime or "?")
+    runtime = markdown_text(str(header.adapter.get("runtime", "?")))
     notes = [
         f"Adapter {markdown_code(header.adapter_spec, in_table=False)} ({runtime}), suite {header.suite_version}, "
         f"spec revision `{header.spec_revision}`, run on {header.started[:10]}, {header.duration_s:.1f} s."

@@ -4,9 +4,11 @@ The JSON Schema (``schema/results.schema.json``) checks the shape; a few
 rules it cannot express are checked here: the summary adds up, case ids are
 unique, no top-level key appears twice. The file is read one case at a time
 (``stream.py``): the header is checked against the schema with an empty
-``cases``, and each case against the schema's ``$defs/case``, so memory stays
-bounded whatever the file's size. ``report compare`` checks its files the same
-way (``check_file`` with a callback that keeps what it compares).
+``cases``, and each case against the schema's ``$defs/case`` (its transcript's
+entries by the model's reader, ``core.transcript.from_dicts``, which accepts what
+``$defs/transcript_entry`` says), so memory stays bounded whatever the file's
+size. Every other reader of a results.json checks it this way, once, through
+``model.load`` or ``model.scan`` (``check_file`` with a callback for each valid case).
 """
 
 from __future__ import annotations
