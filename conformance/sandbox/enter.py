@@ -29,6 +29,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import InfrastructureError
 from .description import ENV_VAR, Description
 from .verify import outside_problems, problems
 
@@ -53,7 +54,7 @@ ETC_NSSWITCH = Path("/etc/nsswitch.conf")
 NSCD_DIRS = (Path("/run/nscd"), Path("/var/run/nscd"))
 
 
-class SandboxSetupError(RuntimeError):
+class SandboxSetupError(InfrastructureError):
     pass
 
 

@@ -61,7 +61,8 @@ def test_results_are_written_even_when_the_harness_breaks_after_the_run(tmp_path
     # An expectations entry the gate cannot judge (a stand-in for any bug of ours after the cases ran).
     code = (
         "import sys\n"
-        "from conformance import expectations, cli\n"
+        "from conformance import cli\n"
+        "from conformance.execution import expectations\n"
         "def broken(*args, **kwargs):\n"
         "    raise TypeError('a bug of the gate')\n"
         "expectations.gate = broken\n"
