@@ -41,7 +41,7 @@ def _sandbox_addresses() -> frozenset[str]:
     description = sandbox.current()
     if description is None:
         return frozenset()
-    return frozenset(description.cloudflare_v4 + description.cloudflare_v6)
+    return frozenset(str(ipaddress.ip_address(a)) for a in description.on_lo)
 
 
 def resolvable(host: str) -> bool:
@@ -50,7 +50,8 @@ def resolvable(host: str) -> bool:
 
 
 def dialable(ip: str) -> bool:
-    """What the reference may connect to at all: loopback, and inside the sandbox its addresses on ``lo``."""
+    """What the reference may connect to at all: loopback, and inside the sandbox its addresses on
+    ``lo`` (Cloudflare's, the range edges, the public addresses beside them)."""
     address = ipaddress.ip_address(ip.split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # the kernel dials the IPv4 address it carries
