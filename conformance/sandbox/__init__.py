@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from ..errors import InfrastructureError
 from .create import Availability, availability, command, reexec
 from .description import ENV_VAR, Description, current
-from .ranges import cloudflare_network, ip_literal, is_cloudflare, published
+from .ranges import IPNetwork, cloudflare_network, ip_literal, is_cloudflare, published
 from .verify import problems
 
 __all__ = [
     "ENV_VAR",
     "Availability",
     "Description",
+    "IPNetwork",
     "availability",
     "cloudflare_network",
     "command",

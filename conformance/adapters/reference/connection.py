@@ -138,6 +138,21 @@ def _numeric_ip(host: str) -> str | None:
         return None
 
 
+def _spelling_unchecked(host: str, quirks: Quirks) -> bool:
+    """The spelling mutants: an address written in a form the block check does not recognise."""
+    if quirks.legacy_ipv4_spellings_not_blocked and ":" not in host and _numeric_ip(host) is not None:
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return True  # 1745879041, 0x68.16.0.1, 0150.020.0.01, 104.16.1: not a dotted quad
+    if quirks.ipv6_spellings_not_normalised and ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host)) != host  # only the canonical text is checked
+        except ValueError:
+            return False
+    return False
+
+
 async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
     """The IP addresses to try for ``target``, in order: never one policy blocks (B23), only dialable ones."""
     if not target.host or target.port == 0:
@@ -159,8 +174,11 @@ async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not quirks.block_after_dial:
-        candidates = [ip for ip in candidates if not policy.blocked(ip, literal, quirks)]
+    if not quirks.block_after_dial and not _spelling_unchecked(target.host, quirks):
+        if quirks.first_resolved_address_only and candidates and not policy.blocked(candidates[0], literal, quirks):
+            pass  # the mutant: the first address passed, so every one is dialled
+        else:
+            candidates = [ip for ip in candidates if not policy.blocked(ip, literal, quirks)]
         if not candidates:
             raise ConnectError(f"{target.host}: a Cloudflare address, never dialled (B23)")
     allowed = [ip for ip in candidates if policy.dialable(ip)]

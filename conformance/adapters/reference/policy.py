@@ -69,7 +69,27 @@ def blocked(ip: str, literal: bool, quirks: Quirks) -> bool:
         address = address.ipv4_mapped
     if isinstance(address, ipaddress.IPv6Address) and quirks.cloudflare_v6_not_blocked:
         return False
-    return sandbox.is_cloudflare(str(address))
+    return _in_published_range(address, quirks)
+
+
+def _in_published_range(address: ipaddress.IPv4Address | ipaddress.IPv6Address, quirks: Quirks) -> bool:
+    if not (
+        quirks.cloudflare_ranges_as_16 or quirks.cloudflare_first_block_only or quirks.cloudflare_range_end_inclusive
+    ):
+        return sandbox.is_cloudflare(str(address))
+    ranges = sandbox.published()
+    networks: tuple[sandbox.IPNetwork, ...] = ranges.ipv4 if address.version == 4 else ranges.ipv6
+    for listed in networks:
+        network = listed
+        if quirks.cloudflare_ranges_as_16 and network.version == 4:
+            network = ipaddress.ip_network(f"{network.network_address}/16", strict=False)
+        if quirks.cloudflare_first_block_only:
+            network = ipaddress.ip_network(f"{network.network_address}/{24 if network.version == 4 else 48}")
+        if address in network:
+            return True
+        if quirks.cloudflare_range_end_inclusive and address == network.broadcast_address + 1:
+            return True
+    return False
 
 
 def port_prohibited(port: int, secure_transport: str, quirks: Quirks) -> bool:
