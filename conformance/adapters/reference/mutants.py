@@ -96,6 +96,11 @@ class Quirks:
     legacy_ipv4_spellings_not_blocked: bool = False
     ipv6_spellings_not_normalised: bool = False
     first_resolved_address_only: bool = False
+    connecting_sockets_not_counted: bool = False
+    reset_keeps_slot: bool = False
+    connection_limit_last_in_first_out: bool = False
+    abort_leaves_queued_writes_pending: bool = False
+    early_writes_beyond_eight_dropped: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
@@ -177,6 +182,27 @@ _TABLE: dict[str, tuple[str, str]] = {
         "first_resolved_address_only",
         "the block check looks at a name's first address only: when that one is allowed, a Cloudflare address after it "
         "is dialled too (B23)",
+    ),
+    "connecting-sockets-not-counted": (
+        "connecting_sockets_not_counted",
+        "a socket takes a connection slot only once connected (and through its TLS handshake), so seven "
+        "connect() calls made at once are all dialled (B48)",
+    ),
+    "reset-keeps-slot": (
+        "reset_keeps_slot",
+        "a connection lost to a reset keeps its slot: a socket waiting for one is never dialled (B48)",
+    ),
+    "connection-limit-last-in-first-out": (
+        "connection_limit_last_in_first_out",
+        "a freed slot goes to the socket that started waiting last, not first (B48)",
+    ),
+    "abort-leaves-queued-writes-pending": (
+        "abort_leaves_queued_writes_pending",
+        "writer.abort() forgets the writes still queued: their promises never settle (B56)",
+    ),
+    "early-writes-beyond-eight-dropped": (
+        "early_writes_beyond_eight_dropped",
+        "while the connection is not usable yet only eight writes are kept; later ones resolve and are never sent (B16)",
     ),
     "connection-limit-off-by-one": (
         "connection_limit_off_by_one",

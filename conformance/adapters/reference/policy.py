@@ -108,6 +108,7 @@ class Slots:
     def __init__(self, quirks: Quirks) -> None:
         self.limit = CONNECTION_LIMIT + (1 if quirks.connection_limit_off_by_one else 0)
         self.rejects = quirks.connection_limit_rejects
+        self.last_in_first_out = quirks.connection_limit_last_in_first_out
         self.held = 0
         self.ended = False
         self._waiting: deque[asyncio.Future[None]] = deque()
@@ -145,7 +146,7 @@ class Slots:
 
     def release(self) -> None:
         while self._waiting:
-            waiter = self._waiting.popleft()
+            waiter = self._waiting.pop() if self.last_in_first_out else self._waiting.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot goes to the next in line
                 return
