@@ -8,10 +8,10 @@ comes in the build context:
 - ``wheels/``: the suite's wheel, its dependencies as wheels for the base's Python, libc and machine
   (``pip download`` here, from PyPI or the pip cache), and pip's own wheel, which the build runs from the
   wheel file itself (a minimal base has no pip);
-- ``cache/npm/<set>-<digest>/``: every pinned npm package set (workerd, node-socket, Miniflare with its
-  Node 22, the drivers), copied from this machine's cache as ``npm_cache.ensure`` installed them (the
-  folder names hold a digest of their lockfiles, so the image finds them installed and never runs npm).
-  The Node of the Miniflare set is the image's ``node`` (node-socket, the drivers' bundler).
+- ``cache/npm/<set>-<digest>/``: the pinned npm package set of every JS adapter (workerd, node-socket,
+  Miniflare with its Node 22), copied from this machine's cache as ``npm_cache.ensure`` installed them
+  (the folder names hold a digest of their lockfiles, so the image finds them installed and never runs
+  npm). The Node of the Miniflare set is the image's ``node`` (node-socket runs on it).
 
 The suite's wheel is ``--wheel FILE``; else, in an editable install, one built from the checkout; else the
 wheel this installation came from (its ``direct_url.json``), while that file is still there. The image's
@@ -63,8 +63,8 @@ PIP_TIMEOUT_S = 600
 
 
 def package_sets() -> list[str]:
-    """Every pinned npm package set: each JS adapter's and the drivers'."""
-    return sorted({*registry.npm_package_sets().values(), *registry.OTHER_PACKAGE_SETS})
+    """The pinned npm package sets of the JS adapters (the drivers' clients need servers the image has not)."""
+    return sorted(registry.npm_package_sets().values())
 
 
 def copy_build_inputs(checkout: Path, into: Path) -> None:
@@ -211,7 +211,7 @@ def _normalised(info: tarfile.TarInfo) -> tarfile.TarInfo:
 
 
 def context_file(dockerfile: bytes, wheels: Path, sets: Iterable[Path]) -> IO[bytes]:
-    """The build context as a temporary file (the package sets make it about 600 MB): removed when closed."""
+    """The build context as a temporary file (the package sets make it about 520 MB): removed when closed."""
     buffer = tempfile.TemporaryFile(prefix="connect-conformance-image-")  # noqa: SIM115 (the caller closes it)
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")

@@ -3,7 +3,7 @@ reference and on workerd exits 0 and writes its results to a mounted folder.
 
 The engine is started by servers/docker/engine.sh when none answers; the base is the local one of
 servers/docker/base-image.sh (no registry here). The first build takes about a minute on 2 cores (the
-pinned npm package sets are about 600 MB of context); an unchanged image is found again in seconds.
+pinned npm package sets are about 520 MB of context); an unchanged image is found again in seconds.
 """
 
 from __future__ import annotations

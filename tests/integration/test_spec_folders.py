@@ -52,6 +52,39 @@ def test_vendor_cases_run_beside_or_instead_of_the_suites_and_change_the_spec_re
     )
 
 
+WRITE_AFTER_CLOSE = """\
+- id: acme.write-after-close-rejects
+  title: write() after close() rejects
+  level: must
+  source: [B30]
+  steps:
+    - connect: {address: "${peer.address}"}
+    - await: opened
+    - peer.accept: {}
+    - close: {}
+    - write: "late"
+      expect: {rejects: {name: TypeError}}
+"""
+
+
+def test_mutants_take_the_vendor_folders_too(tmp_path: Path) -> None:
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "cases.yaml").write_text(WRITE_AFTER_CLOSE, encoding="utf-8")
+    done = run_cli(
+        "mutants",
+        "--spec",
+        str(tmp_path / "acme"),
+        "-k",
+        "acme.",
+        "--only",
+        "writes-after-close-accepted",
+        report_dir=tmp_path,
+    )
+    assert done.code == 0, done.stdout + done.stderr
+    assert "acme.write-after-close-rejects" in done.stdout
+    assert "1 of 1 mutants caught" in done.stdout
+
+
 def test_list_and_validate_take_the_vendor_folders_too(tmp_path: Path) -> None:
     vendor = write(tmp_path / "acme", "acme.close-resolves")
     listed = run_cli("list", "--spec", str(vendor), "-k", "acme.", report_dir=tmp_path)
