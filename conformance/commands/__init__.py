@@ -57,6 +57,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("bisect", "bisect", "find the first published version where a case's outcome changed (binary search)"),
     Command("servers", "servers", "run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"),
     Command("peer", "peer", "the peer as a service driven over a control channel, and its image"),
+    Command(
+        "image",
+        "image",
+        "build the harness's own container image (the suite and its pinned JS runtimes) unless one of the same "
+        "inputs exists; print its tag",
+    ),
 )
 
 

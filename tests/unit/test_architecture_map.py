@@ -38,8 +38,6 @@ def test_the_map_names_no_module_that_is_gone() -> None:
     gone = sorted(
         path
         for path in named
-        if not (PACKAGE / path).is_file()
-        and not (REPO / path).is_file()
-        and not (REPO / "servers" / path).is_file()
+        if not (PACKAGE / path).is_file() and not (REPO / path).is_file() and not (REPO / "servers" / path).is_file()
     )
     assert gone == []
