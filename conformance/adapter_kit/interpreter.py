@@ -25,30 +25,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.jsshow import show
 from .errors import JSThrow, ProtocolError, Unsupported, describe
 from .ops import CLIENT_OPS, Op, Response, Threw, invoke, member, timeout_of
-from .session import Session
+from .session import AdapterState, Session
 from .values import encode_error
 
 PROTOCOL_VERSION = 1
-
-
-@dataclass
-class AdapterState:
-    """Who the adapter is, the implementation's ``connect``, and the current session."""
-
-    name: str
-    version: str
-    runtime: str
-    capabilities: list[str]
-    connect: Callable[..., Any]
-    ops: frozenset[str]
-    session: Session = field(default_factory=Session)
-    shut_down: bool = False
 
 
 async def hello(state: AdapterState, message: dict[str, Any]) -> Response:

@@ -17,15 +17,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..core.jsvalues import UNDEFINED, JSBytes
 from .errors import ProtocolError, Unsupported
-from .session import Encoder, Session, SocketEntry, Tracked
+from .session import AdapterState, Encoder, Session, SocketEntry, Tracked
 from .values import chunk_bytes, decode, encode_error, encode_read_result, encode_value, read_result, typeof
-
-if TYPE_CHECKING:
-    from .interpreter import AdapterState
 
 Response = dict[str, Any]
 T = TypeVar("T")
@@ -55,7 +52,7 @@ def attempt(call: Callable[[], T]) -> T:
 def member(owner: object, name: str, what: str) -> Any:
     """``owner.name``: ``Unsupported`` when the implementation has no such attribute at all."""
     if inspect.getattr_static(owner, name, _MISSING) is _MISSING and not hasattr(type(owner), "__getattr__"):
-        raise Unsupported(f"{what} has no {name}")
+        raise Unsupported(f"{what} has no attribute {name}")
     return attempt(lambda: getattr(owner, name))
 
 
@@ -124,15 +121,16 @@ async def outcome_of(session: Session, tracked: Tracked, encode: Encoder, second
     error = future.exception()
     if error is not None:
         return {"status": "rejected", "error": encode_error(error)}
-    return {"status": "resolved", "value": encode(future.result())}
+    return {"status": "resolved", "value": encode(tracked.value())}
 
 
 async def _settled(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-async def read_bytes(entry: SocketEntry, reader: Any, n: int | None, digest: bool) -> dict[str, Any]:
-    """Chunks until ``n`` bytes (None: until done); never consumes past ``n`` (the rest is left over)."""
+async def read_bytes(entry: SocketEntry, read: Callable[[], Any], n: int | None, digest: bool) -> dict[str, Any]:
+    """Chunks of ``read()`` until ``n`` bytes (None: until done); never consumes past ``n`` (the rest
+    is left over). What ``read`` raises rejects the whole read_bytes, as an ``await`` would."""
     parts: list[bytes] = []
     length = chunks = 0
     done = False
@@ -140,7 +138,7 @@ async def read_bytes(entry: SocketEntry, reader: Any, n: int | None, digest: boo
         if entry.leftover is not None:
             data, entry.leftover = entry.leftover, None
         else:
-            finished, chunk = read_result(await _settled(invoke(reader, "read", "the reader")))
+            finished, chunk = read_result(await _settled(read()))
             if finished:
                 done = True
                 break
@@ -165,7 +163,7 @@ def _identity(value: Any) -> Any:
 
 # -- the ops ------------------------------------------------------------------------------------------
 
-Op = Callable[["AdapterState", dict[str, Any]], Awaitable[Response]]
+Op = Callable[[AdapterState, dict[str, Any]], Awaitable[Response]]
 
 
 async def connect(state: AdapterState, message: dict[str, Any]) -> Response:
@@ -232,8 +230,8 @@ async def read_bytes_op(state: AdapterState, message: dict[str, Any]) -> Respons
     digest = message.get("digest", False)
     if not isinstance(digest, bool):
         raise ProtocolError("read_bytes digest must be a boolean")
-    reader = reader_of(entry)
-    return await outcome(state.session, read_bytes(entry, reader, n, digest), _identity, seconds)
+    read = member(reader_of(entry), "read", "the reader")
+    return await outcome(state.session, read_bytes(entry, read, n, digest), _identity, seconds)
 
 
 async def _on_writer(state: AdapterState, message: dict[str, Any], method: str, *args: Any) -> Response:

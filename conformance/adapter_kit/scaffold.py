@@ -32,6 +32,8 @@ class Runtime:
     exec_line: str
     setup: str
     install: str
+    #: How a package becomes importable by adapter.mjs (``{}``: the package).
+    add: str
 
 
 RUNTIMES = {
@@ -40,6 +42,7 @@ RUNTIMES = {
         'NODE_EXTRA_CA_CERTS="$CONNECT_CONFORMANCE_CA_FILE" exec node "$(dirname "$0")/adapter.mjs"',
         "      - uses: actions/setup-node@v4\n        with:\n          node-version: 20\n",
         "      - run: npm install\n",
+        "npm install {}",
     ),
     "deno": Runtime(
         "Deno",
@@ -47,12 +50,14 @@ RUNTIMES = {
         '"$(dirname "$0")/adapter.mjs"',
         "      - uses: denoland/setup-deno@v2\n        with:\n          deno-version: v2.x\n",
         "",
+        "deno add npm:{}",
     ),
     "bun": Runtime(
         "Bun",
         'NODE_EXTRA_CA_CERTS="$CONNECT_CONFORMANCE_CA_FILE" exec bun "$(dirname "$0")/adapter.mjs"',
         "      - uses: oven-sh/setup-bun@v2\n",
         "      - run: bun install\n",
+        "bun add {}",
     ),
 }
 
@@ -277,11 +282,9 @@ def files(project: Project) -> dict[str, str]:
             package = {"name": _package_name(project.name), "private": True, "type": "module"}
             written["package.json"] = json.dumps(package, indent=2) + "\n"
         setup, install = runtime.setup, runtime.install
-        setup_text = f"{runtime.name}" + (
-            f", then add the implementation (`npm install {connect_from}`)"
-            if project.connect_from and not project.connect_from.startswith(".")
-            else ""
-        )
+        setup_text = runtime.name
+        if project.connect_from and not project.connect_from.startswith((".", "/")):
+            setup_text += f", then add the implementation (`{runtime.add.format(connect_from)}`)"
         kit_note = (
             "The shell imports the JavaScript kit of the connect-conformance that starts it "
             "(`$CONNECT_CONFORMANCE_JS_KIT`, which `connect-conformance adapter-kit js` prints), never a copy, "

@@ -2,10 +2,14 @@
 reader and writer, the promises its ops awaited (``Tracked``: a handler attached for good), the
 pending ones by handle, and the rejections the implementation reported as unhandled.
 
-A "promise" is whatever awaitable the implementation gave: an ``asyncio.Future`` (kept as it is,
-so awaiting it twice is awaiting one promise) or a coroutine (run as a task of the session's,
-cancelled at ``end`` if still pending). A plain value is an already fulfilled promise. As in JavaScript, nothing the session started is
-cancelled when it ends: a coroutine runs on until it returns.
+A "promise" is whatever the implementation gave for one: an ``asyncio.Future`` (kept as it is,
+so awaiting it twice is awaiting one promise), a coroutine or other awaitable (run as a task), or
+a plain value (already fulfilled). As in JavaScript, nothing is cancelled when the session ends.
+
+Python has one ``None`` for JavaScript's ``undefined`` and ``null``: a function that returns
+nothing fulfils with ``undefined``, as a JavaScript function does (a coroutine, a task, a plain
+return value), while a future resolved with ``None`` fulfils with ``null`` (resolve it with
+``UNDEFINED`` for ``undefined``).
 """
 
 from __future__ import annotations
@@ -31,23 +35,27 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-async def _fulfilled(awaitable: Awaitable[Any]) -> Any:
-    # A Python function that returns nothing returns None, where a JS async function fulfils
-    # with undefined: so does a coroutine here. A future resolved with None is null.
-    result = await awaitable
-    return UNDEFINED if result is None else result
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 class Tracked:
     """One awaited promise, with a handler attached for good."""
 
-    def __init__(self, future: asyncio.Future[Any]) -> None:
+    def __init__(self, future: asyncio.Future[Any], *, returned: bool) -> None:
         self.future = future
+        #: It holds what a function returned (not a future's own value): None reads as undefined.
+        self.returned = returned
         future.add_done_callback(_retrieve)
 
     @property
     def settled(self) -> bool:
         return self.future.done()
+
+    def value(self) -> Any:
+        """The fulfilled value (only once settled and fulfilled)."""
+        value = self.future.result()
+        return UNDEFINED if value is None and self.returned else value
 
     async def within(self, seconds: float) -> None:
         """Waits at most ``seconds`` (0: one turn of the loop, so a started coroutine gets to run)."""
@@ -95,14 +103,15 @@ class Session:
         if isinstance(promise, asyncio.Future):
             future = promise
         elif inspect.isawaitable(promise):
-            task = asyncio.ensure_future(_fulfilled(promise))
+            task = asyncio.ensure_future(_awaited(promise))
             _RUNNING.add(task)
             task.add_done_callback(_RUNNING.discard)
             future = task
         else:
             future = asyncio.get_running_loop().create_future()
             future.set_result(promise)
-        tracked = Tracked(future)
+        returned = not isinstance(promise, asyncio.Future) or isinstance(promise, asyncio.Task)
+        tracked = Tracked(future, returned=returned)
         self.tracked[id(promise)] = (promise, tracked)
         return tracked
 
@@ -130,3 +139,17 @@ class Session:
             except Exception:  # a socket that cannot close is dropped anyway
                 pass
         self.clear()
+
+
+@dataclass
+class AdapterState:
+    """Who the adapter is, the implementation's ``connect``, and the current session."""
+
+    name: str
+    version: str
+    runtime: str
+    capabilities: list[str]
+    connect: Callable[..., Any]
+    ops: frozenset[str]
+    session: Session = field(default_factory=Session)
+    shut_down: bool = False

@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import stat
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import IO, Any
 
@@ -47,18 +50,35 @@ def response_text(response: dict[str, Any]) -> str:
 
 
 async def read_lines(stream: IO[bytes]) -> AsyncIterator[bytes]:
-    """The lines of ``stream`` with their newline; a pipe is read by the event loop, anything else
-    (a file given as stdin) by a thread."""
+    """The lines of ``stream`` with their newline. A pipe or socket (what the harness gives) is read
+    by the event loop; anything else (a terminal, a file) by a thread, so it is never made
+    non-blocking under the feet of the shell that shares it."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    try:
+    if _is_pipe(stream):
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stream)
-    except ValueError:
-        while line := await loop.run_in_executor(None, stream.readline):
+        while line := await reader.readline():
             yield line
         return
-    while line := await reader.readline():
+    lines: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def pump() -> None:
+        for line in iter(stream.readline, b""):
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, b"")
+
+    # A daemon thread: one blocked in readline must not keep the process alive after shutdown.
+    threading.Thread(target=pump, name="adapter-kit-stdin", daemon=True).start()
+    while line := await lines.get():
         yield line
+
+
+def _is_pipe(stream: IO[bytes]) -> bool:
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 async def serve_stdio(
