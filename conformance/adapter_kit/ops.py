@@ -64,10 +64,11 @@ def invoke(owner: object, name: str, what: str, *args: Any) -> Any:
 # -- a request's fields ------------------------------------------------------------------------
 
 
-def required(message: dict[str, Any], key: str, kind: type) -> Any:
+def required(message: dict[str, Any], key: str) -> str:
+    """``message[key]``, which must be a string (a handle, a promise's or a property's name)."""
     value = message.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
-        raise ProtocolError(f"{message.get('op')} needs {key} ({kind.__name__})")
+    if not isinstance(value, str):
+        raise ProtocolError(f"{message.get('op')} needs {key} (a string)")
     return value
 
 
@@ -87,7 +88,7 @@ def _reason(message: dict[str, Any]) -> Any:
 
 
 def entry_of(state: AdapterState, message: dict[str, Any]) -> SocketEntry:
-    handle = required(message, "socket", str)
+    handle = required(message, "socket")
     entry = state.session.sockets.get(handle)
     if entry is None:
         raise ProtocolError(f"unknown socket handle {handle!r}")
@@ -176,7 +177,7 @@ async def connect(state: AdapterState, message: dict[str, Any]) -> Response:
 
 
 async def await_(state: AdapterState, message: dict[str, Any]) -> Response:
-    name = required(message, "promise", str)
+    name = required(message, "promise")
     seconds = timeout_of(message)
     if "socket" in message or name in ("opened", "closed"):
         entry = entry_of(state, message)
@@ -195,7 +196,7 @@ PROPERTIES = {"secureTransport": "secure_transport", "upgraded": "upgraded", "op
 
 async def get(state: AdapterState, message: dict[str, Any]) -> Response:
     socket = entry_of(state, message).socket
-    prop = required(message, "property", str)
+    prop = required(message, "property")
     if prop in ("readable_identity", "writable_identity"):
         stream = prop.removesuffix("_identity")
         value: Any = member(socket, stream, "the socket") is member(socket, stream, "the socket")

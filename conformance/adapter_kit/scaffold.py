@@ -345,14 +345,18 @@ def unexpected_contents(folder: Path) -> list[str]:
     return sorted(entry.name for entry in folder.iterdir())
 
 
-def write(project: Project) -> list[Path]:
-    """Writes the project's files (replacing files of the same names) and returns their paths."""
-    written = []
+def write(project: Project) -> tuple[list[Path], list[Path]]:
+    """Writes the project's files: ``(written, kept)``, where ``kept`` are files that already existed,
+    left as they were (a package.json or an expectations file of yours is never replaced)."""
+    written, kept = [], []
     for relative, text in files(project).items():
         path = project.folder / relative
+        if path.exists():
+            kept.append(path)
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         if relative.endswith((".sh", "adapter.py")):
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(path)
-    return written
+    return written, kept

@@ -39,7 +39,10 @@ def encode_value(value: Any) -> Any:
         return {str(key): encode_value(item) for key, item in value.items() if item is not UNDEFINED}
     if isinstance(value, list | tuple):
         return [encode_value(item) for item in value]
-    return jsvalues.encode(value)
+    if value is None or value is UNDEFINED or isinstance(value, str | int | float | BytesLike) or _is_jsvalue(value):
+        return jsvalues.encode(value)
+    # An object JSON cannot carry: its class, as String() of a JS object names it, not a broken response.
+    return f"[object {type(value).__name__}]"
 
 
 def _is_jsvalue(value: object) -> bool:

@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="the project's folder (made if missing; must be empty)")
     parser.add_argument(
-        "--force", action="store_true", help="write into a DIR that is not empty, replacing files of the same names"
+        "--force",
+        action="store_true",
+        help="write into a DIR that is not empty; a file that exists is kept, never replaced",
     )
     parser.add_argument("--name", help="the implementation's name, as hello answers it (default: DIR's name)")
     parser.add_argument(
@@ -69,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
             )
     name = args.name or folder.resolve().name
     project = scaffold.Project(args.language, folder, name, args.connect_from, capabilities, args.runtime)
-    for path in scaffold.write(project):
+    written, kept = scaffold.write(project)
+    for path in written:
         print(f"wrote {path}")
+    for path in kept:
+        print(f"kept {path}: it exists (compare it with what `init` writes into an empty folder)")
     print(f"next: {folder}/README.md (adapter-check, run, --update-expectations, review the drafts, the gate in CI)")
     return ExitCode.OK

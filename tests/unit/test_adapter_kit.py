@@ -4,6 +4,7 @@ as interpreter.js speaks it, with what a Python implementation supplies (no sock
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import io
 import json
@@ -272,6 +273,33 @@ def test_a_promise_is_resolved_rejected_or_pending_with_a_handle_awaited_again_l
         rejected = await ask("await", socket="s2", promise="opened", timeout_ms=1000)
         assert body(rejected) == {"status": "rejected", "error": {"name": "Error", "message": "proxy request failed"}}
         assert (await ask("await", promise="p9", timeout_ms=10))["status"] == "protocol_error"
+
+    run(scenario)
+
+
+@dataclasses.dataclass
+class SocketInfo:
+    remoteAddress: str
+    localAddress: Any = UNDEFINED
+
+
+class Opaque:
+    """An object JSON cannot carry."""
+
+
+def test_values_json_cannot_carry_read_as_js_would_show_them() -> None:
+    async def scenario() -> None:
+        implementation = Implementation()
+        ask = Session(adapter_for(implementation))
+        await ask.begin()
+        await ask("connect", address="h:1")
+        await ask("connect", address="h:2")
+        implementation.sockets[0].opened.set_result(SocketInfo("h:1"))
+        implementation.sockets[1].opened.set_result(Opaque())
+        info = await ask("await", socket="s1", promise="opened", timeout_ms=100)
+        assert info["value"] == {"remoteAddress": "h:1"}
+        opaque = await ask("await", socket="s2", promise="opened", timeout_ms=100)
+        assert body(opaque) == {"status": "resolved", "value": "[object Opaque]"}
 
     run(scenario)
 

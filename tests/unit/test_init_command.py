@@ -120,17 +120,21 @@ def test_init_python_imports_the_given_module_and_declares_the_given_capabilitie
     assert "stdio:python adapter.py" in (project / "README.md").read_text()
 
 
-def test_init_refuses_a_folder_that_is_not_empty_unless_forced(
+def test_init_refuses_a_folder_that_is_not_empty_and_forced_keeps_what_is_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "package.json").write_text('{"name": "mine"}')
     code, _, err = cli(capsys, "init", "js", str(tmp_path))
     assert code == ExitCode.USAGE
-    assert "is not empty (notes.txt)" in err
+    assert "is not empty (notes.txt, package.json)" in err
     assert "--force" in err
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
-    assert cli(capsys, "init", "js", str(tmp_path), "--force")[0] == ExitCode.OK
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt", "package.json"]
+    code, out, _ = cli(capsys, "init", "js", str(tmp_path), "--force")
+    assert code == ExitCode.OK
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "package.json").read_text() == '{"name": "mine"}'
+    assert f"kept {tmp_path / 'package.json'}: it exists" in out
     assert (tmp_path / "adapter.mjs").is_file()
 
 
