@@ -105,6 +105,11 @@ class Published:
     def stable(self) -> list[str]:
         return [v for v in self.versions if not is_prerelease(v)]
 
+    def withdrawn(self) -> list[str]:
+        """Versions the registry's history names that can no longer be installed (unpublished), oldest first."""
+        gone = set(self.times) - set(self.versions)
+        return sorted((v for v in gone if is_version(v) and not is_prerelease(v)), key=semver_key)
+
     def check(self, version: str, what: str) -> str:
         """``version`` if it is published, ``latest`` resolved; else a ``UsageError`` saying why not."""
         if version == "latest":
@@ -114,7 +119,9 @@ class Published:
         if version in self.versions:
             return version
         if version in self.times:
-            raise UsageError(f"{what}: {self.package} {version} was unpublished ({self.times[version]})")
+            raise UsageError(
+                f"{what}: {self.package} {version} was withdrawn: published {self.times[version]}, since unpublished"
+            )
         nearest = self.nearest(version)
         hint = f"; nearest published: {', '.join(nearest)}" if nearest else ""
         raise UsageError(f"{what}: {self.package} has no published version {version}{hint}")

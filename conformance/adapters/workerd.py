@@ -8,7 +8,8 @@ download), and returns an ``AdapterSpec`` whose transport factory gives each lan
 
 1. writes a private temporary folder (0700): ``config.capnp`` (``workerd_config.config_for``:
    what that release supports, e.g. its compatibility date),
-   ``worker.js`` (``js/workerd-worker.js``), ``interpreter.js`` (``js/interpreter.js``)
+   ``worker.js`` (``js/workerd-worker.js``), the interpreter's modules
+   (``workerd_config.INTERPRETER_MODULES``: ``js/interpreter.js`` and what it imports)
    and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
 2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with
    ``--socket-fd http=<fd>``, so no port is chosen twice;
@@ -49,12 +50,22 @@ from typing import Any
 from .. import sandbox
 from ..core import tempdirs
 from ..core.jsshow import show
+from ..core.tasks import cancel_and_wait
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext
 from .processes import parent_death_signal
-from .workerd_config import CA_FILE, INTERPRETER_MODULE, OUTBOUND_MODULE, WORKER_MODULE, config_for, render, support_for
+from .workerd_config import (
+    CA_FILE,
+    INTERPRETER_MODULE,
+    INTERPRETER_MODULES,
+    OUTBOUND_MODULE,
+    WORKER_MODULE,
+    config_for,
+    render,
+    support_for,
+)
 
 JS = resources.files(__package__).joinpath("js")
 STARTUP_TIMEOUT_S = 20.0
@@ -116,7 +127,8 @@ def workerd_spec(
     """The ``--adapter workerd`` (or ``workerd@VERSION``) spec: installs the runtime now, one process per lane later.
 
     ``version`` is a published npm version (installed on demand) instead of the pinned one;
-    ``interpreter`` replaces ``js/interpreter.js`` (for development of the runtime glue).
+    ``interpreter`` replaces ``js/interpreter.js``, the entry module (for development of the runtime
+    glue); the other modules of ``INTERPRETER_MODULES`` are written beside it all the same.
     A version that cannot run at all is an ``InfrastructureError`` (exit 3) saying why.
     """
     if version is not None:
@@ -191,18 +203,19 @@ class WorkerdTransport(WebSocketTransport):
         # workerd died with them (PR_SET_PDEATHSIG), only the folder was left behind.
         folder = tempdirs.make_private(FOLDER_PREFIX)
         self.directory = folder
-        interpreter = self._interpreter.read_bytes() if self._interpreter is not None else _js_source("interpreter.js")
         config = replace(config_for(self.runtime.version, self.runtime.runtime), extra_allow=sandbox.runtime_allow())
         files = {
             WORKER_MODULE: _js_source("workerd-worker.js"),
-            INTERPRETER_MODULE: interpreter,
+            **{name: _js_source(name) for name in INTERPRETER_MODULES},
             OUTBOUND_MODULE: _js_source(OUTBOUND_MODULE),
             CA_FILE: self._ca_pem.encode("ascii"),
         }
+        if self._interpreter is not None:
+            files[INTERPRETER_MODULE] = self._interpreter.read_bytes()
         if self._global_connect is not None:
             config = replace(
                 config,
-                modules=(GLOBAL_MODULE, WORKER_MODULE, INTERPRETER_MODULE, GLOBAL_REQUEST_MODULE),
+                modules=(GLOBAL_MODULE, WORKER_MODULE, *INTERPRETER_MODULES, GLOBAL_REQUEST_MODULE),
                 profiles=False,
             )
             files[GLOBAL_MODULE] = _js_source(GLOBAL_MODULE)
@@ -287,16 +300,16 @@ class WorkerdTransport(WebSocketTransport):
                         + self._output_note()
                     )
                 probe = asyncio.ensure_future(self._probe())
-                done, _ = await asyncio.wait({probe, exited}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    done, _ = await asyncio.wait({probe, exited}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not probe.done():  # no answer in time, workerd exited, or the caller was cancelled
+                        await cancel_and_wait(probe)
                 if probe in done:
                     error = probe.exception()
                     if error is None:
                         return
                     last = str(error)
-                else:
-                    probe.cancel()
-                    with contextlib.suppress(BaseException):
-                        await probe
                 if exited.done():
                     await asyncio.sleep(0.05)  # let the output reader catch the last lines
                     raise InfrastructureError(
@@ -306,9 +319,7 @@ class WorkerdTransport(WebSocketTransport):
                     await asyncio.sleep(0.1)
         finally:
             if not exited.done():
-                exited.cancel()
-                with contextlib.suppress(BaseException):
-                    await exited
+                await cancel_and_wait(exited)
 
     # -- the global scope ----------------------------------------------------------------------
 
@@ -391,19 +402,19 @@ class WorkerdTransport(WebSocketTransport):
             if process is not None:
                 await _stop(process)
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if process is not None:
-                transport = getattr(process, "_transport", None)
-                if transport is not None:
-                    transport.close()
-            if self._finalizer is not None:
-                self._finalizer.detach()
-                self._finalizer = None
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                if task is not None:
+                    await cancel_and_wait(task)
+            finally:  # also when the caller is cancelled while the output reader ends
+                if process is not None:
+                    transport = getattr(process, "_transport", None)
+                    if transport is not None:
+                        transport.close()
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                    self._finalizer = None
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

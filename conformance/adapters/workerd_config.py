@@ -2,8 +2,9 @@
 
 The generated ``config.capnp`` declares:
 
-- service ``main``: the adapter Worker (``worker.js`` importing ``interpreter.js``), with a
-  json binding ``ADAPTER`` that carries the versions the ``hello`` answer reports;
+- service ``main``: the adapter Worker (``worker.js`` importing ``interpreter.js`` and the other
+  modules of ``INTERPRETER_MODULES``), with a json binding ``ADAPTER`` that carries the versions
+  the ``hello`` answer reports;
 - service ``internet``: overrides workerd's implicit default outbound, which also backs
   ``connect()``, with a network service that reaches **loopback only** (``allow = ["local"]``)
   and trusts **only the run's CA** (``trustedCertificates = [ embed "ca.pem" ]``, no
@@ -33,14 +34,17 @@ from .npm_versions import is_version, semver_key, version_date
 
 #: What ``connect()`` may reach: 127.0.0.0/8 and ::1. Never ``public``, ``private`` or ``network``.
 ALLOW = ("local",)
-#: The date the Worker is pinned to (the pinned workerd 1.20261117.1 supports up to it).
+#: The date the Worker is pinned to (the pinned workerd 1.20261123.1 supports up to it).
 #: An older release gets its own date instead (``support_for``): workerd refuses a
 #: compatibility date newer than it knows ("the newest date supported by this server binary").
-COMPATIBILITY_DATE = "2026-11-17"
+COMPATIBILITY_DATE = "2026-11-23"
 SOCKET_NAME = "http"
 BINDING = "ADAPTER"
 WORKER_MODULE = "worker.js"
 INTERPRETER_MODULE = "interpreter.js"
+#: The ES modules of ``js/`` the adapter Worker imports, directly or through ``interpreter.js``, each
+#: embedded under its own file name (``tests/unit/js/test_js_modules.py`` follows the imports).
+INTERPRETER_MODULES = (INTERPRETER_MODULE, "ops.js", "session.js", "values.js", "bytes.js", "messages.js", "errors.js")
 #: The Outbound Worker of the ``outbound-worker`` environment: a fetch handler and nothing else.
 OUTBOUND_MODULE = "fetch-only-outbound.js"
 CA_FILE = "ca.pem"
@@ -55,7 +59,7 @@ class WorkerdConfig:
     ``capabilities``; see ``js/workerd-worker.js``)."""
     compatibility_date: str = COMPATIBILITY_DATE
     compatibility_flags: Sequence[str] = ()
-    modules: Sequence[str] = (WORKER_MODULE, INTERPRETER_MODULE)
+    modules: Sequence[str] = (WORKER_MODULE, *INTERPRETER_MODULES)
     """ES modules, the main one first; each is embedded from the file of the same name."""
     ca_file: str = CA_FILE
     """The run's CA (PEM), next to the config: the only trust anchor of ``connect()``."""

@@ -49,9 +49,28 @@ COMMANDS: tuple[Command, ...] = (
         "check that an adapter speaks the adapter protocol (not whether the implementation conforms)",
     ),
     Command("history", "history", "run the suite on many published versions of a runtime and write its timeline"),
+    Command(
+        "watch",
+        "watch",
+        "the releases after each pinned runtime: what they changed, bisected and triaged; --bump moves a pin",
+    ),
     Command("bisect", "bisect", "find the first published version where a case's outcome changed (binary search)"),
+    Command(
+        "adapter-kit",
+        "adapter_kit",
+        "where this installation's adapter kit is: the JS kit's folder, the Python kit's import",
+    ),
+    Command(
+        "init", "init", "scaffold a project that validates an implementation: adapter shell, expectations, README, CI"
+    ),
     Command("servers", "servers", "run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"),
     Command("peer", "peer", "the peer as a service driven over a control channel, and its image"),
+    Command(
+        "image",
+        "image",
+        "build the harness's own container image (the suite and its pinned JS runtimes) unless one of the same "
+        "inputs exists; print its tag",
+    ),
 )
 
 

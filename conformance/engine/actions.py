@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from conformance_peer import ChunkPlan
+from conformance_peer import ChunkPlan, PeerCall
+from conformance_peer.calls import Accept, Close, Echo, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 
 from ..core import units
 from ..core.jsshow import show
 from ..core.model import Step
-from ..peer.calls import Accept, Close, Echo, PeerCall, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
+from ..errors import ConformanceError
 from ..protocol.replies import SHAPE_OF_OP, Shape
 from . import judging
 from .values import to_bytes, to_protocol_value
@@ -252,7 +253,7 @@ def _end(planner: Planner, step: Step, arg: Any) -> Built:
     return EndNow()
 
 
-class SpecRuntimeError(Exception):
+class SpecRuntimeError(ConformanceError):
     """The case asked for something impossible at run time (no such socket, promise or connection)."""
 
 

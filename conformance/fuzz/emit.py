@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.jsshow import show
 from ..engine.actions import ACTIONS, Kind
+from ..errors import ConformanceError
 from ..protocol.replies import SHAPE_OF_OP
 from .moves import AFTER_WAIT, CLIENT_WITHIN, NEUTRAL_WAIT, Step
 from .observations import Divergence, Observation
@@ -23,7 +24,7 @@ from .scenarios import Scenario
 _MATCHES = "<matches "
 
 
-class Inexpressible(Exception):
+class Inexpressible(ConformanceError):
     """The against side did something no expectation of the case format can state."""
 
 

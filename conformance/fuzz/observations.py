@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import Case
-from ..engine.actions import ACTIONS, Kind
+from ..core.transcript import (
+    PeerStepEntry,
+    SessionEndEntry,
+    SkippedStepEntry,
+    TranscriptEntry,
+    VariablesEntry,
+)
+from ..engine.actions import ACTIONS
 from ..protocol.replies import SHAPE_OF_OP
 
 #: Payloads longer than this are compared by length and SHA-256.
@@ -107,34 +114,38 @@ class Normaliser:
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self.patterns = patterns
 
-    def transcript(self, transcript: Sequence[dict[str, Any]]) -> list[Observation]:
-        variables = transcript[0].get("variables", {}) if transcript else {}
+    def transcript(self, transcript: Sequence[TranscriptEntry]) -> list[Observation]:
+        variables = next((entry.variables for entry in transcript if isinstance(entry, VariablesEntry)), {})
         replace = _reverse_substitution(variables)
         found = []
         # Once the peer read the start of a TLS record without speaking TLS itself, what it reads
         # is the client's TLS: random bytes, until the peer's own start_tls decrypts them.
         tls_bytes = False
-        for entry in transcript[1:]:
-            if entry.get("step") == "end":
-                reply = entry.get("reply") or {}
-                found.append(Observation(0, "end", self._end(reply, replace)))
-            elif "action" in entry:
-                action = entry["action"]
-                observed = entry.get("observed")
-                if ACTIONS[action].kind is Kind.PEER:
-                    if "tls" in ACTIONS[action].expects and not ACTIONS[action].yields_connection:
-                        tls_bytes = False  # the peer's own handshake (peer.start_tls): it reads plaintext again
-                    elif isinstance(observed, dict):
-                        tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
-                    seen = self._peer(observed, replace, tls_bytes=tls_bytes)
-                else:
-                    seen = self._client(observed, replace)
-                shape = SHAPE_OF_OP.get(action)
+        for entry in transcript:
+            if isinstance(entry, VariablesEntry):
+                continue
+            if isinstance(entry, SessionEndEntry):
+                found.append(Observation(0, "end", self._end(entry.reply, replace)))
+                continue
+            handshake = _peer_handshake(entry.action)
+            if handshake:
+                tls_bytes = False  # the peer's own handshake (peer.start_tls): it reads plaintext again
+            seen: Any
+            if isinstance(entry, SkippedStepEntry):
+                seen = {"status": "skipped"}
+            elif isinstance(entry, PeerStepEntry):
+                observed = entry.observed
+                if observed is not None and not handshake:
+                    tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
+                seen = self._peer(entry.action, observed, replace, tls_bytes=tls_bytes)
+            else:
+                seen = self._client(entry.observed, replace)
+                shape = SHAPE_OF_OP.get(entry.action)
                 if shape == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
                     seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
                 if shape == "read":
                     _large_chunk_by_type(seen)
-                found.append(Observation(int(entry["step"]), action, seen))
+            found.append(Observation(entry.step, entry.action, seen))
         return found
 
     def message(self, text: Any) -> Any:
@@ -153,11 +164,9 @@ class Normaliser:
             shown["value"] = _substitute(error["value"], replace)
         return shown
 
-    def _client(self, observed: Any, replace: dict[str, str]) -> Any:
-        if not isinstance(observed, dict):
-            return observed
-        if "skipped" in observed:
-            return {"status": "skipped"}
+    def _client(self, observed: dict[str, Any] | None, replace: dict[str, str]) -> Any:
+        if observed is None:
+            return None
         status = observed.get("status")
         seen: dict[str, Any] = {"status": status}
         if status in ("threw", "rejected"):
@@ -170,18 +179,16 @@ class Normaliser:
             seen["typeof"] = observed["typeof"]
         return seen
 
-    def _peer(self, observed: Any, replace: dict[str, str], *, tls_bytes: bool = False) -> Any:
-        if not isinstance(observed, dict):
-            return observed
-        if "skipped" in observed:
-            return {"status": "skipped"}
-        if "accepted" in observed:
+    def _peer(self, action: str, observed: dict[str, Any] | None, replace: dict[str, str], *, tls_bytes: bool) -> Any:
+        if observed is None:  # a background step starting: its request only
+            return None
+        if ACTIONS[action].yields_connection and "accepted" in observed:  # not a join that timed out
             seen: dict[str, Any] = {"accepted": observed["accepted"]}
             tls = observed.get("tls")
             if isinstance(tls, dict):
                 seen["tls"] = {"ok": tls.get("ok"), "sni": tls.get("sni")}
             return seen
-        if "ok" in observed and "cipher" in observed:  # a handshake (peer.start_tls)
+        if _peer_handshake(action) and "cipher" in observed:  # a handshake (not a join that timed out)
             return {"tls": {"ok": observed.get("ok"), "sni": observed.get("sni")}}
         kept = ("sent", "reset", "timed_out", "length", "sha256", "ended", "seen", "echoed", "done")
         seen = {key: observed[key] for key in kept if key in observed}
@@ -196,9 +203,9 @@ class Normaliser:
         return _substitute(seen, replace)
 
     def _end(self, reply: dict[str, Any], replace: dict[str, str]) -> Any:
-        value = reply.get("value") if isinstance(reply, dict) else None
+        value = reply.get("value")
         if not isinstance(value, dict):
-            return {"status": reply.get("status") if isinstance(reply, dict) else None}
+            return {"status": reply.get("status")}
         rejections = value.get("unhandled_rejections") or []
         # Not open_sockets: a case cannot check it, and when a runtime lets go of a socket depends
         # on its garbage collector, so a difference there could never be written as a case.
@@ -246,6 +253,12 @@ def _large_chunk_by_type(seen: Any) -> None:
     chunk = value.get("value") if isinstance(value, dict) else None
     if isinstance(value, dict) and isinstance(chunk, dict) and "sha256" in chunk:
         value["value"] = {"view": chunk.get("view"), "large": True}
+
+
+def _peer_handshake(action: str) -> bool:
+    """A TLS handshake the peer makes on a connection it already has (peer.start_tls)."""
+    spec = ACTIONS.get(action)
+    return spec is not None and "tls" in spec.expects and not spec.yields_connection
 
 
 def _reverse_substitution(variables: dict[str, Any]) -> dict[str, str]:

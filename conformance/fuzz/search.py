@@ -35,7 +35,7 @@ from ..core.jsshow import show
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
-from ..errors import InfrastructureError
+from ..errors import ConformanceError, InfrastructureError
 from ..execution.runner import FixedPorts, Lane
 from .emit import Inexpressible, expected_steps
 from .features import Profile
@@ -51,7 +51,7 @@ REPLAYS = 2
 SHRINK_EXAMPLES = 150
 
 
-class TimeUp(Exception):
+class TimeUp(ConformanceError):
     pass
 
 

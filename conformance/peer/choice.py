@@ -5,8 +5,9 @@
     --peer docker           the same service in a container this run starts and removes (conformance.peer.docker)
 
 Each gives a `PeerProvider` whose `open_session(spec, certificates)` answers a
-session with the methods and typed results of `conformance_peer.PeerSession`
-(`PeerSessionLike`), so the runner does not know which one it drives.
+session that performs the calls of `conformance_peer.calls` with the typed
+results of `conformance_peer.PeerSession` (`PeerSessionLike`), so the runner
+does not know which one it drives.
 """
 
 from __future__ import annotations
@@ -17,21 +18,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from conformance_peer import CertificateFiles, ListenerSpec, open_session
+from conformance_peer import CertificateFiles, ListenerSpec, PeerCall, PeerResult, open_session
 
 from ..core.jsshow import show
 from ..errors import UsageError
-from .calls import Peer
 from .client import TOKEN_ENV, RemotePeer
 
 
-class PeerSessionLike(Peer, Protocol):
-    """A peer session as the runner uses it: `conformance_peer.PeerSession`, in process or remote."""
+class PeerSessionLike(Protocol):
+    """A peer session as the runner uses it: `conformance_peer.PeerSession`, or a `RemotePeerSession`."""
 
     variables: dict[str, object]
     port: int | None
     refused_port: int
 
+    async def perform(self, call: PeerCall) -> PeerResult: ...
     async def aclose(self) -> None: ...
 
 

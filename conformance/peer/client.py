@@ -2,11 +2,12 @@
 
 `RemotePeer` is one control connection to a peer service (`connect-conformance
 peer serve`, or the docker peer's container). Its `open_session(spec,
-certificates)` answers a `RemotePeerSession`, with the same methods, arguments
-and typed results as `conformance_peer.PeerSession`, so the runner drives a
-remote peer exactly as it drives the in-process one. Every answer is checked
-against the protocol's schema; a peer service that breaks the protocol, goes
-silent or goes away raises `PeerUnavailable`.
+certificates)` answers a `RemotePeerSession`, whose `perform(call)` sends the
+call as its control message (`PeerCall.as_message`) and gives the typed result
+`conformance_peer.PeerSession.perform` gives, so the runner drives a remote
+peer exactly as it drives the in-process one. Every answer is checked against
+the protocol's schema; a peer service that breaks the protocol, goes silent or
+goes away raises `PeerUnavailable`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,9 @@ import itertools
 import json
 import os
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
-from conformance_peer import (
-    Accepted,
-    CertificateFiles,
-    ChunkPlan,
-    Echoed,
-    EndSeen,
-    ListenerSpec,
-    NoConnection,
-    Received,
-    Sent,
-    TlsInfo,
-)
-from conformance_peer import _wire as wire
+from conformance_peer import CertificateFiles, ListenerSpec, PeerCall, PeerResult, wire
 
 from ..core.jsshow import show
 from ..errors import InfrastructureError
@@ -46,10 +35,8 @@ UNTIMED_OP_S = 5.0
 CONNECT_TIMEOUT_S = 10.0
 MAX_LINE = 256 * 1024 * 1024
 
-T = TypeVar("T")
 
-
-class PeerUnavailable(ConnectionError):
+class PeerUnavailable(InfrastructureError, ConnectionError):
     """The peer service broke: unreachable, silent, gone, or not speaking the protocol."""
 
 
@@ -80,7 +67,7 @@ class RemotePeer:
         peer = cls(address, reader, writer)
         try:
             await peer._call("hello", timeout, protocol=wire.PROTOCOL, token=token)
-        except (PeerUnavailable, wire.WireError) as error:
+        except PeerUnavailable as error:
             await peer.aclose()
             raise InfrastructureError(f"the peer service at tcp://{address} refused the run: {error}") from None
         return peer
@@ -123,11 +110,15 @@ class RemotePeer:
         await self.aclose()
 
     async def _call(self, op: str, wait: float, **fields: Any) -> Any:
-        """Sends one request and waits for its answer: the result, decoded, or the peer's error raised."""
+        return await self._request({"op": op, **fields}, wait)
+
+    async def _request(self, request: dict[str, Any], wait: float) -> Any:
+        """Sends one request and waits for its answer: the result as JSON, or the peer's error raised."""
         if self._broken is not None:
             raise PeerUnavailable(self._broken)
         request_id = next(self._ids)
-        message = {"id": request_id, "op": op, **fields}
+        op = request["op"]
+        message = {"id": request_id, **request}
         if self._check_requests:
             problem = peer_messages.request_problem(message)
             if problem:
@@ -152,7 +143,7 @@ class RemotePeer:
         finally:
             self._pending.pop(request_id, None)
         if answer["ok"]:
-            return wire.from_wire(answer["result"])
+            return answer["result"]
         problem = answer["error"]
         if problem["type"] in ("ProtocolError", "Unauthorized", "InternalError"):
             raise PeerUnavailable(f"the peer service answered {op} with {problem['type']}: {problem['message']}")
@@ -205,7 +196,7 @@ class RemotePeer:
 
 
 class RemotePeerSession:
-    """One case's peer on a peer service: the methods and results of `conformance_peer.PeerSession`."""
+    """One case's peer on a peer service: `perform` and the attributes of `conformance_peer.PeerSession`."""
 
     def __init__(self, peer: RemotePeer, opened: dict[str, Any]) -> None:
         self._peer = peer
@@ -215,40 +206,18 @@ class RemotePeerSession:
         self.refused_port: int = opened["refused_port"]
         self.variables: dict[str, object] = dict(opened["variables"])
 
-    async def _op(self, op: str, wait: float, args: dict[str, Any]) -> Any:
-        return await self._peer._call(op, wait, session=self._id, args=wire.to_wire(args))
-
-    async def accept(self, name: str, timeout: float) -> Accepted | NoConnection:
-        result = await self._op("accept", timeout, {"name": name, "timeout": timeout})
-        return _expect(result, NoConnection) if isinstance(result, NoConnection) else _expect(result, Accepted)
-
-    async def send(self, conn: str, data: bytes, chunks: ChunkPlan | None, timeout: float) -> Sent:
-        return _expect(
-            await self._op("send", timeout, {"conn": conn, "data": data, "chunks": chunks, "timeout": timeout}), Sent
+    async def perform(self, call: PeerCall) -> PeerResult:
+        """Performs `call` on the service's session: the same typed result, or error, as in process."""
+        limit = call.time_limit()
+        answer = await self._peer._request(
+            {**call.as_message(), "session": self._id}, UNTIMED_OP_S if limit is None else limit
         )
-
-    async def recv(self, conn: str, n: int | None, timeout: float, digest: bool) -> Received:
-        return _expect(
-            await self._op("recv", timeout, {"conn": conn, "n": n, "timeout": timeout, "digest": digest}), Received
-        )
-
-    async def wait_end(self, conn: str, timeout: float) -> EndSeen:
-        return _expect(await self._op("wait_end", timeout, {"conn": conn, "timeout": timeout}), EndSeen)
-
-    async def echo(self, conn: str, chunks: ChunkPlan | None, timeout: float) -> Echoed:
-        return _expect(await self._op("echo", timeout, {"conn": conn, "chunks": chunks, "timeout": timeout}), Echoed)
-
-    async def start_tls(self, conn: str, timeout: float) -> TlsInfo:
-        return _expect(await self._op("start_tls", timeout, {"conn": conn, "timeout": timeout}), TlsInfo)
-
-    async def shutdown_write(self, conn: str) -> None:
-        await self._op("shutdown_write", UNTIMED_OP_S, {"conn": conn})
-
-    async def close(self, conn: str) -> None:
-        await self._op("close", UNTIMED_OP_S, {"conn": conn})
-
-    async def reset(self, conn: str) -> None:
-        await self._op("reset", UNTIMED_OP_S, {"conn": conn})
+        try:
+            return call.result_from_wire(answer)
+        except wire.WireError as error:  # valid for the schema, but not a result this op gives
+            reason = f"the peer service at {self._peer.address} answered against the protocol: {error}"
+            self._peer._fail(reason)
+            raise PeerUnavailable(reason) from None
 
     async def aclose(self) -> None:
         """Closes the session on the service. Idempotent; quiet when the service is gone already."""
@@ -273,10 +242,3 @@ def _complaint(answer: Any) -> str:
     if isinstance(error, dict) and isinstance(error.get("type"), str) and isinstance(error.get("message"), str):
         return f"{error['type']}: {error['message'][:300]}"
     return json.dumps(answer)[:300]
-
-
-def _expect(value: object, cls: type[T]) -> T:
-    # The schema already pinned the type; this keeps the promise of the signature checked too.
-    if not isinstance(value, cls):
-        raise PeerUnavailable(f"the peer service answered {type(value).__name__}, not {cls.__name__}")
-    return value

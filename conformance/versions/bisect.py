@@ -32,6 +32,7 @@ from ..core.jsshow import show
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
+from ..core.transcript import SessionEndEntry, SkippedStepEntry, VariablesEntry
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..report import results, timeline
@@ -184,8 +185,8 @@ def run_bisect(options: BisectOptions) -> ExitCode:
         + (f"; {len(search.unusable)} could not run" if search.unusable else "")
     )
     if options.save:
-        record = _record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
-        print(f"saved to {save(options.out / options.family, [record])}")
+        finding = record(case.id, search, last_old, first_new, {"good": options.good, "bad": options.bad})
+        print(f"saved to {save(options.out / options.family, [finding])}")
     for version in (last_old, first_new):
         print()
         print(f"== {options.family} {version}: {search.result(version, case.id).outcome}")
@@ -231,7 +232,7 @@ def run_bisect_timeline(options: BisectOptions) -> ExitCode:
                     search.probed.setdefault(end, {})[change.case] = CaseResult(
                         id=change.case, outcome=Outcome(outcome), level=""
                     )
-            records.append(_record(change.case, search, last_old, first_new, {"between": [previous, version]}))
+            records.append(record(change.case, search, last_old, first_new, {"between": [previous, version]}))
             print(
                 f"{change.case}: {change.before} up to {last_old}, {search.result(first_new, change.case).outcome} from {first_new}"
             )
@@ -246,18 +247,21 @@ def transcript_text(result: CaseResult) -> str:
     if result.message:
         lines.append(result.message)
     for entry in result.transcript:
-        if not isinstance(entry, dict) or "variables" in entry:
+        if isinstance(entry, VariablesEntry):
             continue
-        if entry.get("step") == "end":
-            lines.append(f"  end: {_compact(entry.get('reply'))}")
+        if isinstance(entry, SessionEndEntry):
+            lines.append(f"  end: {_compact(entry.reply)}")
             continue
-        head = f"  step {entry.get('step')} ({entry.get('action')}, line {entry.get('line')})"
-        parts = [f"sent {_compact(entry['request'])}"] if "request" in entry else []
-        parts.append(f"observed {_compact(entry.get('observed'))}")
-        if "expected" in entry:
-            parts.append(f"expected {_compact(entry['expected'])}")
-        if "problem" in entry:
-            parts.append(f"PROBLEM {entry['problem']}")
+        head = f"  step {entry.step} ({entry.action}, line {entry.line})"
+        if isinstance(entry, SkippedStepEntry):
+            lines.append(f"{head}: skipped: {entry.reason}")
+            continue
+        parts = [f"sent {_compact(entry.request)}"] if entry.request is not None else []
+        parts.append(f"observed {_compact(entry.observed)}")
+        if entry.expected is not None:
+            parts.append(f"expected {_compact(entry.expected)}")
+        if entry.problem:
+            parts.append(f"PROBLEM {entry.problem}")
         lines.append(head + ": " + "; ".join(parts))
     return "\n".join(lines)
 
@@ -267,7 +271,7 @@ def _compact(value: Any) -> str:
     return text if len(text) <= 300 else text[:300] + "..."
 
 
-def _record(case_id: str, search: Search, last_old: str, first_new: str, asked: dict[str, Any]) -> dict[str, Any]:
+def record(case_id: str, search: Search, last_old: str, first_new: str, asked: dict[str, Any]) -> dict[str, Any]:
     probed = {v: found[case_id].outcome.value for v, found in search.probed.items() if case_id in found}
     return {
         "case": case_id,

@@ -230,6 +230,17 @@ async def _run_all(
 
 
 async def _run_version(options: HistoryOptions, version: str, lanes: int, folder: Path) -> VersionOutcome:
+    return await run_version(
+        options.family, version, lanes, _selection_args(options), folder / version / "results.json"
+    )
+
+
+async def run_version(family: str, version: str, lanes: int, selection: Sequence[str], target: Path) -> VersionOutcome:
+    """``connect-conformance run`` on ``family@version`` in a subprocess (its own sandbox), results into ``target``.
+
+    Raw outcomes, no expectations file: a timeline records what a version did. ``selection`` is
+    ``-k``/``--tag``/paths arguments; the subprocess is stopped like on Ctrl-C when this is cancelled.
+    """
     scratch = Path(tempfile.mkdtemp(prefix="connect-conformance-history-"))
     clock = time.monotonic()
     argv = [
@@ -238,12 +249,12 @@ async def _run_version(options: HistoryOptions, version: str, lanes: int, folder
         "conformance",
         "run",
         "--adapter",
-        f"{options.family}@{version}",
+        f"{family}@{version}",
         "--report-dir",
         str(scratch / "report"),
         "-n",
         str(lanes),
-        *_selection_args(options),
+        *selection,
     ]
     log = scratch / "output.log"
     try:
@@ -269,7 +280,7 @@ async def _run_version(options: HistoryOptions, version: str, lanes: int, folder
         produced = scratch / "report" / "results.json"
         tail = _last_error(log)
         if code == ExitCode.USAGE:
-            raise UsageError(f"{options.family}@{version}: {tail}")
+            raise UsageError(f"{family}@{version}: {tail}")
         if code not in (ExitCode.OK, ExitCode.UNEXPECTED) or not produced.is_file():
             return VersionOutcome(
                 version,
@@ -277,9 +288,8 @@ async def _run_version(options: HistoryOptions, version: str, lanes: int, folder
                 tail or f"exit {code}",
                 seconds=seconds,
             )
-        target = folder / version
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(produced, target / "results.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced, target)
         document = json.loads(produced.read_text(encoding="utf-8"))
         return VersionOutcome(version, "ran", summary=document.get("summary", {}), seconds=seconds)
     except TimeoutError:

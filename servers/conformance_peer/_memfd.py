@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import get_args
 
 from ._errors import PeerError
-from ._tls import CertificateFiles, CertificateName
+from ._spec import CertificateFiles, CertificateName
 
 _SEALS = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
 MEMFD_PREFIX = "connect-conformance-"

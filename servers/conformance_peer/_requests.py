@@ -1,31 +1,22 @@
 """Every request of the control protocol and the rules of its fields, in one table (docs/peer-protocol.md).
 
 `parse(message)` checks a request against its op's row and returns its fields
-as the peer uses them (bytes, `ChunkPlan`, `ListenerSpec`), or raises
+as the peer uses them (a `ListenerSpec`, a session's op as its call), or raises
 `WireError` naming the field: `open_session: listener.port must be an integer
 from 0 to 65535, not 1.5`. The service checks nothing else about a request's
-shape, so a field added here is a field checked everywhere.
+shape, so a field added here is a field checked everywhere. The rows of a
+session's ops are made from their call classes (`calls`), whose arguments'
+rules are `calls.ARGUMENTS`.
 """
 
 from typing import Any
 
-from ._chunks import ChunkPlan
 from ._errors import UnsupportedListener, WireError
-from ._rules import Base64Bytes, Each, Fields, Flag, Integer, Nullable, Number, Rule, Text, shown
-from ._session import ListenerSpec
+from ._rules import Each, Fields, Integer, Rule, Text, shown
+from ._spec import ListenerSpec
+from .calls import CALLS
 
 REQUEST_ID = Integer(minimum=0)
-TIMEOUT = Number(minimum=0)
-CONN = Text()
-CHUNKS = Nullable(
-    Fields(
-        {"min": Integer(minimum=1), "max": Integer(minimum=1), "seed": Integer()},
-        tag="ChunkPlan",
-        build=ChunkPlan,
-        meaning='null or a chunk plan, {type: "ChunkPlan", min, max, seed}',
-    )
-)
-
 LISTENER_FIELDS: dict[str, Rule] = {
     "kind": Text(),
     "host": Text(),
@@ -42,29 +33,13 @@ LISTENER = Fields(
     ),
 )
 
-SESSION_OPS: dict[str, dict[str, Rule]] = {
-    "accept": {"name": Text(min_length=1), "timeout": TIMEOUT},
-    "send": {"conn": CONN, "data": Base64Bytes(), "chunks": CHUNKS, "timeout": TIMEOUT},
-    "recv": {"conn": CONN, "n": Nullable(Integer(minimum=0)), "timeout": TIMEOUT, "digest": Flag()},
-    "wait_end": {"conn": CONN, "timeout": TIMEOUT},
-    "echo": {"conn": CONN, "chunks": CHUNKS, "timeout": TIMEOUT},
-    "start_tls": {"conn": CONN, "timeout": TIMEOUT},
-    "shutdown_write": {"conn": CONN},
-    "close": {"conn": CONN},
-    "reset": {"conn": CONN},
-}
-"""The `PeerSession` methods a client may call, with their arguments (all required, by name)."""
-
 REQUESTS: dict[str, Fields] = {
     "hello": Fields({"protocol": Integer(), "token": Text()}),
     "certificates": Fields({"certificates": Each(Fields({"chain": Text(), "key": Text()}))}),
     "open_session": Fields({"listener": LISTENER}),
     "close_session": Fields({"session": Text()}),
     "cancel": Fields({"target": REQUEST_ID}),
-    **{
-        op: Fields({"session": Text(), "args": Fields(args, meaning=f"an object of {', '.join(args)}")})
-        for op, args in SESSION_OPS.items()
-    },
+    **{op: Fields({"session": Text(), "args": call.rule()}) for op, call in CALLS.items()},
 }
 """Each op's fields besides `id` and `op`."""
 

@@ -154,3 +154,15 @@ class Echoed:
 
     def as_dict(self) -> dict[str, object]:
         return {"echoed": self.length, "ended": self.ended, "timed_out": self.timed_out}
+
+
+@dataclass(frozen=True)
+class Done:
+    """An op that returns nothing (`shutdown_write`, `close`, `reset`) finished."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {"done": True}
+
+
+PeerResult = Accepted | NoConnection | Sent | Received | EndSeen | Echoed | TlsInfo | Done
+"""What performing a call gives (`PeerSession.perform`): each call class says which of these it answers."""

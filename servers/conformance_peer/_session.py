@@ -5,39 +5,22 @@ import contextlib
 import ipaddress
 import socket
 import ssl
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Literal, get_args
+from typing import get_args
 
 from ._chunks import ChunkPlan
 from ._connection import Connection
 from ._errors import PeerError, UnknownConnection, UnsupportedListener
 from ._listener import Listener
 from ._refused import reserve_refused_port
-from ._results import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
-from ._tls import CertificateFiles, CertificateName, server_context
-
-ListenerKind = Literal["plain", "none", "tls", "starttls"]
-"""`plain` TCP; `tls` from the first byte; `starttls` plaintext first, upgraded later by
-`start_tls`; `none` opens no listener (only the refused port)."""
-LoopbackHost = Literal["127.0.0.1", "::1"]
+from ._results import Accepted, Done, Echoed, EndSeen, NoConnection, PeerResult, Received, Sent, TlsInfo
+from ._spec import CertificateFiles, CertificateName, ListenerKind, ListenerSpec
+from ._tls import server_context
+from .calls import PeerCall
 
 ABORT_GRACE = 1.0
 """Seconds `aclose` waits for aborted sockets to be gone."""
-
-
-@dataclass(frozen=True)
-class ListenerSpec:
-    """The listener a case asks for (its `peer:` field): `none` opens no listener."""
-
-    kind: ListenerKind = "plain"
-    host: str = "127.0.0.1"
-    """An IP address literal: loopback, or an address the caller's network namespace has on `lo`
-    (the harness's sandbox puts Cloudflare addresses there)."""
-    cert: CertificateName = "good"
-    """The certificate a `tls` or `starttls` listener presents."""
-    port: int = 0
-    """0 for a free port; a fixed one (25) where the case is about the port itself."""
 
 
 class PeerSession:
@@ -86,6 +69,15 @@ class PeerSession:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    async def perform(self, call: PeerCall) -> PeerResult:
+        """Runs `call` as this session's method of its op: how the harness drives a session, here or remote.
+
+        Each op below is a method named as its call's `op`, taking the call's fields by name.
+        """
+        method: Callable[..., Awaitable[PeerResult | None]] = getattr(self, call.op)
+        result = await method(**call.args())
+        return Done() if result is None else result
 
     async def accept(self, name: str, timeout: float) -> Accepted | NoConnection:
         """Takes the next incoming connection (or one that came earlier) and names it `name`.

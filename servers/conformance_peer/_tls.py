@@ -1,4 +1,4 @@
-"""Server-side TLS: the run's certificates, and TLS over one connection through memory BIOs.
+"""Server-side TLS: a context for the run's certificates, and TLS over one connection through memory BIOs.
 
 The peer runs TLS itself (an `ssl.SSLObject` between two memory BIOs) instead of
 asyncio's SSL transport, because the cases need what that transport does not
@@ -10,34 +10,11 @@ already received to TLS, and every handshake failure as a result rather than a l
 import contextlib
 import re
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from ._results import TlsInfo
 
-CertificateName = Literal["good", "wrong-host", "untrusted", "expired"]
-"""The run's server certificates: `good` (SANs localhost, 127.0.0.1, ::1, signed by
-the run's CA), `wrong-host` (SAN wrong-host.invalid only), `untrusted` (good SANs,
-a CA nobody trusts), `expired` (good SANs, validity in the past)."""
-
 READ_SIZE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class CertificateFiles:
-    """Where the run's certificates are: name -> (chain PEM, private key PEM).
-
-    The harness makes them (`conformance.core.certificates.RunCertificates.peer_files()`);
-    the peer only reads them, when a `tls` or `starttls` session opens.
-    """
-
-    files: Mapping[CertificateName, tuple[Path, Path]]
-
-    def paths(self, name: CertificateName) -> tuple[Path, Path]:
-        """The chain and key files of `name`; KeyError when the run has no such certificate."""
-        return self.files[name]
 
 
 class _SslObject(ssl.SSLObject):

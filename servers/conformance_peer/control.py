@@ -5,10 +5,11 @@
 The control channel is TCP, one JSON object per line each way. A client first
 says `hello` with the token, then sends the run's certificates (kept in memfds,
 see `_memfd`), opens sessions (one `ListenerSpec` each, exactly as
-`open_session` takes it) and runs their ops; the answers are the ops' typed
-results, encoded by `_wire`. Requests run concurrently and are answered as they
-finish, matched by `id`. When the control connection ends, its sessions are
-closed and its certificates freed: a harness that dies leaves nothing open.
+`open_session` takes it) and runs their ops, each a call (`calls`) that its
+session performs; the answers are the ops' typed results, encoded by `wire`.
+Requests run concurrently and are answered as they finish, matched by `id`.
+When the control connection ends, its sessions are closed and its certificates
+freed: a harness that dies leaves nothing open.
 
 The token comes from the environment: `CONNECT_CONFORMANCE_PEER_TOKEN` (the
 token itself) or `CONNECT_CONFORMANCE_PEER_TOKEN_SHA256` (its SHA-256, in hex:
@@ -33,13 +34,15 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import _requests, _wire
+from . import _requests, wire
 from ._errors import PeerError, WireError
 from ._lines import READ_CHUNK, FramingError, LineReader
 from ._memfd import InMemoryCertificates
 from ._rules import shown
-from ._session import ListenerSpec, PeerSession, open_session
+from ._session import PeerSession, open_session
+from ._spec import ListenerSpec
 from ._tls import server_context
+from .calls import PeerCall
 
 TOKEN_ENV = "CONNECT_CONFORMANCE_PEER_TOKEN"
 TOKEN_SHA256_ENV = "CONNECT_CONFORMANCE_PEER_TOKEN_SHA256"
@@ -154,7 +157,7 @@ class _Connection:
         except Exception as exc:
             # A bug of the service, not of the client: said to the client, shown to whoever runs
             # the service, and the other connections go on.
-            self._write({"id": None, "ok": False, "error": _wire.error_to_wire(exc)})
+            self._write({"id": None, "ok": False, "error": wire.error_to_wire(exc)})
             traceback.print_exc()
         finally:
             self._closing = True
@@ -204,10 +207,10 @@ class _Connection:
             answer["error"] = _protocol_error("the first request must be hello")
         elif not self._server.authenticate(message.get("token")):
             answer["error"] = {"type": "Unauthorized", "message": "wrong token: this peer serves only its own harness"}
-        elif not (type(protocol) is int and protocol == _wire.PROTOCOL):
+        elif not (type(protocol) is int and protocol == wire.PROTOCOL):
             # Said before any other field is judged: a newer harness's hello may well have more of them.
             answer["error"] = _protocol_error(
-                f"this peer speaks control protocol {_wire.PROTOCOL}, not {shown(protocol)}"
+                f"this peer speaks control protocol {wire.PROTOCOL}, not {shown(protocol)}"
             )
         else:
             try:
@@ -219,7 +222,7 @@ class _Connection:
                     "id": message["id"],
                     "ok": True,
                     "result": {
-                        "protocol": _wire.PROTOCOL,
+                        "protocol": wire.PROTOCOL,
                         "python": platform.python_version(),
                         "openssl": ssl.OPENSSL_VERSION,
                     },
@@ -232,7 +235,7 @@ class _Connection:
         try:
             op, fields = _requests.parse(message)
         except (WireError, PeerError) as exc:  # PeerError: UnsupportedListener, a listener field this peer lacks
-            self._answer_soon(request_id, None, _wire.error_to_wire(exc))
+            self._answer_soon(request_id, None, wire.error_to_wire(exc))
             return
         if op == "cancel":  # answered at once: it must overtake the request it cancels
             target = self._requests.get(fields["target"])
@@ -265,7 +268,7 @@ class _Connection:
         try:
             result = await self._perform(op, fields)
         except Exception as exc:
-            await self._send({"id": request_id, "ok": False, "error": _wire.error_to_wire(exc)})
+            await self._send({"id": request_id, "ok": False, "error": wire.error_to_wire(exc)})
             return
         await self._send({"id": request_id, "ok": True, "result": result})
 
@@ -281,7 +284,7 @@ class _Connection:
             if session is not None:
                 await session.aclose()
             return None
-        return await self._session_op(op, fields["session"], fields["args"])
+        return await self._session_op(fields["session"], fields["args"])
 
     def _load_certificates(self, certificates: dict[str, dict[str, str]]) -> dict[str, Any]:
         loaded = InMemoryCertificates({name: (pair["chain"], pair["key"]) for name, pair in certificates.items()})
@@ -312,11 +315,11 @@ class _Connection:
             "variables": dict(session.variables),
         }
 
-    async def _session_op(self, op: str, name: str, args: dict[str, Any]) -> Any:
+    async def _session_op(self, name: str, call: PeerCall) -> Any:
         session = self._sessions.get(name)
         if session is None:
             raise WireError(f"no open session {shown(name)}")
-        return _wire.to_wire(await getattr(session, op)(**args))
+        return call.result_to_wire(await session.perform(call))
 
     async def _teardown(self) -> None:
         requests = list(self._requests.values())
@@ -446,7 +449,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except ValueError as exc:
         p.error(str(exc))
     env = os.environ if environ is None else environ
-    announced: dict[str, Any] = {"protocol": _wire.PROTOCOL}
+    announced: dict[str, Any] = {"protocol": wire.PROTOCOL}
     if env.get(TOKEN_ENV):
         digest = token_digest(env[TOKEN_ENV])
     elif env.get(TOKEN_SHA256_ENV):

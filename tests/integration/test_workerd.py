@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from conformance.adapters.workerd import FOLDER_PREFIX, WorkerdRuntime, WorkerdTransport
-from conformance.adapters.workerd_config import CAPABILITIES
+from conformance.adapters.workerd_config import CAPABILITIES, INTERPRETER_MODULES
 from conformance.core.certificates import RunCertificates
 from conformance.errors import AdapterError, InfrastructureError
 from conformance.protocol.client import AdapterClient
@@ -256,13 +256,9 @@ def test_open_serves_hello_and_close_removes_everything(runtime: WorkerdRuntime,
         assert folder is not None
         assert folder.name.startswith(f"{FOLDER_PREFIX}{os.getpid()}-")
         assert folder.stat().st_mode & 0o777 == 0o700
-        assert sorted(p.name for p in folder.iterdir()) == [
-            "ca.pem",
-            "config.capnp",
-            "fetch-only-outbound.js",
-            "interpreter.js",
-            "worker.js",
-        ]
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            ["ca.pem", "config.capnp", "fetch-only-outbound.js", "worker.js", *INTERPRETER_MODULES]
+        )
         assert (folder / "ca.pem").read_text() == ca_pem
         assert os.getpgid(pid) == pid, "workerd leads a process group of its own"
         assert transport.startup_s is not None

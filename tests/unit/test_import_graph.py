@@ -103,3 +103,50 @@ def test_relative_and_lazy_imports_are_seen() -> None:
     assert "conformance.execution.suite" in graph["conformance.commands.run"]  # imported inside a function
     assert "conformance.adapters.base" in graph["conformance.adapters.registry"]
     assert "conformance" not in graph["conformance.cli"]
+
+
+PEER = REPO / "servers" / "conformance_peer"
+PEER_OWN_TESTS = REPO / "tests" / "unit" / "peer"
+
+
+def private_peer_imports(source: str, where: str) -> list[str]:
+    """The private modules of the peer (``conformance_peer._x``) that ``source`` imports, by line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        parts = [name.split(".") for name in names]
+        found += [
+            f"{where}:{node.lineno}: {'.'.join(name)}"
+            for name in parts
+            if name[0] == "conformance_peer" and len(name) > 1 and name[1].startswith("_")
+        ]
+    return found
+
+
+def test_nothing_outside_the_peer_imports_its_private_modules() -> None:
+    # The peer's own unit tests may test its internals; everyone else uses its public names.
+    files = [
+        path
+        for path in REPO.glob("**/*.py")
+        if not path.is_relative_to(PEER)
+        and not path.is_relative_to(PEER_OWN_TESTS)
+        and not any(part.startswith(".") or part == "node_modules" for part in path.relative_to(REPO).parts)
+    ]
+    assert len(files) > 100
+    found = [line for path in files for line in private_peer_imports(path.read_text(encoding="utf-8"), str(path))]
+    assert found == []
+
+
+def test_a_private_peer_import_is_seen() -> None:
+    source = (
+        "from conformance_peer import _wire, wire\nimport conformance_peer._session\nimport conformance_peer.calls\n"
+    )
+    assert private_peer_imports(source, "probe.py") == [
+        "probe.py:1: conformance_peer._wire",
+        "probe.py:2: conformance_peer._session",
+    ]

@@ -43,3 +43,25 @@ def test_the_public_names_resolve() -> None:
         assert getattr(conformance, name) is not None
     with pytest.raises(AttributeError):
         _ = conformance.no_such_name  # type: ignore[attr-defined]
+
+
+#: What the peer may load for the pure engine: its calls and their plain values, no server.
+PEER_VALUES = {
+    "conformance_peer",
+    "conformance_peer.calls",
+    "conformance_peer.wire",
+    "conformance_peer._chunks",
+    "conformance_peer._errors",
+    "conformance_peer._results",
+    "conformance_peer._rules",
+    "conformance_peer._spec",
+}
+
+
+@pytest.mark.parametrize("module", ["conformance.engine.interpreter", "conformance.engine.judging"])
+def test_the_pure_engine_loads_no_ssl_nor_the_peers_server(module: str) -> None:
+    loaded = modules_after(f"import {module}")
+    assert module in loaded
+    assert sorted(name for name in ("ssl", "_ssl", "asyncio") if name in loaded) == []
+    assert sorted(name for name in loaded if name.startswith("conformance_peer") and name not in PEER_VALUES) == []
+    assert "conformance_peer.calls" in loaded

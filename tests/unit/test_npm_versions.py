@@ -69,7 +69,7 @@ def test_check_resolves_latest_and_explains_unknown_and_unpublished_versions() -
         UsageError, match=r"no published version 1\.20230520\.0; nearest published: 1\.20230518\.0, 1\.20230814\.0"
     ):
         info.check("1.20230520.0", "--adapter workerd@1.20230520.0")
-    with pytest.raises(UsageError, match=r"1\.20230601\.0 was unpublished"):
+    with pytest.raises(UsageError, match=r"1\.20230601\.0 was withdrawn: published .*, since unpublished"):
         info.check("1.20230601.0", "--good")
 
 

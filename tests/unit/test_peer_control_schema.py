@@ -8,8 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conformance_peer import Accepted, EndSeen, NoConnection, Received, Sent, TlsInfo
-from conformance_peer import _wire as wire
+from conformance_peer import Accepted, EndSeen, NoConnection, Received, Sent, TlsInfo, wire
 
 from conformance.errors import UsageError
 from conformance.peer import choice as peers

@@ -7,12 +7,14 @@ import re
 
 import pytest
 
+from conformance.adapters import npm_cache
 from conformance.adapters.npm_versions import is_version, semver_key
 from conformance.adapters.workerd_config import (
     ALLOW,
     CAPABILITIES,
     COMPATIBILITY_DATE,
     FEATURES,
+    INTERPRETER_MODULES,
     WorkerdConfig,
     capnp_string,
     config_for,
@@ -103,7 +105,8 @@ def test_worker_modules_date_and_socket() -> None:
     text = render(WorkerdConfig(profiles=False))
     assert '(name = "main", worker = .adapterWorker)' in text
     modules = re.findall(r'\(name = ("[^"]*"), esModule = embed ("[^"]*")\)', text)
-    assert modules == [('"worker.js"', '"worker.js"'), ('"interpreter.js"', '"interpreter.js"')]
+    assert [name for name, _ in modules] == [f'"{name}"' for name in ("worker.js", *INTERPRETER_MODULES)]
+    assert all(name == embedded for name, embedded in modules)
     assert parse_capnp_string(field(text, "compatibilityDate")) == COMPATIBILITY_DATE
     assert "compatibilityFlags = []" in text
     assert '(name = "http", address = "127.0.0.1:0", http = (), service = "main")' in text
@@ -147,7 +150,9 @@ def test_each_release_gets_a_compatibility_date_it_accepts() -> None:
     # workerd refuses a date newer than the binary knows: an old release gets its own date.
     assert support_for("1.20230512.0").compatibility_date == "2023-05-12"
     assert support_for("1.20260426.1").compatibility_date == "2026-04-26"
-    assert support_for("1.20261117.1").compatibility_date == COMPATIBILITY_DATE
+    assert support_for("1.20261117.1").compatibility_date == "2026-11-17"
+    pinned = npm_cache.pinned_dependencies("workerd")["workerd"]
+    assert support_for(pinned).compatibility_date == COMPATIBILITY_DATE, "the pin's own date (watch --bump moves it)"
     assert support_for("1.20270101.0").compatibility_date == COMPATIBILITY_DATE  # never past the pinned date
     assert support_for("2.0.0").compatibility_date == COMPATIBILITY_DATE  # no date in the version
     local = support_for("0.0.0-local build")  # not a published version: taken to have everything
@@ -202,7 +207,7 @@ def test_profiles_give_a_second_request_and_an_outbound_worker() -> None:
     profile = text.split("const outboundWorkerProfile :Workerd.Worker = ", 1)[1].split("\n);", 1)[0]
     assert 'globalOutbound = "fetch-only-outbound"' in profile
     assert '(name = "SELF", service = "outbound-worker-profile")' in profile
-    assert re.findall(r"embed (\"[^\"]*\")", profile) == ['"worker.js"', '"interpreter.js"']
+    assert re.findall(r"embed (\"[^\"]*\")", profile) == [f'"{name}"' for name in ("worker.js", *INTERPRETER_MODULES)]
     assert '(name = "fetch-only-outbound", worker = .fetchOnlyOutbound)' in text
     assert 'esModule = embed "fetch-only-outbound.js"' in text
     # The fetch-only Worker has no outbound of its own configured: the default is the loopback-only network.

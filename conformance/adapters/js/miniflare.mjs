@@ -1,5 +1,6 @@
 // The miniflare adapter: a stdio adapter that starts Miniflare with the adapter Worker
-// (workerd-worker.js + interpreter.js) and relays the protocol's lines to it over WebSocket.
+// (workerd-worker.js and the modules it imports) and relays the protocol's lines to it over
+// WebSocket; the lines are read and written by stdio.js.
 //
 // This is the pattern for any Worker-like runtime (docs/adapters.md, section 2): the
 // harness starts this process with the run's CA in its environment, so the runtime
@@ -19,7 +20,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { serveStdio, writeTo } from "./stdio.js";
 
 const writeProtocol = process.stdout.write.bind(process.stdout);
 process.stdout.write = process.stderr.write.bind(process.stderr);
@@ -30,12 +32,18 @@ function log(...parts) {
   process.stderr.write(`miniflare adapter: ${parts.join(" ")}\n`);
 }
 
-function send(value) {
-  return new Promise((resolve, reject) => {
-    writeProtocol(`${typeof value === "string" ? value : JSON.stringify(value)}\n`, (error) =>
-      error ? reject(error) : resolve(),
-    );
-  });
+/**
+ * The adapter Worker (`entry`) and every module it imports, which Miniflare finds by following
+ * the static imports; every .js file here is an ES module (package.json says so to Node).
+ */
+function workerModules(entry) {
+  const folder = fileURLToPath(new URL(".", import.meta.url));
+  return {
+    modules: true,
+    modulesRoot: folder,
+    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
+    scriptPath: join(folder, entry),
+  };
 }
 
 async function startMiniflare() {
@@ -46,17 +54,8 @@ async function startMiniflare() {
   const manifest = JSON.parse(await readFile(join(folder, "package.json"), "utf8"));
   const entry = join(folder, manifest.main ?? "dist/src/index.js");
   const { Miniflare } = await import(pathToFileURL(entry).href);
-  const here = new URL(".", import.meta.url);
-  const [worker, interpreter, fetchOnly] = await Promise.all([
-    readFile(new URL("workerd-worker.js", here), "utf8"),
-    readFile(new URL("interpreter.js", here), "utf8"),
-    readFile(new URL("fetch-only-outbound.js", here), "utf8"),
-  ]);
   const capabilities = (info.capabilities ?? []).filter((name) => ca || (name !== "tls" && name !== "starttls"));
-  const modules = [
-    { type: "ESModule", path: "worker.js", contents: worker },
-    { type: "ESModule", path: "interpreter.js", contents: interpreter },
-  ];
+  const adapterWorker = workerModules("workerd-worker.js");
   const ADAPTER = { name: info.name, version: info.version, runtime: info.runtime, capabilities };
   // connect() goes out through the Worker's outbound service: loopback only, and only the run's CA.
   // (Miniflare's default allows public addresses and trusts the system's CAs.)
@@ -72,7 +71,7 @@ async function startMiniflare() {
     workers: [
       {
         name: "adapter",
-        modules,
+        ...adapterWorker,
         compatibilityDate: info.compatibility_date,
         bindings: { ADAPTER },
         serviceBindings: { SELF: "adapter", OUTBOUND_WORKER: "outbound-worker-profile" },
@@ -80,7 +79,7 @@ async function startMiniflare() {
       },
       {
         name: "outbound-worker-profile",
-        modules,
+        ...adapterWorker,
         compatibilityDate: info.compatibility_date,
         bindings: { ADAPTER },
         serviceBindings: { SELF: "outbound-worker-profile" },
@@ -88,7 +87,7 @@ async function startMiniflare() {
       },
       {
         name: "fetch-only-outbound",
-        modules: [{ type: "ESModule", path: "fetch-only-outbound.js", contents: fetchOnly }],
+        ...workerModules("fetch-only-outbound.js"),
         compatibilityDate: info.compatibility_date,
         outboundService: network,
       },
@@ -155,23 +154,47 @@ class Session {
   }
 }
 
-function* lines(buffer) {
-  let newline = buffer.text.indexOf("\n");
-  while (newline !== -1) {
-    yield buffer.text.slice(0, newline);
-    buffer.text = buffer.text.slice(newline + 1);
-    newline = buffer.text.indexOf("\n");
+/**
+ * The stdio side's adapter (stdio.js): each request line goes, as it came, to the current session's
+ * WebSocket, and the Worker's reply text comes back. A session per case: `begin` opens a fresh
+ * WebSocket, the answer to `end` closes it.
+ */
+class Relay {
+  constructor(url) {
+    this.url = url;
+    this.session = null;
+    this.isShutDown = false;
+  }
+
+  async handle(request, line) {
+    const op = request?.op ?? null;
+    if (op === "begin" && this.session !== null) this.close();
+    this.session ??= new Session(this.url);
+    let reply;
+    try {
+      reply = await this.session.exchange(line);
+    } catch (error) {
+      throw new Error(`cannot relay ${op ?? "a line"}: ${error.message}`);
+    }
+    if (op === "end" || op === "hello" || op === "shutdown") this.close();
+    if (op === "shutdown") this.isShutDown = true;
+    return reply;
+  }
+
+  close() {
+    this.session?.close();
+    this.session = null;
   }
 }
 
 async function main() {
   const { mf, url } = await startMiniflare();
-  let session = null;
+  const relay = new Relay(url);
   let stopping = false;
   const stop = async (code) => {
     if (stopping) return;
     stopping = true;
-    session?.close();
+    relay.close();
     try {
       await mf.dispose();
     } catch (error) {
@@ -180,44 +203,13 @@ async function main() {
     process.exit(code);
   };
   process.on("SIGTERM", () => stop(0));
-
-  const buffer = { text: "" };
-  process.stdin.setEncoding("utf8");
-  for await (const chunk of process.stdin) {
-    buffer.text += chunk;
-    for (const line of lines(buffer)) {
-      if (line.trim() === "") continue;
-      let op = null;
-      try {
-        op = JSON.parse(line)?.op ?? null;
-      } catch {
-        // not JSON: the Worker answers it (protocol_error)
-      }
-      // A session per case: `begin` opens a fresh WebSocket, the answer to `end` closes it.
-      if (op === "begin" && session !== null) {
-        session.close();
-        session = null;
-      }
-      session ??= new Session(url);
-      let reply;
-      try {
-        reply = await session.exchange(line);
-      } catch (error) {
-        // The runtime broke: exit, so the harness sees a broken adapter and restarts it.
-        log(`cannot relay ${op ?? "a line"}: ${error.message}`);
-        await stop(1);
-        return;
-      }
-      await send(reply);
-      if (op === "end" || op === "hello" || op === "shutdown") {
-        session.close();
-        session = null;
-      }
-      if (op === "shutdown") {
-        await stop(0);
-        return;
-      }
-    }
+  try {
+    await serveStdio(relay, { write: writeTo({ write: writeProtocol }) });
+  } catch (error) {
+    // The runtime broke: exit, so the harness sees a broken adapter and restarts it.
+    log(error.message);
+    await stop(1);
+    return;
   }
   await stop(0);
 }

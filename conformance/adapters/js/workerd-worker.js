@@ -31,7 +31,9 @@
 //   (conformance/adapters/workerd.py), so here it is `unsupported`.
 
 import { connect } from "cloudflare:sockets";
+import { describe } from "./errors.js";
 import { createAdapter } from "./interpreter.js";
+import { parseRequest, responseText, seqOf } from "./messages.js";
 
 /** The adapters of the sessions whose WebSocket is open. */
 const live = new Set();
@@ -46,10 +48,6 @@ addEventListener("unhandledrejection", (event) => {
 
 function text(data) {
   return typeof data === "string" ? data : new TextDecoder().decode(data);
-}
-
-function describe(error) {
-  return `${error?.name ?? "Error"}: ${error?.message ?? String(error)}`;
 }
 
 /** The environments a session can ask for in `begin`, and the binding of the service that has each. */
@@ -143,41 +141,26 @@ async function route(session, message) {
 
 /** One message of a session: parse, handle (`answer`), reply. Never throws. */
 async function serve(server, adapter, data, answer) {
-  let message;
-  try {
-    message = JSON.parse(text(data));
-  } catch (error) {
-    trySend(server, { seq: 0, status: "protocol_error", reason: `not JSON: ${describe(error)}` });
-    return;
+  const parsed = parseRequest(text(data));
+  let reply = parsed.response;
+  if (parsed.ok) {
+    try {
+      reply = await answer(parsed.request);
+    } catch (error) {
+      reply = { seq: seqOf(parsed.request), status: "protocol_error", reason: `adapter crashed: ${describe(error)}` };
+    }
   }
-  let reply;
   try {
-    reply = await answer(message);
+    server.send(responseText(reply));
   } catch (error) {
-    reply = { seq: message?.seq ?? 0, status: "protocol_error", reason: `adapter crashed: ${describe(error)}` };
+    console.error(`adapter worker: cannot send a reply: ${describe(error)}`);
   }
-  let encoded = reply;
-  try {
-    if (typeof reply !== "string") encoded = JSON.stringify(reply);
-  } catch (error) {
-    encoded = JSON.stringify({ seq: message?.seq ?? 0, status: "protocol_error",
-                               reason: `the reply cannot be encoded: ${describe(error)}` });
-  }
-  trySend(server, encoded);
   if (adapter.isShutDown === true) {
     try {
       server.close(1000, "shutdown");
     } catch {
       // already closing
     }
-  }
-}
-
-function trySend(server, value) {
-  try {
-    server.send(typeof value === "string" ? value : JSON.stringify(value));
-  } catch (error) {
-    console.error(`adapter worker: cannot send a reply: ${describe(error)}`);
   }
 }
 

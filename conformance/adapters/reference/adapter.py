@@ -29,7 +29,7 @@ import platform
 import socket as stdlib_socket
 from collections.abc import Awaitable, Callable
 from functools import cache
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from conformance._version import __version__
 from conformance.protocol import PROTOCOL_VERSION
@@ -59,6 +59,8 @@ OUTBOUND_WORKER = "outbound-worker"
 _SESSION_OPS = frozenset({"hello", "begin", "end", "shutdown"})
 
 Response = dict[str, Any]
+#: A socket's current reader or writer, as an op guarded by ``_guarded`` uses it.
+_Held = TypeVar("_Held")
 
 
 class ProtocolError(Exception):
@@ -131,6 +133,11 @@ class ReferenceAdapter:
     @property
     def name(self) -> str:
         return "reference" if self.mutant is None else f"reference+{self.mutant}"
+
+    @property
+    def ops(self) -> tuple[str, ...]:
+        """Every op ``request`` serves."""
+        return tuple(self._ops)
 
     @property
     def session(self) -> Session:
@@ -276,13 +283,12 @@ class ReferenceAdapter:
 
     async def _read(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
-        try:
-            reader = self._reader(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._reads_foreign(entry, message):
-            return await self._refused(entry, message, "ReadableStreamSource", _encode_read)
-        return await self._session.outcome(reader.read(), _encode_read, _timeout_ms(message))
+        return await self._reading(
+            entry,
+            message,
+            _encode_read,
+            lambda reader: self._session.outcome(reader.read(), _encode_read, _timeout_ms(message)),
+        )
 
     async def _read_bytes(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -290,66 +296,43 @@ class ReferenceAdapter:
         if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
             raise ProtocolError("read_bytes needs n: a non-negative integer or null")
         digest = bool(message.get("digest", False))
-        try:
-            reader = self._reader(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._reads_foreign(entry, message):
-            return await self._refused(entry, message, "ReadableStreamSource", _identity)
-        result: Promise[Any] = Promise(self._session.tracker, handled=True)
-        if digest:
-            self._session.tasks.spawn(read_bytes(reader, n, digest, result))
-        else:
-            Collector(reader, n, result).start()
-        return await self._session.outcome(result, _identity, _timeout_ms(message))
+
+        async def collect(reader: ReadableStreamReader) -> Response:
+            result: Promise[Any] = Promise(self._session.tracker, handled=True)
+            if digest:
+                self._session.tasks.spawn(read_bytes(reader, n, digest, result))
+            else:
+                Collector(reader, n, result).start()
+            return await self._session.outcome(result, _identity, _timeout_ms(message))
+
+        return await self._reading(entry, message, _identity, collect)
 
     async def _write(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         if "data" not in message:
             raise ProtocolError("write needs data")
         data = _decode_chunk(message["data"])
-        try:
-            writer = self._writer(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._writes_foreign(entry, message):
-            return await self._refused(entry, message, "Writable", _encode_undefined)
-        return await self._session.outcome(writer.write(data), _encode_undefined, _timeout_ms(message))
+        return await self._writing(entry, message, lambda writer: writer.write(data))
 
     async def _close_writer(self, message: dict[str, Any]) -> Response:
-        entry = self._entry(message)
-        try:
-            writer = self._writer(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._writes_foreign(entry, message):
-            return await self._refused(entry, message, "Writable", _encode_undefined)
-        return await self._session.outcome(writer.close(), _encode_undefined, _timeout_ms(message))
+        return await self._writing(self._entry(message), message, lambda writer: writer.close())
 
     async def _abort_writer(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         reason = _decode(message.get("reason", {"$type": "undefined"}))
-        try:
-            writer = self._writer(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._writes_foreign(entry, message):
-            return await self._refused(entry, message, "Writable", _encode_undefined)
-        return await self._session.outcome(writer.abort(reason), _encode_undefined, _timeout_ms(message))
+        return await self._writing(entry, message, lambda writer: writer.abort(reason))
 
     async def _cancel_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
         reason = _decode(message.get("reason", {"$type": "undefined"}))
-        try:
-            reader = self._reader(entry)
-        except JSThrow as thrown:
-            return _threw(thrown)
-        if self._reads_foreign(entry, message):
-            return await self._refused(entry, message, "ReadableStreamSource", _encode_undefined)
-        cancelled = reader.cancel(reason)
-        if self.quirks.cancel_reader_closes_socket:
-            entry.socket.close().mark_handled()
-        return await self._session.outcome(cancelled, _encode_undefined, _timeout_ms(message))
+
+        async def cancel(reader: ReadableStreamReader) -> Response:
+            cancelled = reader.cancel(reason)
+            if self.quirks.cancel_reader_closes_socket:
+                entry.socket.close().mark_handled()
+            return await self._session.outcome(cancelled, _encode_undefined, _timeout_ms(message))
+
+        return await self._reading(entry, message, _encode_undefined, cancel)
 
     async def _get_reader(self, message: dict[str, Any]) -> Response:
         entry = self._entry(message)
@@ -453,11 +436,50 @@ class ReferenceAdapter:
 
     # -- other requests (B2) ---------------------------------------------------------------
 
-    def _reads_foreign(self, entry: SocketEntry, message: dict[str, Any]) -> bool:
-        return _foreign(entry, message) and not self.quirks.cross_request_read_allowed
+    def _reading(
+        self,
+        entry: SocketEntry,
+        message: dict[str, Any],
+        encoder: Encoder,
+        use: Callable[[ReadableStreamReader], Awaitable[Response]],
+    ) -> Awaitable[Response]:
+        """``use`` the socket's current reader (read, read_bytes, cancel_reader)."""
+        return self._guarded(entry, message, "readable", encoder, lambda: self._reader(entry), use)
 
-    def _writes_foreign(self, entry: SocketEntry, message: dict[str, Any]) -> bool:
-        return _foreign(entry, message) and not self.quirks.cross_request_write_allowed
+    def _writing(
+        self, entry: SocketEntry, message: dict[str, Any], call: Callable[[WritableStreamWriter], Promise[Any]]
+    ) -> Awaitable[Response]:
+        """``call`` the socket's current writer and await its promise (write, close_writer, abort_writer)."""
+        return self._guarded(
+            entry,
+            message,
+            "writable",
+            _encode_undefined,
+            lambda: self._writer(entry),
+            lambda writer: self._session.outcome(call(writer), _encode_undefined, _timeout_ms(message)),
+        )
+
+    async def _guarded(
+        self,
+        entry: SocketEntry,
+        message: dict[str, Any],
+        stream: Literal["readable", "writable"],
+        encoder: Encoder,
+        acquire: Callable[[], _Held],
+        use: Callable[[_Held], Awaitable[Response]],
+    ) -> Response:
+        """``use`` the socket's current reader or writer (``acquire``); the op's answer instead when
+        acquiring it throws (``threw``) or when the op runs in another request than the socket's
+        and the I/O is refused (B2)."""
+        try:
+            held = acquire()
+        except JSThrow as thrown:
+            return _threw(thrown)
+        if stream == "readable" and _foreign(entry, message) and not self.quirks.cross_request_read_allowed:
+            return await self._refused(entry, message, "ReadableStreamSource", encoder)
+        if stream == "writable" and _foreign(entry, message) and not self.quirks.cross_request_write_allowed:
+            return await self._refused(entry, message, "Writable", encoder)
+        return await use(held)
 
     async def _refused(self, entry: SocketEntry, message: dict[str, Any], io_type: str, encoder: Encoder) -> Response:
         """I/O on a socket from another request's handler: the op's promise rejects. A refused

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conformance.cases.loader import load_file
+from conformance.core.transcript import TranscriptEntry, from_dicts
 from conformance.fuzz.emit import Inexpressible, expected_steps
 from conformance.fuzz.features import ALL_CAPABILITIES, Profile
 from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
@@ -28,8 +29,13 @@ VARIABLES = {
 PATTERN = re.compile("^proxy request failed, cannot connect to the specified address")
 
 
-def transcript(*entries: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"variables": VARIABLES}, *entries]
+def transcript(*entries: dict[str, Any]) -> list[TranscriptEntry]:
+    """Entries as results.json holds them, read back (a line, and whether the end was judged, filled in)."""
+
+    def completed(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"line": None, "judged": True, **entry} if entry.get("step") == "end" else {"line": 1, **entry}
+
+    return from_dicts([{"variables": VARIABLES}, *map(completed, entries)])
 
 
 #: What a scenario dials outside the sandbox: its own peer, a refused port, or nothing (a spelling the

@@ -6,10 +6,11 @@
 // Prints one JSON array: the responses to the requests, in order.
 
 import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { connect } from "./fake_socket.mjs";
 
 const [interpreterPath, requestsPath] = process.argv.slice(2);
-const source = readFileSync(interpreterPath, "utf8");
+const interpreterUrl = pathToFileURL(interpreterPath).href;
 const requests = JSON.parse(readFileSync(requestsPath, "utf8"));
 const stdout = process.stdout;
 const exit = process.exit.bind(process);
@@ -19,7 +20,8 @@ for (const name of ["Buffer", "process", "require", "global"]) {
   if (name in globalThis) throw new Error(`cannot remove ${name}`);
 }
 
-const { createAdapter } = await import(`data:text/javascript,${encodeURIComponent(source)}`);
+// Imported only now: the interpreter's modules, too, are evaluated without those globals.
+const { createAdapter } = await import(interpreterUrl);
 const adapter = createAdapter({ name: "agnostic", version: "1", runtime: "no node globals", capabilities: [], connect });
 const responses = [];
 for (const request of requests) responses.push(await adapter.handle(request));

@@ -6,11 +6,10 @@
 //
 // Prints one JSON object: both sessions' `end` reports and a few direct `owns` answers.
 
-import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { connect } from "./fake_socket.mjs";
 
-const source = readFileSync(process.argv[2], "utf8");
-const { createAdapter } = await import(`data:text/javascript,${encodeURIComponent(source)}`);
+const { createAdapter } = await import(pathToFileURL(process.argv[2]).href);
 const make = (name) => createAdapter({ name, version: "1", runtime: "node", capabilities: [], connect });
 const first = make("first");
 const second = make("second");

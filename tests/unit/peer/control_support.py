@@ -1,37 +1,37 @@
 """A plain JSON-lines client of the peer service's control channel, and the service in this event loop."""
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from conformance_peer import control
+from conformance_peer.calls import CALLS
 
 TOKEN = "the-run-token"
+
+VALID_ARGUMENT: dict[str, Any] = {
+    "name": "c",
+    "conn": "c",
+    "data": {"b64": "aGk="},
+    "chunks": {"type": "ChunkPlan", "min": 1, "max": 2, "seed": 3},
+    "n": 4,
+    "timeout": 1.5,
+    "digest": False,
+}
+"""A valid value of each argument of a session's op (`calls.ARGUMENTS`), as a request holds it."""
 
 VALID: dict[str, dict[str, Any]] = {
     "certificates": {"certificates": {"good": {"chain": "PEM", "key": "PEM"}}},
     "open_session": {"listener": {"kind": "plain", "host": "127.0.0.1", "cert": "good", "port": 0}},
     "close_session": {"session": "1"},
     "cancel": {"target": 1},
-    "accept": {"session": "1", "args": {"name": "c", "timeout": 1}},
-    "send": {
-        "session": "1",
-        "args": {
-            "conn": "c",
-            "data": {"b64": "aGk="},
-            "chunks": {"type": "ChunkPlan", "min": 1, "max": 2, "seed": 3},
-            "timeout": 1.5,
-        },
+    **{
+        op: {"session": "1", "args": {field.name: VALID_ARGUMENT[field.name] for field in dataclasses.fields(call)}}
+        for op, call in CALLS.items()
     },
-    "recv": {"session": "1", "args": {"conn": "c", "n": 4, "timeout": 1, "digest": False}},
-    "wait_end": {"session": "1", "args": {"conn": "c", "timeout": 1}},
-    "echo": {"session": "1", "args": {"conn": "c", "chunks": None, "timeout": 1}},
-    "start_tls": {"session": "1", "args": {"conn": "c", "timeout": 1}},
-    "shutdown_write": {"session": "1", "args": {"conn": "c"}},
-    "close": {"session": "1", "args": {"conn": "c"}},
-    "reset": {"session": "1", "args": {"conn": "c"}},
 }
 """A valid request of each op but hello (whose checks come before the token's), without its id."""
 

@@ -1,6 +1,7 @@
 """The harness's remote peer (`conformance.peer.client`) against a peer service on loopback: the same
-scenario gives the same typed results as the in-process peer; errors come back as the same classes;
-a service that breaks the protocol, goes silent or refuses the token is reported, not waited on."""
+scenario, every op of `conformance_peer.calls` performed, gives the same typed results as the
+in-process peer; errors come back as the same classes; a service that breaks the protocol, goes
+silent or refuses the token is reported, not waited on."""
 
 import asyncio
 import json
@@ -12,14 +13,17 @@ import pytest
 from conformance_peer import (
     Accepted,
     ChunkPlan,
+    Done,
     ListenerSpec,
     NoConnection,
+    PeerCall,
     PeerError,
     UnknownConnection,
     UnsupportedListener,
     control,
     open_session,
 )
+from conformance_peer.calls import CALLS, Accept, Close, Echo, Recv, Reset, Send, ShutdownWrite, StartTls, WaitEnd
 from tls_support import TlsClient, client_context
 
 from conformance.errors import InfrastructureError
@@ -58,72 +62,96 @@ async def remote() -> AsyncIterator[RemotePeer]:
 Opener = Callable[[ListenerSpec, Any], Coroutine[Any, Any, Any]]
 
 
-async def tls_and_starttls_scenario(open_: Opener, certs: Any) -> list[Any]:
-    """Every op, over TLS and through a STARTTLS upgrade; the results minus ports and timings."""
+class Performing:
+    """A session, with the ops performed on it counted (the scenario must cover them all)."""
+
+    def __init__(self, session: Any, performed: set[str]) -> None:
+        self.session = session
+        self.performed = performed
+
+    async def __call__(self, call: PeerCall) -> Any:
+        self.performed.add(call.op)
+        return await self.session.perform(call)
+
+
+async def every_op_scenario(open_: Opener, certs: Any, performed: set[str]) -> list[Any]:
+    """Every op, over TLS, through a STARTTLS upgrade and in plaintext; the results minus ports and timings."""
     observed: list[Any] = []
-    async with await open_(ListenerSpec(kind="tls", cert="good"), certs.peer_files()) as peer:
-        client = await TlsClient.open(peer.port)
+    async with await open_(ListenerSpec(kind="tls", cert="good"), certs.peer_files()) as session:
+        peer = Performing(session, performed)
+        client = await TlsClient.open(session.port)
         shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
-        accepted = await peer.accept("conn", timeout=2)
+        accepted = await peer(Accept("conn", timeout=2))
         await shaking
         observed.append((type(accepted), accepted.name, accepted.tls))
         await client.write(b"hello over tls")
-        observed.append(await peer.recv("conn", 14, timeout=2, digest=False))
-        observed.append(await peer.send("conn", b"x" * 5000, ChunkPlan(min=100, max=900, seed=4), timeout=2))
+        observed.append(await peer(Recv("conn", 14, timeout=2, digest=False)))
+        observed.append(await peer(Send("conn", b"x" * 5000, ChunkPlan(min=100, max=900, seed=4), timeout=2)))
         assert await client.read(5000) == b"x" * 5000
-        echoing = asyncio.create_task(peer.echo("conn", None, timeout=2))
+        echoing = asyncio.create_task(peer(Echo("conn", None, timeout=2)))
         await client.write(b"echo me")
         assert await client.read(7) == b"echo me"
         client.close_notify()
         observed.append(await echoing)
-        await peer.shutdown_write("conn")
+        observed.append(await peer(ShutdownWrite("conn")))
         observed.append(await client.read_to_end())
-    async with await open_(ListenerSpec(kind="starttls", cert="good"), certs.peer_files()) as peer:
-        client = await TlsClient.open(peer.port)
-        observed.append((await peer.accept("conn", timeout=2)).tls)
+    async with await open_(ListenerSpec(kind="starttls", cert="good"), certs.peer_files()) as session:
+        peer = Performing(session, performed)
+        client = await TlsClient.open(session.port)
+        observed.append((await peer(Accept("conn", timeout=2))).tls)
         client.writer.write(b"STARTTLS\r\n")
-        observed.append(await peer.recv("conn", 10, timeout=2, digest=True))
-        await peer.send("conn", b"OK\r\n", None, timeout=2)
+        observed.append(await peer(Recv("conn", 10, timeout=2, digest=True)))
+        await peer(Send("conn", b"OK\r\n", None, timeout=2))
         assert await client.reader.readexactly(4) == b"OK\r\n"
         shaking = asyncio.create_task(client.handshake(client_context(certs.ca_file), "localhost"))
-        observed.append(await peer.start_tls("conn", timeout=2))
+        observed.append(await peer(StartTls("conn", timeout=2)))
         await shaking
         client.reset()
-        observed.append(await peer.wait_end("conn", timeout=2))
-        await peer.reset("conn")
-    async with await open_(ListenerSpec(kind="plain"), None) as peer:
-        observed.append(type(await peer.accept("nobody", timeout=0.05)))
-        observed.append(sorted(peer.variables))
+        observed.append(await peer(WaitEnd("conn", timeout=2)))
+        observed.append(await peer(Reset("conn")))
+    async with await open_(ListenerSpec(kind="plain"), None) as session:
+        peer = Performing(session, performed)
+        _, writer = await asyncio.open_connection("127.0.0.1", session.port)
+        await peer(Accept("conn", timeout=2))
+        observed.append(await peer(Close("conn")))
+        writer.close()
+        observed.append(type(await peer(Accept("nobody", timeout=0.05))))
+        observed.append(sorted(session.variables))
     return observed
 
 
 def test_the_remote_peer_gives_what_the_in_process_peer_gives(run: Any, certs: Any) -> None:
+    performed: dict[str, set[str]] = {"local": set(), "far": set()}
+
     async def both() -> tuple[list[Any], list[Any]]:
-        local = await tls_and_starttls_scenario(open_session, certs)
+        local = await every_op_scenario(open_session, certs, performed["local"])
         async with remote() as peer:
-            far = await tls_and_starttls_scenario(peer.open_session, certs)
+            far = await every_op_scenario(peer.open_session, certs, performed["far"])
         return local, far
 
     local, far = run(both())
+    assert performed["local"] == performed["far"] == set(CALLS)
     assert far == local
     assert far[0][2].ok is True
     assert far[0][2].sni == "localhost"
+    assert far[4] == Done()
     assert far[-2] is NoConnection
 
 
 @pytest.mark.parametrize(
-    ("action", "error", "text"),
+    ("call", "error", "text"),
     [
-        (lambda peer: peer.recv("ghost", 1, timeout=1, digest=False), UnknownConnection, "ghost"),
-        (lambda peer: peer.start_tls("ghost", timeout=1), UnknownConnection, "ghost"),
+        (Recv("ghost", 1, timeout=1, digest=False), UnknownConnection, "ghost"),
+        (StartTls("ghost", timeout=1), UnknownConnection, "ghost"),
+        (Close("ghost"), UnknownConnection, "ghost"),
     ],
 )
-def test_the_peers_errors_are_raised_as_the_same_classes(run: Any, action: Any, error: type, text: str) -> None:
+def test_the_peers_errors_are_raised_as_the_same_classes(run: Any, call: PeerCall, error: type, text: str) -> None:
     async def scenario() -> None:
         async with remote() as far:
             peer = await far.open_session(ListenerSpec(kind="plain"))
             with pytest.raises(error, match=text):
-                await action(peer)
+                await peer.perform(call)
             await peer.aclose()
             await peer.aclose()  # idempotent, as in process
 
@@ -137,7 +165,7 @@ def test_an_impossible_listener_is_refused_like_in_process(run: Any) -> None:
                 await far.open_session(ListenerSpec(kind="tls"))
             peer = await far.open_session(ListenerSpec(kind="none"))
             with pytest.raises(PeerError, match="no listener"):
-                await peer.accept("c", timeout=0.1)
+                await peer.perform(Accept("c", timeout=0.1))
 
     run(scenario())
 
@@ -146,7 +174,7 @@ def test_a_cancelled_op_is_cancelled_on_the_service_too(run: Any) -> None:
     async def scenario() -> Any:
         async with remote() as far:
             peer = await far.open_session(ListenerSpec(kind="plain"))
-            waiting = asyncio.create_task(peer.accept("first", timeout=30))
+            waiting = asyncio.create_task(peer.perform(Accept("first", timeout=30)))
             await asyncio.sleep(0.1)
             waiting.cancel()
             with pytest.raises(asyncio.CancelledError):
@@ -154,7 +182,7 @@ def test_a_cancelled_op_is_cancelled_on_the_service_too(run: Any) -> None:
             await asyncio.sleep(0.1)
             _, writer = await asyncio.open_connection("127.0.0.1", peer.port)
             # Had "first" still been waiting on the service, it would have taken this connection.
-            accepted = await peer.accept("second", timeout=2)
+            accepted = await peer.perform(Accept("second", timeout=2))
             writer.close()
             return accepted
 
@@ -251,6 +279,26 @@ def test_a_service_that_breaks_the_protocol_or_goes_silent_is_unavailable(
         async with fake_service(answer) as port, await RemotePeer.connect("127.0.0.1", port, TOKEN) as far:
             with pytest.raises(PeerUnavailable, match=text):
                 await far.open_session(ListenerSpec(kind="plain"))
+            with pytest.raises(PeerUnavailable):  # and from then on, at once
+                await far.open_session(ListenerSpec(kind="plain"))
+
+    run(scenario())
+
+
+def test_an_answer_the_schema_lets_through_but_the_op_cannot_read_is_unavailable(run: Any) -> None:
+    # "A" matches the schema's base64 pattern but is no base64: the typed result cannot be made.
+    received = {"type": "Received", "data": {"b64": "A"}, "sha256": "0" * 64, "length": 1}
+    opened = {"session": "1", "port": 1, "refused_port": 2, "variables": {}}
+
+    def answer(request: dict[str, Any]) -> bytes:
+        result = opened if request["op"] == "open_session" else {**received, "ended": None, "timed_out": False}
+        return json.dumps({"id": request["id"], "ok": True, "result": result}).encode() + b"\n"
+
+    async def scenario() -> None:
+        async with fake_service(answer) as port, await RemotePeer.connect("127.0.0.1", port, TOKEN) as far:
+            session = await far.open_session(ListenerSpec(kind="plain"))
+            with pytest.raises(PeerUnavailable, match="answered against the protocol: Received: invalid base64"):
+                await session.perform(Recv("conn", 1, timeout=1, digest=False))
             with pytest.raises(PeerUnavailable):  # and from then on, at once
                 await far.open_session(ListenerSpec(kind="plain"))
 

@@ -1,19 +1,23 @@
 """The table of the control protocol's requests (`conformance_peer._requests`) and its field rules
-(`_rules`): it covers every `ListenerSpec` field, names the same fields as the harness's schema,
-takes what the harness sends, and shows a wrong value as JavaScript would, cut short."""
+(`_rules`, and `calls.ARGUMENTS` for the ops of a session): it covers every `ListenerSpec` field,
+names the same fields as the harness's schema, takes what the harness sends, and shows a wrong value
+as JavaScript would, cut short."""
 
 import dataclasses
+import re
 from typing import Any
 
 import pytest
 from conformance_peer import ChunkPlan, ListenerSpec, UnsupportedListener
 from conformance_peer import _requests as requests
-from conformance_peer._errors import WireError
 from conformance_peer._rules import shown
+from conformance_peer.calls import CALLS, Send
+from conformance_peer.wire import WireError
 from control_support import VALID
 
 from conformance.protocol import peer_messages
 from conformance.schema import load
+from tests.helpers import REPO
 
 
 def test_every_listener_spec_field_has_a_rule() -> None:
@@ -28,10 +32,24 @@ def test_the_table_names_the_fields_the_harnesss_schema_names() -> None:
         definition = schema["requests"][op]
         assert set(rule.fields) == set(definition["properties"]) - {"id", "op"}, op
         assert set(rule.fields) - rule.optional == set(definition["required"]) - {"id", "op"}, op
-        if op in requests.SESSION_OPS:
+        if op in CALLS:
             args = definition["properties"]["args"]
-            assert set(requests.SESSION_OPS[op]) == set(args["properties"]) == set(args["required"]), op
+            assert set(CALLS[op].rule().fields) == set(args["properties"]) == set(args["required"]), op
     assert set(requests.LISTENER_FIELDS) == set(schema["listener"]["properties"])
+
+
+def test_every_op_is_in_the_op_table_of_the_protocols_document() -> None:
+    section = (REPO / "docs" / "peer-protocol.md").read_text(encoding="utf-8").split("\n## Ops\n", 1)[1]
+    table = re.search(r"^\|.*?(?=\n\n)", section, flags=re.MULTILINE | re.DOTALL)
+    assert table is not None
+    first_cells = [line.split(" | ")[0] for line in table.group(0).splitlines()]
+    listed = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)`", cell)}
+    assert listed == set(requests.REQUESTS)
+
+
+def test_the_valid_requests_of_the_tests_cover_every_op() -> None:
+    # hello is checked apart: its fields are judged before the token's.
+    assert set(VALID) == set(requests.REQUESTS) - {"hello"}
 
 
 @pytest.mark.parametrize("op", sorted(VALID))
@@ -43,7 +61,7 @@ def test_a_valid_request_of_each_op_is_taken_and_valid_for_the_schema_too(op: st
 
 def test_fields_come_back_as_the_peer_uses_them() -> None:
     _, send = requests.parse({"id": 1, "op": "send", **VALID["send"]})
-    assert send["args"] == {"conn": "c", "data": b"hi", "chunks": ChunkPlan(1, 2, 3), "timeout": 1.5}
+    assert send["args"] == Send(conn="c", data=b"hi", chunks=ChunkPlan(1, 2, 3), timeout=1.5)
     _, opened = requests.parse({"id": 2, "op": "open_session", "listener": {"kind": "tls", "port": 25}})
     assert opened["listener"] == ListenerSpec(kind="tls", port=25)
 

@@ -1,4 +1,4 @@
-"""The control protocol's encoding (`conformance_peer._wire`): every value the peer returns or takes
+"""The control protocol's encoding (`conformance_peer.wire`): every value the peer returns or takes
 comes back equal after a trip through JSON text; what it would never produce is refused."""
 
 import json
@@ -19,8 +19,9 @@ from conformance_peer import (
     TlsInfo,
     UnknownConnection,
     UnsupportedListener,
+    _requests,
+    wire,
 )
-from conformance_peer import _wire as wire
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -98,9 +99,9 @@ def test_only_the_peers_own_types_travel() -> None:
 
 def test_a_listener_spec_travels_whole_and_an_unknown_field_is_refused_by_name() -> None:
     spec = ListenerSpec(kind="starttls", host="::1", cert="expired")
-    assert wire.listener_from_wire(json.loads(json.dumps(wire.listener_to_wire(spec)))) == spec
+    assert _requests.LISTENER.parse(json.loads(json.dumps(wire.listener_to_wire(spec))), "listener") == spec
     with pytest.raises(UnsupportedListener, match=r"does not know the listener field.s. colour"):
-        wire.listener_from_wire({"kind": "plain", "colour": "blue"})
+        _requests.LISTENER.parse({"kind": "plain", "colour": "blue"}, "listener")
 
 
 @pytest.mark.parametrize(

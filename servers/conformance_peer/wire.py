@@ -9,6 +9,7 @@ the harness. The rules are few:
 - a `ListenerSpec` is an object with its fields and no `"type"`: it travels
   whole, so a field added to it later needs only its rule in `_requests` (a
   peer that does not know the field refuses it by name);
+- a peer call is `{"op": ..., "args": {...}}` (`calls.PeerCall.as_message`);
 - a `PeerError` (or an `OSError` from opening a listener) is
   `{"type": <class name>, "message": ...}`, raised again as the same class.
 """
@@ -21,9 +22,8 @@ from typing import Any
 from ._chunks import ChunkPlan
 from ._errors import PeerError, UnknownConnection, UnsupportedListener
 from ._errors import WireError as WireError  # the harness catches it here, where the encoding is
-from ._requests import LISTENER
 from ._results import Accepted, Echoed, EndSeen, NoConnection, Received, Sent, TlsInfo
-from ._session import ListenerSpec
+from ._spec import ListenerSpec
 
 PROTOCOL = 1
 """The control protocol's version; `hello` carries it and both ends must agree."""
@@ -90,12 +90,6 @@ def _dataclass(value: dict[str, Any]) -> Any:
 
 def listener_to_wire(spec: ListenerSpec) -> dict[str, Any]:
     return dataclasses.asdict(spec)
-
-
-def listener_from_wire(value: Any) -> ListenerSpec:
-    """The `ListenerSpec` the harness sent; UnsupportedListener names a field this peer lacks."""
-    spec: ListenerSpec = LISTENER.parse(value, "listener")
-    return spec
 
 
 ERROR_TYPES: dict[str, type[Exception]] = {
