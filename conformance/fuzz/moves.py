@@ -138,6 +138,15 @@ class Builder:
 
     # -- moves --------------------------------------------------------------------------------------
 
+    def theme(self) -> list[Step]:
+        """An idiom of one of the features switched on, drawn before any other move: nothing has closed
+        or reset the socket yet, so the idiom shows what it is there for (issue 23: the flush and
+        half-open idioms were drawn, but mostly after a move that had already spoilt them)."""
+        themed = {name: idiom.weight(self.features, own=True) for name, idiom in IDIOMS.items()}
+        if not any(themed.values()):
+            return []
+        return IDIOMS[self.pick(themed)].build(self)
+
     def move(self) -> list[Step]:
         """One action or one idiom, drawn by the weights of the features switched on."""
         kinds = {name: entry.weight(self.features) for name, entry in GENERATED.items()}
@@ -246,8 +255,11 @@ class Idiom:
     weights: dict[str | None, int]
     build: Callable[[Builder], list[Step]]
 
-    def weight(self, features: Collection[str]) -> int:
-        return sum(weight for feature, weight in self.weights.items() if feature is None or feature in features)
+    def weight(self, features: Collection[str], *, own: bool = False) -> int:
+        """Its weight given the features on; ``own``: only what those features add (a scenario's theme)."""
+        return sum(
+            weight for feature, weight in self.weights.items() if (feature is None and not own) or feature in features
+        )
 
 
 def _receive(b: Builder) -> list[Step]:

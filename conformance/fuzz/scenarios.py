@@ -5,7 +5,8 @@ spec file writes them (mappings with one action and modifiers), so every
 scenario is checked by the same loader as a hand-written case and a finding is
 already a case. A scenario first draws its features (``features.py``, swarm
 testing), then its listener, a ``connect`` with generated arguments
-(``arguments.py``), usually ``peer.accept``, and one to six moves
+(``arguments.py``), usually ``peer.accept``, in half the scenarios an
+idiom of one of its features first (its theme), and one to six moves
 (``moves.py``). The capabilities a case needs (``requires``) follow from what
 it holds.
 """
@@ -157,6 +158,9 @@ def scenarios(draw: st.DrawFn, profile: Profile | None = None, max_steps: int = 
     # Drawn moves, not a list strategy of steps: lists favour a few elements, and the behaviours
     # worth comparing need several steps in a row (a FIN, reads to done, then a write).
     body: list[Step] = []
+    # Half the scenarios open with an idiom of their features (the theme), the rest draw freely.
+    if listener.listening and weighted(draw, {"theme": 1, "free": 1}) == "theme":
+        body.extend(builder.theme())
     for _ in range(int(weighted(draw, {str(count): 1 for count in range(1, 7)}))):
         body.extend(builder.move())
     return Scenario(

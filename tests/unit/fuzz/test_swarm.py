@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis.errors import NoSuchExample
 
+from conformance.core.outcomes import Outcome
 from conformance.fuzz import search as search_module
 from conformance.fuzz.features import ALL_CAPABILITIES, FEATURES, Profile, feature_sets
 from conformance.fuzz.mutants import Hunt, summary, table
@@ -166,3 +168,56 @@ def test_every_capability_a_feature_needs_is_one_the_spec_knows() -> None:
 
     known = set(load("case.schema.json")["$defs"]["capability"]["enum"])
     assert known >= ALL_CAPABILITIES
+
+
+class VaryingSearch(Search):
+    """A mutant that drops a flush: how many bytes got through before the reset differs on every run."""
+
+    FLUSH = Scenario(
+        "plain",
+        (
+            {"connect": {"address": "${peer.address}"}},
+            {"peer.accept": {}, "within": "600ms"},
+            {"write": {"pattern": "xyz", "size": "4MiB"}, "within": "250ms"},
+            {"close": {}, "within": "250ms"},
+            {"peer.recv": {"n": None}, "within": "5s"},
+        ),
+    )
+
+    def __init__(self, tmp_path: Path) -> None:
+        pair = SimpleNamespace(
+            lanes=tuple(SimpleNamespace(adapter=SimpleNamespace(name=name)) for name in ("ours", "theirs")),
+            case=lambda scenario, text=None: text,
+            run=lambda case, observe_only=True, apart=False: (
+                SimpleNamespace(outcome=Outcome.FAIL),
+                SimpleNamespace(outcome=Outcome.PASS),
+            ),
+        )
+        super().__init__(cast(Pair, pair), Normaliser([]), 10, None, 0, tmp_path, profile=Profile(frozenset()))
+        self.runs = 0
+
+    def observe(
+        self, scenario: Scenario, apart: bool = False
+    ) -> tuple[list[Observation], list[Observation], Divergence | None]:
+        self.runs += 1
+        head = [
+            Observation(1, "connect", {"status": "returned", "value": "socket"}),
+            Observation(2, "peer.accept", {"accepted": True}),
+            Observation(3, "write", {"status": "resolved", "value": {"$type": "undefined"}}),
+            Observation(4, "close", {"status": "resolved", "value": {"$type": "undefined"}}),
+        ]
+        theirs = [*head, Observation(5, "peer.recv", {"length": 4 << 20, "ended": "eof", "timed_out": False})]
+        cut = {"length": 3_900_000 + self.runs, "ended": "eof", "timed_out": False}
+        ours = [*head, Observation(5, "peer.recv", cut)]
+        return ours, theirs, Divergence(5, "peer.recv", cut, theirs[-1].seen)
+
+
+def test_a_divergence_of_the_same_kind_with_other_byte_counts_on_replay_is_not_flaky(tmp_path: Path) -> None:
+    search = VaryingSearch(tmp_path)
+    finding = search.prove(VaryingSearch.FLUSH)
+    assert search.runs == search_module.REPLAYS
+    assert finding.problem is None
+    assert finding.path is not None
+    assert finding.path.exists()
+    written = yaml.safe_load(finding.path.read_text())[0]["steps"]
+    assert written[-1] == {"peer.recv": {"n": None}, "within": "5s", "expect": {"size": 4 << 20}}
