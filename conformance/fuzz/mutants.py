@@ -8,10 +8,11 @@ judged, on both sides: it must fail on the mutant and pass on the reference,
 or the table says it does not.
 
 The table gives, per mutant: found or not, the examples and seconds the search
-had spent when it first saw the divergence it wrote (before shrinking), and the
-case file. A mutant counts as found when a divergence came back on replay,
-written or not (an inexpressible one is still a finding); the goal is a written,
-proven case for each.
+had spent when it first saw the divergence it wrote (before shrinking; for a
+miss, all it spent), and the case file. A mutant counts as found only with a
+written case that fails on it and passes on the reference; one that diverged
+on replay without such a case (inexpressible, or not separating them) is
+listed as "diverged".
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ class Hunt:
     """One mutant's search, as it crosses back from its process."""
 
     mutant: str
-    #: A divergence that came back on replay (written as a case or not).
-    found: bool
+    #: A divergence that came back on replay (written as a case or not); ``proven`` says whether its
+    #: case fails on the mutant and passes on the reference, which is what counts as found.
+    diverged: bool
     examples: int | None = None
     seconds: float | None = None
     case: str | None = None
@@ -50,6 +52,19 @@ class Hunt:
     @property
     def proven(self) -> bool:
         return self.replayed == (Outcome.FAIL.value, Outcome.PASS.value)
+
+    @property
+    def found(self) -> bool:
+        """Found: a written case that fails on the mutant and passes on the reference."""
+        return self.diverged and self.proven
+
+    def line(self) -> str:
+        """One line for the progress log (a scan cut short still shows what each search did)."""
+        if self.found:
+            return f"found after {self.examples} examples, {_cell(self.seconds)} s: {self.case}"
+        if self.diverged:
+            return f"diverged after {self.examples} examples, no proven case: {self.problem or self.replayed}"
+        return f"missed ({self.total_examples} examples, {self.total_seconds:.0f} s): {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ def hunt(options: HuntOptions, mutant: str) -> Hunt:
         problem = chosen.problem
     return Hunt(
         mutant,
-        found=chosen is not None,
+        diverged=chosen is not None,
         examples=chosen.examples if chosen else None,
         seconds=chosen.seconds if chosen else None,
         case=str(written.path) if written and written.path else None,
@@ -147,14 +162,14 @@ def run_find_mutants(options: HuntOptions, only: Sequence[str] = (), jobs: int |
                 try:
                     hunts[name] = future.result()
                 except Exception as error:  # one mutant's broken search must not lose the others
-                    hunts[name] = Hunt(name, found=False, problem=f"the search failed: {type(error).__name__}: {error}")
-                result = hunts[name]
-                state = "found" if result.found else "missed"
-                print(f"[{name}] {state} ({len(hunts)}/{len(names)} done)", file=sys.stderr, flush=True)
+                    hunts[name] = Hunt(
+                        name, diverged=False, problem=f"the search failed: {type(error).__name__}: {error}"
+                    )
+                print(f"[{name}] {hunts[name].line()} ({len(hunts)}/{len(names)} done)", file=sys.stderr, flush=True)
     ordered = [hunts[name] for name in names]
     print(table(ordered))
     print(summary(ordered, time.monotonic() - started))
-    return ExitCode.OK if all(result.found and result.proven for result in ordered) else ExitCode.UNEXPECTED
+    return ExitCode.OK if all(result.found for result in ordered) else ExitCode.UNEXPECTED
 
 
 def _cell(value: float | None, digits: int = 0) -> str:
@@ -168,29 +183,28 @@ def table(hunts: Sequence[Hunt]) -> str:
         "|---|---|---:|---:|---|---|",
     ]
     for result in hunts:
-        found = "yes" if result.found else "**no**"
+        found = "yes" if result.found else ("diverged" if result.diverged else "**no**")
         case = f"`{result.case}`" if result.case else (result.problem or "")
         replayed = " / ".join(result.replayed) if result.replayed else ""
         if result.replayed and not result.proven:
             replayed += " **not proven**"
-        rows.append(
-            f"| {result.mutant} | {found} | {result.examples or ''} | {_cell(result.seconds)} | {case} | {replayed} |"
-        )
+        examples = result.examples if result.diverged else result.total_examples
+        seconds = result.seconds if result.diverged else result.total_seconds
+        rows.append(f"| {result.mutant} | {found} | {examples or ''} | {_cell(seconds)} | {case} | {replayed} |")
     return "\n".join(rows)
 
 
 def summary(hunts: Sequence[Hunt], seconds: float) -> str:
     found = [result for result in hunts if result.found]
-    proven = [result for result in found if result.proven]
     share = 100 * len(found) / len(hunts) if hunts else 0.0
     lines = [
-        f"{len(found)} of {len(hunts)} mutants found ({share:.0f}%), {len(proven)} with a written case that fails on "
-        f"the mutant and passes on the reference; {sum(r.total_examples for r in hunts)} examples in {seconds:.0f} s",
+        f"{len(found)} of {len(hunts)} mutants found ({share:.0f}%): a written case that fails on the mutant and "
+        f"passes on the reference; {sum(r.total_examples for r in hunts)} examples in {seconds:.0f} s",
     ]
-    missed = [result.mutant for result in hunts if not result.found]
-    unproven = [result.mutant for result in found if not result.proven]
+    unproven = [result.mutant for result in hunts if result.diverged and not result.found]
+    missed = [result.mutant for result in hunts if not result.diverged]
+    if unproven:
+        lines.append(f"diverged, no proven case: {', '.join(unproven)}")
     if missed:
         lines.append(f"missed: {', '.join(missed)}")
-    if unproven:
-        lines.append(f"found, no proven case: {', '.join(unproven)}")
     return "\n".join(lines)
