@@ -295,7 +295,9 @@ class _CaseChecker:
             elif step.request == GLOBAL_SCOPE and not ACTIONS[step.action].module_scope:
                 at_module = " or ".join(name for name, spec in ACTIONS.items() if spec.module_scope)
                 self.file.problem(
-                    step.line, f"steps.{step.index}.request", f"only {at_module} runs at module evaluation (request: global)"
+                    step.line,
+                    f"steps.{step.index}.request",
+                    f"only {at_module} runs at module evaluation (request: global)",
                 )
             wanted = "global-scope" if step.request == GLOBAL_SCOPE else "request-scope"
             if wanted not in requires:

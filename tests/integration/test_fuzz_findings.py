@@ -64,3 +64,17 @@ def test_a_finding_is_written_as_a_case_that_fails_on_its_mutant_and_passes_on_t
     on_reference = run_cli("run", "--adapter", "reference", str(finding.path), report_dir=tmp_path / "r")
     assert on_mutant.outcomes() == {case.id: "fail"}, on_mutant.stdout + on_mutant.stderr
     assert on_reference.outcomes() == {case.id: "pass"}, on_reference.stdout + on_reference.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--only", "no-such-mutant"], "unknown mutant(s) no-such-mutant"),
+        (["--adapter", "reference"], "--find-mutants fuzzes the reference's mutants: leave out --adapter"),
+        (["--stop-after", "1"], "leave out --stop-after"),
+    ],
+)
+def test_find_mutants_refuses_what_it_cannot_do(tmp_path: Path, arguments: list[str], said: str) -> None:
+    done = run_cli("fuzz", "--find-mutants", "--no-sandbox", *arguments, report_dir=tmp_path, timeout=120)
+    assert done.code == 2, done.stdout + done.stderr
+    assert said in done.stderr

@@ -142,6 +142,23 @@ def test_what_a_case_cannot_check_is_not_compared() -> None:
     assert seen("127.0.0.1:5000", 0) != seen(None, 0)  # a real localAddress still counts
 
 
+def test_how_far_a_transfer_cut_short_got_is_timing_not_behaviour() -> None:
+    def peer(action: str, observed: dict[str, Any]) -> Any:
+        return Normaliser([]).transcript(transcript({"step": 3, "action": action, "observed": observed}))[0].seen
+
+    def received(length: int, **more: Any) -> dict[str, Any]:
+        return {"length": length, "sha256": f"{length:064x}", "ended": None, "timed_out": False} | more
+
+    # The peer's read timed out (or the connection was reset) half way through a large send.
+    assert peer("peer.recv", received(1000, timed_out=True)) == peer("peer.recv", received(2000, timed_out=True))
+    assert peer("peer.recv", received(1000, ended="reset")) == peer("peer.recv", received(9, ended="reset"))
+    sent = {"sent": 65536, "chunks": 1, "timed_out": True, "reset": False}
+    assert peer("peer.send", sent) == peer("peer.send", sent | {"sent": 131072, "chunks": 2})
+    # Complete transfers still compare by what arrived, and a cut-short one differs from a whole one.
+    assert peer("peer.recv", received(1000, ended="eof")) != peer("peer.recv", received(2000, ended="eof"))
+    assert peer("peer.recv", received(1000, timed_out=True)) != peer("peer.recv", received(1000, ended="eof"))
+
+
 def test_messages_the_spec_accepts_as_one_pattern_are_equal() -> None:
     normaliser = Normaliser([PATTERN])
     plain = "proxy request failed, cannot connect to the specified address"
