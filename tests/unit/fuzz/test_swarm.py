@@ -142,6 +142,22 @@ def test_shrinking_stops_at_its_budget_and_the_smallest_divergent_scenario_so_fa
     assert report.examples <= search.first_seen[0] + 3
 
 
+class SilentSearch(ScriptedSearch):
+    """Implementations that never diverge: the search runs its whole budget."""
+
+    def observe(
+        self, scenario: Scenario, apart: bool = False
+    ) -> tuple[list[Observation], list[Observation], Divergence | None]:
+        return [], [], None
+
+
+@pytest.mark.parametrize("examples", [1, 40, 41, 95])
+def test_a_search_runs_exactly_its_example_budget(tmp_path: Path, examples: int) -> None:
+    report = SilentSearch(tmp_path, examples=examples).run()
+    assert report.examples == examples
+    assert report.findings == []
+
+
 def hunt(mutant: str, **more: Any) -> Hunt:
     return Hunt(mutant, **({"diverged": True} | more))
 
