@@ -71,9 +71,11 @@ class RunHeader:
     error: str | None = None
     spec_errors: list[str] = field(default_factory=list)
     sandboxed: bool = False
+    #: The real servers the drivers cases used: kind -> its version line (absent when none ran).
+    servers: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "adapter": self.adapter,
             "adapter_spec": self.adapter_spec,
             "suite_version": __version__,
@@ -88,6 +90,9 @@ class RunHeader:
             "sandboxed": self.sandboxed,
             "host": host_facts(),
         }
+        if self.servers:
+            document["servers"] = dict(self.servers)
+        return document
 
 
 def results_document(
