@@ -306,7 +306,9 @@ const fetchOnlyOutbound :Workerd.Worker = (
 );"""
     if config.profiles and config.driver_modules:
         main_bindings.append(f"(name = {capnp_string(DRIVERS_BINDING)}, service = {capnp_string(DRIVERS_SERVICE)})")
-        versions = {name: str(entry.get("version", "unknown")) for name, entry in config.adapter_info.get("drivers", {}).items()}
+        versions = {
+            name: str(entry.get("version", "unknown")) for name, entry in config.adapter_info.get("drivers", {}).items()
+        }
         profile_info = json.dumps(
             drivers_info(config.adapter_info, versions, modules=True), sort_keys=True, ensure_ascii=False
         )

@@ -292,9 +292,7 @@ def _sync(name: str, summary: str, build: Builder, **more: Any) -> ActionSpec:
     return ActionSpec(name, Kind.CLIENT, summary, build, expects=_SYNC, sync=True, **more)
 
 
-def _promise(
-    name: str, summary: str, build: Builder, expects: frozenset[str] = _PROMISE, **more: Any
-) -> ActionSpec:
+def _promise(name: str, summary: str, build: Builder, expects: frozenset[str] = _PROMISE, **more: Any) -> ActionSpec:
     return ActionSpec(name, Kind.CLIENT, summary, build, default_expect=_RESOLVES, expects=expects, **more)
 
 

@@ -233,7 +233,7 @@ class Lane:
             # This adapter runs the drivers once they are installed: the machine's lack, not the adapter's.
             result.outcome = Outcome.SKIP
             result.skipped_by = SkipCause.ENVIRONMENT
-            result.message = f"not run here: {self.context.drivers_missing}"
+            result.message = self.context.drivers_missing
             return
         if missing:
             result.outcome = Outcome.SKIP
@@ -289,7 +289,7 @@ class Lane:
             else:
                 result.outcome = Outcome.SKIP
                 result.skipped_by = SkipCause.ENVIRONMENT
-                result.message = f"not run here: {error}"
+                result.message = str(error)
             return None
         except Unavailable as error:
             result.outcome = Outcome.ERROR
