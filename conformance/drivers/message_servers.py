@@ -89,7 +89,8 @@ class Redis(BaseKind):
             password=password,
             database=None,
             ca_pem=certs.ca_pem,
-            version=version_of([paths["redis-server"], "--version"]),
+            # "Redis server v=7.0.15 sha=00000000:0 malloc=... build=...": the version is what matters.
+            version=re.sub(r" sha=.*", "", version_of([paths["redis-server"], "--version"])),
             startup_s=0.0,
         )
         return [process], info

@@ -22,6 +22,17 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "mqtt": ("mqtt",),
     "smtp": (),
 }
+#: The kind of server each driver talks to (``drivers/servers.py``).
+SERVER_KIND: dict[str, str] = {
+    "pg": "postgres",
+    "postgresjs": "postgres",
+    "mysql2": "mariadb",
+    "redis-on-workers": "redis",
+    "ioredis": "redis",
+    "node-redis": "redis",
+    "mqtt": "mosquitto",
+    "smtp": "smtp",
+}
 #: What a module made of no npm package is (its version is the suite's own).
 OWN_CLIENT = "the suite's own client (_smtp.js)"
 #: ``export async function name(`` (or without ``async``): a scenario of the module.

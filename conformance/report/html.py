@@ -40,6 +40,7 @@ from typing import Any
 
 from ..core.model import LEVELS
 from ..core.outcomes import OUTCOMES
+from . import drivers
 from .links import source_links
 from .numbers import percent
 from .output import write_text
@@ -164,6 +165,7 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
             "error": run.get("error") if isinstance(run.get("error"), str) else None,
             "spec_errors": [_text(error) for error in _as_list(run.get("spec_errors"))],
             "host": _as_dict(run.get("host")),
+            "servers": {key: _text(value) for key, value in _as_dict(run.get("servers")).items()},
         },
         "summary": {key: value for key, value in summary.items() if isinstance(value, int)},
         "gate": None
@@ -243,6 +245,16 @@ def report_data(
             }
         )
     revisions = sorted({impl["run"]["spec_revision"] for impl in implementations})
+    columns = [
+        drivers.Column(
+            info["name"],
+            {case_id: case["outcome"] for case_id, case in cases.items()},
+            frozenset(case_id for case_id, case in cases.items() if case["not_run_here"]),
+            frozenset(case_id for case_id, case in cases.items() if case["known"]),
+            info["run"],
+        )
+        for info, cases in zip(implementations, per_impl, strict=True)
+    ]
     return {
         "format": 1,
         "title": title,
@@ -255,6 +267,7 @@ def report_data(
         "cases": rows,
         "links": dict(links or {}),
         "history": _finite(history or []),
+        "drivers": drivers.html_data(columns),
     }
 
 
