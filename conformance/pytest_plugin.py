@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .errors import ConformanceError
+
 if TYPE_CHECKING:
     import asyncio
 
@@ -158,7 +160,7 @@ class SpecFile(pytest.File):
             yield SpecItem.from_parent(self, name=case.id, case=case)
 
 
-class SpecFileError(Exception):
+class SpecFileError(ConformanceError):
     pass
 
 
@@ -166,7 +168,7 @@ class UngatedOutcome(UserWarning):
     """An unexpected outcome of an ``info`` case: reported, never a failure."""
 
 
-class CaseNotPassing(Exception):
+class CaseNotPassing(ConformanceError):
     def __init__(self, result: CaseResult, expected: str | None = None, expired: str | None = None) -> None:
         self.result = result
         self.expected = expected
@@ -223,7 +225,7 @@ class SpecItem(pytest.Item):
             if error.expired:
                 lines.insert(1, f"EXPIRED expectation (until {error.expired}): look at it again")
             lines.append("transcript:")
-            lines.extend("  " + json.dumps(entry, ensure_ascii=False)[:300] for entry in result.transcript)
+            lines.extend("  " + json.dumps(entry.as_dict(), ensure_ascii=False)[:300] for entry in result.transcript)
             return "\n".join(lines)
         return str(super().repr_failure(excinfo))
 

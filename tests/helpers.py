@@ -7,15 +7,41 @@ import os
 import shutil
 import tempfile
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
 from conformance.cases import loader
 from conformance.core.model import Case
+from conformance.core.outcomes import CaseResult
+from conformance.report import results
+from conformance.report.model import Gate, RunHeader, RunReport
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def run_report(cases: Iterable[CaseResult] = (), gate: Gate | None = None, **header: Any) -> RunReport:
+    """A run as the harness records it: of the reference on 2026-01-01 unless ``header``'s fields say otherwise."""
+    fields: dict[str, Any] = {
+        "adapter": {"name": "reference", "version": "1.0", "runtime": "CPython"},
+        "adapter_spec": "reference",
+        "started": "2026-01-01T00:00:00+00:00",
+        "duration_s": 1.5,
+        "workers": 1,
+        "spec_revision": "abcdef12",
+        **header,
+    }
+    return RunReport(RunHeader(**fields), list(cases), gate)
+
+
+def save_report(folder: Path, report: RunReport | dict[str, Any]) -> Path:
+    """``folder/results.json`` holding ``report`` (or a document as it is, however odd)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "results.json"
+    results.write_json(path, report.as_dict() if isinstance(report, RunReport) else report)
+    return path
 
 
 def in_ci() -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..errors import ConformanceError
 from .wire import Exchange
 
 
@@ -69,7 +70,7 @@ class Check:
         return CATALOGUE[self.id]
 
 
-class StopProbe(Exception):
+class StopProbe(ConformanceError):
     """A probe cannot go on (no usable answer); its remaining checks are not run."""
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 #: ``-n`` above this is refused: lanes beyond it only add processes and contention.
 MAX_LANES = 64
+#: Names the JavaScript adapter kit's folder for every adapter the harness starts.
+JS_KIT_ENV = "CONNECT_CONFORMANCE_JS_KIT"
 
 if TYPE_CHECKING:
     from ..core.certificates import RunCertificates
@@ -74,6 +76,16 @@ class AdapterSpec:
     """The bundles of the drivers area it runs (``workerd``, ``node``) when they are installed; ``None``: none."""
 
 
+def js_kit_folder() -> Path:
+    """The JavaScript adapter kit (``js/``, docs/adapters.md): a shell imports it from here, so the kit
+    it runs is always the one of the harness that started it."""
+    return Path(__file__).resolve().parent / "js"
+
+
 def launch_environment(context: RunContext) -> dict[str, str]:
     """What a spawned adapter learns at start-up (docs/adapter-protocol.md, Launch)."""
-    return {"CONNECT_CONFORMANCE_CA_FILE": context.ca_file, "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem}
+    return {
+        "CONNECT_CONFORMANCE_CA_FILE": context.ca_file,
+        "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem,
+        JS_KIT_ENV: str(js_kit_folder()),
+    }

@@ -52,6 +52,7 @@ from typing import Any
 from .. import sandbox
 from ..core import tempdirs
 from ..core.jsshow import show
+from ..core.tasks import cancel_and_wait
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
@@ -314,16 +315,16 @@ class WorkerdTransport(WebSocketTransport):
                         + self._output_note()
                     )
                 probe = asyncio.ensure_future(self._probe())
-                done, _ = await asyncio.wait({probe, exited}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    done, _ = await asyncio.wait({probe, exited}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not probe.done():  # no answer in time, workerd exited, or the caller was cancelled
+                        await cancel_and_wait(probe)
                 if probe in done:
                     error = probe.exception()
                     if error is None:
                         return
                     last = str(error)
-                else:
-                    probe.cancel()
-                    with contextlib.suppress(BaseException):
-                        await probe
                 if exited.done():
                     await asyncio.sleep(0.05)  # let the output reader catch the last lines
                     raise InfrastructureError(
@@ -333,9 +334,7 @@ class WorkerdTransport(WebSocketTransport):
                     await asyncio.sleep(0.1)
         finally:
             if not exited.done():
-                exited.cancel()
-                with contextlib.suppress(BaseException):
-                    await exited
+                await cancel_and_wait(exited)
 
     # -- the global scope ----------------------------------------------------------------------
 
@@ -418,19 +417,19 @@ class WorkerdTransport(WebSocketTransport):
             if process is not None:
                 await _stop(process)
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            if process is not None:
-                transport = getattr(process, "_transport", None)
-                if transport is not None:
-                    transport.close()
-            if self._finalizer is not None:
-                self._finalizer.detach()
-                self._finalizer = None
-            if folder is not None:
-                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                if task is not None:
+                    await cancel_and_wait(task)
+            finally:  # also when the caller is cancelled while the output reader ends
+                if process is not None:
+                    transport = getattr(process, "_transport", None)
+                    if transport is not None:
+                        transport.close()
+                if self._finalizer is not None:
+                    self._finalizer.detach()
+                    self._finalizer = None
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

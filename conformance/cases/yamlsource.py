@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from ..core.jsshow import string
+from ..errors import ConformanceError
 
 MAX_FILE_BYTES = 512 * 1024
 MAX_LINE_CHARS = 10_000
@@ -65,7 +66,7 @@ except (ImportError, AttributeError):  # a PyYAML built without libyaml
     _Parser = _PythonParser
 
 
-class YamlProblem(Exception):
+class YamlProblem(ConformanceError):
     def __init__(self, line: int | None, problem: str) -> None:
         self.line = line
         self.problem = problem

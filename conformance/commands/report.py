@@ -1,4 +1,5 @@
-"""``connect-conformance report ...``: publish (the matrix, badges, the HTML page), validate, compare, html."""
+"""``connect-conformance report ...``: publish (the matrix, badges, the HTML page), validate, compare, html,
+and junit / summary (rebuilt from a results.json)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the HTML file to write (default: reports/latest/index.html)",
     )
+    for name, what in (("junit", "junit.xml"), ("summary", "summary.md")):
+        rebuild = commands.add_parser(
+            name, help=f"rebuild {what} from a run's results.json (the same file the run wrote beside it)"
+        )
+        rebuild.add_argument(
+            "results", type=Path, metavar="RESULTS.json", help="the results.json of a run, or its report folder"
+        )
+        rebuild.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            metavar="FILE",
+            help=f"the file to write (default: print {what} to standard output"
+            + (", its links relative to the folder of RESULTS.json)" if name == "summary" else ")"),
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(args.output)
         print(f"wrote {html_report.write(list(args.files), args.output)}")
         return ExitCode.OK
+    if args.report_command in ("junit", "summary"):
+        return _rebuild(args.report_command, args.results, args.output)
     raise UsageError(f"unknown report command {args.report_command}")
 
 
@@ -113,9 +131,31 @@ def validate(paths: list[Path]) -> int:
     return ExitCode.USAGE if bad else ExitCode.OK
 
 
+def _rebuild(what: str, path: Path, output: Path | None) -> int:
+    """``report junit`` / ``report summary``: the file a run writes beside its results.json, from that file."""
+    from ..report import junit, model, summary
+    from ..report.run_files import check_output_file
+
+    if output is not None:
+        check_output_file(output)
+    report = model.load(path)
+    if what == "junit":
+        if output is None:
+            sys.stdout.buffer.write(junit.document(report))
+        else:
+            junit.write(output, report)
+    elif output is None:
+        print(summary.page(report, model.results_path(path).parent), end="")
+    else:
+        summary.write(output, report)
+    if output is not None:
+        print(f"wrote {output}")
+    return ExitCode.OK
+
+
 def _publish(args: argparse.Namespace) -> int:
     """Run each implementation into reports/<name>/ (if asked), then rewrite the matrix."""
-    from ..report import badges, matrix, results, timeline
+    from ..report import badges, matrix, model, results, timeline
     from ..report import html as html_report
 
     published = [entry.name for entry in registry.BUILTINS if entry.published]
@@ -147,17 +187,20 @@ def _publish(args: argparse.Namespace) -> int:
         for history in timelines
         for line in timeline.findings(history, f"history/{history.family}/README.md", current)
     ]
-    target = matrix.write(args.reports, published, PUBLISH_COMMAND, findings, current)
+    runs = {
+        name: model.load(args.reports / name / "results.json")
+        for name in published
+        if (args.reports / name / "results.json").is_file()
+    }
+    implementations = [matrix.Implementation.of(name, report) for name, report in runs.items()]
+    target = matrix.write(args.reports, implementations, PUBLISH_COMMAND, findings, current)
     print(f"wrote {target}")
-    present = [name for name in published if (args.reports / name / "results.json").is_file()]
-    for name in present:
-        impl = matrix.Implementation.load(name, args.reports / name / "results.json")
-        print(f"wrote {badges.write(args.reports / 'badges', name, *impl.score('must'))}")
-    if present:
-        files = [args.reports / name / "results.json" for name in present]
+    for impl in implementations:
+        print(f"wrote {badges.write(args.reports / 'badges', impl.name, *impl.score('must'))}")
+    if runs:
         views = [timeline.html_data(history, f"history/{history.family}/index.html") for history in timelines]
-        page = html_report.write(
-            files, args.reports / "index.html", names=present, history=views, current_revision=current
+        page = html_report.write_reports(
+            list(runs.items()), args.reports / "index.html", history=views, current_revision=current
         )
         print(f"wrote {page}")
     return code

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import ConformanceError
+
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
-class UnknownVariable(KeyError):
-    pass
+class UnknownVariable(ConformanceError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"unknown variable ${{{name}}}")
 
 
 def substitute(value: Any, variables: dict[str, Any]) -> Any:

@@ -36,13 +36,14 @@ from pathlib import Path
 
 from ..adapters.processes import parent_death_signal
 from ..core import tempdirs
+from ..errors import InfrastructureError
 
 #: Seconds between SIGTERM (or the kind's own stop signal) and SIGKILL.
 STOP_GRACE_S = 10.0
 LOG_TAIL_CHARS = 1500
 
 
-class Unavailable(Exception):
+class Unavailable(InfrastructureError):
     """A server cannot be started on this machine; the message says why and how to fix it."""
 
 

@@ -28,6 +28,7 @@ from conformance_peer.calls import Accept, Close, Echo, Recv, Reset, Send, Shutd
 from ..core import units
 from ..core.jsshow import show
 from ..core.model import Step
+from ..errors import ConformanceError
 from ..protocol.replies import SHAPE_OF_OP, Shape
 from . import judging
 from .values import to_bytes, to_protocol_value
@@ -273,7 +274,7 @@ def _end(planner: Planner, step: Step, arg: Any) -> Built:
     return EndNow()
 
 
-class SpecRuntimeError(Exception):
+class SpecRuntimeError(ConformanceError):
     """The case asked for something impossible at run time (no such socket, promise or connection)."""
 
 

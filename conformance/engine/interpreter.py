@@ -20,12 +20,20 @@ from conformance_peer import Accepted, PeerCall
 
 from ..core.jsshow import string
 from ..core.model import Case, Step
-from ..core.outcomes import Outcome
+from ..core.outcomes import Fault, Outcome
 from ..core.substitution import UnknownVariable, substitute
+from ..core.transcript import (
+    ClientStepEntry,
+    PeerStepEntry,
+    SessionEndEntry,
+    SkippedStepEntry,
+    TranscriptEntry,
+    VariablesEntry,
+)
 from ..peer.calls import PeerResult, describe
 from ..protocol.replies import EndReport, Reply, Shape, Status
 from . import judging
-from .actions import ACTIONS, ClientRequest, EndNow, JoinNamed, SleepFor, SpecRuntimeError
+from .actions import ACTIONS, ClientRequest, EndNow, JoinNamed, Kind, SleepFor, SpecRuntimeError
 from .values import shorten
 
 DEFAULT_WITHIN = 2.0
@@ -102,9 +110,11 @@ class _Background:
 class CaseInterpreter:
     case: Case
     variables: dict[str, Any]
-    transcript: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[TranscriptEntry] = field(default_factory=list)
     outcome: Outcome | None = None
     message: str = ""
+    #: Whose fault an ``error`` outcome was.
+    fault: Fault | None = None
     #: Record every observation and go on, judging nothing (the differential fuzzer compares
     #: two implementations' transcripts instead); a step that cannot run is recorded as skipped.
     observe_only: bool = False
@@ -128,7 +138,7 @@ class CaseInterpreter:
         self._ended = False
         self._finished = False
         # The peer's ports go in the transcript: a report reader can match them to captures.
-        self.transcript.append({"variables": shorten(self.variables)})
+        self.transcript.append(VariablesEntry(shorten(self.variables)))
 
     # The runner's side --------------------------------------------------------------
 
@@ -148,9 +158,10 @@ class CaseInterpreter:
             return self._plan(step)
         except (SpecRuntimeError, UnknownVariable) as error:
             if self.observe_only:
-                self._record(step, None, {"skipped": str(error)}, None)
+                self._sent = None
+                self.transcript.append(SkippedStepEntry(step.index + 1, step.line, step.action, str(error), step.note))
             else:
-                self._decide(Outcome.ERROR, f"{step.describe()}: {error}")
+                self._decide(Outcome.ERROR, f"{step.describe()}: {error}", Fault.SPEC)
             return self.next_action()
 
     def observe(self, observation: Any) -> None:
@@ -159,10 +170,10 @@ class CaseInterpreter:
         proceed, self._continue = self._continue, None
         proceed(observation)
 
-    def fault(self, outcome: Outcome, message: str) -> None:
-        """The runner saw the adapter break (``error``) or the case run out of time (``timeout``)."""
+    def end_with(self, outcome: Outcome, message: str, fault: Fault | None = None) -> None:
+        """The runner saw the adapter break (``error``, with whose ``fault``) or the case run out of time."""
         self._continue = None
-        self._decide(outcome, message)
+        self._decide(outcome, message, fault)
 
     # What builders may ask (actions.Planner) ------------------------------------------------------
 
@@ -288,7 +299,9 @@ class CaseInterpreter:
         self._background[step.background].reply = reply
         self._record(step, None, reply.raw, None)
         if reply.adapter_refused and not self.observe_only:
-            self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}")
+            self._decide(
+                Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}", Fault.ADAPTER
+            )
         elif ACTIONS[step.action].yields_socket and reply.status is Status.RETURNED:
             self._take_socket(step, reply)
 
@@ -303,7 +316,9 @@ class CaseInterpreter:
         if reply.adapter_refused:
             self._record(step, None, reply.raw, expect)
             if not self.observe_only:
-                self._decide(Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}")
+                self._decide(
+                    Outcome.ERROR, f"{step.describe()}: adapter answered {reply.status}: {reply.reason}", Fault.ADAPTER
+                )
             return
         if ACTIONS[step.action].yields_socket and reply.status is Status.RETURNED:
             self._take_socket(step, reply)
@@ -327,13 +342,13 @@ class CaseInterpreter:
             self._decide(Outcome.FAIL, f"{step.describe()}: {problem}")
 
     def _judge_end(self, step: Step | None, judged: bool, reply: Reply) -> None:
-        self.transcript.append(
-            {"step": "end", "line": step.line if step else None, "reply": shorten(reply.raw), "judged": judged}
-        )
+        self.transcript.append(SessionEndEntry(step.line if step else None, shorten(reply.raw), judged))
         if not judged or self.outcome is not None:
             return
         if reply.status is not Status.RETURNED or not isinstance(reply.typed, EndReport):
-            self._decide(Outcome.ERROR, f"end of session: adapter answered {reply.status}: {reply.reason}")
+            self._decide(
+                Outcome.ERROR, f"end of session: adapter answered {reply.status}: {reply.reason}", Fault.ADAPTER
+            )
             return
         problem = judging.end_problem(step.expect if step else None, reply.typed)
         if problem:
@@ -342,25 +357,34 @@ class CaseInterpreter:
 
     # Bookkeeping ------------------------------------------------------------------------------
 
-    def _record(self, step: Step, request: Any, reply: Any, expect: Any, problem: str | None = None) -> None:
-        entry: dict[str, Any] = {"step": step.index + 1, "line": step.line, "action": step.action}
+    def _record(
+        self,
+        step: Step,
+        request: dict[str, Any] | None,
+        reply: dict[str, Any] | None,
+        expect: Any,
+        problem: str | None = None,
+    ) -> None:
         # What was sent for this step (to the adapter, or asked of the peer), if not given.
         request, self._sent = (request if request is not None else self._sent), None
-        if request is not None:
-            entry["request"] = shorten(request)
-        if reply is not None:
-            entry["observed"] = shorten(reply)
-        if expect is not None:
-            entry["expected"] = expect
-        if problem:
-            entry["problem"] = problem
-        if step.note:
-            entry["note"] = step.note
-        self.transcript.append(entry)
+        kind = PeerStepEntry if ACTIONS[step.action].kind is Kind.PEER else ClientStepEntry
+        self.transcript.append(
+            kind(
+                step.index + 1,
+                step.line,
+                step.action,
+                request=shorten(request) if request is not None else None,
+                observed=shorten(reply) if reply is not None else None,
+                expected=expect,
+                problem=problem or None,
+                note=step.note or None,
+            )
+        )
 
-    def _decide(self, outcome: Outcome, message: str) -> None:
+    def _decide(self, outcome: Outcome, message: str, fault: Fault | None = None) -> None:
         if self.observe_only and outcome is Outcome.FAIL:
             return
         if self.outcome is None:
             self.outcome = outcome
             self.message = message
+            self.fault = fault if outcome is Outcome.ERROR else None

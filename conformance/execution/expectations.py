@@ -40,6 +40,7 @@ from ..adapters.npm_versions import is_version, semver_key
 from ..cases import yamlsource
 from ..core.outcomes import CaseResult, Outcome
 from ..errors import SpecError
+from ..report.model import Gate, GateEntry
 
 #: The fields of an entry.
 FIELDS = ("outcome", "reason", "link", "flaky", "until", "unreviewed", "versions")
@@ -286,6 +287,10 @@ def _judge(outcome: Outcome, entry: Expectation | None, today: datetime.date) ->
     return Judgement(verdict, entry.outcome, expired)
 
 
+#: The verdicts of an outcome the expectations file lists (shown as xfail, as pytest does).
+LISTED = (Verdict.EXPECTED_NON_PASS, Verdict.FLAKY)
+
+
 @dataclass
 class GateResult:
     unexpected: list[tuple[CaseResult, str]] = field(default_factory=list)
@@ -295,31 +300,38 @@ class GateResult:
     expired: list[str] = field(default_factory=list)
     #: Unexpected outcomes (and expired entries) of ``info`` cases: warnings, not gated.
     ungated: list[tuple[CaseResult, str]] = field(default_factory=list)
+    #: The non-pass outcomes the expectations file lists (a flaky entry's too), shown as xfail;
+    #: None when there was no expectations file.
+    xfail: list[str] | None = None
 
     @property
     def ok(self) -> bool:
         return not self.unexpected and not self.expired
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "unexpected": [{"id": r.id, "outcome": r.outcome.value, "expected": e} for r, e in self.unexpected],
-            "expected_non_pass": self.expected_failures,
-            "flaky": self.flaky,
-            "unused": self.unused,
-            "expired": self.expired,
-            "ungated": [{"id": r.id, "outcome": r.outcome.value, "expected": e} for r, e in self.ungated],
-        }
+    def record(self) -> Gate:
+        """The gate as results.json records it."""
+        return Gate(
+            ok=self.ok,
+            unexpected=tuple(GateEntry(r.id, r.outcome.value, e) for r, e in self.unexpected),
+            expected_non_pass=self.expected_failures,
+            flaky=self.flaky,
+            unused=tuple(self.unused),
+            expired=tuple(self.expired),
+            ungated=tuple(GateEntry(r.id, r.outcome.value, e) for r, e in self.ungated),
+            xfail=None if self.xfail is None else tuple(self.xfail),
+        )
 
 
 def gate(
     results: Sequence[CaseResult], expectations: Expectations | None, today: datetime.date | None = None
 ) -> GateResult:
+    verdict = GateResult(xfail=None if expectations is None else [])
     expectations = expectations or Expectations()
     today = today or datetime.date.today()
-    verdict = GateResult()
     for result in results:
         judgement = judge(result.outcome, expectations.expected(result.id), today, result.level)
+        if verdict.xfail is not None and result.outcome is not Outcome.PASS and judgement.verdict in LISTED:
+            verdict.xfail.append(result.id)
         if judgement.ungated:
             if judgement.verdict is Verdict.UNGATED or judgement.expired:
                 verdict.ungated.append((result, judgement.expected))

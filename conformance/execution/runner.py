@@ -23,8 +23,8 @@ from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 from .. import sandbox
 from ..adapters.base import DRIVERS, AdapterSpec, RunContext
 from ..core.certificates import RunCertificates
-from ..core.model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
-from ..core.outcomes import HARNESS_ERROR, CaseResult, Outcome, SkipCause
+from ..core.model import LOOPBACK_HOSTS, LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
+from ..core.outcomes import CaseResult, Fault, Outcome, SkipCause
 from ..engine.actions import SERVER_SECRETS
 from ..engine.interpreter import (
     CaseInterpreter,
@@ -70,13 +70,18 @@ class Environment:
         return self.sandbox.variables() if self.sandbox is not None else {}
 
     def host(self, name: str) -> str:
-        """A listener host as the peer binds it: sandbox roles become the sandbox's addresses."""
-        role = SANDBOX_HOSTS.get(name)
-        if role is None:
+        """A listener host as the peer binds it: sandbox roles become the sandbox's addresses; an
+        address written out must be loopback's or one the sandbox put on its ``lo``."""
+        if name in LOOPBACK_HOSTS:
             return name
         if self.sandbox is None:
             raise InfrastructureError(f"the listener host {name} exists only in the sandbox (run --sandbox)")
-        return str(self.sandbox.variables()[role])
+        role = SANDBOX_HOSTS.get(name)
+        if role is not None:
+            return str(self.sandbox.variables()[role])
+        if name not in self.sandbox.on_lo:
+            raise InfrastructureError(f"the listener host {name} is not an address of the sandbox (docs/sandbox.md)")
+        return name
 
 
 @functools.cache
@@ -193,6 +198,7 @@ class Lane:
         try:
             if self.breaker.tripped:
                 result.outcome = Outcome.ERROR
+                result.fault = Fault.ADAPTER
                 result.message = self.breaker.message
             else:
                 await self._run(case, result, observe_only)
@@ -202,7 +208,8 @@ class Lane:
                     self.breaker.succeeded()
         except Exception as error:  # a bug of ours must not take the other cases down
             result.outcome = Outcome.ERROR
-            result.message = f"{HARNESS_ERROR}{type(error).__name__}: {error}"
+            result.fault = Fault.HARNESS
+            result.message = f"harness error: {type(error).__name__}: {error}"
         finally:
             result.duration_ms = (time.perf_counter() - started) * 1000
         return result
@@ -220,6 +227,7 @@ class Lane:
         hello = await self._ensure_adapter()
         if isinstance(hello, str):
             result.outcome = Outcome.ERROR
+            result.fault = Fault.ADAPTER
             result.message = f"the adapter could not be restarted after an earlier failure: {hello}"
             self.client.broken = True
             return
@@ -255,6 +263,7 @@ class Lane:
             peer = await _open_peer(self.peers, spec, self.context.certificates.peer_files())
         except (OSError, PeerError) as error:
             result.outcome = Outcome.ERROR
+            result.fault = Fault.PEER
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
         variables = {**self.environment.variables, **case.variables, **peer.variables, **server_variables(server)}
@@ -273,6 +282,7 @@ class Lane:
                 await self.client.close_session()
         result.outcome = interpreter.outcome or Outcome.PASS
         result.message = interpreter.message
+        result.fault = interpreter.fault
         result.transcript = interpreter.transcript
 
     async def _server(self, case: Case, result: CaseResult) -> dict[str, Any] | None:
@@ -285,6 +295,7 @@ class Lane:
         except ProgramMissing as error:
             if in_ci():
                 result.outcome = Outcome.ERROR
+                result.fault = Fault.PEER
                 result.message = f"{error}; CI is set, where every server must run (spec/README.md, section 6)"
             else:
                 result.outcome = Outcome.SKIP
@@ -293,6 +304,7 @@ class Lane:
             return None
         except Unavailable as error:
             result.outcome = Outcome.ERROR
+            result.fault = Fault.PEER
             result.message = f"the {case.server.kind} server could not start: {error}"
             return None
         return info.variables()
@@ -322,18 +334,19 @@ class Lane:
                 # An operation was cut off mid-exchange: the transport's state is unknown,
                 # so the adapter is restarted rather than trusted with an `end`.
                 self.client.broken = True
-                interpreter.fault(Outcome.TIMEOUT, f"the case exceeded its deadline of {case.timeout:g} s")
+                interpreter.end_with(Outcome.TIMEOUT, f"the case exceeded its deadline of {case.timeout:g} s")
         except AdapterError as error:
             self.client.broken = True
             details = self.client.diagnostics()
-            interpreter.fault(Outcome.ERROR, f"adapter failure: {error}" + (f"\n{details}" if details else ""))
+            message = f"adapter failure: {error}" + (f"\n{details}" if details else "")
+            interpreter.end_with(Outcome.ERROR, message, Fault.ADAPTER)
         except TimeoutError:
             self.client.broken = True
-            interpreter.fault(Outcome.ERROR, "the adapter did not finish the session in time")
+            interpreter.end_with(Outcome.ERROR, "the adapter did not finish the session in time", Fault.ADAPTER)
         except PeerError as error:
             # The case's peer script asked for what its connection cannot do any more (a read
             # after a failed handshake): the script's fault, not the adapter's nor a bug of ours.
-            interpreter.fault(Outcome.ERROR, f"the peer script could not go on: {error}")
+            interpreter.end_with(Outcome.ERROR, f"the peer script could not go on: {error}", Fault.SPEC)
 
     async def _drive(
         self, interpreter: CaseInterpreter, peer: peers.PeerSessionLike, background: dict[str, asyncio.Task[PeerResult]]

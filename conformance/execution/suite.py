@@ -25,13 +25,14 @@ from ..adapters import registry
 from ..adapters.base import MAX_LANES, AdapterSpec
 from ..cases import selection
 from ..core.model import Case
-from ..core.outcomes import HARNESS_ERROR, CaseResult, Outcome
+from ..core.outcomes import CaseResult, Fault, Outcome
 from ..core.text import plural
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..peer import choice as peers
 from ..protocol.replies import HelloInfo
 from ..report import results, run_files, summary
+from ..report.model import RunHeader, RunReport
 from ..report.output import display_text
 from . import expectations
 from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity
@@ -134,7 +135,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             verdict = expectations.gate(done, applicable(), today)
         except Exception:  # a bug of ours while judging: the results are still written (exit 4)
             internal = (internal or "") + traceback.format_exc()
-        header = results.RunHeader(
+        header = RunHeader(
             adapter=state.hello.as_dict() if state.hello else {"name": adapter.name},
             adapter_spec=adapter.name,
             started=started.isoformat(timespec="seconds"),
@@ -148,18 +149,13 @@ def run_suite(options: RunOptions) -> ExitCode:
             sandboxed=sandbox.current() is not None,
             servers=state.servers,
         )
-        shown_expected = _expected_ids(done, applicable() or known, today) if known and verdict else None
+        report = RunReport(header, done, verdict.record() if verdict else None)
         try:
-            run_files.write_reports(
-                options.report_dir, header, done, verdict.as_dict() if verdict else None, shown_expected
-            )
+            run_files.write_reports(options.report_dir, report)
         except Exception:
             # Whatever broke a report format, results.json (the record of what ran) is written on its own.
             internal = (internal or "") + traceback.format_exc()
-            results.write_json(
-                options.report_dir / "results.json",
-                results.results_document(header, done, verdict.as_dict() if verdict else None),
-            )
+            results.write(options.report_dir / "results.json", report)
     interrupted = interrupted or bool(late_signals)
     interrupts.deliver()  # asyncio.run left SIGTERM at its default (death by signal); a signal now ends in 130
     if options.update_expectations and not interrupted and not infrastructure and not internal:
@@ -183,7 +179,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             print(f"the {plural(len(done), 'result')} so far are in {options.report_dir}/", file=sys.stderr)
         return ExitCode.INFRASTRUCTURE
     assert verdict is not None  # set unless internal, which returned above
-    print(summary.text_table(done, shown_expected))
+    print(summary.text_table(done, report.expected))
     _print_gate(verdict, applicable(), options.verbosity)
     if options.verbosity is not Verbosity.QUIET:
         print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
@@ -256,7 +252,7 @@ def _label(result: CaseResult, known: expectations.Expectations | None, today: d
 
 
 def _harness_errors(done: Sequence[CaseResult]) -> str | None:
-    broken = [result for result in done if result.outcome is Outcome.ERROR and result.message.startswith(HARNESS_ERROR)]
+    broken = [result for result in done if result.outcome is Outcome.ERROR and result.fault is Fault.HARNESS]
     if not broken:
         return None
     shown = "\n".join(f"  {result.id}: {result.message}" for result in broken[:10])
@@ -274,21 +270,10 @@ def _selection(options: RunOptions, paths: Sequence[Path], selected: int) -> dic
     }
 
 
-def _expected_ids(done: list[CaseResult], known: expectations.Expectations, today: date) -> set[str]:
-    """Non-pass outcomes the expectations file lists (a flaky entry's too): shown as xfail."""
-    listed = (expectations.Verdict.EXPECTED_NON_PASS, expectations.Verdict.FLAKY)
-    return {
-        result.id
-        for result in done
-        if result.outcome is not Outcome.PASS
-        and expectations.judge(result.outcome, known.expected(result.id), today, result.level).verdict in listed
-    }
-
-
 def _interrupted_before_cases(options: RunOptions, started: datetime, clock: float) -> ExitCode:
     """Ctrl-C or SIGTERM while the spec loads or the adapter is prepared: an empty, interrupted report."""
     with interrupts.shielded():
-        header = results.RunHeader(
+        header = RunHeader(
             adapter={"name": options.adapter or "?"},
             adapter_spec=options.adapter,
             started=started.isoformat(timespec="seconds"),
@@ -298,7 +283,7 @@ def _interrupted_before_cases(options: RunOptions, started: datetime, clock: flo
             selection=_selection(options, list(options.paths), 0),
             interrupted=True,
         )
-        run_files.write_reports(options.report_dir, header, [], expectations.gate([], None).as_dict())
+        run_files.write_reports(options.report_dir, RunReport(header, [], expectations.gate([], None).record()))
     print(f"interrupted before any case ran; empty report written to {options.report_dir}/", file=sys.stderr)
     return ExitCode.INTERRUPTED
 

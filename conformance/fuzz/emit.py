@@ -14,13 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.jsshow import show
+from ..errors import ConformanceError
 from .observations import Divergence, Observation
 from .scenarios import CLIENT_WITHIN, Scenario, Step
 
 _MATCHES = "<matches "
 
 
-class Inexpressible(Exception):
+class Inexpressible(ConformanceError):
     """The against side did something no expectation of the case format can state."""
 
 

@@ -24,6 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.model import Case
+from ..core.transcript import (
+    PeerStepEntry,
+    SessionEndEntry,
+    SkippedStepEntry,
+    TranscriptEntry,
+    VariablesEntry,
+)
 
 #: Payloads longer than this are compared by length and SHA-256.
 INLINE_BYTES = 64
@@ -105,33 +112,36 @@ class Normaliser:
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         self.patterns = patterns
 
-    def transcript(self, transcript: Sequence[dict[str, Any]]) -> list[Observation]:
-        variables = transcript[0].get("variables", {}) if transcript else {}
+    def transcript(self, transcript: Sequence[TranscriptEntry]) -> list[Observation]:
+        variables = next((entry.variables for entry in transcript if isinstance(entry, VariablesEntry)), {})
         replace = _reverse_substitution(variables)
         found = []
         # Once the peer read the start of a TLS record without speaking TLS itself, what it reads
         # is the client's TLS: random bytes, until the peer's own start_tls decrypts them.
         tls_bytes = False
-        for entry in transcript[1:]:
-            if entry.get("step") == "end":
-                reply = entry.get("reply") or {}
-                found.append(Observation(0, "end", self._end(reply, replace)))
-            elif "action" in entry:
-                action = entry["action"]
-                observed = entry.get("observed")
-                if action.startswith("peer."):
-                    if action == "peer.start_tls":
-                        tls_bytes = False
-                    elif isinstance(observed, dict):
-                        tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
-                    seen = self._peer(observed, replace, tls_bytes=tls_bytes)
-                else:
-                    seen = self._client(observed, replace)
-                if action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
+        for entry in transcript:
+            if isinstance(entry, VariablesEntry):
+                continue
+            if isinstance(entry, SessionEndEntry):
+                found.append(Observation(0, "end", self._end(entry.reply, replace)))
+                continue
+            if entry.action == "peer.start_tls":
+                tls_bytes = False
+            seen: Any
+            if isinstance(entry, SkippedStepEntry):
+                seen = {"status": "skipped"}
+            elif isinstance(entry, PeerStepEntry):
+                observed = entry.observed
+                if observed is not None and entry.action != "peer.start_tls":
+                    tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
+                seen = self._peer(entry.action, observed, replace, tls_bytes=tls_bytes)
+            else:
+                seen = self._client(entry.observed, replace)
+                if entry.action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
                     seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
-                if action == "read":
+                if entry.action == "read":
                     _large_chunk_by_type(seen)
-                found.append(Observation(int(entry["step"]), action, seen))
+            found.append(Observation(entry.step, entry.action, seen))
         return found
 
     def message(self, text: Any) -> Any:
@@ -150,11 +160,9 @@ class Normaliser:
             shown["value"] = _substitute(error["value"], replace)
         return shown
 
-    def _client(self, observed: Any, replace: dict[str, str]) -> Any:
-        if not isinstance(observed, dict):
-            return observed
-        if "skipped" in observed:
-            return {"status": "skipped"}
+    def _client(self, observed: dict[str, Any] | None, replace: dict[str, str]) -> Any:
+        if observed is None:
+            return None
         status = observed.get("status")
         seen: dict[str, Any] = {"status": status}
         if status in ("threw", "rejected"):
@@ -167,18 +175,16 @@ class Normaliser:
             seen["typeof"] = observed["typeof"]
         return seen
 
-    def _peer(self, observed: Any, replace: dict[str, str], *, tls_bytes: bool = False) -> Any:
-        if not isinstance(observed, dict):
-            return observed
-        if "skipped" in observed:
-            return {"status": "skipped"}
-        if "accepted" in observed:
+    def _peer(self, action: str, observed: dict[str, Any] | None, replace: dict[str, str], *, tls_bytes: bool) -> Any:
+        if observed is None:  # a background step starting: its request only
+            return None
+        if action == "peer.accept" and "accepted" in observed:  # not a join that timed out
             seen: dict[str, Any] = {"accepted": observed["accepted"]}
             tls = observed.get("tls")
             if isinstance(tls, dict):
                 seen["tls"] = {"ok": tls.get("ok"), "sni": tls.get("sni")}
             return seen
-        if "ok" in observed and "cipher" in observed:  # a handshake (peer.start_tls)
+        if action == "peer.start_tls" and "cipher" in observed:  # a handshake (not a join that timed out)
             return {"tls": {"ok": observed.get("ok"), "sni": observed.get("sni")}}
         kept = ("sent", "reset", "timed_out", "length", "sha256", "ended", "seen", "echoed", "done")
         seen = {key: observed[key] for key in kept if key in observed}
@@ -193,9 +199,9 @@ class Normaliser:
         return _substitute(seen, replace)
 
     def _end(self, reply: dict[str, Any], replace: dict[str, str]) -> Any:
-        value = reply.get("value") if isinstance(reply, dict) else None
+        value = reply.get("value")
         if not isinstance(value, dict):
-            return {"status": reply.get("status") if isinstance(reply, dict) else None}
+            return {"status": reply.get("status")}
         rejections = value.get("unhandled_rejections") or []
         # Not open_sockets: a case cannot check it, and when a runtime lets go of a socket depends
         # on its garbage collector, so a difference there could never be written as a case.

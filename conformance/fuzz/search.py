@@ -33,7 +33,7 @@ from ..core.jsshow import show
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
-from ..errors import InfrastructureError
+from ..errors import ConformanceError, InfrastructureError
 from ..execution.runner import Lane
 from .emit import Inexpressible, expected_steps
 from .observations import Divergence, Normaliser, Observation, first_divergence
@@ -45,7 +45,7 @@ T = TypeVar("T")
 REPLAYS = 2
 
 
-class TimeUp(Exception):
+class TimeUp(ConformanceError):
     pass
 
 

@@ -36,7 +36,7 @@ CONNECT_TIMEOUT_S = 10.0
 MAX_LINE = 256 * 1024 * 1024
 
 
-class PeerUnavailable(ConnectionError):
+class PeerUnavailable(InfrastructureError, ConnectionError):
     """The peer service broke: unreachable, silent, gone, or not speaking the protocol."""
 
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any, Literal, TypeGuard
 
 from ..core.jsshow import show
+from ..errors import ConformanceError
 
 
 class Status(StrEnum):
@@ -61,7 +62,7 @@ class _Absent:
 ABSENT: Any = _Absent()
 
 
-class ReplyShapeError(Exception):
+class ReplyShapeError(ConformanceError):
     def __init__(self, op: str, field: str, problem: str) -> None:
         super().__init__(f"{op}: {field}: {problem}")
 

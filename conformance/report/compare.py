@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.outcomes import CaseResult
 from ..core.text import plural
 from ..errors import UsageError
+from . import model
 from .output import display_text, markdown_code, markdown_text
-from .reading import is_not_run_here, results_path
-from .validate import check_file
 
 #: Characters of a message kept for the comment: its first line, cut here.
 MESSAGE_CHARS = 240
@@ -85,12 +85,12 @@ def _first_line(text: str) -> str:
     return line if len(line) <= MESSAGE_CHARS else line[: MESSAGE_CHARS - 1] + "…"
 
 
-def seen(case: dict[str, Any]) -> Seen:
+def seen(case: CaseResult) -> Seen:
     return Seen(
-        outcome=str(case["outcome"]),
-        level=str(case.get("level", "")),
-        message=_first_line(str(case.get("message") or "")),
-        not_run_here=is_not_run_here(case),
+        outcome=case.outcome.value,
+        level=case.level,
+        message=_first_line(case.message),
+        not_run_here=case.not_run_here,
     )
 
 
@@ -122,28 +122,24 @@ def compare(
     return result
 
 
-def _label(header: dict[str, Any], path: Path) -> str:
-    run = header.get("run")
-    adapter = run.get("adapter") if isinstance(run, dict) else None
-    adapter = adapter if isinstance(adapter, dict) else {}
-    name = f"{adapter.get('name', '?')} {adapter.get('version', '')}".strip()
-    return f"{name} ({path})"
+def _label(header: model.RunHeader, path: Path) -> str:
+    name = f"{header.adapter_name or '?'} {header.adapter_version}".strip()
+    return f"{name} ({model.results_path(path)})"
 
 
 def read_run(path: Path) -> tuple[str, dict[str, Seen]]:
-    """A run's label and its cases; ``UsageError`` naming the file and its problems unless it is valid."""
-    path = results_path(path)
+    """A run's label and its cases, read one at a time; ``UsageError`` naming the file and its problems unless
+    it is valid."""
     cases: dict[str, Seen] = {}
 
-    def keep(index: int, case: dict[str, Any]) -> None:
-        cases[case["id"]] = seen(case)
+    def keep(case: CaseResult) -> None:
+        cases[case.id] = seen(case)
 
-    verdict = check_file(path, keep)
-    if not verdict.ok:
-        lines = verdict.lines(path)
-        lines.append(f"{path} is not a results.json that `report validate` accepts: nothing was compared")
-        raise UsageError("\n".join(lines))
-    return _label(verdict.header, path), cases
+    try:
+        header = model.scan(path, keep)
+    except model.ResultsFileError as error:
+        raise UsageError(f"{error}: nothing was compared") from None
+    return _label(header, path), cases
 
 
 def compare_files(old_path: Path, new_path: Path) -> Comparison:

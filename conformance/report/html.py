@@ -40,11 +40,13 @@ from typing import Any
 
 from ..core.model import LEVELS
 from ..core.outcomes import OUTCOMES
-from . import drivers
+from ..core.transcript import as_dicts
+from . import drivers, model
 from .links import source_links
+from .model import RunReport
 from .numbers import percent
 from .output import write_text
-from .reading import is_not_run_here, load_results, not_run_here_reason
+from .summary import not_run_here_reason
 
 # Text symbols (not emoji) that common fonts have; the outcome's word is always shown beside them.
 SYMBOLS = {"pass": "✓", "fail": "✗", "error": "⚠\ufe0e", "timeout": "◷", "skip": "⊘"}
@@ -75,18 +77,6 @@ def embed_json(data: Any) -> str:
     """
     text = json.dumps(_finite(data), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def _as_list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
 def _base_id(case_id: str) -> str:
@@ -121,60 +111,54 @@ def _scores(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return scores
 
 
-def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    run = _as_dict(document.get("run"))
-    gate = document.get("gate")
-    unexpected = {_text(_as_dict(entry).get("id")) for entry in _as_list(_as_dict(gate).get("unexpected"))}
+def _implementation(name: str, report: RunReport) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    run, gate = report.header, report.gate
+    unexpected = {entry.id for entry in gate.unexpected} if gate else set()
+    expected = report.expected or frozenset()
     cases: dict[str, dict[str, Any]] = {}
-    for raw in _as_list(document.get("cases")):
-        raw = _as_dict(raw)
-        case_id = _text(raw.get("id"))
-        if not case_id or case_id in cases:
-            continue
-        outcome = _text(raw.get("outcome"))
-        cases[case_id] = {
-            "id": case_id,
-            "title": _text(raw.get("title")),
-            "level": _text(raw.get("level")),
-            "tags": [_text(tag) for tag in _as_list(raw.get("tags"))],
-            "source": [_text(source) for source in _as_list(raw.get("source"))],
-            "location": _text(raw.get("location")),
-            "outcome": outcome,
-            "message": _text(raw.get("message")),
-            "duration_ms": raw.get("duration_ms") if isinstance(raw.get("duration_ms"), int | float) else None,
-            "transcript": _as_list(raw.get("transcript")),
+    for result in report.cases:
+        cases[result.id] = {
+            "id": result.id,
+            "title": result.title,
+            "level": result.level,
+            "tags": list(result.tags),
+            "source": list(result.source),
+            "location": f"{result.file}:{result.line}",
+            "outcome": result.outcome.value,
+            "message": result.message,
+            "duration_ms": result.duration_ms,
+            "transcript": as_dicts(result.transcript),
             # An outcome the expectations file records: only known when the run had a gate.
-            "known": gate is not None and outcome != "pass" and case_id not in unexpected,
-            "unexpected": case_id in unexpected,
-            "not_run_here": is_not_run_here(raw),
+            "known": result.id in expected,
+            "unexpected": result.id in unexpected,
+            "not_run_here": result.not_run_here,
         }
-    summary = _as_dict(document.get("summary"))
     info = {
         "name": name,
         "run": {
-            "adapter": _as_dict(run.get("adapter")),
-            "adapter_spec": _text(run.get("adapter_spec")),
-            "suite_version": _text(run.get("suite_version")),
-            "spec_revision": _text(run.get("spec_revision")),
-            "started": _text(run.get("started")),
-            "duration_s": run.get("duration_s") if isinstance(run.get("duration_s"), int | float) else None,
-            "workers": run.get("workers"),
-            "selection": _as_dict(run.get("selection")),
-            "interrupted": bool(run.get("interrupted")),
-            "sandboxed": bool(run.get("sandboxed")),
-            "error": run.get("error") if isinstance(run.get("error"), str) else None,
-            "spec_errors": [_text(error) for error in _as_list(run.get("spec_errors"))],
-            "host": _as_dict(run.get("host")),
-            "servers": {key: _text(value) for key, value in _as_dict(run.get("servers")).items()},
+            "adapter": run.adapter,
+            "adapter_spec": run.adapter_spec,
+            "suite_version": run.suite_version,
+            "spec_revision": run.spec_revision,
+            "started": run.started,
+            "duration_s": run.duration_s,
+            "workers": run.workers,
+            "selection": run.selection,
+            "interrupted": run.interrupted,
+            "sandboxed": run.sandboxed,
+            "error": run.error,
+            "spec_errors": run.spec_errors,
+            "host": run.host,
+            "servers": run.servers,
         },
-        "summary": {key: value for key, value in summary.items() if isinstance(value, int)},
+        "summary": report.summary,
         "gate": None
         if gate is None
         else {
-            "ok": bool(_as_dict(gate).get("ok")),
+            "ok": gate.ok,
             "unexpected": len(unexpected),
-            "expected_non_pass": _as_dict(gate).get("expected_non_pass"),
-            "flaky": _as_dict(gate).get("flaky"),
+            "expected_non_pass": gate.expected_non_pass,
+            "flaky": gate.flaky,
         },
         "scores": _scores(list(cases.values())),
         "not_run_here": _not_run_here(list(cases.values())),
@@ -183,7 +167,7 @@ def _implementation(name: str, document: dict[str, Any]) -> tuple[dict[str, Any]
 
 
 def _not_run_here(cases: list[dict[str, Any]]) -> list[str]:
-    """Why cases were not run here: one sentence per distinct reason (``reading.not_run_here_reason``)."""
+    """Why cases were not run here: one sentence per distinct reason (``summary.not_run_here_reason``)."""
     by_reason: dict[str, int] = defaultdict(int)
     for case in cases:
         if case["not_run_here"]:
@@ -192,7 +176,7 @@ def _not_run_here(cases: list[dict[str, Any]]) -> list[str]:
 
 
 def report_data(
-    results: list[tuple[str, dict[str, Any]]],
+    results: list[tuple[str, RunReport]],
     title: str = DEFAULT_TITLE,
     links: Mapping[str, str] | None = None,
     history: list[dict[str, Any]] | None = None,
@@ -208,8 +192,8 @@ def report_data(
     """
     implementations = []
     per_impl: list[dict[str, dict[str, Any]]] = []
-    for name, document in results:
-        info, cases = _implementation(name, _as_dict(document))
+    for name, report in results:
+        info, cases = _implementation(name, report)
         info["stale"] = bool(current_revision) and info["run"]["spec_revision"] != current_revision
         implementations.append(info)
         per_impl.append(cases)
@@ -276,7 +260,7 @@ def _csp_hash(text: str) -> str:
 
 
 def render(
-    results: list[tuple[str, dict[str, Any]]],
+    results: list[tuple[str, RunReport]],
     title: str = DEFAULT_TITLE,
     *,
     content_security_policy: bool = True,
@@ -284,7 +268,7 @@ def render(
     history: list[dict[str, Any]] | None = None,
     current_revision: str | None = None,
 ) -> str:
-    """The whole page for (name, loaded results.json) pairs, one per implementation.
+    """The whole page for (name, run) pairs, one per implementation.
 
     ``links`` maps a case source to where it points (``links.source_links``);
     a source without one is shown as text.
@@ -326,18 +310,11 @@ def render(
     )
 
 
-def _default_names(documents: list[dict[str, Any]], paths: list[Path]) -> list[str]:
-    """Each run's adapter as it named itself in ``hello`` (name and version); duplicates get a suffix.
-
-    A file without an adapter name falls back to its folder's name
-    (``reports/<implementation>/results.json`` gives ``<implementation>``).
-    """
+def _default_names(reports: list[RunReport]) -> list[str]:
+    """Each run's adapter as it named itself in ``hello`` (name and version); duplicates get a suffix."""
     names: list[str] = []
-    for document, path in zip(documents, paths, strict=True):
-        adapter = _as_dict(_as_dict(document.get("run")).get("adapter"))
-        own = " ".join(_text(adapter.get(key)).strip() for key in ("name", "version")).strip()
-        folder = path if path.is_dir() else path.resolve().parent
-        base = own or folder.name or str(path)
+    for report in reports:
+        base = " ".join(text.strip() for text in (report.header.adapter_name, report.header.adapter_version)).strip()
         name, number = base, 2
         while name in names:
             name, number = f"{base} ({number})", number + 1
@@ -357,17 +334,23 @@ def write(
     with ``current_revision``, a run of another spec revision is marked stale."""
     if names is not None and len(names) != len(paths):
         raise ValueError(f"{len(paths)} results files but {len(names)} names")
-    documents = [load_results(path) for path in paths]
+    reports = [model.load(path) for path in paths]
     if names is None:
-        names = _default_names(documents, paths)
-    sources = {
-        _text(source)
-        for document in documents
-        for case in _as_list(document.get("cases"))
-        for source in _as_list(_as_dict(case).get("source"))
-    }
+        names = _default_names(reports)
+    return write_reports(list(zip(names, reports, strict=True)), output, title, history, current_revision)
+
+
+def write_reports(
+    reports: list[tuple[str, RunReport]],
+    output: Path,
+    title: str = DEFAULT_TITLE,
+    history: list[dict[str, Any]] | None = None,
+    current_revision: str | None = None,
+) -> Path:
+    """Write the report of these (name, run) pairs to ``output``."""
+    sources = {source for _, report in reports for case in report.cases for source in case.source}
     page = render(
-        list(zip(names, documents, strict=True)),
+        reports,
         title,
         links=source_links(sources, output.parent),
         history=history,

@@ -17,13 +17,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..core.model import LEVELS
-from . import drivers
+from . import drivers, model
 from .numbers import percent
 from .output import markdown_code, markdown_text
-from .reading import is_not_run_here, load_results, not_run_here_reason
+from .summary import not_run_here_reason
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
 NOT_RUN_HERE = "⬜"
@@ -32,27 +31,28 @@ NOT_RUN_HERE = "⬜"
 @dataclass(frozen=True)
 class Implementation:
     name: str
-    header: dict[str, Any]
+    header: model.RunHeader
     outcomes: dict[str, str]
     levels: dict[str, str]
     expected: set[str]
+    """The cases whose outcome the expectations file records (``RunReport.expected``), not run here left out."""
     not_run_here: dict[str, str] = field(default_factory=dict)
     """Each case not run here -> the first line of its message (the reason)."""
 
     @classmethod
     def load(cls, name: str, path: Path) -> Implementation:
-        document = load_results(path)
-        cases = document["cases"]
-        gate: dict[str, Any] = document["gate"] if isinstance(document.get("gate"), dict) else {}
-        unexpected = {entry.get("id") for entry in gate.get("unexpected", []) if isinstance(entry, dict)}
-        away = {c["id"]: str(c.get("message") or "").split("\n", 1)[0] for c in cases if is_not_run_here(c)}
-        expected = {c["id"] for c in cases if c["outcome"] != "pass" and c["id"] not in unexpected | set(away)}
+        return cls.of(name, model.load(path))
+
+    @classmethod
+    def of(cls, name: str, report: model.RunReport) -> Implementation:
+        cases = report.cases
+        away = {c.id: c.message.split("\n", 1)[0] for c in cases if c.not_run_here}
         return cls(
             name=name,
-            header=document.get("run", {}),
-            outcomes={c["id"]: c["outcome"] for c in cases},
-            levels={c["id"]: str(c.get("level", "")) for c in cases},
-            expected=expected,
+            header=report.header,
+            outcomes={c.id: c.outcome.value for c in cases},
+            levels={c.id: c.level for c in cases},
+            expected=set(report.expected or ()) - set(away),
             not_run_here=away,
         )
 
@@ -64,17 +64,17 @@ class Implementation:
 
     def drivers_column(self) -> drivers.Column:
         return drivers.Column(
-            self.name, self.outcomes, frozenset(self.not_run_here), frozenset(self.expected), self.header
+            self.name, self.outcomes, frozenset(self.not_run_here), frozenset(self.expected), self.header.as_dict()
         )
 
     @property
     def spec_revision(self) -> str:
-        return str(self.header.get("spec_revision") or "")
+        return self.header.spec_revision
 
     @property
     def run_on(self) -> str:
         """The day the run was made (the date of its ``started`` timestamp)."""
-        return str(self.header.get("started") or "")[:10]
+        return self.header.started[:10]
 
 
 def _percent(passed: int, total: int) -> str:
@@ -94,15 +94,13 @@ def _header_lines(implementations: list[Implementation], current_revision: str |
     columns += ["not run here"] if away else []
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for impl in implementations:
-        adapter = impl.header.get("adapter", {})
-        adapter = adapter if isinstance(adapter, dict) else {}
         revision = markdown_code(impl.spec_revision or "?")
         if current_revision and impl.spec_revision != current_revision:
             revision += " (stale)"
         cells = [
             markdown_text(impl.name),
-            markdown_text(str(adapter.get("version", "?"))),
-            markdown_text(str(adapter.get("runtime", "?"))),
+            markdown_text(str(impl.header.adapter.get("version", "?"))),
+            markdown_text(str(impl.header.adapter.get("runtime", "?"))),
             revision,
             markdown_text(impl.run_on or "?"),
             *(_percent(*impl.score(level)) for level in LEVELS),
@@ -198,16 +196,11 @@ def markdown(
 
 def write(
     reports: Path,
-    names: list[str],
+    implementations: list[Implementation],
     command: str,
     findings: Sequence[str] = (),
     current_revision: str | None = None,
 ) -> Path:
-    implementations = [
-        Implementation.load(name, reports / name / "results.json")
-        for name in names
-        if (reports / name / "results.json").is_file()
-    ]
     target = reports / "README.md"
     target.write_text(markdown(implementations, command, findings, current_revision), encoding="utf-8")
     return target

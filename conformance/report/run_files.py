@@ -10,14 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from .._version import __version__
-from ..core.outcomes import CaseResult
 from ..errors import UsageError
-from . import junit, links, results, summary
-from .output import markdown_code, markdown_text, write_text
+from . import junit, results, summary
+from .model import RunReport
 
 RUN_FILES = ("results.json", "junit.xml", "summary.md")
 
@@ -51,29 +49,9 @@ def check_output_file(path: Path) -> None:
     check_folder(path.parent, files=(), what="output folder")
 
 
-def write_reports(
-    folder: Path,
-    header: results.RunHeader,
-    done: Sequence[CaseResult],
-    gate: dict[str, object] | None,
-    expected: Collection[str] | None = None,
-) -> None:
-    """``results.json``, ``junit.xml`` and ``summary.md``; ``expected`` ids show as xfail in the summary."""
-    results.write_json(folder / "results.json", results.results_document(header, done, gate))
-    junit.write_junit(folder / "junit.xml", f"connect-conformance: {header.adapter_spec}", done, header.duration_s)
-    # The adapter's spec and runtime are the implementation's words: Markdown-escaped (output.markdown_text).
-    runtime = markdown_text(str(header.adapter.get("runtime", "?")))
-    notes = [
-        f"Adapter {markdown_code(header.adapter_spec, in_table=False)} ({runtime}), suite {__version__}, "
-        f"spec revision `{header.spec_revision}`, run on {header.started[:10]}, {header.duration_s:.1f} s."
-    ]
-    notes.append(
-        "Run inside the network sandbox (docs/sandbox.md)."
-        if header.sandboxed
-        else "Run outside the network sandbox: the cases that need it were not run here."
-    )
-    if header.interrupted:
-        notes.append("**Interrupted**: partial results.")
-    cited = {source for result in done for source in result.source}
-    page = summary.markdown("connect-conformance results", done, notes, expected, links.source_links(cited, folder))
-    write_text(folder / "summary.md", page)
+def write_reports(folder: Path, report: RunReport) -> None:
+    """``results.json``, ``junit.xml`` and ``summary.md`` of ``report``: the last two are what
+    ``report junit`` and ``report summary`` rebuild from the first."""
+    results.write(folder / "results.json", report)
+    junit.write(folder / "junit.xml", report)
+    summary.write(folder / "summary.md", report)

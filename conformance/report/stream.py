@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..errors import ConformanceError
+
 #: What is read at a time; also the least a too-short buffer grows by.
 CHUNK = 1 << 20
 #: A decoding error this close to the end of the buffer may only mean that the value goes on.
@@ -31,7 +33,7 @@ _WHITESPACE = " \t\n\r"
 _KINDS = {"[": "an array", '"': "a string", "t": "a boolean", "f": "a boolean", "n": "null"}
 
 
-class ReadError(Exception):
+class ReadError(ConformanceError):
     """The file cannot be read as JSON: unreadable, not UTF-8, or not JSON text at ``line``."""
 
     def __init__(self, problem: str, line: int | None = None) -> None:

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from ..core.outcomes import CaseResult, Outcome
-from .output import display_text, markdown_code, markdown_text
-from .reading import not_run_here_reason
+from ..core.text import plural
+from . import links
+from .model import RunReport
+from .output import display_text, markdown_code, markdown_text, write_text
 
 _ORDER = [Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.TIMEOUT, Outcome.SKIP]
 XFAIL = "xfail"
@@ -52,6 +55,15 @@ def area_table(results: Sequence[CaseResult], expected: Collection[str] | None =
         return [name, str(len(group))] + [str(shown.count(column)) for column in columns]
 
     return [*(row(area, by_area[area]) for area in sorted(by_area)), row("total", results)]
+
+
+def not_run_here_reason(message: str, count: int) -> str:
+    """The sentence for ``count`` cases not run here with this message (its first line):
+    "needs the network sandbox: run with --sandbox" gives "29 cases need the network sandbox: run with --sandbox".
+    """
+    if message.startswith("needs "):
+        return f"{count} {'case needs' if count == 1 else 'cases need'} {message.removeprefix('needs ')}"
+    return f"{plural(count, 'case')} not run here: {message or 'no reason given'}"
 
 
 def not_run_here(results: Sequence[CaseResult]) -> list[tuple[str, list[str]]]:
@@ -134,3 +146,28 @@ def _source(source: str, links: Mapping[str, str]) -> str:
     if link:
         return "[" + markdown_text(source) + "](" + link + ")"
     return markdown_code(source)
+
+
+def page(report: RunReport, folder: Path) -> str:
+    """summary.md of ``report``, for the folder it is written in (cited behaviours link relative to it)."""
+    header = report.header
+    # The adapter's spec and runtime are the implementation's words: Markdown-escaped.
+    runtime = markdown_text(str(header.adapter.get("runtime", "?")))
+    notes = [
+        f"Adapter {markdown_code(header.adapter_spec, in_table=False)} ({runtime}), suite {header.suite_version}, "
+        f"spec revision `{header.spec_revision}`, run on {header.started[:10]}, {header.duration_s:.1f} s."
+    ]
+    notes.append(
+        "Run inside the network sandbox (docs/sandbox.md)."
+        if header.sandboxed
+        else "Run outside the network sandbox: the cases that need it were not run here."
+    )
+    if header.interrupted:
+        notes.append("**Interrupted**: partial results.")
+    cited = {source for result in report.cases for source in result.source}
+    sources = links.source_links(cited, folder)
+    return markdown("connect-conformance results", report.cases, notes, report.expected, sources)
+
+
+def write(path: Path, report: RunReport) -> None:
+    write_text(path, page(report, path.parent))

@@ -24,7 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters.npm_versions import is_version, semver_key
+from ..core.outcomes import CaseResult
 from ..core.text import plural
+from . import model
+from .model import summary_counts
 from .output import markdown_code, markdown_text
 
 SYMBOLS = {"pass": "✅", "fail": "❌", "error": "💥", "timeout": "⏱", "skip": "➖"}
@@ -131,19 +134,23 @@ class Timeline:
 
 
 def _load_run(version: str, path: Path) -> VersionRun:
-    document = json.loads(path.read_text(encoding="utf-8"))
-    run = document.get("run", {})
-    cases = document.get("cases", [])
+    """What a timeline keeps of a version's run; its transcripts are read one case at a time and dropped."""
+    kept: list[CaseResult] = []
+
+    def keep(case: CaseResult) -> None:
+        kept.append(CaseResult(id=case.id, outcome=case.outcome, level=case.level))
+
+    run = model.scan(path, keep)
     return VersionRun(
         version=version,
-        adapter=run.get("adapter", {}),
-        outcomes={c["id"]: c["outcome"] for c in cases},
-        levels={c["id"]: c.get("level", "") for c in cases},
-        summary=document.get("summary", {}),
-        spec_revision=str(run.get("spec_revision", "")),
-        started=str(run.get("started", "")),
-        duration_s=run.get("duration_s"),
-        error=run.get("error"),
+        adapter=run.adapter,
+        outcomes={c.id: c.outcome.value for c in kept},
+        levels={c.id: c.level for c in kept},
+        summary=summary_counts(kept),
+        spec_revision=run.spec_revision,
+        started=run.started,
+        duration_s=run.duration_s,
+        error=run.error,
     )
 
 

@@ -32,6 +32,7 @@ from ..core.jsshow import show
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
+from ..core.transcript import SessionEndEntry, SkippedStepEntry, VariablesEntry
 from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..report import results, timeline
@@ -246,18 +247,21 @@ def transcript_text(result: CaseResult) -> str:
     if result.message:
         lines.append(result.message)
     for entry in result.transcript:
-        if not isinstance(entry, dict) or "variables" in entry:
+        if isinstance(entry, VariablesEntry):
             continue
-        if entry.get("step") == "end":
-            lines.append(f"  end: {_compact(entry.get('reply'))}")
+        if isinstance(entry, SessionEndEntry):
+            lines.append(f"  end: {_compact(entry.reply)}")
             continue
-        head = f"  step {entry.get('step')} ({entry.get('action')}, line {entry.get('line')})"
-        parts = [f"sent {_compact(entry['request'])}"] if "request" in entry else []
-        parts.append(f"observed {_compact(entry.get('observed'))}")
-        if "expected" in entry:
-            parts.append(f"expected {_compact(entry['expected'])}")
-        if "problem" in entry:
-            parts.append(f"PROBLEM {entry['problem']}")
+        head = f"  step {entry.step} ({entry.action}, line {entry.line})"
+        if isinstance(entry, SkippedStepEntry):
+            lines.append(f"{head}: skipped: {entry.reason}")
+            continue
+        parts = [f"sent {_compact(entry.request)}"] if entry.request is not None else []
+        parts.append(f"observed {_compact(entry.observed)}")
+        if entry.expected is not None:
+            parts.append(f"expected {_compact(entry.expected)}")
+        if entry.problem:
+            parts.append(f"PROBLEM {entry.problem}")
         lines.append(head + ": " + "; ".join(parts))
     return "\n".join(lines)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from conformance.adapters.base import AdapterSpec, RunContext
 from conformance.cases.loader import load_strict
-from conformance.core.outcomes import Outcome
+from conformance.core.outcomes import Fault, Outcome
 from conformance.errors import AdapterError
 from conformance.execution.runner import Breaker, run_cases
 from tests.helpers import REPO
@@ -77,6 +77,7 @@ def test_a_run_on_an_adapter_that_keeps_breaking_ends_fast_with_one_message() ->
     assert time.monotonic() - started < 10
     assert breaker.tripped
     assert {result.outcome for result in results} == {Outcome.ERROR}
+    assert {result.fault for result in results} == {Fault.ADAPTER}
     skipped = [result for result in results if result.message.startswith("not run: the adapter broke 10 times")]
     assert len(skipped) >= len(results) - 12, [r.message for r in results][:12]
     # It gave up after its budget: the fake was not restarted for every case.

@@ -71,41 +71,33 @@ def test_report_html_into_a_file_path_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "problem", "compare_problem"),
+    ("content", "problem"),
     [
-        (b"hello", ":1: not a results.json file (not JSON: Expecting value)", ":1: not JSON: Expecting value"),
-        (
-            b'{"cases":[1]}',
-            ": not a results.json file (cases[0] is int, not an object)",
-            ": cases/0: 1 is not of type 'object'",
-        ),
-        (
-            b"[1, 2]",
-            ": not a results.json file (expected a JSON object, got list)",
-            ": (top level): expected a JSON object, got an array",
-        ),
-        (b"\xff\xfe", ": not a results.json file (not UTF-8", ": not UTF-8: invalid start byte at byte 0"),
+        (b"hello", ":1: not JSON: Expecting value"),
+        (b'{"cases":[1]}', ": cases/0: 1 is not of type 'object'"),
+        (b"[1, 2]", ": (top level): expected a JSON object, got an array"),
+        (b"\xff\xfe", ": not UTF-8: invalid start byte at byte 0"),
     ],
 )
-@pytest.mark.parametrize("command", ["html", "compare"])
+@pytest.mark.parametrize("command", ["html", "compare", "junit", "summary"])
 def test_report_commands_name_a_file_that_is_not_a_results_file(
-    tmp_path: Path, content: bytes, problem: str, compare_problem: str, command: str
+    tmp_path: Path, content: bytes, problem: str, command: str
 ) -> None:
+    """Every command reading results.json checks it as report validate does, and lists its problems (issue 19)."""
     bad = tmp_path / "bad.json"
     bad.write_bytes(content)
     args = (
-        ["report", "html", str(bad), "-o", str(tmp_path / "out.html")]
-        if command == "html"
-        else ["report", "compare", str(bad), str(bad)]
+        ["report", "compare", str(bad), str(bad)]
+        if command == "compare"
+        else ["report", command, str(bad), "-o", str(tmp_path / "out")]
     )
     done = run_cli(*args, report_dir=tmp_path)
     assert done.code == 2, (done.code, done.stderr)  # for compare, 1 would mean "regression"
     no_traceback(done.stderr)
-    if command == "html":
-        assert f"error: {bad}{problem}" in done.stderr
-    else:  # compare checks as report validate does, and lists its problems (issue 19)
-        assert f"{bad}{compare_problem}" in done.stderr, done.stderr
-    assert not (tmp_path / "out.html").exists()
+    assert done.stderr.startswith(f"error: {bad}"), done.stderr
+    assert f"{bad}{problem}" in done.stderr, done.stderr
+    assert f"{bad} is not a results.json that `report validate` accepts" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 # -- item 5: a signal while the command starts ---------------------------------------------------
@@ -324,3 +316,4 @@ def test_a_peer_script_that_cannot_go_on_is_the_scripts_fault_not_a_harness_erro
     (case,) = ran.results()["cases"]
     assert case["message"].startswith("the peer script could not go on: connection 'c1' has no TLS session")
     assert "harness error" not in case["message"]
+    assert case["fault"] == "spec"

@@ -28,8 +28,11 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from conformance.core.outcomes import CaseResult, Outcome, SkipCause
+from conformance.core.transcript import ClientStepEntry, PeerStepEntry, SessionEndEntry, VariablesEntry
 from conformance.report import html
-from tests.helpers import REPO, require_program
+from conformance.report.model import Gate, GateEntry, RunHeader, RunReport
+from tests.helpers import REPO, require_program, run_report
 from tests.integration.cli import Completed, run_cli
 
 pytestmark = pytest.mark.slow
@@ -417,58 +420,53 @@ def test_one_implementation(browser: Browser, runs: dict[str, Completed], tmp_pa
         assert page.problems() == []
 
 
-def _hostile_document() -> dict[str, Any]:
+def _hostile_document() -> RunReport:
     mark = " ".join(HOSTILE)
     transcript = [
-        {"variables": {"peer.host": HOSTILE[0], HOSTILE[1]: HOSTILE[2]}},
-        {
-            "step": 1,
-            "line": 3,
-            "action": HOSTILE[1],
-            "request": {"op": HOSTILE[2]},
-            "observed": {"value": HOSTILE[0], HOSTILE[3]: [HOSTILE[1]]},
-            "expected": {"bytes": HOSTILE[2]},
-            "problem": mark,
-            "note": HOSTILE[4],
-        },
-        {"sent": {"op": HOSTILE[0], "args": [HOSTILE[1]]}},
-        {"step": "end", "line": None, "reply": {"value": HOSTILE[3]}, "judged": False},
-        {"unknown": HOSTILE[1]},
+        VariablesEntry({"peer.host": HOSTILE[0], HOSTILE[1]: HOSTILE[2]}),
+        ClientStepEntry(
+            1,
+            3,
+            HOSTILE[1],
+            request={"op": HOSTILE[2]},
+            observed={"value": HOSTILE[0], HOSTILE[3]: [HOSTILE[1]]},
+            expected={"bytes": HOSTILE[2]},
+            problem=mark,
+            note=HOSTILE[4],
+        ),
+        PeerStepEntry(2, 4, "peer.send", request={"op": HOSTILE[0], "args": [HOSTILE[1]]}),
+        SessionEndEntry(None, {"value": HOSTILE[3]}, judged=False),
     ]
-    case = {
-        "id": 'hostile.<img src=x onerror="window.__pwned=1">',
-        "title": "title " + mark,
-        "outcome": "fail",
-        "level": "must",
-        "tags": [HOSTILE[1], "safe"],
-        "source": [
+    case = CaseResult(
+        id='hostile.<img src=x onerror="window.__pwned=1">',
+        title="title " + mark,
+        outcome=Outcome.FAIL,
+        level="must",
+        tags=(HOSTILE[1], "safe"),
+        source=(
             HOSTILE[0],
             "javascript:window.__pwned=1",
             'https://example.invalid/"><svg onload="window.__pwned=1">',
-        ],
-        "location": "spec/" + HOSTILE[1] + ".yaml:1",
-        "duration_ms": 1.0,
-        "message": "message " + mark,
-        "transcript": transcript,
-    }
-    return {
-        "format": 1,
-        "run": {
-            "adapter": {"name": HOSTILE[0], "version": HOSTILE[1], "runtime": HOSTILE[2]},
-            "adapter_spec": HOSTILE[3],
-            "suite_version": HOSTILE[4],
-            "spec_revision": HOSTILE[1],
-            "started": HOSTILE[0],
-            "duration_s": 1.0,
-            "workers": 1,
-            "interrupted": True,
-            "error": HOSTILE[2],
-            "spec_errors": [HOSTILE[3]],
-        },
-        "summary": {"fail": 1, "total": 1},
-        "cases": [case],
-        "gate": {"ok": False, "unexpected": [{"id": case["id"], "outcome": "fail", "expected": "pass"}]},
-    }
+        ),
+        file="spec/" + HOSTILE[1] + ".yaml",
+        line=1,
+        duration_ms=1.0,
+        message="message " + mark,
+        transcript=transcript,
+    )
+    header = RunHeader(
+        adapter={"name": HOSTILE[0], "version": HOSTILE[1], "runtime": HOSTILE[2]},
+        adapter_spec=HOSTILE[3],
+        suite_version=HOSTILE[4],
+        spec_revision=HOSTILE[1],
+        started=HOSTILE[0],
+        duration_s=1.0,
+        workers=1,
+        interrupted=True,
+        error=HOSTILE[2],
+        spec_errors=[HOSTILE[3]],
+    )
+    return RunReport(header, [case], Gate(ok=False, unexpected=(GateEntry(case.id, "fail", "pass"),)))
 
 
 @pytest.mark.parametrize("policy", [True, False], ids=["with-csp", "escaping-alone"])
@@ -491,7 +489,7 @@ def test_hostile_strings_render_as_text_and_run_nothing(browser: Browser, tmp_pa
         for hostile in HOSTILE:
             visible = hostile.split("\u2028")[0].strip()  # innerText may turn U+2028 into a line break
             assert visible in text, visible
-        assert page.evaluate("document.querySelector('#case-view .case-id').textContent") == document["cases"][0]["id"]
+        assert page.evaluate("document.querySelector('#case-view .case-id').textContent") == document.cases[0].id
         page.click("#case-view button.back")
         page.wait_for("!document.getElementById('matrix-view').hidden", what="the matrix again")
         assert HOSTILE[0] in page.evaluate("document.querySelector('table.implementations').innerText")
@@ -560,10 +558,7 @@ def test_the_main_report_links_to_the_timeline_page(
         assert page.problems() == []
 
 
-def _run_document(name: str, revision: str, started: str, away: int) -> dict[str, Any]:
-    from conformance.core.outcomes import CaseResult, Outcome, SkipCause
-    from conformance.report.results import RunHeader, results_document
-
+def _run_document(name: str, revision: str, started: str, away: int) -> RunReport:
     done = [CaseResult(id=f"area.pass-{n}", outcome=Outcome.PASS, level="must", title="t") for n in range(6)]
     done += [
         CaseResult(
@@ -576,15 +571,8 @@ def _run_document(name: str, revision: str, started: str, away: int) -> dict[str
         )
         for n in range(away)
     ]
-    header = RunHeader(
-        adapter={"name": name, "version": "1.0", "runtime": "rt"},
-        adapter_spec=name,
-        started=started,
-        duration_s=1.0,
-        workers=1,
-        spec_revision=revision,
-    )
-    return results_document(header, done)
+    adapter = {"name": name, "version": "1.0", "runtime": "rt"}
+    return run_report(done, adapter=adapter, adapter_spec=name, started=started, duration_s=1.0, spec_revision=revision)
 
 
 def test_cases_not_run_here_and_a_stale_run_are_shown_for_what_they_are(browser: Browser, tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ def test_each_misbehaviour_errors_its_own_case_and_the_others_still_pass(tmp_pat
     assert "value" in messages["harness.wrong-shape-on-connect"]
     assert "invalid response to read: value.value.b64: invalid base64" in messages["harness.bad-base64-on-read"]
     assert not any("harness error" in message for message in messages.values()), messages
+    faults = {case["id"]: case.get("fault") for case in done.results()["cases"] if case["outcome"] == "error"}
+    assert set(faults.values()) == {"adapter"}, faults
     # The fake refuses new sessions once it misbehaved: the passes after each broken case
     # (echo-2..echo-8) show that the harness restarted it every time.
     # The hang costs its case deadline (4 s), not the run: every other case is quick. 7.5 s in all on a

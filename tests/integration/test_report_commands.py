@@ -386,3 +386,96 @@ def test_validate_and_compare_take_bounded_memory_on_a_large_file(tmp_path: Path
     assert checked.code == 0, checked.stderr[-2000:]
     assert checked.peak_rss_mb is not None
     assert checked.peak_rss_mb < bound_mb, f"validate: peak {checked.peak_rss_mb:.0f} MB for a {size_mb:.0f} MB file"
+
+
+@pytest.fixture(scope="module")
+def gated_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run with every column of summary.md: passes, unexpected fails, expected ones (one flaky), a case
+    not run here; returns its report folder."""
+    folder = tmp_path_factory.mktemp("gated")
+    known = expectations_file(
+        folder,
+        """\
+  half-open.writer-close-sends-fin-read-side-stays-open:
+    outcome: fail
+    reason: "the mutant sends no FIN (B29)"
+  half-open.peer-fin-closes-writable-by-default:
+    outcome: fail
+    reason: "flaky on purpose"
+    flaky: true
+""",
+    )
+    selection = (
+        "half-open.peer-fin-closes-writable or half-open.writer-close or lifecycle.opened or port-25-not-dialled"
+    )
+    done = run_cli(
+        "run",
+        "--no-sandbox",
+        "--adapter",
+        "reference+writer-close-no-fin",
+        "-n",
+        "4",
+        "-k",
+        selection,
+        "--expectations",
+        str(known),
+        report_dir=folder / "run",
+        timeout=300,
+    )
+    assert done.code == 1, done.stdout + done.stderr
+    return folder / "run"
+
+
+def test_junit_and_summary_are_rebuilt_from_results_json_as_the_run_wrote_them(gated_run: Path) -> None:
+    """``report junit`` and ``report summary`` give the run's own files, byte for byte: the run wrote them
+    from the same model that loading its results.json gives. Nothing differs, timestamps included: neither
+    file has a time of writing; the run's start day and duration come from results.json."""
+    run = gated_run
+    document = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    outcomes = {case["outcome"] for case in document["cases"]}
+    assert {"pass", "fail", "skip"} <= outcomes
+    assert document["gate"]["unexpected"], "some unexpected outcomes"
+    assert document["gate"]["xfail"], "and some expected ones"
+    summary_md = (run / "summary.md").read_text(encoding="utf-8")
+    for shown in ("| xfail |", "## Not run here", "(expected)"):
+        assert shown in summary_md
+    # A sibling folder: the links to spec/behaviours.md are relative, so the same depth gives the same text.
+    rebuilt = gated_run.parent / "rebuilt"
+    for what, name in (("junit", "junit.xml"), ("summary", "summary.md")):
+        done = run_cli("report", what, str(run / "results.json"), "-o", str(rebuilt / name), report_dir=rebuilt)
+        assert done.code == 0, done.stderr
+        assert (rebuilt / name).read_bytes() == (run / name).read_bytes(), name
+    # Without -o: on standard output, the links relative to the folder of results.json.
+    printed = run_cli("report", "summary", str(run), report_dir=rebuilt)
+    assert printed.code == 0, printed.stderr
+    assert printed.stdout == summary_md
+    assert run_cli("report", "junit", str(run), report_dir=rebuilt).stdout == (run / "junit.xml").read_text()
+
+
+def test_the_model_reads_back_exactly_what_the_run_wrote(gated_run: Path) -> None:
+    from conformance.core.transcript import PeerStepEntry, SessionEndEntry, VariablesEntry
+    from conformance.report import model
+
+    path = gated_run / "results.json"
+    report = model.load(path)
+    assert report.as_dict() == json.loads(path.read_text(encoding="utf-8"))
+    ran = next(case for case in report.cases if case.transcript)
+    assert isinstance(ran.transcript[0], VariablesEntry)
+    assert isinstance(ran.transcript[-1], SessionEndEntry)
+    assert any(isinstance(entry, PeerStepEntry) for entry in ran.transcript)
+    assert report.expected == {
+        "half-open.writer-close-sends-fin-read-side-stays-open",
+        "half-open.peer-fin-closes-writable-by-default",
+    }
+
+
+def test_the_rebuild_commands_refuse_a_file_that_validate_rejects(tmp_path: Path, gated_run: Path) -> None:
+    document = json.loads((gated_run / "results.json").read_text(encoding="utf-8"))
+    document["cases"][0]["transcript"].append({"sent": "not an entry"})
+    bad = save(tmp_path, "bad.json", document)
+    for what in ("junit", "summary"):
+        done = run_cli("report", what, str(bad), "-o", str(tmp_path / "out"), report_dir=tmp_path)
+        assert done.code == 2, done.stderr
+        assert f"error: {bad}: cases/0/transcript/" in done.stderr
+        assert f"{bad} is not a results.json that `report validate` accepts" in done.stderr
+        assert not (tmp_path / "out").exists()

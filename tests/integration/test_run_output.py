@@ -3,6 +3,7 @@ results written on an internal error, the sandbox by default, plurals."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ def test_an_info_case_failing_warns_but_does_not_fail_the_gate(tmp_path: Path) -
     gate = done.results()["gate"]
     assert gate["ok"] is True
     assert gate["ungated"] == [{"id": "gating.info-case-fails", "outcome": "fail", "expected": "pass"}]
-    assert "FAIL    gating.info-case-fails (0 ms) (info, not gated" in done.stderr.replace("(1 ms)", "(0 ms)")
+    assert re.search(r"^FAIL    gating\.info-case-fails \(\d+ ms\) \(info, not gated", done.stderr, re.M), done.stderr
     failing = run_cli("run", GATING, report_dir=tmp_path / "all")
     assert failing.code == 1, "a should case failing still fails the gate"
     assert "UNEXPECTED fail (expected pass): gating.should-case-fails" in failing.stdout
@@ -61,7 +62,8 @@ def test_results_are_written_even_when_the_harness_breaks_after_the_run(tmp_path
     # An expectations entry the gate cannot judge (a stand-in for any bug of ours after the cases ran).
     code = (
         "import sys\n"
-        "from conformance import expectations, cli\n"
+        "from conformance import cli\n"
+        "from conformance.execution import expectations\n"
         "def broken(*args, **kwargs):\n"
         "    raise TypeError('a bug of the gate')\n"
         "expectations.gate = broken\n"

@@ -64,7 +64,7 @@ def test_info_cases_are_recorded_not_gated() -> None:
     assert verdict.expired == [], "an expired entry of an info case warns, it does not fail the gate"
     only_info = expectations.gate([result("a.info-fails", Outcome.FAIL, "info")], None, TODAY)
     assert only_info.ok
-    assert only_info.as_dict()["ungated"] == [{"id": "a.info-fails", "outcome": "fail", "expected": "pass"}]
+    assert only_info.record().as_dict()["ungated"] == [{"id": "a.info-fails", "outcome": "fail", "expected": "pass"}]
     judged = expectations.judge(Outcome.FAIL, None, TODAY, "info")
     assert judged.verdict is expectations.Verdict.UNGATED
     assert judged.ok

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from conformance.core.outcomes import CaseResult, Outcome
+from conformance.core.transcript import ClientStepEntry, SessionEndEntry, VariablesEntry
 from conformance.errors import UsageError
 from conformance.report import html
-from conformance.report.results import RunHeader, results_document
-from tests.helpers import REPO
+from conformance.report.model import Gate, GateEntry, ResultsFileError, RunReport
+from tests.helpers import REPO, run_report, save_report
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -30,18 +31,9 @@ HOSTILE = (
 MARK = " ".join(HOSTILE)
 
 
-def _document(
-    cases: list[CaseResult], adapter_name: str = "reference", gate: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    header = RunHeader(
-        adapter={"name": adapter_name, "version": "1.0", "runtime": "CPython"},
-        adapter_spec=adapter_name,
-        started="2026-01-01T00:00:00+00:00",
-        duration_s=1.5,
-        workers=1,
-        spec_revision="abc",
-    )
-    return results_document(header, cases, gate)
+def _document(cases: list[CaseResult], adapter_name: str = "reference", gate: Gate | None = None) -> RunReport:
+    adapter = {"name": adapter_name, "version": "1.0", "runtime": "CPython"}
+    return run_report(cases, gate, adapter=adapter, adapter_spec=adapter_name)
 
 
 def _case(case_id: str, outcome: Outcome = Outcome.PASS, level: str = "must", **fields: Any) -> CaseResult:
@@ -56,19 +48,11 @@ def _case(case_id: str, outcome: Outcome = Outcome.PASS, level: str = "must", **
     )
 
 
-def _hostile_document() -> dict[str, Any]:
+def _hostile_document() -> RunReport:
     transcript = [
-        {"variables": {"peer.host": MARK}},
-        {
-            "step": 1,
-            "line": 2,
-            "action": MARK,
-            "observed": {"value": MARK},
-            "expected": {"bytes": MARK},
-            "problem": MARK,
-            "note": MARK,
-        },
-        {"step": "end", "line": None, "reply": {"value": MARK}, "judged": False},
+        VariablesEntry({"peer.host": MARK}),
+        ClientStepEntry(1, 2, MARK, observed={"value": MARK}, expected={"bytes": MARK}, problem=MARK, note=MARK),
+        SessionEndEntry(None, {"value": MARK}, judged=False),
     ]
     case = _case(
         "area.hostile",
@@ -249,13 +233,11 @@ def test_cases_are_the_union_and_a_missing_result_is_null() -> None:
 
 def test_known_and_unexpected_outcomes_follow_the_gate() -> None:
     cases = [_case("a.known", Outcome.FAIL), _case("a.new", Outcome.FAIL), _case("a.fixed")]
-    gate = {
-        "ok": False,
-        "unexpected": [
-            {"id": "a.new", "outcome": "fail", "expected": "pass"},
-            {"id": "a.fixed", "outcome": "pass", "expected": "fail"},
-        ],
-    }
+    gate = Gate(
+        ok=False,
+        unexpected=(GateEntry("a.new", "fail", "pass"), GateEntry("a.fixed", "pass", "fail")),
+        xfail=("a.known",),
+    )
     rows = {row["id"]: row["results"][0] for row in html.report_data([("r", _document(cases, gate=gate))])["cases"]}
     assert (rows["a.known"]["known"], rows["a.known"]["unexpected"]) == (True, False)
     assert (rows["a.new"]["known"], rows["a.new"]["unexpected"]) == (False, True)
@@ -264,32 +246,22 @@ def test_known_and_unexpected_outcomes_follow_the_gate() -> None:
     assert not any(row["results"][0]["known"] for row in without_gate)
 
 
-def test_non_finite_numbers_and_odd_fields_do_not_break_the_data() -> None:
-    document = _document([_case("a.one")])
-    document["cases"][0]["duration_ms"] = float("nan")
-    document["run"]["duration_s"] = float("inf")
-    document["cases"].append({"id": "a.two", "outcome": "pass", "tags": "not-a-list", "transcript": None})
-    document["cases"].append("not a case")
-    data = json.loads(_data_block(html.render([("r", document)])))
+def test_non_finite_numbers_do_not_break_the_data() -> None:
+    report = _document([_case("a.one", duration_ms=float("nan"))])
+    report.header.duration_s = float("inf")
+    data = json.loads(_data_block(html.render([("r", report)])))
     rows = {row["id"]: row for row in data["cases"]}
     assert rows["a.one"]["results"][0]["duration_ms"] is None
     assert data["implementations"][0]["run"]["duration_s"] is None
-    assert rows["a.two"]["tags"] == []
-    assert rows["a.two"]["results"][0]["transcript"] == []
 
 
 def test_write_names_implementations_after_their_adapters_not_their_folders(tmp_path: Path) -> None:
     # Two runs from folders both called "latest" used to show as "latest" and "latest (2)".
-    paths = []
-    for folder, adapter in (("a/latest", "reference"), ("b/latest", "workerd"), ("c/latest", "workerd"), ("d", "")):
-        path = tmp_path / folder / "results.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(_document([_case("a.one")], adapter_name=adapter)), encoding="utf-8")
-        paths.append(path)
-    document = json.loads(paths[3].read_text(encoding="utf-8"))
-    document["run"]["adapter"] = {}  # no name of its own: its folder names it
-    paths[3].write_text(json.dumps(document), encoding="utf-8")
-    target = html.write([*paths[:3], paths[3].parent], tmp_path / "out" / "index.html")
+    paths = [
+        save_report(tmp_path / folder, _document([_case("a.one")], adapter_name=adapter))
+        for folder, adapter in (("a/latest", "reference"), ("b/latest", "workerd"), ("c/latest", "workerd"))
+    ]
+    target = html.write([*paths[:2], paths[2].parent], tmp_path / "out" / "index.html")
     assert target == tmp_path / "out" / "index.html"
     assert list(target.parent.iterdir()) == [target]
     data = json.loads(_data_block(target.read_text(encoding="utf-8")))
@@ -297,33 +269,30 @@ def test_write_names_implementations_after_their_adapters_not_their_folders(tmp_
         "reference 1.0",
         "workerd 1.0",
         "workerd 1.0 (2)",
-        "d",
     ]
     named = html.write(paths[:1], tmp_path / "named.html", names=["mine"])
     assert json.loads(_data_block(named.read_text(encoding="utf-8")))["implementations"][0]["name"] == "mine"
 
 
 def test_write_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
-    good = tmp_path / "results.json"
-    good.write_text(json.dumps(_document([])), encoding="utf-8")
+    good = save_report(tmp_path, _document([]))
     bad = tmp_path / "bad.json"
     bad.write_text('{"cases": 3}', encoding="utf-8")
     broken = tmp_path / "broken.json"
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="names"):
         html.write([good], tmp_path / "x.html", names=["a", "b"])
-    with pytest.raises(UsageError, match=r"bad\.json: not a results\.json file \(no 'cases' list\)"):
+    with pytest.raises(ResultsFileError, match=r"bad\.json: cases: 3 is not of type 'array'") as raised:
         html.write([bad], tmp_path / "x.html")
-    with pytest.raises(UsageError, match=r"broken\.json:1: not a results\.json file \(not JSON"):
+    assert isinstance(raised.value, UsageError), "a usage error: exit 2, never a traceback"
+    with pytest.raises(ResultsFileError, match=r"broken\.json:1: not JSON"):
         html.write([broken], tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
 
 
 def test_write_links_each_cited_source_relative_to_the_page(tmp_path: Path) -> None:
-    path = tmp_path / "run" / "results.json"
-    path.parent.mkdir()
     cited = _case("a.one", source=("B15", "docs:tcp-sockets#connect", "javascript:alert(1)", "B999"))
-    path.write_text(json.dumps(_document([cited])), encoding="utf-8")
+    path = save_report(tmp_path / "run", _document([cited]))
     target = html.write([path], tmp_path / "out" / "index.html")
     links = json.loads(_data_block(target.read_text(encoding="utf-8")))["links"]
     behaviours = Path(os.path.relpath(REPO / "spec" / "behaviours.md", target.parent)).as_posix()

@@ -8,7 +8,15 @@ from typing import Any
 from conformance_peer import Accepted, Done, Echoed, EndSeen
 from conformance_peer.calls import Accept, ShutdownWrite
 
-from conformance.core.outcomes import Outcome
+from conformance.core.outcomes import Fault, Outcome
+from conformance.core.transcript import (
+    ClientStepEntry,
+    PeerStepEntry,
+    SessionEndEntry,
+    SkippedStepEntry,
+    VariablesEntry,
+    entry_from_dict,
+)
 from conformance.engine.interpreter import CaseInterpreter, ClientOp, EndSession, Finished, PeerOp, StartBackground
 from conformance.protocol.replies import parse
 from tests.helpers import case_from_yaml
@@ -213,6 +221,7 @@ def test_an_unsupported_op_is_the_adapters_fault() -> None:
     actions = drive(machine, [SOCKET, {"status": "unsupported", "reason": "no such property"}])
     assert actions[-1].outcome is Outcome.ERROR
     assert "no such property" in actions[-1].message
+    assert machine.fault is Fault.ADAPTER
 
 
 def test_using_a_socket_after_connect_threw_is_a_harness_error_not_a_failure() -> None:
@@ -224,6 +233,7 @@ def test_using_a_socket_after_connect_threw_is_a_harness_error_not_a_failure() -
     actions = drive(machine, [{"status": "threw", "error": {"name": "TypeError", "message": "x"}}])
     assert actions[-1].outcome is Outcome.ERROR
     assert "no socket exists yet" in actions[-1].message
+    assert machine.fault is Fault.SPEC, "the case cannot go on as written: not the adapter's fault"
 
 
 def test_any_of_reports_every_alternative_when_none_holds() -> None:
@@ -245,7 +255,7 @@ def test_a_timeout_reported_by_the_runner_ends_without_judging() -> None:
     assert isinstance(machine.next_action(), ClientOp)
     machine.observe(parse("connect", {"seq": 1, **SOCKET}, "socket"))
     machine.next_action()
-    machine.fault(Outcome.TIMEOUT, "deadline")
+    machine.end_with(Outcome.TIMEOUT, "deadline")
     end = machine.next_action()
     assert isinstance(end, EndSession)
     assert not end.judged
@@ -328,3 +338,57 @@ def test_connect_without_address_and_the_backpressure_and_identity_ops() -> None
     assert actions[4].request == {"op": "same", "socket": "s1", "a": "close()", "b": "closed"}
     assert actions[-1].outcome is Outcome.FAIL
     assert "step 5 (same" in actions[-1].message
+
+
+def test_the_transcript_is_typed_entries_whose_json_reads_back_the_same() -> None:
+    machine = interpreter("""\
+        - connect: {address: "${peer.address}"}
+        - peer.accept: {}
+        - peer.shutdown: write
+          background: fin
+          note: half-close in the background
+        - await: opened
+          expect: {resolves: {remoteAddress: "${peer.address}"}}
+""")
+    drive(machine, [SOCKET, ACCEPTED, None, {"status": "resolved", "value": {"remoteAddress": "nope"}}])
+    variables, connect, accept, shutdown, opened, end = machine.transcript
+    assert variables == VariablesEntry(PEER)
+    assert connect == ClientStepEntry(
+        1, 6, "connect", request={"op": "connect", "address": "127.0.0.1:4000"}, observed={"seq": 1, **SOCKET},
+        expected={"returns": "socket"},
+    )  # fmt: skip
+    assert isinstance(accept, PeerStepEntry)
+    assert accept.observed == {"accepted": True, "name": "c1", "remote_address": "127.0.0.1:5000"}
+    assert isinstance(shutdown, PeerStepEntry)
+    assert (shutdown.background, shutdown.observed, shutdown.note) == ("fin", None, "half-close in the background")
+    assert isinstance(opened, ClientStepEntry)
+    assert opened.problem is not None
+    assert opened.status == "resolved"
+    assert end == SessionEndEntry(None, {"seq": 1, **CLEAN_END}, judged=False)
+    assert machine.fault is None, "a failure is the implementation's: no fault"
+    for entry in machine.transcript:
+        assert entry_from_dict(entry.as_dict()) == entry
+    assert opened.as_dict() == {
+        "step": 4,
+        "line": 11,
+        "action": "await",
+        "request": {"op": "await", "socket": "s1", "promise": "opened", "timeout_ms": 2000},
+        "observed": {"seq": 1, "status": "resolved", "value": {"remoteAddress": "nope"}},
+        "expected": {"resolves": {"remoteAddress": "127.0.0.1:4000"}},
+        "problem": opened.problem,
+    }
+
+
+def test_an_observe_only_run_records_a_step_it_cannot_perform_as_skipped() -> None:
+    case = interpreter("""\
+        - connect: {address: "bad"}
+          expect: {any_of: [{throws: {name: TypeError}}, {returns: socket}]}
+        - await: opened
+""").case
+    machine = CaseInterpreter(case, dict(PEER), observe_only=True)
+    drive(machine, [{"status": "threw", "error": {"name": "TypeError", "message": "x"}}])
+    skipped = machine.transcript[2]
+    assert skipped == SkippedStepEntry(2, 8, "await", "no socket exists yet (connect first, or did connect throw?)")
+    assert skipped.as_dict()["observed"] == {"skipped": skipped.reason}
+    assert entry_from_dict(skipped.as_dict()) == skipped
+    assert machine.outcome is None

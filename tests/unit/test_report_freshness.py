@@ -3,35 +3,25 @@ a run of another revision than the spec's current one as stale (issue 19)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from conformance.cases import loader
 from conformance.core.outcomes import CaseResult, Outcome
 from conformance.report import html, matrix, results, timeline
-from tests.helpers import REPO
+from conformance.report.model import RunReport
+from tests.helpers import REPO, run_report, save_report
 
 CURRENT = "0123456789abcdef"
 
 
-def _document(revision: str, started: str) -> dict[str, Any]:
-    header = results.RunHeader(
-        adapter={"name": "impl", "version": "2.0", "runtime": "rt"},
-        adapter_spec="impl",
-        started=started,
-        duration_s=1.0,
-        workers=1,
-        spec_revision=revision,
-    )
-    return results.results_document(header, [CaseResult(id="area.one", outcome=Outcome.PASS, level="must")])
+def _document(revision: str, started: str, outcome: Outcome = Outcome.PASS) -> RunReport:
+    adapter = {"name": "impl", "version": "2.0", "runtime": "rt"}
+    cases = [CaseResult(id="area.one", outcome=outcome, level="must")]
+    return run_report(cases, adapter=adapter, adapter_spec="impl", started=started, spec_revision=revision)
 
 
 def _load(tmp_path: Path, name: str, revision: str, started: str) -> matrix.Implementation:
-    path = tmp_path / name / "results.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps(_document(revision, started)), encoding="utf-8")
-    return matrix.Implementation.load(name, path)
+    return matrix.Implementation.load(name, save_report(tmp_path / name, _document(revision, started)))
 
 
 def test_the_matrix_says_each_runs_revision_and_day_and_marks_a_stale_one(tmp_path: Path) -> None:
@@ -66,13 +56,10 @@ def test_the_html_data_marks_a_stale_run() -> None:
 def test_a_timelines_findings_say_its_revision_and_days(tmp_path: Path) -> None:
     folder = tmp_path / "toy"
     for version, outcome, started in (
-        ("1.0.0", "pass", "2026-12-01T05:00:00"),
-        ("1.1.0", "fail", "2026-12-02T05:00:00"),
+        ("1.0.0", Outcome.PASS, "2026-12-01T05:00:00+00:00"),
+        ("1.1.0", Outcome.FAIL, "2026-12-02T05:00:00+00:00"),
     ):
-        document = _document("fedcba98", started)
-        document["cases"][0]["outcome"] = outcome
-        (folder / version).mkdir(parents=True)
-        (folder / version / "results.json").write_text(json.dumps(document), encoding="utf-8")
+        save_report(folder / version, _document("fedcba98", started, outcome))
     line = timeline.load(folder)
     lines = timeline.findings(line, "history/toy/README.md", CURRENT)
     assert lines[0] == "### toy ([timeline](history/toy/README.md), 2 versions)"

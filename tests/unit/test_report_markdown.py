@@ -19,7 +19,9 @@ import pytest
 
 from conformance.core import text
 from conformance.core.outcomes import CaseResult, Outcome
-from conformance.report import compare, output, results, run_files
+from conformance.report import compare, output, run_files
+from conformance.report.model import Gate, RunReport
+from tests.helpers import run_report, save_report
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -74,15 +76,9 @@ def test_markdown_code_is_one_span_that_its_text_cannot_close(text: str) -> None
     assert cells(f"| {span} |") == 1
 
 
-def _header(**fields: str) -> results.RunHeader:
-    return results.RunHeader(
-        adapter={"name": fields.get("name", "impl"), "version": "1", "runtime": fields.get("runtime", "rt")},
-        adapter_spec=fields.get("spec", "stdio:impl"),
-        started="2026-12-01T10:00:00+00:00",
-        duration_s=1.0,
-        workers=1,
-        spec_revision="abcdef12",
-    )
+def _run(cases: list[CaseResult], gate: Gate | None = None, runtime: str = "rt", spec: str = "stdio:impl") -> RunReport:
+    adapter = {"name": "impl", "version": "1", "runtime": runtime}
+    return run_report(cases, gate, adapter=adapter, adapter_spec=spec, started="2026-12-01T10:00:00+00:00")
 
 
 def test_summary_shows_what_the_implementation_said_as_text(tmp_path: Path) -> None:
@@ -91,8 +87,7 @@ def test_summary_shows_what_the_implementation_said_as_text(tmp_path: Path) -> N
         CaseResult(id="area.two", outcome=Outcome.ERROR, level="must", message=HOSTILE[3]),
         CaseResult(id="area.three", outcome=Outcome.PASS, level="must"),
     ]
-    header = _header(runtime=MARK, spec="stdio:" + HOSTILE[1])
-    run_files.write_reports(tmp_path, header, done, {"ok": False})
+    run_files.write_reports(tmp_path, _run(done, Gate(ok=False), runtime=MARK, spec="stdio:" + HOSTILE[1]))
     text = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert_inert(text)
     rows = [line for line in text.splitlines() if line.startswith("| `area.")]
@@ -107,7 +102,7 @@ def test_compare_markdown_shows_what_the_files_said_as_text() -> None:
         "a.y": compare.Seen("fail", "must", ""),
     }
     after = {
-        "a.x": compare.seen({"outcome": "fail", "level": "must", "message": MARK}),
+        "a.x": compare.seen(CaseResult(id="a.x", outcome=Outcome.FAIL, level="must", message=MARK)),
         "a.y": compare.Seen("error", HOSTILE[2], HOSTILE[3]),
         "a.z": compare.Seen("fail", "must", HOSTILE[4]),
     }
@@ -142,13 +137,10 @@ def test_a_timeline_shows_what_its_runs_said_as_text(tmp_path: Path) -> None:
     from conformance.report import timeline
 
     folder = tmp_path / "toy"
-    for version, outcome in (("1.0.0", "pass"), ("1.1.0", "fail")):
-        header = _header(runtime=HOSTILE[0])
-        document = results.results_document(header, [CaseResult(id="area.one", outcome=Outcome.PASS, level="must")])
-        document["cases"][0]["outcome"] = outcome
-        document["run"]["error"] = HOSTILE[3] if version == "1.1.0" else None
-        (folder / version).mkdir(parents=True)
-        (folder / version / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    for version, outcome in (("1.0.0", Outcome.PASS), ("1.1.0", Outcome.FAIL)):
+        report = _run([CaseResult(id="area.one", outcome=outcome, level="must")], runtime=HOSTILE[0])
+        report.header.error = HOSTILE[3] if version == "1.1.0" else None
+        save_report(folder / version, report)
     (folder / "history.json").write_text(
         json.dumps({"versions": [{"version": "0.9.0", "status": "cannot run", "reason": HOSTILE[1]}]})
     )

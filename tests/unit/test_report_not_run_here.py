@@ -9,12 +9,13 @@ before ``skipped_by`` existed are read by their message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from conformance.core.outcomes import CaseResult, Outcome, SkipCause
-from conformance.report import compare, html, matrix, results, summary
+from conformance.report import compare, html, matrix, model, summary
+from conformance.report.model import RunReport
+from tests.helpers import run_report, save_report
 
 SANDBOX = "needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"
 LACKS = "the adapter lacks capability: ipv6"
@@ -40,23 +41,9 @@ def _run(passed: int = 84, away: int = 16, lacking: int = 0) -> list[CaseResult]
     return done
 
 
-def _document(done: list[CaseResult], revision: str = "abcdef12", started: str = "2026-12-01T10:00:00+00:00") -> Any:
-    header = results.RunHeader(
-        adapter={"name": "reference", "version": "0.1.0", "runtime": "CPython"},
-        adapter_spec="reference",
-        started=started,
-        duration_s=1.0,
-        workers=1,
-        spec_revision=revision,
-    )
-    return results.results_document(header, done)
-
-
-def _save(folder: Path, document: Any) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "results.json"
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path
+def _document(done: list[CaseResult]) -> RunReport:
+    adapter = {"name": "reference", "version": "0.1.0", "runtime": "CPython"}
+    return run_report(done, adapter=adapter, started="2026-12-01T10:00:00+00:00", duration_s=1.0)
 
 
 def test_the_console_table_counts_not_run_here_apart_with_the_reason() -> None:
@@ -116,7 +103,7 @@ def test_an_expected_outcome_does_not_make_a_case_not_run_here_an_xfail() -> Non
 
 
 def test_the_matrix_scores_what_ran_and_counts_the_rest_apart(tmp_path: Path) -> None:
-    path = _save(tmp_path / "reference", _document(_run(passed=84, away=16)))
+    path = save_report(tmp_path / "reference", _document(_run(passed=84, away=16)))
     impl = matrix.Implementation.load("reference", path)
     assert impl.score("must") == (84, 84), "it passes everything it ran: 100 %, not 84 %"
     page = matrix.markdown([impl], "publish")
@@ -126,7 +113,7 @@ def test_the_matrix_scores_what_ran_and_counts_the_rest_apart(tmp_path: Path) ->
 
 
 def test_a_capability_the_implementation_lacks_stays_a_gap(tmp_path: Path) -> None:
-    path = _save(tmp_path / "impl", _document(_run(passed=9, away=0, lacking=1)))
+    path = save_report(tmp_path / "impl", _document(_run(passed=9, away=0, lacking=1)))
     assert matrix.Implementation.load("impl", path).score("must") == (9, 10)
     (data,) = html.report_data([("impl", _document(_run(passed=9, away=0, lacking=1)))])["implementations"]
     assert data["scores"]["must"] == [9, 10]
@@ -149,14 +136,14 @@ def test_the_html_scores_leave_them_out_and_say_why() -> None:
 
 
 def test_files_made_before_skipped_by_are_read_by_their_message(tmp_path: Path) -> None:
-    document = _document(_run(passed=8, away=2, lacking=1))
+    document: Any = _document(_run(passed=8, away=2, lacking=1)).as_dict()
     for case in document["cases"]:
         case.pop("skipped_by", None)
-    path = _save(tmp_path / "old", document)
+    path = save_report(tmp_path / "old", document)
     impl = matrix.Implementation.load("old", path)
     assert set(impl.not_run_here) == {"policy.away-0", "policy.away-1"}
     assert impl.score("must") == (8, 9), "an old skip for a capability is still a gap"
-    (data,) = html.report_data([("old", document)])["implementations"]
+    (data,) = html.report_data([("old", model.load(path))])["implementations"]
     assert data["scores"]["must"] == [8, 9]
 
 
@@ -170,11 +157,11 @@ def test_compare_does_not_call_a_case_not_run_here_a_regression(tmp_path: Path) 
             ),
         ]
     )
-    comparison = compare.compare_files(_save(tmp_path / "old", ran), _save(tmp_path / "new", away))
+    comparison = compare.compare_files(save_report(tmp_path / "old", ran), save_report(tmp_path / "new", away))
     assert comparison.regressions == []
     assert [change.id for change in comparison.not_run_here] == ["area.pass-2"]
     text = compare.markdown(comparison)
     assert text.splitlines()[2].startswith("No regression.")
     assert "| `area.pass-2` | must | pass | skip (not run here) |" in text
-    back = compare.compare_files(_save(tmp_path / "old2", away), _save(tmp_path / "new2", ran))
+    back = compare.compare_files(save_report(tmp_path / "old2", away), save_report(tmp_path / "new2", ran))
     assert back.fixes == [], "a case that ran again was not fixed"

@@ -18,10 +18,13 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from conformance.core.outcomes import CaseResult, Outcome, SkipCause
+from conformance.core.transcript import ClientStepEntry, PeerStepEntry, VariablesEntry
 from conformance.execution.progress import Label, Progress, Verbosity, plain_label
 from conformance.report import html, junit, output, results, summary
+from conformance.report.model import RunReport
 from conformance.report.numbers import percent
 from conformance.report.validate import validate_file
+from tests.helpers import run_report
 
 SURROGATES = "lone \ud800 high, \udfff low, pair \U0001f600"
 CONTROLS = "nul\x00 esc\x1b[2J bell\x07 cr\r del\x7f csi\x9b \ufffe\uffff"
@@ -39,9 +42,10 @@ def strict_loads(text: str) -> Any:
 
 def hostile_results() -> list[CaseResult]:
     transcript = [
-        {"step": 1, "observed": {"error": {"name": SURROGATES, "message": CONTROLS}}},
-        {"step": 2, "observed": {"value": math.nan, "list": [math.inf, -math.inf, 1.5]}},
-        {SURROGATES: CONTROLS},
+        ClientStepEntry(1, 3, "connect", observed={"error": {"name": SURROGATES, "message": CONTROLS}}),
+        ClientStepEntry(2, 4, "read", observed={"value": math.nan, "list": [math.inf, -math.inf, 1.5]}),
+        VariablesEntry({SURROGATES: CONTROLS}),
+        PeerStepEntry(3, 5, "peer.send", request={"data": SURROGATES}, note=CONTROLS),
     ]
     return [
         CaseResult(id="a.surrogates", outcome=Outcome.FAIL, level="must", message=SURROGATES, transcript=transcript),
@@ -51,22 +55,19 @@ def hostile_results() -> list[CaseResult]:
     ]
 
 
-def header(**fields: Any) -> results.RunHeader:
+def hostile_run(cases: list[CaseResult], **fields: Any) -> RunReport:
     values: dict[str, Any] = {
         "adapter": {"name": "hostile" + SURROGATES, "version": CONTROLS, "runtime": CONTROLS},
         "adapter_spec": "stdio:hostile",
-        "started": "2026-01-01T00:00:00+00:00",
         "duration_s": 1.25,
         "workers": 2,
-        "spec_revision": "abcdef12",
     }
-    values.update(fields)
-    return results.RunHeader(**values)
+    return run_report(cases, **{**values, **fields})
 
 
 def test_results_json_is_strict_json_that_keeps_every_string(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    results.write_json(path, results.results_document(header(), hostile_results()))
+    results.write(path, hostile_run(hostile_results()))
     assert os.listdir(tmp_path) == ["results.json"]
     raw = path.read_bytes()
     raw.decode("utf-8")  # valid UTF-8: lone surrogates are \uXXXX escapes, not bytes
@@ -74,7 +75,8 @@ def test_results_json_is_strict_json_that_keeps_every_string(tmp_path: Path) -> 
     first = document["cases"][0]
     assert first["message"] == SURROGATES
     assert first["transcript"][0]["observed"]["error"] == {"name": SURROGATES, "message": CONTROLS}
-    assert first["transcript"][2] == {SURROGATES: CONTROLS}
+    assert first["transcript"][2] == {"variables": {SURROGATES: CONTROLS}}
+    assert first["transcript"][3]["note"] == CONTROLS
     # NaN and the infinities as the adapter protocol tags them.
     assert first["transcript"][1]["observed"] == {
         "value": {"$type": "number", "value": "NaN"},
@@ -87,7 +89,7 @@ def test_results_json_is_strict_json_that_keeps_every_string(tmp_path: Path) -> 
 
 def test_validate_rejects_bare_nan(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    results.write_json(path, results.results_document(header(), []))
+    results.write(path, hostile_run([]))
     document = json.loads(path.read_text(encoding="utf-8"))
     document["run"]["duration_s"] = math.nan
     path.write_text(json.dumps(document), encoding="utf-8")  # Python's json writes a bare NaN
@@ -104,13 +106,13 @@ def test_a_failed_write_leaves_neither_the_file_nor_a_part_file(
 
     monkeypatch.setattr(output.os, "replace", broken_replace)
     with pytest.raises(OSError, match="No space"):
-        results.write_json(tmp_path / "results.json", results.results_document(header(), hostile_results()))
+        results.write(tmp_path / "results.json", hostile_run(hostile_results()))
     assert os.listdir(tmp_path) == []
 
 
 def test_junit_is_valid_xml_with_control_characters_and_surrogates_escaped(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
-    junit.write_junit(path, "connect-conformance: " + CONTROLS, hostile_results(), duration_s=7.5)
+    junit.write(path, hostile_run(hostile_results(), adapter_spec=CONTROLS, duration_s=7.5))
     assert os.listdir(tmp_path) == ["junit.xml"]
     suite = ET.parse(path).getroot()
     assert suite.get("name") == "connect-conformance: " + output.xml_text(CONTROLS)
@@ -129,7 +131,7 @@ def test_junit_is_valid_xml_with_control_characters_and_surrogates_escaped(tmp_p
 def test_junit_time_is_the_runs_wall_time_not_the_sum_of_lanes(tmp_path: Path) -> None:
     lanes = [CaseResult(id=f"a.{n}", outcome=Outcome.PASS, level="must", duration_ms=1000) for n in range(4)]
     path = tmp_path / "junit.xml"
-    junit.write_junit(path, "suite", lanes, duration_s=2.0)  # 4 cases of 1 s on 2 lanes
+    junit.write(path, run_report(lanes, duration_s=2.0))  # 4 cases of 1 s on 2 lanes
     assert ET.parse(path).getroot().get("time") == "2.000"
 
 
@@ -224,7 +226,7 @@ def test_percentages_never_round_to_a_complete_pass_or_failure(
 def test_html_scores_of_241_of_242_read_99_percent() -> None:
     cases = [CaseResult(id=f"a.c{n}", outcome=Outcome.PASS, level="must") for n in range(241)]
     cases.append(CaseResult(id="a.last", outcome=Outcome.FAIL, level="must"))
-    data = html.report_data([("impl", results.results_document(header(), cases))])
+    data = html.report_data([("impl", hostile_run(cases))])
     scores = data["implementations"][0]["scores"]
     assert scores["must"] == [241, 242]
     assert scores["text"]["must"] == "99%"

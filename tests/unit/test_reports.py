@@ -13,7 +13,7 @@ from conformance.adapters import registry
 from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import UsageError
 from conformance.report import junit, links, results, summary
-from tests.helpers import REPO
+from tests.helpers import REPO, run_report
 
 RESULTS = [
     CaseResult(id="address.a", outcome=Outcome.PASS, level="must", duration_ms=3),
@@ -31,16 +31,8 @@ RESULTS = [
 
 
 def test_results_json_has_header_summary_and_cases(tmp_path: Path) -> None:
-    header = results.RunHeader(
-        adapter={"name": "reference"},
-        adapter_spec="reference",
-        started="2026-01-01T00:00:00",
-        duration_s=1.5,
-        workers=2,
-        spec_revision="abc",
-    )
     path = tmp_path / "results.json"
-    results.write_json(path, results.results_document(header, RESULTS))
+    results.write(path, run_report(RESULTS, adapter={"name": "reference"}, workers=2))
     document = json.loads(path.read_text())
     assert document["summary"] == {"pass": 1, "fail": 1, "error": 1, "timeout": 1, "skip": 1, "total": 5}
     assert document["run"]["adapter"]["name"] == "reference"
@@ -51,7 +43,7 @@ def test_results_json_has_header_summary_and_cases(tmp_path: Path) -> None:
 
 def test_junit_maps_outcomes_to_failure_error_and_skipped(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
-    junit.write_junit(path, "suite", RESULTS)
+    junit.write(path, run_report(RESULTS))
     suite = ET.parse(path).getroot()
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
         "5",

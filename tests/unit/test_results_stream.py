@@ -10,30 +10,23 @@ from typing import Any
 import pytest
 
 from conformance.core.outcomes import CaseResult, Outcome
-from conformance.report import results, stream, validate
-from tests.helpers import REPO
+from conformance.core.transcript import ClientStepEntry
+from conformance.report import stream, validate
+from tests.helpers import REPO, run_report
 
 
 def _document(count: int = 5) -> dict[str, Any]:
-    header = results.RunHeader(
-        adapter={"name": "reference", "version": "1.0", "runtime": "CPython"},
-        adapter_spec="reference",
-        started="2026-01-01T00:00:00+00:00",
-        duration_s=1.5,
-        workers=1,
-        spec_revision="abcdef12",
-    )
     cases = [
         CaseResult(
             id=f"area.case-{n}",
             outcome=Outcome.PASS if n % 2 else Outcome.FAIL,
             level="must",
             message="é ✓ \U0001f600 " * n,  # multi-byte UTF-8 split across reads
-            transcript=[{"step": 1, "observed": {"value": 10**n, "text": "x" * 50 * n}}],
+            transcript=[ClientStepEntry(1, 2, "read", observed={"value": 10**n, "text": "x" * 50 * n})],
         )
         for n in range(count)
     ]
-    return results.results_document(header, cases)
+    return run_report(cases).as_dict()
 
 
 def _write(tmp_path: Path, document: Any, indent: int | None = 1) -> Path:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conformance.core.outcomes import CaseResult, Outcome
 from conformance.errors import InfrastructureError
 from conformance.report import html, matrix, timeline
+from conformance.report.model import RunReport
 from conformance.versions import bisect, history
+from tests.helpers import run_report, save_report
 
 OUTCOMES = {
     # case -> outcome per version 1.20230512.0, 1.20240223.1, 1.20261117.1
@@ -23,23 +24,13 @@ OUTCOMES = {
 VERSIONS = ["1.20230512.0", "1.20240223.1", "1.20261117.1"]
 
 
-def results(version: str, column: int) -> dict[str, Any]:
+def results(version: str, column: int) -> RunReport:
     cases = [
-        {"id": case, "outcome": outcomes[column], "level": "must", "title": case, "transcript": []}
+        CaseResult(id=case, outcome=Outcome(outcomes[column]), level="must", title=case)
         for case, outcomes in OUTCOMES.items()
     ]
-    summary = {name: sum(c["outcome"] == name for c in cases) for name in ("pass", "fail", "error")}
-    return {
-        "format": 1,
-        "run": {
-            "adapter": {"name": "workerd", "version": version, "runtime": f"workerd {version[2:6]}"},
-            "spec_revision": "abc",
-            "started": "2026-11-30T00:00:00+00:00",
-            "duration_s": 1.0,
-        },
-        "summary": summary,
-        "cases": cases,
-    }
+    adapter = {"name": "workerd", "version": version, "runtime": f"workerd {version[2:6]}"}
+    return run_report(cases, adapter=adapter, started="2026-11-30T00:00:00+00:00", duration_s=1.0)
 
 
 @pytest.fixture
@@ -47,7 +38,7 @@ def folder(tmp_path: Path) -> Path:
     root = tmp_path / "workerd"
     for column, version in enumerate(VERSIONS):
         (root / version).mkdir(parents=True)
-        (root / version / "results.json").write_text(json.dumps(results(version, column)))
+        save_report(root / version, results(version, column))
     (root / timeline.MANIFEST).write_text(
         json.dumps(
             {

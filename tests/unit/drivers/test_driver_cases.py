@@ -177,7 +177,7 @@ def test_the_driver_request_carries_the_whole_server_and_the_transcript_shows_it
     }
     assert messages.request_problem({"seq": 1, **request}) is None
     assert actions[-1] == Finished(Outcome.PASS, "")
-    step = interpreter.transcript[1]
+    step = interpreter.transcript[1].as_dict()
     assert step["request"]["server"] == {k: v for k, v in SERVER.variables().items() if k not in SERVER_SECRETS}
     assert step["observed"]["elapsed_ms"] == 12
     shown = repr(interpreter.transcript)

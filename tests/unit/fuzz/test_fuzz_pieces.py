@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conformance.cases.loader import load_file
+from conformance.core.transcript import TranscriptEntry, from_dicts
 from conformance.fuzz.emit import Inexpressible, expected_steps
 from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
 from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
@@ -30,8 +31,13 @@ LOOPBACK_OR_INVALID = re.compile(
 )
 
 
-def transcript(*entries: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"variables": VARIABLES}, *entries]
+def transcript(*entries: dict[str, Any]) -> list[TranscriptEntry]:
+    """Entries as results.json holds them, read back (a line, and whether the end was judged, filled in)."""
+
+    def completed(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"line": None, "judged": True, **entry} if entry.get("step") == "end" else {"line": 1, **entry}
+
+    return from_dicts([{"variables": VARIABLES}, *map(completed, entries)])
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
