@@ -300,3 +300,19 @@ def test_write_links_each_cited_source_relative_to_the_page(tmp_path: Path) -> N
         "B15": behaviours + "#b15",
         "docs:tcp-sockets#connect": "https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#connect",
     }
+
+
+def test_the_drivers_table_and_the_run_header_carry_driver_and_server_versions() -> None:
+    report = _document([_case("drivers.pg.connect-plain"), _case("drivers.pg.tls-select", Outcome.FAIL), _case("a.x")])
+    report.header.adapter["drivers"] = {"pg": "pg@8.23.1 pg-cloudflare@1.4.1"}
+    report.header.servers = {"postgres": "postgres (PostgreSQL) 15.18"}
+    data = html.report_data([("workerd", report)])
+    assert data["implementations"][0]["run"]["servers"] == {"postgres": "postgres (PostgreSQL) 15.18"}
+    (row,) = data["drivers"]
+    assert (row["driver"], row["packages"], row["server"]) == (
+        "pg",
+        "pg@8.23.1 pg-cloudflare@1.4.1",
+        "postgres (PostgreSQL) 15.18",
+    )
+    assert row["cells"][0]["text"] == "❌ 1/2"
+    assert html.report_data([("r", _document([_case("a.x")]))])["drivers"] == []

@@ -65,3 +65,12 @@ def test_markdown_section_and_html_data() -> None:
         "skipped": 0,
         "text": "❌* 1/2",
     }
+
+
+def test_the_run_header_keeps_the_server_versions_through_results_json() -> None:
+    from conformance.report.model import RunHeader
+
+    header = RunHeader({"name": "workerd"}, "workerd", "2026-12-07T00:00:00Z", 1.0, 2, "abc")
+    assert "servers" not in header.as_dict(), "a run without drivers cases names no servers"
+    header.servers = {"postgres": "postgres (PostgreSQL) 15.18"}
+    assert RunHeader.from_dict(header.as_dict()).servers == {"postgres": "postgres (PostgreSQL) 15.18"}
