@@ -35,10 +35,12 @@ def _entries(tmp_path: Path) -> list[Path]:
 
 def test_a_second_load_comes_from_the_cache_and_equals_the_first(spec: Path, tmp_path: Path) -> None:
     first, errors = loader.load([spec.parent], cached=True)
-    assert errors == [] and [case.id for case in first] == ["basic.cached-1"]
+    assert errors == []
+    assert [case.id for case in first] == ["basic.cached-1"]
     assert len(_entries(tmp_path)) == 1
     second, errors = loader.load([spec.parent], cached=True)
-    assert errors == [] and second == first
+    assert errors == []
+    assert second == first
 
 
 def test_a_changed_file_is_read_again(spec: Path, tmp_path: Path) -> None:
@@ -53,7 +55,8 @@ def test_a_file_with_a_problem_is_not_kept(spec: Path, tmp_path: Path) -> None:
     spec.write_text(CASE.format(n=1).replace("level: must", "level: sometimes"), encoding="utf-8")
     for _ in range(2):
         cases, errors = loader.load([spec.parent], cached=True)
-        assert cases == [] and any(error.field == "level" for error in errors)
+        assert cases == []
+        assert any(error.field == "level" for error in errors)
     assert _entries(tmp_path) == []
 
 
@@ -63,7 +66,8 @@ def test_a_broken_entry_is_a_miss(spec: Path, tmp_path: Path) -> None:
     for entry in _entries(tmp_path):
         entry.write_bytes(b"not a pickle")
     cases, errors = loader.load([spec.parent], cached=True)
-    assert errors == [] and cases == expected
+    assert errors == []
+    assert cases == expected
 
 
 def test_without_cached_nothing_is_written(spec: Path, tmp_path: Path) -> None:
