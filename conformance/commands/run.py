@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cases.shards import Shard
+from ..errors import UsageError
 from . import arguments, sandboxing
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--shard {text}: ")) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,12 +52,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the peer runs: in-process (default) | docker | tcp://HOST:PORT (a `peer serve`; "
         "its token in $CONNECT_CONFORMANCE_PEER_TOKEN)",
     )
+    # Several machines (docs/ci.md, "Sharding"): each job runs one part, `report merge` joins the parts.
+    parser.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="run only shard I of N of the selected cases (a deterministic split, balanced by recorded "
+        "durations); join the shards' results.json with `report merge`",
+    )
+    parser.add_argument(
+        "--durations",
+        type=Path,
+        metavar="FILE",
+        help="with --shard: a previous results.json whose case durations balance the split (default: "
+        "reports/<adapter>/results.json when there is one, else a stable hash of the case ids)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from ..execution.progress import Verbosity
     from ..execution.suite import RunOptions, run_suite
 
+    if args.durations is not None and args.shard is None:
+        raise UsageError("--durations balances a split: give --shard I/N too")
     sandboxing.enter_if_wanted(args, [args.adapter])
     verbosity = Verbosity.VERBOSE if args.verbose else Verbosity.QUIET if args.quiet else Verbosity.NORMAL
     return run_suite(
@@ -63,5 +89,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             verbosity=verbosity,
             peer=args.peer,
+            shard=args.shard,
+            durations=args.durations,
         )
     )
