@@ -5,16 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cases.shards import Shard
 from ..errors import UsageError
 from . import arguments, sandboxing
-
-
-def _shard(text: str) -> Shard:
-    try:
-        return Shard.parse(text)
-    except UsageError as error:
-        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--shard {text}: ")) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Several machines (docs/ci.md, "Sharding"): each job runs one part, `report merge` joins the parts.
     parser.add_argument(
         "--shard",
-        type=_shard,
+        type=arguments.shard,
         metavar="I/N",
         help="run only shard I of N of the selected cases (a deterministic split, balanced by recorded "
         "durations); join the shards' results.json with `report merge`",

@@ -33,8 +33,7 @@ from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..peer import choice as peers
 from ..protocol.replies import HelloInfo
-from ..report import results, run_files, summary
-from ..report import model
+from ..report import model, results, run_files, summary
 from ..report.model import RunHeader, RunReport, ShardInfo
 from ..report.output import display_text
 from . import expectations
@@ -235,7 +234,9 @@ def _shard(options: RunOptions, cases: list[Case]) -> tuple[list[Case], Split | 
     return chosen, split, source
 
 
-def _shard_info(split: Split | None, source: Path | None, done: Sequence[CaseResult], cases: list[Case]) -> ShardInfo | None:
+def _shard_info(
+    split: Split | None, source: Path | None, done: Sequence[CaseResult], cases: list[Case]
+) -> ShardInfo | None:
     if split is None:
         return None
     # An interrupted shard records the positions of the cases that ran: report merge finds the rest missing.

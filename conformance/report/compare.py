@@ -213,7 +213,9 @@ def markdown(comparison: Comparison) -> str:
     counts.append(f"{comparison.unchanged} unchanged")
     lines.append(("**Regressions found.** " if comparison.regressions else "No regression. ") + ", ".join(counts))
     if comparison.same:
-        lines[-1] = f"No regression. No difference: the same {plural(comparison.unchanged, 'case')}, each with the same outcome."
+        lines[-1] = (
+            f"No regression. No difference: the same {plural(comparison.unchanged, 'case')}, each with the same outcome."
+        )
     if comparison.revisions_differ:
         old_revision = markdown_code(comparison.old_revision, in_table=False)
         new_revision = markdown_code(comparison.new_revision, in_table=False)

@@ -98,7 +98,9 @@ def _complete(paths: Sequence[Path], shards: Sequence[ShardInfo]) -> None:
         seen[shard.index] = path
     missing = [f"{index}/{total}" for index in range(1, total + 1) if index not in seen]
     if missing:
-        raise MergeError(f"{plural(len(missing), 'shard')} missing: {', '.join(missing)} (given: {len(paths)} of {total})")
+        raise MergeError(
+            f"{plural(len(missing), 'shard')} missing: {', '.join(missing)} (given: {len(paths)} of {total})"
+        )
 
 
 def _placed(paths: Sequence[Path], reports: Sequence[RunReport], shards: Sequence[ShardInfo]) -> list[CaseResult]:
