@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 #: ``-n`` above this is refused: lanes beyond it only add processes and contention.
 MAX_LANES = 64
+#: Names the JavaScript adapter kit's folder for every adapter the harness starts.
+JS_KIT_ENV = "CONNECT_CONFORMANCE_JS_KIT"
 
 if TYPE_CHECKING:
     from ..core.certificates import RunCertificates
@@ -51,6 +54,16 @@ class AdapterSpec:
     default_lanes: int = 4
 
 
+def js_kit_folder() -> Path:
+    """The JavaScript adapter kit (``js/``, docs/adapters.md): a shell imports it from here, so the kit
+    it runs is always the one of the harness that started it."""
+    return Path(__file__).resolve().parent / "js"
+
+
 def launch_environment(context: RunContext) -> dict[str, str]:
     """What a spawned adapter learns at start-up (docs/adapter-protocol.md, Launch)."""
-    return {"CONNECT_CONFORMANCE_CA_FILE": context.ca_file, "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem}
+    return {
+        "CONNECT_CONFORMANCE_CA_FILE": context.ca_file,
+        "CONNECT_CONFORMANCE_CA_PEM": context.ca_pem,
+        JS_KIT_ENV: str(js_kit_folder()),
+    }

@@ -44,14 +44,25 @@ class Builtin:
     npm_packages: str | None = None
     #: Run by ``report publish`` into ``reports/<name>/`` and shown in the matrix.
     published: bool = True
-    #: Known non-pass outcomes, relative to the checkout (``report publish`` passes it to ``run``).
-    expectations: str | None = None
+    #: Its file of known non-pass outcomes in ``expectations/`` (shipped in the wheel; ``report publish``
+    #: passes it to ``run``, ``run --expectations NAME`` names it).
+    expectations_file: str | None = None
     #: The npm package whose published versions ``NAME@VERSION`` installs (the factory gets ``version=``).
     npm_package: str | None = None
     #: Memory of one lane (its processes), in MB: ``history`` runs as many versions at once as memory allows.
     lane_mb: int = 50
     #: Size of one installed version, in MB (what ``history`` warns about before installing many).
     install_mb: int = 1
+
+    @property
+    def expectations(self) -> str | None:
+        """The path of its expectations file: the wheel's copy, or the checkout's in an editable install
+        (relative to the current folder when inside it, as reports record it)."""
+        if self.expectations_file is None:
+            return None
+        from ..core.packaged import data_dir, from_here
+
+        return str(from_here(data_dir("expectations") / self.expectations_file))
 
 
 BUILTINS: tuple[Builtin, ...] = (
@@ -65,7 +76,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "the real runtime, npm `workerd`, one process per lane, outbound network limited to loopback",
         "conformance.adapters.workerd:workerd_spec",
         npm_packages="workerd",
-        expectations="expectations/workerd.yaml",
+        expectations_file="workerd.yaml",
         npm_package="workerd",
         lane_mb=75,
         install_mb=150,
@@ -75,7 +86,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "`@arrowood.dev/socket` on Node.js",
         "conformance.adapters.node_socket:node_socket_spec",
         npm_packages="node-socket",
-        expectations="expectations/node-socket.yaml",
+        expectations_file="node-socket.yaml",
         npm_package="@arrowood.dev/socket",
     ),
     Builtin(
@@ -83,7 +94,7 @@ BUILTINS: tuple[Builtin, ...] = (
         "Miniflare (workerd as `wrangler dev` runs it) on Node 22 from npm, one process per lane, loopback only",
         "conformance.adapters.miniflare:miniflare_spec",
         npm_packages="miniflare",
-        expectations="expectations/miniflare.yaml",
+        expectations_file="miniflare.yaml",
         npm_package="miniflare",
         lane_mb=240,
         install_mb=360,

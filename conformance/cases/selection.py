@@ -9,10 +9,11 @@ from pathlib import Path
 
 from ..core.jsshow import show
 from ..core.model import Case
+from ..core.packaged import from_here
 from ..core.text import plural
 from ..errors import SpecError, UsageError
 from .loader import load, load_strict
-from .specdir import default_spec_dir
+from .specdir import default_spec_dir, with_vendor_folders
 
 _TOKEN = re.compile(r"\s*(\(|\)|[^\s()]+)")
 
@@ -96,17 +97,14 @@ def select(cases: Sequence[Case], keyword: str | None = None, tags: Sequence[str
     return chosen
 
 
-def spec_paths(values: Sequence[str | Path]) -> list[Path]:
-    """The spec paths asked for (default: ./spec, else the checkout's); each must exist."""
-    if values:
-        paths = [Path(v) for v in values]
-    else:
-        local = Path("spec")
-        paths = [local if local.is_dir() else default_spec_dir()]
+def spec_paths(values: Sequence[str | Path], vendor: Sequence[Path] = ()) -> list[Path]:
+    """The spec paths asked for (default: the suite's spec/), each of which must exist, with the areas of
+    the ``--spec`` folders ``vendor`` in place of the areas of the same names, or added."""
+    paths = [Path(v) for v in values] if values else [from_here(default_spec_dir())]
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such spec file or folder: {path}")
-    return paths
+    return with_vendor_folders(paths, vendor)
 
 
 def load_selection(

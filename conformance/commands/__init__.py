@@ -55,8 +55,22 @@ COMMANDS: tuple[Command, ...] = (
         "the releases after each pinned runtime: what they changed, bisected and triaged; --bump moves a pin",
     ),
     Command("bisect", "bisect", "find the first published version where a case's outcome changed (binary search)"),
+    Command(
+        "adapter-kit",
+        "adapter_kit",
+        "where this installation's adapter kit is: the JS kit's folder, the Python kit's import",
+    ),
+    Command(
+        "init", "init", "scaffold a project that validates an implementation: adapter shell, expectations, README, CI"
+    ),
     Command("servers", "servers", "run the peer's fixed-behaviour servers standalone (echo, TLS echo, STARTTLS echo)"),
     Command("peer", "peer", "the peer as a service driven over a control channel, and its image"),
+    Command(
+        "image",
+        "image",
+        "build the harness's own container image (the suite and its pinned JS runtimes) unless one of the same "
+        "inputs exists; print its tag",
+    ),
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from ..adapters import registry
 from ..adapters.base import MAX_LANES
@@ -56,13 +58,43 @@ def adapter_help() -> str:
 
 
 def add_selection(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    parser.add_argument("paths", nargs="*", help="spec files or folders (default: the suite's spec/)")
     parser.add_argument(
         "-k", dest="keyword", metavar="EXPR", help="only cases whose id matches, e.g. -k 'address and not ipv6'"
     )
     parser.add_argument(
         "--tag", action="append", default=[], metavar="T", help="only cases with this tag or area (repeatable)"
     )
+
+
+def add_spec(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder of your own cases (repeatable): an area (a folder of case files, named like the area) or "
+        "a folder of areas; each area replaces the suite's area of the same name or is added to them. Its cases "
+        "cite the suite's behaviour catalogue, or DIR/behaviours.yaml when DIR has one",
+    )
+
+
+def expectations_file(value: str) -> Path:
+    """``--expectations``: a file, or the name of a built-in adapter for the expectations file shipped with it."""
+    path = Path(value)
+    if path.exists() or os.sep in value or value.endswith((".yaml", ".yml")):
+        return path
+    entry = registry.builtin(value)
+    if entry is not None and entry.expectations is not None:
+        return Path(entry.expectations)
+    with_files = ", ".join(e.name for e in registry.BUILTINS if e.expectations_file)
+    raise argparse.ArgumentTypeError(f"no such file: {value} (a built-in name gives its shipped file: {with_files})")
+
+
+def expectations_help() -> str:
+    names = "|".join(entry.name for entry in registry.BUILTINS if entry.expectations_file)
+    return f"FILE, or {names} for the expectations file shipped with the suite"
 
 
 def add_lanes(parser: argparse.ArgumentParser, what: str) -> None:

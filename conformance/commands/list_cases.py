@@ -10,13 +10,14 @@ from . import arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_selection(parser)
+    arguments.add_spec(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..cases.selection import load_selection, spec_paths
 
     # Like run: the valid cases are listed, the broken ones are reported (exit 2).
-    cases, errors = load_selection(spec_paths(args.paths), args.keyword, args.tag)
+    cases, errors = load_selection(spec_paths(args.paths, args.spec), args.keyword, args.tag)
     for case in cases:
         print(f"{case.id}  [{case.level}]  {', '.join(case.source)}  {case.title}")
     return ExitCode.USAGE if errors else ExitCode.OK

@@ -9,6 +9,7 @@ from . import arguments, sandboxing
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_selection(parser)
+    arguments.add_spec(parser)
     arguments.add_lanes(parser, "cases of all mutant suites run")
     parser.add_argument("--only", action="append", default=[], metavar="MUTANT", help="only this mutant (repeatable)")
     arguments.add_sandbox(parser, "default: on where a sandbox can be made (else the policy cases are skipped)")
@@ -26,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
     from ..execution.mutants import run_mutants
 
     sandboxing.enter_if_wanted(args, ["reference"])
-    cases = load_strict_selection(spec_paths(args.paths), args.keyword, args.tag)
+    cases = load_strict_selection(spec_paths(args.paths, args.spec), args.keyword, args.tag)
     return run_mutants(cases, workers=args.workers, only=args.only, every=args.every)

@@ -11,9 +11,13 @@ from . import arguments, sandboxing
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     arguments.add_selection(parser)
+    arguments.add_spec(parser)
     parser.add_argument("--adapter", default="reference", help=f"the implementation: {arguments.adapter_help()}")
     parser.add_argument(
-        "--expectations", type=Path, metavar="FILE", help="known non-pass outcomes of this implementation"
+        "--expectations",
+        type=arguments.expectations_file,
+        metavar="FILE",
+        help=f"known non-pass outcomes of this implementation: {arguments.expectations_help()}",
     )
     parser.add_argument(
         "--update-expectations",
@@ -62,17 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cases.selection import spec_paths
     from ..execution.progress import Verbosity
     from ..execution.suite import RunOptions, run_suite
 
     if args.durations is not None and args.shard is None:
         raise UsageError("--durations balances a split: give --shard I/N too")
+    # The --spec folders are resolved here; the run records the folders it read as its selection's paths.
+    paths = spec_paths(args.paths, args.spec)
     sandboxing.enter_if_wanted(args, [args.adapter])
     verbosity = Verbosity.VERBOSE if args.verbose else Verbosity.QUIET if args.quiet else Verbosity.NORMAL
     return run_suite(
         RunOptions(
             adapter=args.adapter,
-            paths=[Path(p) for p in args.paths],
+            paths=paths,
             keyword=args.keyword,
             tags=args.tag,
             expectations=args.expectations,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..core.text import plural
 from ..errors import SpecError
 from ..exitcodes import ExitCode
+from . import arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", help="spec files or folders (default: spec/)")
+    parser.add_argument("paths", nargs="*", help="spec files or folders (default: the suite's spec/)")
+    arguments.add_spec(parser)
     parser.add_argument(
         "--expectations",
-        type=Path,
+        type=arguments.expectations_file,
         action="append",
         default=[],
         metavar="FILE",
         help="also check this expectations file (repeatable): its format, case ids the spec does not have, "
-        "and reasons still marked unreviewed (warnings)",
+        f"and reasons still marked unreviewed (warnings); {arguments.expectations_help()}",
     )
 
 
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cases.selection import spec_paths
     from ..execution import expectations
 
-    paths = spec_paths(args.paths)
+    paths = spec_paths(args.paths, args.spec)
     cases, errors = loader.load(paths)
     for error in errors:
         print(error, file=sys.stderr)

@@ -14,7 +14,8 @@ MODIFIERS = ("expect", "within", "socket", "conn", "as", "background", "request"
 @dataclass(frozen=True)
 class PeerSpec:
     kind: Literal["plain", "none", "tls", "starttls"] = "plain"
-    #: A loopback address, or one of ``SANDBOX_HOSTS``: a Cloudflare address the sandbox puts on ``lo``.
+    #: A loopback address, one of ``SANDBOX_HOSTS`` (a Cloudflare address the sandbox puts on ``lo``, by
+    #: role), or another address the sandbox puts on ``lo``, written out (a range edge: docs/sandbox.md).
     host: str = "127.0.0.1"
     cert: Literal["good", "wrong-host", "untrusted", "expired"] = "good"
     #: 0 for a free port; a fixed one (25) when the case is about the port.
@@ -23,8 +24,11 @@ class PeerSpec:
     @property
     def needs_sandbox(self) -> bool:
         """A Cloudflare address, a loopback address of its own or a privileged port exist only in the sandbox."""
-        return self.host in SANDBOX_HOSTS or self.host == LOOPBACK_OF_ITS_OWN or 0 < self.port < 1024
+        return self.host not in LOOPBACK_HOSTS or 0 < self.port < 1024
 
+
+#: The listener hosts that exist outside the sandbox too.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
 #: A listener host: an address of 127.0.0.0/8 of the listener's own (cases on a fixed port need no turns).
 LOOPBACK_OF_ITS_OWN = "sandbox-loopback"

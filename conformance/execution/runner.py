@@ -23,7 +23,7 @@ from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 from .. import sandbox
 from ..adapters.base import AdapterSpec, RunContext
 from ..core.certificates import RunCertificates
-from ..core.model import LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
+from ..core.model import LOOPBACK_HOSTS, LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
 from ..core.outcomes import CaseResult, Fault, Outcome, SkipCause
 from ..engine.interpreter import (
     CaseInterpreter,
@@ -68,13 +68,18 @@ class Environment:
         return self.sandbox.variables() if self.sandbox is not None else {}
 
     def host(self, name: str) -> str:
-        """A listener host as the peer binds it: sandbox roles become the sandbox's addresses."""
-        role = SANDBOX_HOSTS.get(name)
-        if role is None:
+        """A listener host as the peer binds it: sandbox roles become the sandbox's addresses; an
+        address written out must be loopback's or one the sandbox put on its ``lo``."""
+        if name in LOOPBACK_HOSTS:
             return name
         if self.sandbox is None:
             raise InfrastructureError(f"the listener host {name} exists only in the sandbox (run --sandbox)")
-        return str(self.sandbox.variables()[role])
+        role = SANDBOX_HOSTS.get(name)
+        if role is not None:
+            return str(self.sandbox.variables()[role])
+        if name not in self.sandbox.on_lo:
+            raise InfrastructureError(f"the listener host {name} is not an address of the sandbox (docs/sandbox.md)")
+        return name
 
 
 @functools.cache

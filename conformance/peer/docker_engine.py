@@ -33,9 +33,10 @@ import sys
 import tarfile
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import conformance_peer
 
@@ -203,7 +204,11 @@ def base_image() -> str:
     if chosen:
         return chosen
     if not BASE_SCRIPT.is_file():
-        raise InfrastructureError(f"{BASE_SCRIPT} is missing: set {BASE_ENV} to a Python 3.11 image")
+        # An installed wheel has no servers/ folder: the local base is made from a checkout only.
+        raise InfrastructureError(
+            f"no local base image here (servers/docker/base-image.sh comes with a checkout, not with the wheel): "
+            f"set {BASE_ENV} (or `image --base`) to an image with Python 3.11, e.g. python:3.11-slim-bookworm"
+        )
     started = time.monotonic()
     try:
         done = subprocess.run([str(BASE_SCRIPT)], capture_output=True, text=True, timeout=900, check=False)
@@ -239,6 +244,85 @@ def _context(files: list[tuple[str, bytes]]) -> io.BytesIO:
     return buffer
 
 
+def resolve_base(client: docker.DockerClient, base: str | None = None) -> tuple[str, str]:
+    """The base to build on (``base``, else ``base_image()``) and its image id, which image digests cover.
+
+    A base the user chose (``base`` or $CONNECT_CONFORMANCE_PEER_BASE) that the engine does not have is
+    pulled by the build from their registry; a missing local base is an InfrastructureError.
+    """
+    import docker
+
+    chosen_by_user = base is not None or bool(os.environ.get(BASE_ENV))
+    base = base or base_image()
+    try:
+        return base, str(client.images.get(base).id)
+    except docker.errors.ImageNotFound:
+        if not chosen_by_user:
+            raise InfrastructureError(f"the base image {base} is not in the engine: run {BASE_SCRIPT}") from None
+        return base, base
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """One image of the project, tagged ``<repository>:<version>-<inputs>``: built only when no image of
+    that tag exists, through the SDK, without a network."""
+
+    repository: str
+    #: The ``org.connect-conformance.role`` label: ``peer``, ``harness``.
+    role: str
+    #: A digest of everything the image is made from, the base image's id included.
+    inputs: str
+    base: str
+    base_id: str
+    #: The build context, a tar; made only when the image is built (it may be large), closed after it.
+    context: Callable[[], IO[bytes]]
+    #: Build arguments besides ``BASE``.
+    buildargs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return f"{self.repository}:{__version__}-{self.inputs}"
+
+
+def build_image(client: docker.DockerClient, build: ImageBuild) -> str:
+    """The image's tag, built unless an image of the same inputs exists. InfrastructureError (with the
+    end of the build log) when it does not build; the step images of a failed build are removed, and
+    after a new build the older images of the repository that no container uses."""
+    import docker
+
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        client.images.get(build.tag)
+        return build.tag
+    started = time.monotonic()
+    try:
+        with build.context() as context:  # closing it removes a temporary file
+            client.images.build(
+                fileobj=context,
+                custom_context=True,
+                tag=build.tag,
+                buildargs={"BASE": build.base, **build.buildargs},
+                labels={LABEL_ROLE: build.role, LABEL_INPUTS: build.inputs},
+                network_mode="none",  # the build needs no network, and this engine may have no bridge
+                rm=True,
+                forcerm=True,
+            )
+    except docker.errors.BuildError as error:
+        lines = [str(entry.get("stream") or entry.get("error") or "").rstrip() for entry in error.build_log]
+        _remove_step_images(client, "\n".join(lines).splitlines(), build.base_id)
+        tail = "\n".join(line for line in lines if line)
+        tail = "\n".join(tail.splitlines()[-BUILD_LOG_TAIL:])
+        raise InfrastructureError(
+            f"the {build.role} image did not build (base {build.base}): {error.msg}\n{tail}"
+        ) from None
+    except docker.errors.APIError as error:
+        raise InfrastructureError(
+            f"the {build.role} image did not build (base {build.base}): {error.explanation}"
+        ) from None
+    print(f"built {build.tag} on {build.base} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    _remove_older_images(client, build.repository, build.role, build.tag)
+    return build.tag
+
+
 def peer_image(client: docker.DockerClient, base: str | None = None, dockerfile: bytes | None = None) -> str:
     """The peer image's tag, built through the SDK unless an image of the same inputs exists.
 
@@ -247,15 +331,7 @@ def peer_image(client: docker.DockerClient, base: str | None = None, dockerfile:
     InfrastructureError (with the end of the build log) when it does not build.
     `dockerfile` replaces servers/Dockerfile (the project's tests use it to break a build).
     """
-    import docker
-
-    base = base or base_image()
-    try:
-        base_id = str(client.images.get(base).id)
-    except docker.errors.ImageNotFound:
-        if not os.environ.get(BASE_ENV):
-            raise InfrastructureError(f"the base image {base} is not in the engine: run {BASE_SCRIPT}") from None
-        base_id = base  # chosen by the user: the build pulls it from their registry
+    base, base_id = resolve_base(client, base)
     files = _peer_files()
     if dockerfile is not None:
         files[0] = ("Dockerfile", dockerfile)
@@ -263,34 +339,17 @@ def peer_image(client: docker.DockerClient, base: str | None = None, dockerfile:
     for name, data in files:
         digest.update(f"\0{name}\0{len(data)}\0".encode())
         digest.update(data)
-    inputs = digest.hexdigest()[:16]
-    tag = f"{PEER_REPOSITORY}:{__version__}-{inputs}"
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        client.images.get(tag)
-        return tag
-    started = time.monotonic()
-    try:
-        client.images.build(
-            fileobj=_context(files),
-            custom_context=True,
-            tag=tag,
-            buildargs={"BASE": base},
-            labels={LABEL_ROLE: "peer", LABEL_INPUTS: inputs},
-            network_mode="none",  # the build needs no network, and this engine may have no bridge
-            rm=True,
-            forcerm=True,
-        )
-    except docker.errors.BuildError as error:
-        lines = [str(entry.get("stream") or entry.get("error") or "").rstrip() for entry in error.build_log]
-        _remove_step_images(client, "\n".join(lines).splitlines(), base_id)
-        tail = "\n".join(line for line in lines if line)
-        tail = "\n".join(tail.splitlines()[-BUILD_LOG_TAIL:])
-        raise InfrastructureError(f"the peer image did not build (base {base}): {error.msg}\n{tail}") from None
-    except docker.errors.APIError as error:
-        raise InfrastructureError(f"the peer image did not build (base {base}): {error.explanation}") from None
-    print(f"built {tag} on {base} in {time.monotonic() - started:.1f} s", file=sys.stderr)
-    _remove_older_peer_images(client, tag)
-    return tag
+    return build_image(
+        client,
+        ImageBuild(
+            PEER_REPOSITORY,
+            "peer",
+            digest.hexdigest()[:16],
+            base,
+            base_id,
+            lambda: _context(files),
+        ),
+    )
 
 
 def _remove_step_images(client: docker.DockerClient, log: list[str], base_id: str) -> None:
@@ -307,11 +366,11 @@ def _remove_step_images(client: docker.DockerClient, log: list[str], base_id: st
                 client.images.remove(str(image.id))
 
 
-def _remove_older_peer_images(client: docker.DockerClient, keep: str) -> None:
-    """Older builds of the peer only take space (a rebuild takes a second); one a container uses stays."""
+def _remove_older_images(client: docker.DockerClient, repository: str, role: str, keep: str) -> None:
+    """Older builds only take space (the peer rebuilds in a second); one a container uses stays."""
     import docker
 
-    for image in client.images.list(name=PEER_REPOSITORY, filters={"label": f"{LABEL_ROLE}=peer"}):
+    for image in client.images.list(name=repository, filters={"label": f"{LABEL_ROLE}={role}"}):
         if keep not in image.tags:
             with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(str(image.id))

@@ -3,8 +3,8 @@
 A run that must dial "forbidden" destinations (Cloudflare's ranges, port 25), or must not
 depend on the machine's resolver, re-executes itself inside fresh namespaces where:
 
-- only ``lo`` is up, with some Cloudflare addresses added to it, and nothing has a route
-  off it: such a destination is a local listener, and nothing can leave;
+- only ``lo`` is up, with Cloudflare addresses (and the edges of every published range, and
+  the addresses just beside them) added to it, and nothing has a route off it: such a destination is a local listener, and nothing can leave;
 - ``/etc/hosts``, ``/etc/resolv.conf`` and ``nsswitch.conf`` are the sandbox's own: names
   resolve from the hosts file only, so no DNS query is ever sent;
 - privileged ports (25) can be bound.
@@ -23,13 +23,14 @@ from collections.abc import Sequence
 from ..errors import InfrastructureError
 from .create import Availability, availability, command, reexec
 from .description import ENV_VAR, Description, current
-from .ranges import cloudflare_network, ip_literal, is_cloudflare, published
+from .ranges import IPNetwork, cloudflare_network, ip_literal, is_cloudflare, published
 from .verify import problems
 
 __all__ = [
     "ENV_VAR",
     "Availability",
     "Description",
+    "IPNetwork",
     "availability",
     "cloudflare_network",
     "command",
@@ -45,14 +46,15 @@ __all__ = [
 
 
 def runtime_allow() -> tuple[str, ...]:
-    """CIDRs a runtime's loopback-only network must also allow inside the sandbox: its Cloudflare
-    addresses, which exist only on the sandbox's ``lo``. With them allowed, a runtime shows what it
-    really does with such an address (local runtimes dial it: B23 is production only) instead of
-    failing on its own allow-list; outside a sandbox there is nothing to add."""
+    """CIDRs a runtime's loopback-only network must also allow inside the sandbox: the addresses
+    the sandbox put on its ``lo`` (Cloudflare's, the range edges and the public addresses beside
+    them), which exist only there. With them allowed, a runtime shows what it really does with such
+    an address (local runtimes dial it: B23 is production only) instead of failing on its own
+    allow-list; outside a sandbox there is nothing to add."""
     described = current()
     if described is None:
         return ()
-    return tuple(f"{a}/32" for a in described.cloudflare_v4) + tuple(f"{a}/128" for a in described.cloudflare_v6)
+    return tuple(f"{a}/128" if ":" in a else f"{a}/32" for a in described.on_lo)
 
 
 def enter_or_confirm(argv: Sequence[str]) -> Description:

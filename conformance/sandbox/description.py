@@ -17,16 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .ranges import ip_literal, is_cloudflare
+from .ranges import ip_literal, is_cloudflare, published
 
 ENV_VAR = "CONNECT_CONFORMANCE_SANDBOX"
-FORMAT = 1
+FORMAT = 2
 
 #: Cloudflare addresses bound to the sandbox's ``lo``: two IPv4 from different published
 #: ranges (104.16.0.0/13, 172.64.0.0/13) and two IPv6 (2606:4700::/32, 2400:cb00::/32).
 CLOUDFLARE_V4 = ("104.16.0.1", "172.64.0.1")
 CLOUDFLARE_V6 = ("2606:4700::1", "2400:cb00::1")
 UNRESOLVABLE = ("nothing.sandbox.invalid", "nonexistent.invalid")
+
 PRIVILEGED_PORT = 25
 NAMESERVER = "127.0.0.1"
 """resolv.conf's only server: loopback inside the namespace, where nothing listens on 53;
@@ -35,6 +36,13 @@ NAMESERVER = "127.0.0.1"
 
 
 def _default_names() -> dict[str, tuple[str, ...]]:
+    # glibc sorts a loopback address before a global one whatever the hosts file says (RFC 6724,
+    # smaller scope first), so "mixed" always gives 127.0.0.1 first. Two global addresses keep the
+    # file's order: the public names give a blocked and an allowed address in both orders. The
+    # allowed one is the address just below the Cloudflare address's range (bound as an edge).
+    ranges = published()
+    public_v4 = ranges.just_below(CLOUDFLARE_V4[0])
+    public_v6 = ranges.just_below(CLOUDFLARE_V6[0])
     return {
         "loopback": ("127.0.0.1",),
         "loopback6": ("::1",),
@@ -42,7 +50,19 @@ def _default_names() -> dict[str, tuple[str, ...]]:
         "cloudflare6": (CLOUDFLARE_V6[0],),
         "cloudflare_dual": (CLOUDFLARE_V4[1], CLOUDFLARE_V6[1]),
         "mixed": ("127.0.0.1", CLOUDFLARE_V4[0]),
+        "mixed_public": (public_v4, CLOUDFLARE_V4[0]),
+        "mixed_public_reversed": (CLOUDFLARE_V4[0], public_v4),
+        "mixed6": (public_v6, CLOUDFLARE_V6[0]),
+        "mixed6_reversed": (CLOUDFLARE_V6[0], public_v6),
     }
+
+
+def _default_edges() -> tuple[str, ...]:
+    return published().edges()
+
+
+def _default_beside() -> tuple[str, ...]:
+    return published().beside()
 
 
 def hostname_of(role: str) -> str:
@@ -54,6 +74,12 @@ def hostname_of(role: str) -> str:
 class Description:
     cloudflare_v4: tuple[str, ...] = CLOUDFLARE_V4
     cloudflare_v6: tuple[str, ...] = CLOUDFLARE_V6
+    edges: tuple[str, ...] = field(default_factory=_default_edges)
+    """The first and last usable address of every published range (both families), on ``lo`` too:
+    an implementation that blocks a range too narrowly dials one of them."""
+    beside: tuple[str, ...] = field(default_factory=_default_beside)
+    """The addresses just outside each end of every range (in no range themselves), on ``lo``: an
+    implementation that blocks a range too widely refuses one of them."""
     names: Mapping[str, tuple[str, ...]] = field(default_factory=_default_names)
     """Role -> the addresses its name (``hostname_of(role)``) resolves to, in order."""
     unresolvable: tuple[str, ...] = UNRESOLVABLE
@@ -79,7 +105,17 @@ class Description:
         for address in self.cloudflare_v6:
             if ":" not in address:
                 raise ValueError(f"cloudflare_v6 lists {address!r}, not an IPv6 address")
-        bound = {"127.0.0.1", "::1", *self.cloudflare_v4, *self.cloudflare_v6}
+        for address in self.edges:
+            ip = ip_literal(address)
+            if ip is None or not is_cloudflare(ip):
+                raise ValueError(f"edge address {address!r} is not in a published Cloudflare range")
+        for address in self.beside:
+            ip = ip_literal(address)
+            if ip is None or is_cloudflare(ip) or not ip.is_global:
+                raise ValueError(
+                    f"address beside the ranges {address!r} must be a public address in no Cloudflare range"
+                )
+        bound = {"127.0.0.1", "::1", *self.on_lo}
         for role, addresses in self.names.items():
             stray = [a for a in addresses if a not in bound]
             if not addresses or stray:
@@ -87,6 +123,11 @@ class Description:
         for name in self.unresolvable:
             if not name.endswith(".invalid"):
                 raise ValueError(f"unresolvable name {name!r} must end in .invalid (RFC 6761)")
+
+    @property
+    def on_lo(self) -> tuple[str, ...]:
+        """Every address the sandbox adds to ``lo`` besides loopback's own, each once."""
+        return tuple(dict.fromkeys((*self.cloudflare_v4, *self.cloudflare_v6, *self.edges, *self.beside)))
 
     # -- the files -------------------------------------------------------------------------
 
@@ -141,6 +182,8 @@ class Description:
                 "format": self.format,
                 "cloudflare_v4": list(self.cloudflare_v4),
                 "cloudflare_v6": list(self.cloudflare_v6),
+                "edges": list(self.edges),
+                "beside": list(self.beside),
                 "names": {role: list(addresses) for role, addresses in self.names.items()},
                 "unresolvable": list(self.unresolvable),
                 "privileged_port": self.privileged_port,
@@ -161,6 +204,8 @@ class Description:
             return cls(
                 cloudflare_v4=tuple(data["cloudflare_v4"]),
                 cloudflare_v6=tuple(data["cloudflare_v6"]),
+                edges=tuple(data["edges"]),
+                beside=tuple(data["beside"]),
                 names={str(role): tuple(addresses) for role, addresses in data["names"].items()},
                 unresolvable=tuple(data["unresolvable"]),
                 privileged_port=int(data["privileged_port"]),

@@ -65,6 +65,40 @@ class PublishedRanges:
                 return network
         return None
 
+    @property
+    def networks(self) -> tuple[IPNetwork, ...]:
+        return (*self.ipv4, *self.ipv6)
+
+    def edges(self) -> tuple[str, ...]:
+        """The first and the last usable address of every range, IPv4 then IPv6, in list order.
+
+        Usable: an IPv4 range's network and broadcast addresses are not hosts; an IPv6 range has
+        no broadcast address, so its last address is usable and its first (the Subnet-Router
+        anycast address) is not.
+        """
+        found: list[str] = []
+        for network in self.networks:
+            last = network.broadcast_address - 1 if network.version == 4 else network.broadcast_address
+            found += [str(network.network_address + 1), str(last)]
+        return tuple(dict.fromkeys(found))
+
+    def beside(self) -> tuple[str, ...]:
+        """The address just before and the one just after every range, where that address is in
+        no published range itself (104.24.0.0/14 follows 104.16.0.0/13 without a gap)."""
+        found: list[str] = []
+        for network in self.networks:
+            for outside in (network.network_address - 1, network.broadcast_address + 1):
+                if self.network_of(outside) is None:
+                    found.append(str(outside))
+        return tuple(dict.fromkeys(found))
+
+    def just_below(self, address: str) -> str:
+        """The address just before the range holding ``address`` (``ValueError`` when in none)."""
+        network = self.network_of(address)
+        if network is None:
+            raise ValueError(f"{address} is in no published Cloudflare range")
+        return str(network.network_address - 1)
+
 
 def _ipv4(entry: object, origin: str) -> ipaddress.IPv4Network:
     network = ipaddress.ip_network(str(entry), strict=True)

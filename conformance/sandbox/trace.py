@@ -4,13 +4,14 @@ Feed it the output of ``strace -f -e trace=connect,sendto,sendmsg,sendmmsg -o FI
 Every ``sockaddr`` in those calls is a destination: ``connect()`` names one for TCP and
 connected UDP (glibc's DNS client connects its UDP socket), and the send calls name one
 for unconnected datagrams. ``Summary.outside`` lists those that are neither loopback nor
-one of the allowed addresses (the sandbox's own Cloudflare addresses), ``dns`` every one to
+one of the allowed addresses (the sandbox's own addresses on ``lo``), ``dns`` every one to
 port 53, and ``unix`` the Unix-socket paths dialled (not network traffic, but they reach the
 machine's daemons, which a network namespace does not separate).
 
 Run as a module to summarise a trace file:
-``python -m conformance.sandbox.trace FILE [--allow ADDRESS]...`` (exit 1 when anything went
-outside or a DNS query left loopback).
+``python -m conformance.sandbox.trace FILE [--allow ADDRESS]... [--allow-sandbox]`` (exit 1 when
+anything went outside or a DNS query left loopback; ``--allow-sandbox`` allows every address the
+sandbox puts on its ``lo``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .description import Description
 from .ranges import ip_literal, unmapped
 
 _CALL = re.compile(r"\b(connect|sendto|sendmsg|sendmmsg)\(")
@@ -135,9 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m conformance.sandbox.trace", description=__doc__)
     parser.add_argument("file", type=Path, help="strace -f -o output")
     parser.add_argument("--allow", action="append", default=[], metavar="ADDRESS", help="an allowed destination")
+    parser.add_argument(
+        "--allow-sandbox",
+        action="store_true",
+        help="allow every address the sandbox puts on its lo (Cloudflare's, the range edges, the addresses beside them)",
+    )
     args = parser.parse_args(argv)
+    allowed = [*args.allow, *(Description().on_lo if args.allow_sandbox else ())]
     with args.file.open(encoding="utf-8", errors="replace") as stream:
-        summary = summarize(stream, args.allow)
+        summary = summarize(stream, allowed)
     print(summary.text())
     return 0 if summary.ok else 1
 

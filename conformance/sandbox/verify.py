@@ -8,11 +8,12 @@ What is checked, and why each check sends nothing anywhere:
 - every route of every table goes through ``lo`` (``ip -j route show table all``), and
   public, private and unassigned Cloudflare destinations, and the machine's own resolvers,
   have no route (``ip route get``: a routing-table lookup, no packet, no ``connect()``);
-- each Cloudflare address of the description is on ``lo``;
+- each address of the description (Cloudflare's, the range edges, the addresses beside them)
+  is on ``lo``;
 - ``/etc/hosts`` and ``/etc/resolv.conf`` are ours, and nsswitch says ``hosts: files``;
 - every name resolves to exactly its addresses, and the ``.invalid`` names fail at once
   with "name not known" (glibc reads only ``/etc/hosts``: no query is sent);
-- the privileged port (25) can be bound on loopback and on each Cloudflare address.
+- the privileged port (25) can be bound on loopback and on each of those addresses.
 
 The pure parts (``*_problems`` taking parsed data) are unit-tested; ``problems`` gathers.
 """
@@ -23,6 +24,7 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -63,12 +65,39 @@ def _ip_json(*args: str) -> list[dict[str, Any]]:
     return [entry for entry in parsed if isinstance(entry, dict)]
 
 
-def _routable(address: str) -> str | None:
-    """The route ``ip route get`` finds for ``address`` (its text), or None when there is none."""
-    done = subprocess.run(["ip", "route", "get", address], capture_output=True, text=True, timeout=10, check=False)
-    if done.returncode != 0 and "unreachable" in done.stderr.lower():
-        return None
-    return (done.stdout or done.stderr).strip() or f"exit {done.returncode}"
+def _routable(addresses: Sequence[str]) -> dict[str, str | None]:
+    """The route ``ip route get`` finds for each address (its text), or None where there is none.
+
+    One ``ip -force -batch`` for all of them (a process per address would dominate start-up)."""
+    commands = "".join(f"route get {address}\n" for address in addresses)
+    done = subprocess.run(
+        ["ip", "-j", "-force", "-batch", "-"], input=commands, capture_output=True, text=True, timeout=10, check=False
+    )
+    return batch_routes(addresses, done.stdout, done.stderr)
+
+
+def batch_routes(addresses: Sequence[str], stdout: str, stderr: str) -> dict[str, str | None]:
+    """Reads ``ip -j -force -batch`` output of ``route get`` lines: a failed line is reported on
+    stderr after its error message as "Command failed -:N"; each line that succeeded printed one
+    JSON array on stdout, in order."""
+    failed: dict[int, str] = {}
+    message: list[str] = []
+    for line in stderr.splitlines():
+        found = re.match(r"Command failed -:(\d+)", line.strip())
+        if found is None:
+            message.append(line.strip())
+            continue
+        failed[int(found.group(1))] = " ".join(message)
+        message = []
+    printed = iter(line for line in stdout.splitlines() if line.strip())
+    routes: dict[str, str | None] = {}
+    for number, address in enumerate(addresses, start=1):
+        if number in failed:
+            why = failed[number]
+            routes[address] = None if "unreachable" in why.lower() else why or "the lookup failed"
+        else:
+            routes[address] = next(printed, "") or "a route (ip printed nothing)"
+    return routes
 
 
 # -- pure checks ----------------------------------------------------------------------------
@@ -157,13 +186,15 @@ def nsswitch_problems(text: str | None) -> list[str]:
 
 def probe_targets(description: Description) -> list[str]:
     """Addresses that must be unreachable: the fixed probes, the machine's resolvers, and the
-    neighbour of each sandbox Cloudflare address (in its range, but not on ``lo``)."""
-    bound = set(description.cloudflare_v4 + description.cloudflare_v6)
+    neighbours of each address the sandbox put on ``lo`` that are not on it themselves (the
+    rest of a Cloudflare range, the address past an edge): each was added alone, not its range."""
+    bound = {str(ipaddress.ip_address(a)) for a in description.on_lo}
     targets = list(UNREACHABLE_PROBES)
-    for address in description.cloudflare_v4 + description.cloudflare_v6:
-        neighbour = str(ipaddress.ip_address(address) + 1)
-        if neighbour not in bound:
-            targets.append(neighbour)
+    for address in description.on_lo:
+        bound_ip = ipaddress.ip_address(address)
+        for neighbour in (bound_ip - 1, bound_ip + 1):
+            if str(neighbour) not in bound and not neighbour.is_loopback:
+                targets.append(str(neighbour))
     for server in description.outer_nameservers:
         ip = ip_literal(server)
         if ip is not None and not ip.is_loopback:
@@ -212,7 +243,7 @@ def name_problems(description: Description) -> list[str]:
 
 def bind_problems(description: Description) -> list[str]:
     found = []
-    for address in ("127.0.0.1", "::1", *description.cloudflare_v4, *description.cloudflare_v6):
+    for address in ("127.0.0.1", "::1", *description.on_lo):
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -232,11 +263,10 @@ def problems(description: Description) -> list[str]:
     try:
         links = _ip_json("addr", "show")
         found += interface_problems(links)
-        found += address_problems(links, description.cloudflare_v4 + description.cloudflare_v6)
+        found += address_problems(links, description.on_lo)
         found += route_problems(_ip_json("-4", "route", "show", "table", "all"))
         found += route_problems(_ip_json("-6", "route", "show", "table", "all"))
-        for target in probe_targets(description):
-            route = _routable(target)
+        for target, route in _routable(probe_targets(description)).items():
             if route is not None:
                 found.append(f"{target} is reachable: {route}")
     except (OSError, ValueError, subprocess.SubprocessError) as error:

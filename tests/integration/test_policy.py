@@ -21,7 +21,7 @@ from tests.helpers import REPO, require_program, require_sandbox
 
 pytestmark = pytest.mark.slow
 
-SANDBOX_ADDRESSES = Description().cloudflare_v4 + Description().cloudflare_v6
+SANDBOX_ADDRESSES = Description().on_lo
 
 
 def traced_run(

@@ -81,7 +81,7 @@ def test_port_25_and_the_cloudflare_addresses_accept_inside(tmp_path: Path) -> N
     seen = inside(
         """
         results = {}
-        for address in ("127.0.0.1", "::1", *described.cloudflare_v4, *described.cloudflare_v6):
+        for address in ("127.0.0.1", "::1", *described.on_lo):
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             with socket.socket(family) as listener:
                 listener.bind((address, described.privileged_port))
@@ -96,15 +96,20 @@ def test_port_25_and_the_cloudflare_addresses_accept_inside(tmp_path: Path) -> N
         tmp_path,
     )
     described = Description()
-    assert seen == {a: "EHLO" for a in ("127.0.0.1", "::1", *described.cloudflare_v4, *described.cloudflare_v6)}
+    assert seen == {a: "EHLO" for a in ("127.0.0.1", "::1", *described.on_lo)}
+    assert "104.23.255.254" in seen  # the last usable address of 104.16.0.0/13
+    assert "104.15.255.255" in seen  # the address just below it
 
 
 def test_nothing_outside_is_reachable(tmp_path: Path) -> None:
     seen = inside(
         """
         results = {}
+        # The rest of each range and the addresses next to the ones beside it: each edge was added
+        # alone, so its neighbours have no route.
         for address in ("8.8.8.8", "2001:4860:4860::8888", "10.0.0.1", "104.16.0.2", "2606:4700::2",
-                        *described.outer_nameservers):
+                        "104.23.255.253", "104.23.255.255", "104.15.255.254", "104.16.0.0", "2606:4700::ffff",
+                        "2606:4701::1", *described.outer_nameservers):
             family = socket.AF_INET6 if ":" in address else socket.AF_INET
             with socket.socket(family) as client:
                 client.settimeout(5)

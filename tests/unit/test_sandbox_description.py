@@ -7,10 +7,13 @@ from dataclasses import replace
 
 import pytest
 
-from conformance.sandbox import verify
+from conformance.cases.loader import load_strict
+from conformance.sandbox import runtime_allow, verify
 from conformance.sandbox.create import explain, unshare_prefix
 from conformance.sandbox.description import ENV_VAR, Description, current, hostname_of, nameservers
-from conformance.sandbox.ranges import cloudflare_network, is_cloudflare
+from conformance.sandbox.enter import address_commands
+from conformance.sandbox.ranges import cloudflare_network, is_cloudflare, published
+from tests.helpers import REPO
 
 OUTER = Description().with_outer(netns=4026531840, mntns=4026531841, nameservers=("10.255.255.53",), hostname="vm")
 
@@ -34,11 +37,60 @@ def test_the_default_layout_has_two_cloudflare_addresses_per_family_from_differe
         ({"names": {"away": ("10.0.0.1",)}}, "only to sandbox addresses"),
         ({"names": {"none": ()}}, "only to sandbox addresses"),
         ({"unresolvable": ("nothing.example",)}, r"must end in \.invalid"),
+        ({"edges": ("104.15.255.255",)}, "edge address '104.15.255.255' is not in a published Cloudflare range"),
+        ({"beside": ("104.16.0.0",)}, "must be a public address in no Cloudflare range"),
+        ({"beside": ("10.0.0.1",)}, "must be a public address in no Cloudflare range"),
+        ({"names": {"away": ("104.15.255.254",)}}, "only to sandbox addresses"),
     ],
 )
 def test_a_description_that_could_reach_outside_is_refused(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         replace(Description(), **change)  # type: ignore[arg-type]
+
+
+def test_the_sandbox_also_binds_the_edges_of_every_range_and_the_addresses_beside_them() -> None:
+    described = Description()
+    ranges = published()
+    assert set(described.on_lo) == {
+        *described.cloudflare_v4,
+        *described.cloudflare_v6,
+        *ranges.edges(),
+        *ranges.beside(),
+    }
+    assert len(described.on_lo) == len(set(described.on_lo))
+    assert "104.23.255.254" in described.on_lo
+    assert "104.15.255.255" in described.on_lo
+    assert "104.16.0.2" not in described.on_lo
+
+
+def test_names_with_a_blocked_and_an_allowed_address_in_both_orders() -> None:
+    names = Description().names
+    assert names["mixed"] == ("127.0.0.1", "104.16.0.1")
+    assert names["mixed_public"] == ("104.15.255.255", "104.16.0.1")
+    assert names["mixed_public_reversed"] == ("104.16.0.1", "104.15.255.255")
+    assert names["mixed6"] == ("2606:46ff:ffff:ffff:ffff:ffff:ffff:ffff", "2606:4700::1")
+    assert names["mixed6_reversed"] == tuple(reversed(names["mixed6"]))
+    for role in ("mixed_public", "mixed6"):
+        allowed, blocked = names[role]
+        assert not is_cloudflare(allowed)
+        assert is_cloudflare(blocked)
+
+
+def test_a_runtime_allows_every_address_of_the_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, OUTER.to_json())
+    allowed = runtime_allow()
+    assert len(allowed) == len(OUTER.on_lo)
+    assert "104.23.255.254/32" in allowed
+    assert "2606:46ff:ffff:ffff:ffff:ffff:ffff:ffff/128" in allowed
+    monkeypatch.delenv(ENV_VAR)
+    assert runtime_allow() == ()
+
+
+def test_the_addresses_go_on_lo_in_one_batch_each_alone() -> None:
+    lines = address_commands(OUTER)
+    assert len(lines) == len(OUTER.on_lo)
+    assert "address add 104.16.0.1/32 dev lo" in lines
+    assert "address add 2606:4700::1/128 dev lo nodad" in lines
 
 
 def test_json_round_trip_and_the_environment() -> None:
@@ -147,9 +199,26 @@ def test_probe_targets() -> None:
     assert "10.255.255.53" in targets  # the machine's resolver
     assert "104.16.0.2" in targets  # in a Cloudflare range, but not on lo
     assert "2606:4700::2" in targets
-    assert not set(targets) & set(OUTER.cloudflare_v4 + OUTER.cloudflare_v6)
+    assert not set(targets) & set(OUTER.on_lo)
+    assert "104.16.0.0" in targets  # below the first edge: the range's own network address
+    assert "104.23.255.255" in targets  # past the last edge of 104.16.0.0/13
+    assert "104.15.255.254" in targets  # below the address beside it
+    assert "2606:4700::" in targets
     loopback_resolver = replace(OUTER, outer_nameservers=("127.0.0.53",))
     assert "127.0.0.53" not in verify.probe_targets(loopback_resolver)
+
+
+def test_route_lookups_read_from_one_batch() -> None:
+    stdout = '[{"type":"local","dst":"104.16.0.1","dev":"lo"}]\n'
+    stderr = (
+        "RTNETLINK answers: Network is unreachable\nCommand failed -:2\n"
+        'Error: any valid prefix is expected rather than "x".\nCommand failed -:3\n'
+    )
+    routes = verify.batch_routes(["104.16.0.1", "8.8.8.8", "x"], stdout, stderr)
+    assert routes["8.8.8.8"] is None
+    assert routes["104.16.0.1"] == '[{"type":"local","dst":"104.16.0.1","dev":"lo"}]'
+    assert routes["x"] == 'Error: any valid prefix is expected rather than "x".'
+    assert verify.batch_routes(["1.2.3.4"], "", "") == {"1.2.3.4": "a route (ip printed nothing)"}
 
 
 # -- create: can a sandbox be made here -------------------------------------------------------
@@ -178,3 +247,35 @@ def test_explain() -> None:
 def test_unshare_prefix() -> None:
     assert unshare_prefix(False) == ["unshare", "--net", "--mount", "--propagation", "private"]
     assert unshare_prefix(True)[:3] == ["unshare", "--user", "--map-root-user"]
+
+
+# -- the cases that use the edges ---------------------------------------------------------------
+
+
+def test_the_range_edge_cases_listen_on_exactly_the_sandbox_edges_and_beside_addresses() -> None:
+    """spec/policy/range-edges.yaml writes its addresses out: it must follow the data file."""
+    cases = load_strict([REPO / "spec" / "policy" / "range-edges.yaml"])
+    refused = {case.peer.host for case in cases if case.id.endswith("-not-dialled")}
+    dialled = {case.peer.host for case in cases if case.id.endswith("-dialled") and case.peer.host not in refused}
+    ranges = published()
+    assert refused == set(ranges.edges())
+    assert dialled == set(ranges.beside())
+    assert len(cases) == len(refused) + len(dialled)
+    assert all("sandbox" in case.requires for case in cases)
+
+
+def test_a_listener_on_an_address_written_out_must_be_one_of_the_sandbox() -> None:
+    from conformance.core.model import PeerSpec
+    from conformance.errors import InfrastructureError
+    from conformance.execution.runner import Environment
+
+    inside = Environment(OUTER)
+    assert inside.host("104.23.255.254") == "104.23.255.254"
+    assert inside.host("sandbox-cloudflare-v6-b") == "2400:cb00::1"
+    assert inside.host("127.0.0.1") == "127.0.0.1"
+    with pytest.raises(InfrastructureError, match="not an address of the sandbox"):
+        inside.host("104.16.0.2")
+    with pytest.raises(InfrastructureError, match="exists only in the sandbox"):
+        Environment().host("104.23.255.254")
+    assert PeerSpec(host="104.23.255.254").needs_sandbox
+    assert not PeerSpec(host="::1").needs_sandbox

@@ -99,3 +99,39 @@ def test_a_bad_data_file_is_an_error_naming_it(ipv4: list[str], ipv6: list[str],
     text = json.dumps({"source": ["https://x"], "taken": "2026-01-01", "ipv4": ipv4, "ipv6": ipv6})
     with pytest.raises(ValueError, match=f"ranges.json: .*{message}"):
         PublishedRanges.from_json(text, origin="ranges.json")
+
+
+def test_every_range_has_its_first_and_last_usable_address_as_edges() -> None:
+    edges = RANGES.edges()
+    assert len(edges) == 2 * (len(RANGES.ipv4) + len(RANGES.ipv6))
+    assert edges[edges.index("104.16.0.1") :][:2] == ("104.16.0.1", "104.23.255.254")
+    assert "2a06:98c7:ffff:ffff:ffff:ffff:ffff:ffff" in edges  # IPv6 has no broadcast address
+    assert "104.16.0.0" not in edges
+    assert "104.23.255.255" not in edges
+    for network in RANGES.networks:
+        inside = [ip for ip in edges if ipaddress.ip_address(ip) in network]
+        assert len(inside) == 2, network
+        assert all(cloudflare_network(ip) == network for ip in inside)
+
+
+def test_the_addresses_beside_each_range_are_in_no_range() -> None:
+    beside = RANGES.beside()
+    assert "104.15.255.255" in beside
+    assert "172.72.0.0" in beside
+    assert "2606:46ff:ffff:ffff:ffff:ffff:ffff:ffff" in beside
+    # 104.24.0.0/14 starts where 104.16.0.0/13 ends: neither address between them is beside a range.
+    assert "104.24.0.0" not in beside
+    assert "104.23.255.255" not in beside
+    assert not any(is_cloudflare(ip) for ip in beside)
+    assert len(beside) == 2 * (len(RANGES.ipv4) + len(RANGES.ipv6)) - 2
+    for network in RANGES.networks:
+        before, after = str(network.network_address - 1), str(network.broadcast_address + 1)
+        assert (before in beside) != is_cloudflare(before)
+        assert (after in beside) != is_cloudflare(after)
+
+
+def test_just_below() -> None:
+    assert RANGES.just_below("104.16.0.1") == "104.15.255.255"
+    assert RANGES.just_below("2606:4700::1") == "2606:46ff:ffff:ffff:ffff:ffff:ffff:ffff"
+    with pytest.raises(ValueError, match="in no published Cloudflare range"):
+        RANGES.just_below("8.8.8.8")

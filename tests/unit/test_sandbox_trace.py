@@ -83,3 +83,14 @@ def test_the_command_exits_1_on_a_leak(tmp_path: Path) -> None:
     allow = [arg for address in SANDBOX for arg in ("--allow", address)]
     assert main([str(clean), *allow]) == 0
     assert main([str(leak), *allow]) == 1
+
+
+def test_allow_sandbox_allows_every_address_of_the_sandbox(tmp_path: Path) -> None:
+    edge = tmp_path / "edge.log"
+    edge.write_text(
+        '7 connect(9, {sa_family=AF_INET, sin_port=htons(4242), sin_addr=inet_addr("104.23.255.254")}, 16)'
+        " = -1 EINPROGRESS (Operation now in progress)\n"
+        '7 connect(9, {sa_family=AF_INET, sin_port=htons(4242), sin_addr=inet_addr("104.15.255.255")}, 16) = 0\n'
+    )
+    assert main([str(edge), *(arg for address in SANDBOX for arg in ("--allow", address))]) == 1
+    assert main([str(edge), "--allow-sandbox"]) == 0

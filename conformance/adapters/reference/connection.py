@@ -53,6 +53,9 @@ from .tls import TlsError, TlsSession
 #: Flow-control thresholds of the transport's write buffer.
 WRITE_HIGH_WATER = 1024 * 1024
 WRITE_LOW_WATER = 256 * 1024
+#: How long a closed TLS connection keeps reading (and discarding) after its close_notify and FIN,
+#: waiting for the peer's end, before the socket is closed for good.
+TLS_CLOSE_LINGER_S = 1.0
 
 
 class ConnectError(Exception):
@@ -138,6 +141,21 @@ def _numeric_ip(host: str) -> str | None:
         return None
 
 
+def _spelling_unchecked(host: str, quirks: Quirks) -> bool:
+    """The spelling mutants: an address written in a form the block check does not recognise."""
+    if quirks.legacy_ipv4_spellings_not_blocked and ":" not in host and _numeric_ip(host) is not None:
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return True  # 1745879041, 0x68.16.0.1, 0150.020.0.01, 104.16.1: not a dotted quad
+    if quirks.ipv6_spellings_not_normalised and ":" in host:
+        try:
+            return str(ipaddress.IPv6Address(host)) != host  # only the canonical text is checked
+        except ValueError:
+            return False
+    return False
+
+
 async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
     """The IP addresses to try for ``target``, in order: never one policy blocks (B23), only dialable ones."""
     if not target.host or target.port == 0:
@@ -159,8 +177,11 @@ async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not quirks.block_after_dial:
-        candidates = [ip for ip in candidates if not policy.blocked(ip, literal, quirks)]
+    if not quirks.block_after_dial and not _spelling_unchecked(target.host, quirks):
+        if quirks.first_resolved_address_only and candidates and not policy.blocked(candidates[0], literal, quirks):
+            pass  # the mutant: the first address passed, so every one is dialled
+        else:
+            candidates = [ip for ip in candidates if not policy.blocked(ip, literal, quirks)]
         if not candidates:
             raise ConnectError(f"{target.host}: a Cloudflare address, never dialled (B23)")
     allowed = [ip for ip in candidates if policy.dialable(ip)]
@@ -201,6 +222,10 @@ class Connection(asyncio.Protocol):
         self._loss_reported = False
         self._peer_eof = False  # a FIN arrived (before or after TLS started)
         self._eof_written = False  # we sent FIN: nothing more can go out
+        #: close() on a TLS connection: FIN sent, the rest of the input is read and dropped until the
+        #: peer's end (or the linger), so records still on their way cannot make the kernel reset it.
+        self._draining = False
+        self._linger: asyncio.TimerHandle | None = None
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._tls: TlsSession | None = None
         #: While a handshake runs: its outcome, None for success or why it failed.
@@ -215,6 +240,8 @@ class Connection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
 
     def data_received(self, data: bytes) -> None:
+        if self._draining:
+            return
         if self._tls is None:
             self._events.connection_data(data)
         else:
@@ -222,6 +249,9 @@ class Connection(asyncio.Protocol):
             self._advance_tls()
 
     def eof_received(self) -> bool:
+        if self._draining:
+            self._finish_close()
+            return True
         self._peer_eof = True
         if self._tls is None:
             self._events.connection_eof()
@@ -232,6 +262,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
+        if self._linger is not None:
+            self._linger.cancel()
         self._wake_drainers()
         if not self._closed.done():
             self._closed.set_result(None)
@@ -343,10 +375,36 @@ class Connection(asyncio.Protocol):
             self._transport.resume_reading()
 
     def close(self) -> None:
-        """Close after sending what is buffered (kj: destroy the stream)."""
-        if self._transport is not None and not self._lost and not self._transport.is_closing():
-            if self._tls is not None:
-                self._send(self._tls.close_notify())  # a clean end for the peer (once)
+        """Close after sending what is buffered (kj: destroy the stream).
+
+        Over TLS the peer's last records may still be on their way: a server sends its session
+        tickets right after the handshake, and a close() right after opened (with writes queued
+        behind the handshake) can beat them. A socket closed with input unread, or receiving input
+        once closed, is reset by the kernel, which throws away the data the peer has not read yet.
+        So a TLS connection sends close_notify and FIN, then drops whatever still arrives until the
+        peer's end or ``TLS_CLOSE_LINGER_S``, and only then closes. Plain TCP closes at once: a peer
+        whose data was never read sees a reset there, as with workerd (B35's note).
+        """
+        transport = self._transport
+        if transport is None or self._lost or transport.is_closing() or self._draining:
+            return
+        if self._tls is None:
+            transport.close()
+            return
+        self._send(self._tls.close_notify())  # a clean end for the peer (once)
+        if not self._eof_written:
+            self._eof_written = True
+            try:
+                transport.write_eof()
+            except OSError:
+                transport.close()
+                return
+        self._draining = True
+        self.resume_reading()
+        self._linger = asyncio.get_running_loop().call_later(TLS_CLOSE_LINGER_S, self._finish_close)
+
+    def _finish_close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
 
     def abort(self) -> None:

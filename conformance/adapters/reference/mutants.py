@@ -90,6 +90,17 @@ class Quirks:
     cross_request_close_allowed: bool = False
     connection_limit_shared_across_requests: bool = False
     outbound_worker_bypassed: bool = False
+    cloudflare_ranges_as_16: bool = False
+    cloudflare_first_block_only: bool = False
+    cloudflare_range_end_inclusive: bool = False
+    legacy_ipv4_spellings_not_blocked: bool = False
+    ipv6_spellings_not_normalised: bool = False
+    first_resolved_address_only: bool = False
+    connecting_sockets_not_counted: bool = False
+    reset_keeps_slot: bool = False
+    connection_limit_last_in_first_out: bool = False
+    abort_leaves_queued_writes_pending: bool = False
+    early_writes_beyond_eight_dropped: bool = False
 
 
 #: mutant name -> (Quirks field, one-line description of the bug).
@@ -145,6 +156,53 @@ _TABLE: dict[str, tuple[str, str]] = {
     "port-25-allowed-with-tls": (
         "port_25_allowed_with_tls",
         "port 25 is refused only with secureTransport 'off'; with 'on' or 'starttls' it is dialled (B24)",
+    ),
+    "cloudflare-ranges-as-16": (
+        "cloudflare_ranges_as_16",
+        "every published IPv4 range is read as a /16: 104.16.0.0/13 stops at 104.16.255.255, 173.245.48.0/20 "
+        "swallows 173.245.47.255 (B23)",
+    ),
+    "cloudflare-first-block-only": (
+        "cloudflare_first_block_only",
+        "only the first /24 (IPv4) or /48 (IPv6) of each published range is blocked: its last address is dialled (B23)",
+    ),
+    "cloudflare-range-end-inclusive": (
+        "cloudflare_range_end_inclusive",
+        "an off-by-one at the end of each range: the address just after it (104.28.0.0, 172.72.0.0) is refused too (B23)",
+    ),
+    "legacy-ipv4-spellings-not-blocked": (
+        "legacy_ipv4_spellings_not_blocked",
+        "the block check knows dotted quads only: 1745879041, 0x68.16.0.1, 0150.020.0.01 or 104.16.1 reach 104.16.0.1 (B23)",
+    ),
+    "ipv6-spellings-not-normalised": (
+        "ipv6_spellings_not_normalised",
+        "an IPv6 literal is checked as written: an expanded or upper-case spelling of a Cloudflare address is dialled (B23)",
+    ),
+    "first-resolved-address-only": (
+        "first_resolved_address_only",
+        "the block check looks at a name's first address only: when that one is allowed, a Cloudflare address after it "
+        "is dialled too (B23)",
+    ),
+    "connecting-sockets-not-counted": (
+        "connecting_sockets_not_counted",
+        "a socket takes a connection slot only once connected (and through its TLS handshake), so seven "
+        "connect() calls made at once are all dialled (B48)",
+    ),
+    "reset-keeps-slot": (
+        "reset_keeps_slot",
+        "a connection lost to a reset keeps its slot: a socket waiting for one is never dialled (B48)",
+    ),
+    "connection-limit-last-in-first-out": (
+        "connection_limit_last_in_first_out",
+        "a freed slot goes to the socket that started waiting last, not first (B48)",
+    ),
+    "abort-leaves-queued-writes-pending": (
+        "abort_leaves_queued_writes_pending",
+        "writer.abort() forgets the writes still queued: their promises never settle (B56)",
+    ),
+    "early-writes-beyond-eight-dropped": (
+        "early_writes_beyond_eight_dropped",
+        "while the connection is not usable yet only eight writes are kept; later ones resolve and are never sent (B16)",
     ),
     "connection-limit-off-by-one": (
         "connection_limit_off_by_one",

@@ -41,7 +41,7 @@ def _sandbox_addresses() -> frozenset[str]:
     description = sandbox.current()
     if description is None:
         return frozenset()
-    return frozenset(description.cloudflare_v4 + description.cloudflare_v6)
+    return frozenset(str(ipaddress.ip_address(a)) for a in description.on_lo)
 
 
 def resolvable(host: str) -> bool:
@@ -50,7 +50,8 @@ def resolvable(host: str) -> bool:
 
 
 def dialable(ip: str) -> bool:
-    """What the reference may connect to at all: loopback, and inside the sandbox its addresses on ``lo``."""
+    """What the reference may connect to at all: loopback, and inside the sandbox its addresses on
+    ``lo`` (Cloudflare's, the range edges, the public addresses beside them)."""
     address = ipaddress.ip_address(ip.split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # the kernel dials the IPv4 address it carries
@@ -68,7 +69,27 @@ def blocked(ip: str, literal: bool, quirks: Quirks) -> bool:
         address = address.ipv4_mapped
     if isinstance(address, ipaddress.IPv6Address) and quirks.cloudflare_v6_not_blocked:
         return False
-    return sandbox.is_cloudflare(str(address))
+    return _in_published_range(address, quirks)
+
+
+def _in_published_range(address: ipaddress.IPv4Address | ipaddress.IPv6Address, quirks: Quirks) -> bool:
+    if not (
+        quirks.cloudflare_ranges_as_16 or quirks.cloudflare_first_block_only or quirks.cloudflare_range_end_inclusive
+    ):
+        return sandbox.is_cloudflare(str(address))
+    ranges = sandbox.published()
+    networks: tuple[sandbox.IPNetwork, ...] = ranges.ipv4 if address.version == 4 else ranges.ipv6
+    for listed in networks:
+        network = listed
+        if quirks.cloudflare_ranges_as_16 and network.version == 4:
+            network = ipaddress.ip_network(f"{network.network_address}/16", strict=False)
+        if quirks.cloudflare_first_block_only:
+            network = ipaddress.ip_network(f"{network.network_address}/{24 if network.version == 4 else 48}")
+        if address in network:
+            return True
+        if quirks.cloudflare_range_end_inclusive and address == network.broadcast_address + 1:
+            return True
+    return False
 
 
 def port_prohibited(port: int, secure_transport: str, quirks: Quirks) -> bool:
@@ -87,6 +108,7 @@ class Slots:
     def __init__(self, quirks: Quirks) -> None:
         self.limit = CONNECTION_LIMIT + (1 if quirks.connection_limit_off_by_one else 0)
         self.rejects = quirks.connection_limit_rejects
+        self.last_in_first_out = quirks.connection_limit_last_in_first_out
         self.held = 0
         self.ended = False
         self._waiting: deque[asyncio.Future[None]] = deque()
@@ -124,7 +146,7 @@ class Slots:
 
     def release(self) -> None:
         while self._waiting:
-            waiter = self._waiting.popleft()
+            waiter = self._waiting.pop() if self.last_in_first_out else self._waiting.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the slot goes to the next in line
                 return

@@ -120,6 +120,7 @@ class Socket:
         self._connect_failed = False
         self._handed_over = False  # startTls took the connection: B39 (2)
         self._eof_read = False  # a read saw the peer's EOF (B31)
+        self._lost_to_reset = False  # the connection broke (B21): only the reset-keeps-slot mutant asks
         if upgrade is not None:
             self.upgraded = quirks.new_socket_upgraded_true
             tasks.spawn(self._take_over(upgrade))
@@ -137,7 +138,8 @@ class Socket:
     # -- connecting -----------------------------------------------------------------------
 
     async def _connect(self) -> None:
-        if not await self._take_slot():
+        late_slot = self._quirks.connecting_sockets_not_counted  # the mutant takes it once connected
+        if not late_slot and not await self._take_slot():
             return
         if self._outbound_worker and not self._quirks.outbound_worker_bypassed:
             self._fail_connect()  # B53: the Outbound Worker has no connect handler; nothing is dialled
@@ -172,6 +174,9 @@ class Socket:
                 return
             if self.destroyed:
                 return  # the session ended during the handshake; destroy() dropped the connection
+        if late_slot and not await self._take_slot():
+            self._drop_link()
+            return
         self._become_usable(connection)
 
     def _become_usable(self, connection: Connection) -> None:
@@ -209,8 +214,11 @@ class Socket:
             return False
 
         def give_back(closed: Promise[None]) -> None:
-            if not (self._quirks.failed_connection_keeps_slot and self._connect_failed):
-                slots.release()
+            if self._quirks.failed_connection_keeps_slot and self._connect_failed:
+                return
+            if self._quirks.reset_keeps_slot and self._lost_to_reset:
+                return
+            slots.release()
 
         self.closed.then(give_back)
         return True
@@ -329,6 +337,7 @@ class Socket:
     def connection_lost(self, error: Exception | None) -> None:
         if error is None:
             return  # we closed it ourselves
+        self._lost_to_reset = True
         lost = JSError("Error", errors.CONNECTION_LOST)
         if self._quirks.reset_as_eof:
             self.readable.push_eof()

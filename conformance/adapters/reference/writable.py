@@ -43,6 +43,8 @@ from .payload import Payload, RepeatedBytes
 from .promises import Promise, PromiseState, RejectionTracker
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: How many writes the early-writes-beyond-eight-dropped mutant keeps while the connection is not usable.
+EARLY_WRITES_KEPT = 8
 
 
 class WritableSink(Protocol):
@@ -245,6 +247,8 @@ class WritableStream:
     def abort(self, reason: object) -> Promise[None]:
         """``writer.abort(reason)``: queued writes reject with ``reason``, later ones as closed (B56)."""
         if self._state == "writable":
+            if self._quirks.abort_leaves_queued_writes_pending:
+                self._queue = deque()  # the mutant forgets them: their promises never settle
             self.fail(reason, detach_writer=True)
             self.aborted = True
             self._sink.sink_abort(reason)
@@ -321,6 +325,13 @@ class WritableStream:
             and self._sink.sink_write_now(data)
         ):
             return Promise.resolved(self.tracker, None)
+        if (
+            self._quirks.early_writes_beyond_eight_dropped
+            and data is not None
+            and self._gate.state is PromiseState.PENDING
+            and sum(op.data is not None for op in self._queue) >= EARLY_WRITES_KEPT
+        ):
+            return Promise.resolved(self.tracker, None)  # the mutant's full buffer: dropped, yet resolved
         promise: Promise[None] = Promise(self.tracker)
         self._queue.append(_Op(promise, data))
         if data is not None:

@@ -9,6 +9,7 @@ something to catch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 
 from conformance.adapters.reference import MUTANTS, ReferenceAdapter, errors
 
-from .support import Client, Peer, data, peer, refused_port, run
+from .support import Client, Conn, Peer, data, peer, refused_port, run
 
 Scenario = Callable[[Client, Peer, int], Awaitable[Any]]
 SCENARIOS: dict[str, tuple[Scenario, Any]] = {}
@@ -395,6 +396,60 @@ async def _(client: Client, listener: Peer, refused: int) -> Any:
     return await status(client, "await", socket=good, promise="opened", timeout_ms=1000)
 
 
+async def _arrivals(listener: Peer, wait: float = 0.3) -> list[Conn]:
+    """The connections that reached the peer by now (a short wait after the last one)."""
+    arrived = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            arrived.append(await listener.accept(timeout=wait))
+    return arrived
+
+
+@scenario("connecting-sockets-not-counted", 6)
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await _open_many(client, listener.address, 7)  # nothing awaited: all seven are still connecting
+    return len(await _arrivals(listener))
+
+
+@scenario("reset-keeps-slot", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await _open_many(client, listener.address, 6)
+    first, *_ = await _arrivals(listener)
+    waiting = await client.connect(listener.address)
+    first.reset()
+    return await status(client, "await", socket=waiting, promise="opened", timeout_ms=1000)
+
+
+@scenario("connection-limit-last-in-first-out", "resolved")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    opened = await _open_many(client, listener.address, 6)
+    seventh, _eighth = await _open_many(client, listener.address, 2)
+    await client.op("close", socket=opened[0], timeout_ms=2000)
+    return await status(client, "await", socket=seventh, promise="opened", timeout_ms=1000)
+
+
+@scenario("abort-leaves-queued-writes-pending", "rejected")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    await _open_many(client, listener.address, 6)
+    waiting = await client.connect(listener.address)  # the seventh: its writes wait for a slot
+    writes = [await client.op("write", socket=waiting, data=data(b"%d" % index), timeout_ms=0) for index in range(3)]
+    await client.op("abort_writer", socket=waiting, reason="stop", timeout_ms=1000)
+    return await status(client, "await", promise=writes[-1]["promise"], timeout_ms=500)
+
+
+@scenario("early-writes-beyond-eight-dropped", b"w00;w01;w02;w03;w04;w05;w06;w07;w08;w09;")
+async def _(client: Client, listener: Peer, refused: int) -> Any:
+    opened = await _open_many(client, listener.address, 6)
+    await _arrivals(listener)
+    waiting = await client.connect(listener.address)
+    for index in range(10):
+        await client.op("write", socket=waiting, data=data(b"w%02d;" % index), timeout_ms=0)
+    await client.op("close", socket=opened[0], timeout_ms=2000)
+    seventh = await listener.accept()
+    await client.op("close", socket=waiting, timeout_ms=2000)
+    return await seventh.recv_until_eof()
+
+
 @scenario("leading-zero-port-octal", "resolved")
 async def _(client: Client, listener: Peer, refused: int) -> Any:
     # A fixed port whose digits are all octal, on a loopback address of its own (all of 127.0.0.0/8
@@ -482,6 +537,12 @@ SANDBOX_ONLY = {
     "mapped-ipv6-not-blocked",
     "cloudflare-names-not-blocked",
     "block-after-dial",
+    "cloudflare-ranges-as-16",
+    "cloudflare-first-block-only",
+    "cloudflare-range-end-inclusive",
+    "legacy-ipv4-spellings-not-blocked",
+    "ipv6-spellings-not-normalised",
+    "first-resolved-address-only",
 }
 
 

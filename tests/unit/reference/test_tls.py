@@ -334,6 +334,33 @@ def test_on_close_sends_close_notify_after_the_queued_data(certs: RunCertificate
     run(scenario())
 
 
+def test_on_close_right_after_the_handshake_loses_nothing(certs: RunCertificates) -> None:
+    # Writes queued behind the handshake, then close(): the flush follows the handshake at once, and
+    # the server's session tickets arrive after close(). A socket that is simply closed then is reset
+    # by the kernel, and the server loses the records it had not read yet (B35).
+    async def scenario() -> None:
+        async with peer() as listener:
+            client = tls_client(certs)
+            s = await client.connect(f"127.0.0.1:{listener.port}", {"secureTransport": "on"})
+            sent = b"".join(b"w%02d;" % index for index in range(16))
+            for index in range(16):
+                await client.op("write", socket=s, data=data(sent[4 * index : 4 * index + 4]), timeout_ms=0)
+            closing = await client.op("close", socket=s, timeout_ms=0)
+            server = ServerTls(await listener.accept(), server_context(certs))
+            assert await server.handshake() is None
+            # Like a server's session tickets, a record that arrives once the client has closed (its
+            # data, close_notify and FIN wait unread on this side meanwhile).
+            await asyncio.sleep(0.3)
+            await server.send(b"late")
+            await asyncio.sleep(0.1)
+            assert await server.recv_until_eof() == sent
+            assert server.close_notify_received
+            assert (await client.op("await", promise=closing["promise"], timeout_ms=2000))["status"] == "resolved"
+            await client.end()
+
+    run(scenario())
+
+
 def test_on_large_transfer(certs: RunCertificates) -> None:
     async def scenario() -> None:
         async with peer() as listener:
