@@ -1,5 +1,5 @@
 """What to fix first: the divergence signatures where users read them (the console after the table,
-summary.md, ``report summary`` of a published run, ``report compare``)."""
+summary.md, ``report compare``); on node-socket, the top three explain half of its failures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import require_npm_packages, require_program
 from tests.integration.cli import run_cli
 
 pytestmark = pytest.mark.slow
@@ -31,19 +31,21 @@ def _fix_first_rows(markdown: str) -> list[tuple[int, str, list[str]]]:
     return rows
 
 
-def test_the_published_node_socket_run_top_three_signatures_explain_half_of_its_failures(tmp_path: Path) -> None:
-    published = REPO / "reports" / "node-socket" / "results.json"
-    done = run_cli("report", "summary", str(published), report_dir=tmp_path)
-    assert done.code == 0, done.stderr
-    rows = _fix_first_rows(done.stdout)
-    cases = json.loads(published.read_text())["cases"]
-    failing = {case["id"] for case in cases if case["outcome"] not in ("pass", "skip")}
+@pytest.mark.timeout(900)
+def test_node_socket_s_top_three_signatures_explain_half_of_its_failures(tmp_path: Path) -> None:
+    # A full run of today's spec, not the published file: the published run may predate cases.
+    require_program(("node",), "Node.js 20: https://nodejs.org or apt-get install -y nodejs")
+    require_npm_packages("node-socket")  # an install must not eat the run's timeout
+    done = run_cli("run", "--adapter", "node-socket", "-q", report_dir=tmp_path, timeout=800)
+    assert done.code == 1, done.stderr[-3000:]
+    rows = _fix_first_rows((tmp_path / "summary.md").read_text())
+    failing = {case["id"] for case in done.results()["cases"] if case["outcome"] not in ("pass", "skip")}
     assert {case_id for _, _, ids in rows for case_id in ids} == failing, "every case that did not pass, once"
     assert all(count == len(ids) for count, _, ids in rows), "each row lists the cases behind it"
     assert [count for count, _, _ in rows] == sorted((count for count, _, _ in rows), reverse=True)
     top = sum(count for count, _, _ in rows[:3])
     assert top * 2 >= len(failing), rows[:3]
-    assert rows[0][1] == "await opened: value is undefined, expected SocketInfo"
+    assert "await opened: value is undefined, expected SocketInfo" in [signature for _, signature, _ in rows[:3]]
 
 
 def test_a_run_prints_what_to_fix_first_after_its_table_and_writes_it_to_summary_md(tmp_path: Path) -> None:

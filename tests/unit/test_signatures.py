@@ -38,17 +38,31 @@ def _connected(step: int = 1) -> ClientStepEntry:
     )
 
 
-def test_opened_resolving_with_undefined_is_one_signature_whatever_the_case_expected() -> None:
-    # node-socket's opened resolves with undefined at once: cases expecting a SocketInfo and cases
-    # expecting a rejection diverge for that one reason, so they share the signature.
+def test_opened_resolving_with_undefined_is_one_signature_where_the_case_wants_it_resolved() -> None:
+    # node-socket's opened resolves with undefined: every case that wants opened resolved (whatever
+    # value it checks, or settled, or resolved among other options) diverges for that one reason.
     resolved = {"status": "resolved", "value": UNDEFINED}
     info = _case(
         "a.info", _connected(), _client("await", resolved, {"resolves": {"remoteAddress": "1.2.3.4:80"}}, OPENED)
     )
+    settled = _case("a.settled", _connected(), _client("await", resolved, {"settles": {}}, OPENED))
+    either = _case(
+        "a.either",
+        _connected(),
+        _client("await", resolved, {"any_of": [{"rejects": {"name": "Error"}}, {"resolves": {}}]}, OPENED),
+    )
+    expected = "await opened: value is undefined, expected SocketInfo"
+    assert [signatures.of_case(c) for c in (info, settled, either)] == [expected] * 3
+
+
+def test_opened_resolving_where_a_rejection_or_a_pending_promise_was_expected_is_the_resolution() -> None:
+    # A SocketInfo would not make these pass: the promise must reject or wait (the policy cases
+    # node-socket and Miniflare both fail, whatever value opened resolves with).
+    resolved = {"status": "resolved", "value": UNDEFINED}
     refused = _case("a.refused", _connected(), _client("await", resolved, {"rejects": {"name": "Error"}}, OPENED))
     pending = _case("a.pending", _connected(), _client("await", resolved, {"pending": {"for": "100ms"}}, OPENED))
-    expected = "await opened: value is undefined, expected SocketInfo"
-    assert [signatures.of_case(c) for c in (info, refused, pending)] == [expected] * 3
+    assert signatures.of_case(refused) == "await opened: resolved with undefined, expected a rejection"
+    assert signatures.of_case(pending) == "await opened: resolved with undefined, expected to stay pending"
 
 
 def test_a_resolution_of_the_right_class_where_a_rejection_was_expected() -> None:
