@@ -212,10 +212,8 @@ def markdown(comparison: Comparison) -> str:
         counts.append(f"{len(comparison.not_run_here)} not run here in one run (not compared)")
     counts.append(f"{comparison.unchanged} unchanged")
     lines.append(("**Regressions found.** " if comparison.regressions else "No regression. ") + ", ".join(counts))
-    if comparison.same and comparison.unchanged:  # two empty runs: the counts say it better
-        lines[-1] = (
-            f"No regression. No difference: the same {plural(comparison.unchanged, 'case')}, each with the same outcome."
-        )
+    if comparison.same and comparison.unchanged:  # two empty runs: the counts say it all
+        lines += ["", f"No difference: the same {plural(comparison.unchanged, 'case')}, each with the same outcome."]
     if comparison.revisions_differ:
         old_revision = markdown_code(comparison.old_revision, in_table=False)
         new_revision = markdown_code(comparison.new_revision, in_table=False)
