@@ -144,6 +144,11 @@ def run_history(options: HistoryOptions) -> ExitCode:
     if options.shard is not None:
         # Every job chose the same versions; each runs its part (round-robin in a stable hash order).
         everything = len(versions)
+        if options.shard.total > everything:
+            raise UsageError(
+                f"--shard {options.shard}: only {plural(everything, 'version')} chosen; "
+                f"split them into {everything} jobs at most"
+            )
         versions, _ = pick(versions, versions, options.shard)
         versions = sorted(versions, key=npm_versions.semver_key)
         print(f"shard {options.shard}: {len(versions)} of {everything} versions", file=sys.stderr, flush=True)

@@ -92,3 +92,11 @@ def test_compare_warns_about_different_spec_revisions_and_names_the_added_and_re
     same = compare.markdown(compare.compare_files(tmp_path / "old" / "results.json", tmp_path / "old" / "results.json"))
     assert "Warning" not in same
     assert "No difference: the same 2 cases, each with the same outcome." in same
+
+
+def test_more_history_jobs_than_versions_is_a_usage_error_in_versions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history.npm_versions, "published", lambda package: None)
+    monkeypatch.setattr(history.npm_versions, "select", lambda published, spec, every: VERSIONS[:2])
+    options = history.HistoryOptions(family="workerd", versions="whatever", shard=Shard(3, 3))
+    with pytest.raises(UsageError, match=r"^--shard 3/3: only 2 versions chosen; split them into 2 jobs at most$"):
+        history.run_history(options)
