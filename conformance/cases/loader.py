@@ -9,6 +9,8 @@ ids, unknown variables, regexes that do not compile...).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -23,7 +25,7 @@ from ..core.model import MODIFIERS, SERVER_VARIABLES, Case, PeerSpec, ServerSpec
 from ..engine.actions import ACTIONS, GLOBAL_SCOPE, Kind
 from ..errors import SpecError, SpecErrors
 from ..sandbox.description import Description
-from . import catalogue, yamlsource
+from . import catalogue, spec_cache, yamlsource
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -46,7 +48,9 @@ DRIVERS_CAPABILITY = "drivers"
 SANDBOX_VARIABLES = tuple(Description().variables())
 
 
+@functools.cache
 def _validator(definition: str) -> jsonschema.protocols.Validator:
+    # One per definition, kept for the process: ``_VALID`` is keyed by the validator's identity.
     root = schema.load("case.schema.json")
     subschema = {"$ref": f"#/$defs/{definition}", "$defs": root["$defs"]}
     cls = jsonschema.validators.validator_for(root)
@@ -74,6 +78,9 @@ class _FileChecker:
                 self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
 
     def schema_problems(self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]) -> bool:
+        key = _valid_key(validator, value)
+        if key is not None and key in _VALID:
+            return False
         found = False
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
             full = path + list(error.absolute_path)
@@ -85,6 +92,8 @@ class _FileChecker:
             field = ".".join(str(part) for part in full[1:]) or "case"
             self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error, yamlsource.kind))
             found = True
+        if key is not None and not found:
+            _VALID.add(key)
         return found
 
     def read(self) -> list[Any]:
@@ -108,6 +117,20 @@ class _FileChecker:
 
 
 _STEP_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+
+
+#: Values a validator accepted, as (validator, canonical JSON): the spec repeats the same steps
+#: (``await: opened``, the same writes) thousands of times, and checking each again was most of
+#: the time it takes to load the spec. Only acceptance is remembered: a rejected value is checked
+#: again, so its errors carry its own line.
+_VALID: set[tuple[int, str]] = set()
+
+
+def _valid_key(validator: jsonschema.protocols.Validator, value: Any) -> tuple[int, str] | None:
+    try:
+        return id(validator), json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # a value JSON cannot hold (a YAML date, NaN): always checked
 
 
 def _step_validator(kind: str, name: str) -> jsonschema.protocols.Validator:
@@ -453,11 +476,12 @@ def load_file(
     return cases, checker.errors
 
 
-def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
+def load(paths: Iterable[Path], cached: bool = False) -> tuple[list[Case], list[SpecError]]:
     """Every valid case under ``paths``, and every problem found (duplicate ids across files too).
 
     An invalid case never runs, but it costs only itself: the other cases of
     its file still load (a file that is not YAML at all contributes none).
+    ``cached``: files that loaded cleanly before are taken from ``spec_cache``.
     """
     cases: list[Case] = []
     errors: list[SpecError] = []
@@ -469,13 +493,18 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
             errors.append(SpecError(path, None, "", "no spec files (*.yaml) in this folder"))
     for path in spec_files(paths):
         root = find_spec_root(path.parent)
-        known, catalogue_errors = catalogue.for_spec_root(root)
-        for error in catalogue_errors:
-            if str(error) not in reported:  # a broken catalogue is reported once, not per file
-                reported.add(str(error))
-                errors.append(error)
-        file_cases, file_errors = load_file(path, root, known)
-        errors.extend(file_errors)
+        name = spec_cache.key(path, root, catalogue.path_for(root)) if cached and spec_cache.enabled() else None
+        file_cases = spec_cache.get(name) if name is not None else None
+        if file_cases is None:
+            known, catalogue_errors = catalogue.for_spec_root(root)
+            for error in catalogue_errors:
+                if str(error) not in reported:  # a broken catalogue is reported once, not per file
+                    reported.add(str(error))
+                    errors.append(error)
+            file_cases, file_errors = load_file(path, root, known)
+            errors.extend(file_errors)
+            if name is not None and not file_errors and not catalogue_errors:
+                spec_cache.put(name, file_cases)
         for case in file_cases:
             if case.id in seen:
                 first = seen[case.id]

@@ -42,6 +42,7 @@ from ..peer.calls import JoinTimedOut, PeerResult
 from ..protocol.client import AdapterClient
 from ..protocol.replies import HelloInfo, Status
 from ..sandbox.description import Description
+from . import durations
 from .servers import RunServers
 
 
@@ -494,7 +495,8 @@ async def _run_lanes(
     lanes = [Lane(adapter, context, breaker, ports, provider, servers) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(cases)):
+    earlier = durations.load(adapter.name)
+    for index in durations.longest_first(list(cases), earlier):
         queue.put_nowait(index)
     try:
         hellos = await _start_all(lanes)
@@ -510,6 +512,7 @@ async def _run_lanes(
                     on_result(result)
 
         await asyncio.gather(*(work(lane) for lane in lanes))
+        durations.save(adapter.name, (r for r in results if r is not None), earlier)
     finally:
         await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
     return hellos[0], [r for r in results if r is not None]
