@@ -21,7 +21,7 @@ import jsonschema
 from .. import schema
 from ..core import units
 from ..core.jsshow import show
-from ..core.model import MODIFIERS, Case, PeerSpec, Step
+from ..core.model import MODIFIERS, SERVER_VARIABLES, Case, PeerSpec, ServerSpec, Step
 from ..engine.actions import ACTIONS, GLOBAL_SCOPE, Kind
 from ..errors import SpecError, SpecErrors
 from ..sandbox.description import Description
@@ -40,6 +40,10 @@ PEER_VARIABLES = (
 )
 _LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.port_hex", "peer.address")
 DEFAULT_CASE_TIMEOUT = 15.0
+#: A case with a real server runs drivers, whose steps may take 30 s each (``actions.DRIVER_WITHIN``).
+DEFAULT_SERVER_CASE_TIMEOUT = 60.0
+#: The capability a case with ``server`` needs: an adapter that runs the drivers' scenario modules.
+DRIVERS_CAPABILITY = "drivers"
 #: ``${sandbox.*}``: defined for cases that require the sandbox (its contents are fixed: docs/sandbox.md).
 SANDBOX_VARIABLES = tuple(Description().variables())
 
@@ -305,6 +309,15 @@ class _CaseChecker:
             )
         if "sandbox" in requires:
             defined |= set(SANDBOX_VARIABLES)
+        if "server" in self.raw:
+            defined |= set(SERVER_VARIABLES)
+            if DRIVERS_CAPABILITY not in requires:
+                self.file.problem(
+                    self.line("server"), "server", f"a case with a server needs `requires: [{DRIVERS_CAPABILITY}]`"
+                )
+        for step in steps:
+            if step.action == "driver":
+                self.check_driver(step)
         environment = self.raw.get("environment")
         if environment is not None and environment not in requires:
             self.file.problem(
@@ -358,6 +371,22 @@ class _CaseChecker:
                     step.line, field, f"join {show(step.arg)}: no earlier step has background: {step.arg}"
                 )
 
+    def check_driver(self, step: Step) -> None:
+        from ..drivers import modules  # the scenario modules' files: read only when a case has a driver step
+
+        field = f"steps.{step.index}.driver"
+        if "server" not in self.raw:
+            self.file.problem(step.line, field, "a driver step needs the case's `server: {kind: ...}`")
+        name, scenario = step.arg["name"], step.arg["scenario"]
+        known = modules.drivers()
+        if name not in known:
+            self.file.problem(step.line, f"{field}.name", f"unknown driver {show(name)} (known: {', '.join(known)})")
+        elif scenario not in modules.scenarios(name):
+            listed = ", ".join(modules.scenarios(name))
+            self.file.problem(
+                step.line, f"{field}.scenario", f"{name} has no scenario {show(scenario)} (it has: {listed})"
+            )
+
     def check_conn(self, step: Step, connections: set[str]) -> None:
         if step.conn is None:
             return
@@ -368,13 +397,21 @@ class _CaseChecker:
             self.file.problem(step.line, field, f"no earlier peer.accept names a connection {show(step.conn)} (as:)")
 
     def peer(self) -> PeerSpec:
-        # The schema has checked these values against PeerSpec's literals.
-        raw: Any = self.raw.get("peer", "plain")
+        # The schema has checked these values against PeerSpec's literals. A case with a real server
+        # talks to it, not to our peer: no listener unless it asks for one.
+        raw: Any = self.raw.get("peer", "none" if "server" in self.raw else "plain")
         if isinstance(raw, str):
             return PeerSpec(kind=raw)  # type: ignore[arg-type]
         return PeerSpec(
             kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"), port=raw.get("port", 0)
         )
+
+    def server(self) -> ServerSpec | None:
+        raw: Any = self.raw.get("server")
+        return None if raw is None else ServerSpec(kind=raw["kind"], certificate=raw.get("certificate", "good"))
+
+    def default_timeout(self) -> float:
+        return DEFAULT_SERVER_CASE_TIMEOUT if "server" in self.raw else DEFAULT_CASE_TIMEOUT
 
     def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
         raw = self.raw
@@ -389,8 +426,9 @@ class _CaseChecker:
             tags=tuple(raw.get("tags", ())),
             requires=tuple(raw.get("requires", ())),
             peer=self.peer(),
-            timeout=units.seconds(raw["timeout"]) if "timeout" in raw else DEFAULT_CASE_TIMEOUT,
+            timeout=units.seconds(raw["timeout"]) if "timeout" in raw else self.default_timeout(),
             environment=raw.get("environment"),
+            server=self.server(),
             steps=tuple(steps),
             variables=variables,
             file=str(self.file.path),

@@ -73,6 +73,8 @@ class RunState:
 
     hello: HelloInfo | None = None
     results: list[CaseResult] = field(default_factory=list)
+    #: The real servers the drivers cases used: kind -> its version line.
+    servers: dict[str, str] = field(default_factory=dict)
 
 
 def check_workers(workers: int | None) -> None:
@@ -156,6 +158,7 @@ def run_suite(options: RunOptions) -> ExitCode:
             error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
             spec_errors=[str(error) for error in spec_errors],
             sandboxed=sandbox.current() is not None,
+            servers=state.servers,
             shard=_shard_info(split, durations_file, done, cases),
         )
         report = RunReport(header, done, verdict.record() if verdict else None)
@@ -274,8 +277,18 @@ def execute(
         def on_hello(hello: HelloInfo) -> None:
             state.hello = hello
 
+        def on_servers(versions: dict[str, str]) -> None:
+            state.servers = versions
+
         state.hello, _ = await run_cases(
-            cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer, on_hello=on_hello
+            cases,
+            adapter,
+            workers=lanes,
+            on_result=on_result,
+            breaker=breaker,
+            peer=peer,
+            on_hello=on_hello,
+            on_servers=on_servers,
         )
 
     try:

@@ -44,7 +44,7 @@ from typing import Any
 from ..core.model import LEVELS
 from ..core.outcomes import OUTCOMES
 from ..core.transcript import as_dicts
-from . import model, signatures
+from . import drivers, model, signatures
 from .links import source_links
 from .model import RunReport
 from .numbers import percent
@@ -152,6 +152,7 @@ def _implementation(name: str, report: RunReport) -> tuple[dict[str, Any], dict[
             "error": run.error,
             "spec_errors": run.spec_errors,
             "host": run.host,
+            "servers": run.servers,
         },
         "summary": report.summary,
         "gate": None
@@ -233,6 +234,16 @@ def report_data(
             }
         )
     revisions = sorted({impl["run"]["spec_revision"] for impl in implementations})
+    columns = [
+        drivers.Column(
+            info["name"],
+            {case_id: case["outcome"] for case_id, case in cases.items()},
+            frozenset(case_id for case_id, case in cases.items() if case["not_run_here"]),
+            frozenset(case_id for case_id, case in cases.items() if case["known"]),
+            info["run"],
+        )
+        for info, cases in zip(implementations, per_impl, strict=True)
+    ]
     return {
         "format": 1,
         "title": title,
@@ -245,6 +256,7 @@ def report_data(
         "cases": rows,
         "links": dict(links or {}),
         "history": _finite(history or []),
+        "drivers": drivers.html_data(columns),
     }
 
 

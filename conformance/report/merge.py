@@ -188,6 +188,8 @@ def merge(paths: Sequence[Path]) -> RunReport:
         sandboxed=all(report.header.sandboxed for _, report in ordered),
         suite_version=head.suite_version,
         host=head.host,
+        # Each shard started the servers its drivers cases named: together, every server the run used.
+        servers={kind: version for _, report in ordered for kind, version in report.header.servers.items()},
         shards=tuple(
             MergedShard(
                 index=shard.index,

@@ -158,6 +158,8 @@ class RunHeader:
     sandboxed: bool = False
     suite_version: str = __version__
     host: dict[str, Any] = field(default_factory=host_facts)
+    #: The real servers the drivers cases used: kind -> its version line (absent when none ran).
+    servers: dict[str, str] = field(default_factory=dict)
     #: Set when the run was one shard of a split selection (``run --shard``).
     shard: ShardInfo | None = None
     #: Set on a run merged from shards (``report merge``): the shards, in order.
@@ -182,7 +184,7 @@ class RunHeader:
         return path if isinstance(path, str) else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "adapter": self.adapter,
             "adapter_spec": self.adapter_spec,
             "suite_version": self.suite_version,
@@ -197,6 +199,9 @@ class RunHeader:
             "sandboxed": self.sandboxed,
             "host": self.host,
         } | self._sharding()
+        if self.servers:
+            document["servers"] = dict(self.servers)
+        return document
 
     def _sharding(self) -> dict[str, Any]:
         """``shard`` and ``shards``, only when set: an unsharded run's header is as it always was."""
@@ -224,6 +229,7 @@ class RunHeader:
             sandboxed=bool(run.get("sandboxed", False)),
             suite_version=run["suite_version"],
             host=dict(run["host"]),
+            servers={str(key): str(value) for key, value in run.get("servers", {}).items()},
             shard=ShardInfo.from_dict(run["shard"]) if run.get("shard") is not None else None,
             shards=tuple(MergedShard.from_dict(s) for s in run["shards"]) if run.get("shards") is not None else None,
         )

@@ -120,3 +120,12 @@ def test_an_interrupted_shard_and_a_run_that_is_not_a_shard_are_refused(tmp_path
     plain = save_report(tmp_path / "plain", run_report([CaseResult("a.b", Outcome.PASS, "must")]))
     with pytest.raises(MergeError, match="not a shard: a run without --shard"):
         merge([plain])
+
+
+def test_the_merged_header_names_every_server_a_shard_started(tmp_path: Path) -> None:
+    paths = _shards(tmp_path)
+    for path, servers in zip(paths, [{"postgres": "PostgreSQL 15.18"}, {}, {"redis": "Redis 7.0.15"}], strict=True):
+        report = model.load(path)
+        report.header.servers = servers
+        save_report(path.parent, report)
+    assert merge(paths).header.servers == {"postgres": "PostgreSQL 15.18", "redis": "Redis 7.0.15"}
