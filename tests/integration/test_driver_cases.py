@@ -31,7 +31,7 @@ from conformance.drivers.process import ProgramMissing
 from conformance.execution.runner import INSTALL_DRIVERS, Lane
 from conformance.protocol.transports import InProcessTransport
 from conformance.sandbox.description import Description
-from conformance.sandbox.trace import summarize
+from conformance.sandbox.trace import strace_command, summarize
 from tests.helpers import (
     REPO,
     case_from_yaml,
@@ -362,28 +362,26 @@ def test_a_sandboxed_drivers_run_sends_nothing_off_loopback(tmp_path: Path) -> N
     require_drivers()
     trace = tmp_path / "strace.log"
     done = subprocess.run(
-        [
+        strace_command(
             strace,
-            "-f",
-            "-e",
-            "trace=connect,sendto,sendmsg,sendmmsg",
-            "-o",
-            str(trace),
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--sandbox",
-            "spec/drivers",
-            "--adapter",
-            "workerd",
-            "-n",
-            "4",
-            "--expectations",
-            str(REPO / "expectations" / "workerd.yaml"),
-            "--report-dir",
-            str(tmp_path / "report"),
-        ],
+            trace,
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--sandbox",
+                "spec/drivers",
+                "--adapter",
+                "workerd",
+                "-n",
+                "4",
+                "--expectations",
+                str(REPO / "expectations" / "workerd.yaml"),
+                "--report-dir",
+                str(tmp_path / "report"),
+            ],
+        ),
         capture_output=True,
         text=True,
         timeout=540,
