@@ -67,10 +67,9 @@ class _Session:
     def run(self, case: Case) -> CaseResult:
         import asyncio
 
-        from .adapters.base import RunContext
         from .core.certificates import RunCertificates
         from .errors import InfrastructureError
-        from .execution.runner import Lane
+        from .execution.runner import Lane, run_context
 
         if self.failure:
             raise InfrastructureError(self.failure)
@@ -78,7 +77,7 @@ class _Session:
             self.loop = asyncio.new_event_loop()
         if self.lane is None:
             self.certificates = RunCertificates()
-            lane = Lane(self.adapter, RunContext(self.certificates))
+            lane = Lane(self.adapter, run_context(self.adapter, self.certificates))
             try:
                 hello = self.loop.run_until_complete(lane.start())
             except InfrastructureError as error:

@@ -5,7 +5,8 @@ Only what our workflows use: ``run:`` steps under bash with the environment GitH
 ``CI``), ``steps.<id>.outputs.<name>`` and ``env.*`` in ``if:`` and ``${{ }}``, ``always()``,
 ``success()`` and ``failure()``. A ``uses:`` step is not run: it is recorded with its inputs,
 for the test to check (``actions/checkout`` and ``setup-python`` have nothing to do here; an
-``upload-artifact``'s path must exist).
+``upload-artifact``'s path must exist). A composite action (``job=""``) gets its inputs' defaults
+for the inputs not given, and its ``outputs`` are evaluated after its steps (``Job.action_outputs``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class Job:
     steps: list[Step] = field(default_factory=list)
     summary: str = ""
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: A composite action's ``outputs``, evaluated after its steps.
+    action_outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -110,10 +113,14 @@ def run_job(
         **env,
     }
     result = Job()
+    defaults = {
+        str(name): str(declared.get("default", ""))
+        for name, declared in ((workflow.get("inputs") or {}) if not job else {}).items()
+    }
     context: dict[str, Any] = {
         "steps": {},
         "env": base_env,
-        "inputs": inputs or {},
+        "inputs": {**defaults, **(inputs or {})},
         "github": {"workspace": str(workspace)},
     }
     for index, raw in enumerate(spec["steps"]):
@@ -151,6 +158,9 @@ def run_job(
                 key, value = line.split("=", 1)
                 base_env[key] = value
     result.summary = files["step-summary.md"].read_text()
+    if not job:
+        declared = workflow.get("outputs") or {}
+        result.action_outputs = {str(k): _substitute(str(v.get("value", "")), context) for k, v in declared.items()}
     return result
 
 

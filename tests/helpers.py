@@ -89,6 +89,33 @@ def require_npm_packages(adapter: str) -> Path:
         missing(f"the npm packages of the {adapter} adapter cannot be installed here: {error}")
 
 
+def require_drivers() -> Path:
+    """The drivers area's npm packages and both bundles (``connect-conformance install drivers``), installed
+    now on first use (about 50 MB). No npm or no registry: a skip with the reason, a failure under ``CI=true``."""
+    from conformance.drivers import bundle
+    from conformance.errors import InfrastructureError
+
+    try:
+        node_modules = bundle.ensure_drivers(quiet=True)
+        for target in bundle.TARGETS:
+            bundle.bundles(target, quiet=True, node_modules=node_modules)
+    except InfrastructureError as error:
+        missing(f"the drivers cannot be installed here: {error}")
+    return node_modules
+
+
+def require_servers(*kinds: str) -> None:
+    """The programs of these kinds of server (``postgres``, ``redis``, ...), as ``require_program`` does for
+    one: a skip naming the install command, a failure under ``CI=true``."""
+    from conformance.drivers import servers
+
+    for kind in kinds:
+        try:
+            servers.kinds()[kind].check()
+        except servers.ProgramMissing as error:
+            missing(str(error))
+
+
 def require_release(adapter: str, *versions: str) -> None:
     """Published releases of a runtime (``require_release("workerd", "1.20230512.0")``) already in the cache.
 

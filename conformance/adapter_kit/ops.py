@@ -349,6 +349,12 @@ async def start_tls(state: AdapterState, message: dict[str, Any]) -> Response:
     return {"status": "returned", "value": {"socket": state.session.add_socket(socket)}}
 
 
+async def driver(state: AdapterState, message: dict[str, Any]) -> Response:
+    # The drivers area runs JavaScript client libraries (pg, mysql2, ...) inside a JS runtime; a Python
+    # connect() has none to run. Its adapter does not declare `drivers`, so the harness skips those cases.
+    raise Unsupported("the Python kit runs no JavaScript driver (it declares no drivers capability)")
+
+
 CLIENT_OPS: dict[str, Op] = {
     "connect": connect,
     "await": await_,
@@ -367,4 +373,5 @@ CLIENT_OPS: dict[str, Op] = {
     "same": same,
     "close": close,
     "start_tls": start_tls,
+    "driver": driver,
 }

@@ -202,9 +202,15 @@ connect-conformance run --adapter __ADAPTER__ --update-expectations expectations
 connect-conformance run --adapter __ADAPTER__ --expectations expectations.yaml          # the gate: exit 0
 ```
 
+The adapter's shell runs the runtime found on `PATH`; if you installed it into this folder (e.g.
+`npm install bun` puts it in `node_modules/.bin/`), write that path into the shell.
+
 A run prints every unexpected outcome and writes `reports/latest/` (`summary.md`; in `results.json`
 each case's message and transcript). `fail` is the implementation differing from the spec, `error`
 the adapter (fix it rather than record it), `skip` a capability the adapter does not declare.
+Each failing line cites the behaviours its case checks: `connect-conformance catalogue` prints them
+all, with the exact messages workerd gives. The `policy` cases (B23, B24, B48) are Cloudflare's
+production rules; a runtime that is not Cloudflare's records them with one reason.
 
 **The gate.** `--update-expectations` writes an entry for each case that did not pass, with a draft
 reason (the behaviours the case cites and its first failure line) marked `unreviewed: true`, and

@@ -6,8 +6,8 @@ runner -> adapters -> protocol.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,15 +21,35 @@ if TYPE_CHECKING:
     from ..protocol.transports import Transport
 
 
+#: The capability of an adapter that runs the drivers area's scenario modules (the ``driver`` op).
+DRIVERS = "drivers"
+
+
+@dataclass(frozen=True)
+class DriverSet:
+    """The bundled scenario modules of the drivers area, for one kind of runtime (``drivers/bundle.py``)."""
+
+    target: str
+    """``workerd`` (workerd, Miniflare: ``cloudflare:sockets`` is the runtime's) or ``node`` (the polyfill)."""
+    files: Mapping[str, Path]
+    """Driver -> its bundle, an ES module exporting ``run(scenario, {server, options})``."""
+    versions: Mapping[str, str]
+    """Driver -> the npm packages it is made of, as installed (``"pg@8.23.1 pg-cloudflare@1.4.1"``)."""
+
+
 @dataclass(frozen=True)
 class RunContext:
-    """What every adapter and peer session of one run shares: the run's certificates.
+    """What every adapter and peer session of one run shares: the run's certificates, and the drivers.
 
     Runtime processes are not shared: each lane's transport owns its own (workerd),
     so unhandled rejections of one session cannot be blamed on another.
     """
 
     certificates: RunCertificates
+    drivers: DriverSet | None = None
+    """The bundles of the adapter's ``driver_target`` when installed: the adapter then declares ``drivers``."""
+    drivers_missing: str | None = field(default=None, compare=False)
+    """Why an adapter that could run the drivers has none this run (what to install), for the skip message."""
 
     @property
     def ca_pem(self) -> str:
@@ -52,6 +72,8 @@ class AdapterSpec:
     name: str
     make_transport: Callable[[RunContext], Transport]
     default_lanes: int = 4
+    driver_target: str | None = None
+    """The bundles of the drivers area it runs (``workerd``, ``node``) when they are installed; ``None``: none."""
 
 
 def js_kit_folder() -> Path:

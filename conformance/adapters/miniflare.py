@@ -12,7 +12,10 @@ version, a runtime string naming the bundled workerd and Node versions, and the
 capabilities and compatibility date of the bundled workerd release
 (``workerd_config.support_for``). The run's CA reaches Miniflare through the
 launch environment (``CONNECT_CONFORMANCE_CA_PEM``), and connect() is limited to
-loopback by the Worker's outbound service.
+loopback by the Worker's outbound service. With the drivers area's bundles (``RunContext.drivers``,
+the same ones workerd runs) Miniflare gets a second Worker, the drivers profile, as the workerd
+adapter does (``workerd_config.with_drivers``): the adapter Worker's modules and the bundles, with
+the compatibility flags the drivers need at the bundled workerd's date (``driver_flags``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from ..errors import InfrastructureError
 from ..protocol.transports import StdioTransport
 from . import npm_cache
 from .base import AdapterSpec, RunContext, launch_environment
-from .workerd_config import support_for
+from .workerd_config import INTERPRETER_MODULES, driver_flags, driver_module, support_for
 
 NAME = "miniflare"
+#: The adapter Worker's main module in ``js/`` (workerd embeds it as ``worker.js``).
+ADAPTER_WORKER = "workerd-worker.js"
 #: A Node process and a workerd process per lane (about 160 + 80 MB resident, measured here).
 LANES = 6
 
@@ -74,6 +79,8 @@ def worker_info(package: Path, node_version: str) -> dict[str, object]:
         # A global-scope connect needs a runtime of its own, which the stdio relay does not start.
         "capabilities": [name for name in support.capabilities if name != "global-scope"],
         "compatibility_date": support.compatibility_date,
+        # The adapter Worker and what it imports, listed: Miniflare cannot follow its dynamic imports.
+        "modules": [ADAPTER_WORKER, *INTERPRETER_MODULES],
     }
 
 
@@ -97,6 +104,22 @@ def miniflare_spec(version: str | None = None) -> AdapterSpec:
             "CONNECT_CONFORMANCE_EXTRA_ALLOW": json.dumps(list(sandbox.runtime_allow())),
             "CONNECT_CONFORMANCE_WORKER_INFO": json.dumps(info),
         }
+        if context.drivers is not None:
+            env["CONNECT_CONFORMANCE_DRIVERS"] = json.dumps(drivers_profile(context, str(info["compatibility_date"])))
         return StdioTransport([str(node), str(script)], env=env)
 
-    return AdapterSpec(f"{NAME}@{info['version']}" if version else NAME, make_transport, default_lanes=LANES)
+    name = f"{NAME}@{info['version']}" if version else NAME
+    return AdapterSpec(name, make_transport, default_lanes=LANES, driver_target="workerd")
+
+
+def drivers_profile(context: RunContext, compatibility_date: str) -> dict[str, object]:
+    """What ``miniflare.mjs`` builds the drivers profile from: the flags the drivers need at this date, and
+    each driver's bundle (``path``), module name and version."""
+    assert context.drivers is not None
+    return {
+        "flags": list(driver_flags(compatibility_date)),
+        "drivers": {
+            name: {"path": str(path), "module": driver_module(name), "version": context.drivers.versions.get(name, "")}
+            for name, path in sorted(context.drivers.files.items())
+        },
+    }

@@ -5,11 +5,14 @@ The adapter is ``js/node-socket.mjs``: a stdio shell around ``js/interpreter.js`
 package's ``connect`` plugged in. The package comes from the npm cache
 (``npm_cache.ensure("node-socket")``, installed on first use). Node reads its
 extra trust anchors only at start-up, so the run's CA travels in
-``NODE_EXTRA_CA_CERTS`` (docs/adapter-protocol.md, section 7).
+``NODE_EXTRA_CA_CERTS`` (docs/adapter-protocol.md, section 7). With the drivers area's Node
+bundles (``RunContext.drivers``: ``cloudflare:sockets`` is the same package inside them), the shell
+imports each when a scenario first needs it and declares ``drivers``.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -56,6 +59,17 @@ def node_socket_spec(version: str | None = None) -> AdapterSpec:
             "NODE_EXTRA_CA_CERTS": context.ca_file,
             "CONNECT_CONFORMANCE_NODE_MODULES": str(modules),
         }
+        if context.drivers is not None:
+            table = {
+                name: {"path": str(path), "version": context.drivers.versions.get(name, "unknown")}
+                for name, path in context.drivers.files.items()
+            }
+            env["CONNECT_CONFORMANCE_DRIVERS"] = json.dumps(table)
         return StdioTransport([node, str(script)], env=env)
 
-    return AdapterSpec(f"{NAME}@{version}" if version else NAME, make_transport, default_lanes=LANES)
+    name = f"{NAME}@{version}" if version else NAME
+    return AdapterSpec(name, make_transport, default_lanes=LANES, driver_target=DRIVER_TARGET)
+
+
+#: The bundles of the drivers area it runs: ``cloudflare:sockets`` resolved to the polyfill itself.
+DRIVER_TARGET = "node"

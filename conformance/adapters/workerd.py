@@ -9,8 +9,10 @@ download), and returns an ``AdapterSpec`` whose transport factory gives each lan
 1. writes a private temporary folder (0700): ``config.capnp`` (``workerd_config.config_for``:
    what that release supports, e.g. its compatibility date),
    ``worker.js`` (``js/workerd-worker.js``), the interpreter's modules
-   (``workerd_config.INTERPRETER_MODULES``: ``js/interpreter.js`` and what it imports)
-   and ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts);
+   (``workerd_config.INTERPRETER_MODULES``: ``js/interpreter.js`` and what it imports),
+   ``ca.pem`` (the run's CA: the only certificate ``connect()`` trusts) and, when the run has the
+   drivers area's bundles (``RunContext.drivers``), each as ``driver-<name>.js`` for the Worker's
+   drivers profile (``workerd_config.with_drivers``; the hello then declares ``drivers``);
 2. binds a listening socket on 127.0.0.1:0 itself and hands it to workerd with
    ``--socket-fd http=<fd>``, so no port is chosen twice;
 3. starts ``node_modules/workerd/bin/workerd serve config.capnp`` directly (never through
@@ -54,7 +56,7 @@ from ..core.tasks import cancel_and_wait
 from ..errors import AdapterError, InfrastructureError
 from ..protocol.transports import WebSocketTransport
 from . import npm_cache
-from .base import AdapterSpec, RunContext
+from .base import AdapterSpec, DriverSet, RunContext
 from .processes import parent_death_signal
 from .workerd_config import (
     CA_FILE,
@@ -63,8 +65,10 @@ from .workerd_config import (
     OUTBOUND_MODULE,
     WORKER_MODULE,
     config_for,
+    driver_module,
     render,
     support_for,
+    with_drivers,
 )
 
 JS = resources.files(__package__).joinpath("js")
@@ -139,9 +143,14 @@ def workerd_spec(
     _check_support(runtime.version)
 
     def make(context: RunContext) -> WorkerdTransport:
-        return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter)
+        return WorkerdTransport(runtime, context.ca_pem, interpreter=interpreter, drivers=context.drivers)
 
-    return AdapterSpec(f"workerd@{runtime.version}" if version else "workerd", make, default_lanes=LANES)
+    name = f"workerd@{runtime.version}" if version else "workerd"
+    return AdapterSpec(name, make, default_lanes=LANES, driver_target=DRIVER_TARGET)
+
+
+#: The bundles of the drivers area it runs: ``cloudflare:sockets`` is the runtime's own.
+DRIVER_TARGET = "workerd"
 
 
 def _check_support(version: str) -> None:
@@ -175,10 +184,13 @@ class WorkerdTransport(WebSocketTransport):
         interpreter: Path | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_S,
         global_connect: dict[str, Any] | None = None,
+        drivers: DriverSet | None = None,
     ) -> None:
         super().__init__("ws://127.0.0.1:0/")
         self.runtime = runtime
         self._ca_pem = ca_pem
+        self._drivers = drivers
+        """The drivers area's bundles: the Worker's drivers profile (``workerd_config.with_drivers``)."""
         self._interpreter = interpreter
         self._global_connect = global_connect
         """The connect request this (one-off) runtime makes at module evaluation; None: a lane's runtime."""
@@ -212,6 +224,9 @@ class WorkerdTransport(WebSocketTransport):
         }
         if self._interpreter is not None:
             files[INTERPRETER_MODULE] = self._interpreter.read_bytes()
+        if self._drivers is not None and self._global_connect is None:
+            config = with_drivers(config, self._drivers.versions)
+            files.update({driver_module(name): path.read_bytes() for name, path in self._drivers.files.items()})
         if self._global_connect is not None:
             config = replace(
                 config,

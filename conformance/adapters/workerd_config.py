@@ -15,7 +15,12 @@ The generated ``config.capnp`` declares:
 - the request-scope and environment profiles (docs/adapter-protocol.md, section 4): a ``SELF``
   binding (the Worker opens a second request to itself), and service ``outbound-worker-profile``,
   the same adapter Worker with a Worker as its global outbound (``fetch-only-outbound``, which
-  has nothing but a fetch handler), reached through the ``OUTBOUND_WORKER`` binding.
+  has nothing but a fetch handler), reached through the ``OUTBOUND_WORKER`` binding;
+- with the drivers area's bundles (``with_drivers``): service ``drivers-profile``, the same adapter
+  Worker with every bundle as a module (``driver-<name>.js``, imported when a scenario first needs
+  it) and the compatibility flags a driver needs for its ``node:*`` imports (``driver_flags``: what a
+  user of the driver sets), reached through the ``DRIVERS`` binding; the main Worker keeps its own
+  flags, so the other cases run as before.
 
 Any published workerd version can be run (``--adapter workerd@VERSION``), so what the
 config may use depends on the version: ``FEATURES`` is that knowledge as data (each
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .npm_versions import is_version, semver_key, version_date
@@ -71,6 +76,10 @@ class WorkerdConfig:
     profiles: bool = True
     """Whether the Worker gets its second-request and Outbound-Worker profiles (``SELF``,
     ``OUTBOUND_WORKER``); the one-off runtime of a global-scope connect has no use for them."""
+    driver_modules: Mapping[str, str] = field(default_factory=dict)
+    """Driver -> the file of its bundle (embedded like the other modules); non-empty: the drivers profile."""
+    driver_flags: Sequence[str] = ()
+    """Compatibility flags the drivers profile adds to ``compatibility_flags``."""
 
 
 #: The capabilities (spec/README.md) the adapter Worker declares when the release supports them all.
@@ -144,6 +153,48 @@ def support_for(version: str) -> Support:
     )
 
 
+#: workerd turns ``nodejs_compat`` on by compatibility date from 2026-08-04 (found by running the pinned
+#: release with 2026-08-03 and 2026-08-04: the drivers' ``node:events`` and ``node:buffer`` imports fail
+#: before it; it warns "does not need to be specified anymore" when a later date names the flag).
+NODEJS_COMPAT_BY_DEFAULT = "2026-08-04"
+NODEJS_COMPAT = "nodejs_compat"
+DRIVERS_CAPABILITY = "drivers"
+DRIVERS_BINDING = "DRIVERS"
+DRIVERS_SERVICE = "drivers-profile"
+
+
+def driver_flags(compatibility_date: str) -> tuple[str, ...]:
+    """The flags a Worker running the driver bundles needs at this date: ``nodejs_compat`` until it is the default."""
+    return () if compatibility_date >= NODEJS_COMPAT_BY_DEFAULT else (NODEJS_COMPAT,)
+
+
+def driver_module(driver: str) -> str:
+    """The module name a driver's bundle gets in a Worker."""
+    return f"driver-{driver}.js"
+
+
+def drivers_info(info: Mapping[str, Any], versions: Mapping[str, str], modules: bool) -> dict[str, Any]:
+    """The ``ADAPTER`` binding with the drivers: the capability, each driver's version, and (``modules``:
+    in the Worker that has the bundles) the module of each."""
+    drivers = {
+        name: {"version": version, **({"module": driver_module(name)} if modules else {})}
+        for name, version in sorted(versions.items())
+    }
+    capabilities = [name for name in info.get("capabilities", []) if name != DRIVERS_CAPABILITY]
+    return {**info, "capabilities": [*capabilities, DRIVERS_CAPABILITY], "drivers": drivers}
+
+
+def with_drivers(config: WorkerdConfig, versions: Mapping[str, str]) -> WorkerdConfig:
+    """``config`` with the drivers profile for these drivers (driver -> version; the bundles are written
+    beside the config as ``driver_module(name)``)."""
+    return replace(
+        config,
+        adapter_info=drivers_info(config.adapter_info, versions, modules=False),
+        driver_modules={name: driver_module(name) for name in sorted(versions)},
+        driver_flags=driver_flags(config.compatibility_date),
+    )
+
+
 def config_for(version: str, runtime: str) -> WorkerdConfig:
     """The config of release ``version``: its compatibility date, and what the hello answer reports."""
     support = support_for(version)
@@ -187,8 +238,15 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
-def _worker(config: WorkerdConfig, modules: str, info: str, bindings: Sequence[str], outbound: str | None) -> str:
-    flags = ", ".join(capnp_string(flag) for flag in config.compatibility_flags)
+def _worker(
+    config: WorkerdConfig,
+    modules: str,
+    info: str,
+    bindings: Sequence[str],
+    outbound: str | None,
+    more_flags: Sequence[str] = (),
+) -> str:
+    flags = ", ".join(capnp_string(flag) for flag in (*config.compatibility_flags, *more_flags))
     lines = [
         f"(name = {capnp_string(BINDING)}, json = {capnp_string(info)})",
         *bindings,
@@ -207,14 +265,18 @@ def _worker(config: WorkerdConfig, modules: str, info: str, bindings: Sequence[s
 )"""
 
 
+def _modules(names: Sequence[str]) -> str:
+    return ",\n".join(
+        f"    (name = {capnp_string(_check_name('module', name))}, esModule = embed {capnp_string(name)})"
+        for name in names
+    )
+
+
 def render(config: WorkerdConfig) -> str:
     """The text of ``config.capnp``."""
     if not config.modules:
         raise ValueError("the Worker needs at least one module")
-    modules = ",\n".join(
-        f"    (name = {capnp_string(_check_name('module', name))}, esModule = embed {capnp_string(name)})"
-        for name in config.modules
-    )
+    modules = _modules(config.modules)
     info = json.dumps(dict(config.adapter_info), sort_keys=True, ensure_ascii=False)
     allow = ", ".join(capnp_string(entry) for entry in (*ALLOW, *config.extra_allow))
     ca = capnp_string(_check_name("CA file", config.ca_file))
@@ -242,6 +304,22 @@ const fetchOnlyOutbound :Workerd.Worker = (
   modules = [(name = {outbound}, esModule = embed {outbound})],
   compatibilityDate = {capnp_string(config.compatibility_date)},
 );"""
+    if config.profiles and config.driver_modules:
+        main_bindings.append(f"(name = {capnp_string(DRIVERS_BINDING)}, service = {capnp_string(DRIVERS_SERVICE)})")
+        versions = {
+            name: str(entry.get("version", "unknown")) for name, entry in config.adapter_info.get("drivers", {}).items()
+        }
+        profile_info = json.dumps(
+            drivers_info(config.adapter_info, versions, modules=True), sort_keys=True, ensure_ascii=False
+        )
+        driver_modules = _modules([*config.modules, *config.driver_modules.values()])
+        drivers = _worker(config, driver_modules, profile_info, [], None, config.driver_flags)
+        profile_services += f"""
+    # The drivers area: the adapter Worker with the drivers' bundles and the flags they need.
+    (name = {capnp_string(DRIVERS_SERVICE)}, worker = .driversProfile),"""
+        profile_workers += f"""
+
+const driversProfile :Workerd.Worker = {drivers};"""
     main = _worker(config, modules, info, main_bindings, None)
     return f"""\
 # Generated by connect-conformance (conformance/adapters/workerd_config.py). Do not edit.

@@ -240,14 +240,19 @@ def for_spec_root(root: Path | None) -> tuple[Catalogue | None, list[SpecError]]
 
     Loaded once per file (and modification time); a broken catalogue gives its problems instead.
     """
-    own = root / FILE_NAME if root is not None else None
-    path = own if own is not None and own.is_file() else default_path()
+    path = path_for(root)
     try:
         return _load_cached(str(path.resolve()), path.stat().st_mtime_ns), []
     except SpecErrors as errors:
         return None, errors.errors
     except OSError as error:
         return None, [SpecError(path, None, "", f"cannot read the behaviour catalogue: {error}")]
+
+
+def path_for(root: Path | None) -> Path:
+    """The catalogue file cases under ``root`` cite: ``root``'s own ``behaviours.yaml``, else the suite's."""
+    own = root / FILE_NAME if root is not None else None
+    return own if own is not None and own.is_file() else default_path()
 
 
 @functools.cache

@@ -9,6 +9,8 @@ ids, unknown variables, regexes that do not compile...).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,11 +21,11 @@ import jsonschema
 from .. import schema
 from ..core import units
 from ..core.jsshow import show
-from ..core.model import MODIFIERS, Case, PeerSpec, Step
+from ..core.model import MODIFIERS, SERVER_VARIABLES, Case, PeerSpec, ServerSpec, Step
 from ..engine.actions import ACTIONS, GLOBAL_SCOPE, Kind
 from ..errors import SpecError, SpecErrors
 from ..sandbox.description import Description
-from . import catalogue, yamlsource
+from . import catalogue, spec_cache, yamlsource
 from .specdir import find_spec_root, is_catalogue
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -38,11 +40,17 @@ PEER_VARIABLES = (
 )
 _LISTENER_VARIABLES = ("peer.host", "peer.hostname", "peer.port", "peer.port_hex", "peer.address")
 DEFAULT_CASE_TIMEOUT = 15.0
+#: A case with a real server runs drivers, whose steps may take 30 s each (``actions.DRIVER_WITHIN``).
+DEFAULT_SERVER_CASE_TIMEOUT = 60.0
+#: The capability a case with ``server`` needs: an adapter that runs the drivers' scenario modules.
+DRIVERS_CAPABILITY = "drivers"
 #: ``${sandbox.*}``: defined for cases that require the sandbox (its contents are fixed: docs/sandbox.md).
 SANDBOX_VARIABLES = tuple(Description().variables())
 
 
+@functools.cache
 def _validator(definition: str) -> jsonschema.protocols.Validator:
+    # One per definition, kept for the process: ``_VALID`` is keyed by the validator's identity.
     root = schema.load("case.schema.json")
     subschema = {"$ref": f"#/$defs/{definition}", "$defs": root["$defs"]}
     cls = jsonschema.validators.validator_for(root)
@@ -70,6 +78,9 @@ class _FileChecker:
                 self.problem(line, key, "duplicate key (YAML would silently keep only the last one)")
 
     def schema_problems(self, validator: jsonschema.protocols.Validator, value: Any, path: list[str | int]) -> bool:
+        key = _valid_key(validator, value)
+        if key is not None and key in _VALID:
+            return False
         found = False
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
             full = path + list(error.absolute_path)
@@ -81,6 +92,8 @@ class _FileChecker:
             field = ".".join(str(part) for part in full[1:]) or "case"
             self.problem(yamlsource.line_of(self.document, full), field, schema.describe(error, yamlsource.kind))
             found = True
+        if key is not None and not found:
+            _VALID.add(key)
         return found
 
     def read(self) -> list[Any]:
@@ -104,6 +117,20 @@ class _FileChecker:
 
 
 _STEP_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+
+
+#: Values a validator accepted, as (validator, canonical JSON): the spec repeats the same steps
+#: (``await: opened``, the same writes) thousands of times, and checking each again was most of
+#: the time it takes to load the spec. Only acceptance is remembered: a rejected value is checked
+#: again, so its errors carry its own line.
+_VALID: set[tuple[int, str]] = set()
+
+
+def _valid_key(validator: jsonschema.protocols.Validator, value: Any) -> tuple[int, str] | None:
+    try:
+        return id(validator), json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None  # a value JSON cannot hold (a YAML date, NaN): always checked
 
 
 def _step_validator(kind: str, name: str) -> jsonschema.protocols.Validator:
@@ -282,6 +309,15 @@ class _CaseChecker:
             )
         if "sandbox" in requires:
             defined |= set(SANDBOX_VARIABLES)
+        if "server" in self.raw:
+            defined |= set(SERVER_VARIABLES)
+            if DRIVERS_CAPABILITY not in requires:
+                self.file.problem(
+                    self.line("server"), "server", f"a case with a server needs `requires: [{DRIVERS_CAPABILITY}]`"
+                )
+        for step in steps:
+            if step.action == "driver":
+                self.check_driver(step)
         environment = self.raw.get("environment")
         if environment is not None and environment not in requires:
             self.file.problem(
@@ -338,6 +374,22 @@ class _CaseChecker:
                     step.line, field, f"{step.action} {show(step.arg)}: no earlier step has background: {step.arg}"
                 )
 
+    def check_driver(self, step: Step) -> None:
+        from ..drivers import modules  # the scenario modules' files: read only when a case has a driver step
+
+        field = f"steps.{step.index}.driver"
+        if "server" not in self.raw:
+            self.file.problem(step.line, field, "a driver step needs the case's `server: {kind: ...}`")
+        name, scenario = step.arg["name"], step.arg["scenario"]
+        known = modules.drivers()
+        if name not in known:
+            self.file.problem(step.line, f"{field}.name", f"unknown driver {show(name)} (known: {', '.join(known)})")
+        elif scenario not in modules.scenarios(name):
+            listed = ", ".join(modules.scenarios(name))
+            self.file.problem(
+                step.line, f"{field}.scenario", f"{name} has no scenario {show(scenario)} (it has: {listed})"
+            )
+
     def check_conn(self, step: Step, connections: set[str]) -> None:
         if step.conn is None:
             return
@@ -348,13 +400,21 @@ class _CaseChecker:
             self.file.problem(step.line, field, f"no earlier peer.accept names a connection {show(step.conn)} (as:)")
 
     def peer(self) -> PeerSpec:
-        # The schema has checked these values against PeerSpec's literals.
-        raw: Any = self.raw.get("peer", "plain")
+        # The schema has checked these values against PeerSpec's literals. A case with a real server
+        # talks to it, not to our peer: no listener unless it asks for one.
+        raw: Any = self.raw.get("peer", "none" if "server" in self.raw else "plain")
         if isinstance(raw, str):
             return PeerSpec(kind=raw)  # type: ignore[arg-type]
         return PeerSpec(
             kind=raw["kind"], host=raw.get("host", "127.0.0.1"), cert=raw.get("cert", "good"), port=raw.get("port", 0)
         )
+
+    def server(self) -> ServerSpec | None:
+        raw: Any = self.raw.get("server")
+        return None if raw is None else ServerSpec(kind=raw["kind"], certificate=raw.get("certificate", "good"))
+
+    def default_timeout(self) -> float:
+        return DEFAULT_SERVER_CASE_TIMEOUT if "server" in self.raw else DEFAULT_CASE_TIMEOUT
 
     def build(self, steps: list[Step], variant: dict[str, Any] | None) -> Case:
         raw = self.raw
@@ -369,8 +429,9 @@ class _CaseChecker:
             tags=tuple(raw.get("tags", ())),
             requires=tuple(raw.get("requires", ())),
             peer=self.peer(),
-            timeout=units.seconds(raw["timeout"]) if "timeout" in raw else DEFAULT_CASE_TIMEOUT,
+            timeout=units.seconds(raw["timeout"]) if "timeout" in raw else self.default_timeout(),
             environment=raw.get("environment"),
+            server=self.server(),
             steps=tuple(steps),
             variables=variables,
             file=str(self.file.path),
@@ -418,11 +479,12 @@ def load_file(
     return cases, checker.errors
 
 
-def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
+def load(paths: Iterable[Path], cached: bool = False) -> tuple[list[Case], list[SpecError]]:
     """Every valid case under ``paths``, and every problem found (duplicate ids across files too).
 
     An invalid case never runs, but it costs only itself: the other cases of
     its file still load (a file that is not YAML at all contributes none).
+    ``cached``: files that loaded cleanly before are taken from ``spec_cache``.
     """
     cases: list[Case] = []
     errors: list[SpecError] = []
@@ -434,13 +496,18 @@ def load(paths: Iterable[Path]) -> tuple[list[Case], list[SpecError]]:
             errors.append(SpecError(path, None, "", "no spec files (*.yaml) in this folder"))
     for path in spec_files(paths):
         root = find_spec_root(path.parent)
-        known, catalogue_errors = catalogue.for_spec_root(root)
-        for error in catalogue_errors:
-            if str(error) not in reported:  # a broken catalogue is reported once, not per file
-                reported.add(str(error))
-                errors.append(error)
-        file_cases, file_errors = load_file(path, root, known)
-        errors.extend(file_errors)
+        name = spec_cache.key(path, root, catalogue.path_for(root)) if cached and spec_cache.enabled() else None
+        file_cases = spec_cache.get(name) if name is not None else None
+        if file_cases is None:
+            known, catalogue_errors = catalogue.for_spec_root(root)
+            for error in catalogue_errors:
+                if str(error) not in reported:  # a broken catalogue is reported once, not per file
+                    reported.add(str(error))
+                    errors.append(error)
+            file_cases, file_errors = load_file(path, root, known)
+            errors.extend(file_errors)
+            if name is not None and not file_errors and not catalogue_errors:
+                spec_cache.put(name, file_cases)
         for case in file_cases:
             if case.id in seen:
                 first = seen[case.id]

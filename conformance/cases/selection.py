@@ -111,7 +111,7 @@ def load_selection(
     paths: Sequence[Path], keyword: str | None, tags: Sequence[str]
 ) -> tuple[list[Case], list[SpecError]]:
     """The valid selected cases, and the spec problems (printed; the broken cases do not run)."""
-    loaded, errors = load(paths)
+    loaded, errors = load(paths, cached=True)
     for error in errors:
         print(error, file=sys.stderr)
     if errors:

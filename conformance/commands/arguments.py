@@ -1,4 +1,4 @@
-"""Arguments several commands share: the selection of cases, lanes, the sandbox, adapters, durations."""
+"""Arguments several commands share: the selection of cases, lanes, the sandbox, adapters, durations, shards."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from ..adapters import registry
 from ..adapters.base import MAX_LANES
+from ..cases.shards import Shard
 from ..core.jsshow import show
+from ..errors import UsageError
 
 
 def lanes(value: str) -> int | None:
@@ -32,6 +34,14 @@ def duration(value: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive duration, got {show(value)}")
     return seconds
+
+
+def shard(value: str) -> Shard:
+    """``--shard I/N`` (``run``, ``history``)."""
+    try:
+        return Shard.parse(value)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(f"--shard {value}: ")) from None
 
 
 def adapter_help() -> str:

@@ -1,5 +1,5 @@
 """``connect-conformance report ...``: publish (the matrix, badges, the HTML page), validate, compare, html,
-and junit / summary (rebuilt from a results.json)."""
+junit / summary (rebuilt from a results.json), and merge (the shards of one run as one)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     diff.add_argument("old", type=Path, metavar="OLD", help="results.json of the earlier run (the baseline)")
     diff.add_argument("new", type=Path, metavar="NEW", help="results.json of the later run")
     diff.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON")
+    join = commands.add_parser(
+        "merge",
+        help="the results.json files of the shards of one run (run --shard I/N) as one run: the same cases and "
+        "outcomes as an unsharded run (exit 2, naming the problem, when they are not every shard of one run)",
+    )
+    join.add_argument(
+        "files", nargs="+", type=Path, metavar="RESULTS.json", help="the shards' results files (or report folders)"
+    )
+    join.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="FILE", help="the merged results.json to write"
+    )
     html = commands.add_parser("html", help="a single-file, offline HTML report of one or more runs")
     html.add_argument(
         "files", nargs="+", type=Path, metavar="RESULTS.json", help="results files, one column each (matrix)"
@@ -97,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             results.write_json(args.json, comparison.as_dict())
         return ExitCode.UNEXPECTED if comparison.regressions else ExitCode.OK
+    if args.report_command == "merge":
+        return _merge(list(args.files), args.output)
     if args.report_command == "html":
         from ..report import html as html_report
 
@@ -129,6 +142,22 @@ def validate(paths: list[Path]) -> int:
     if bad:
         print(f"{bad} of {plural(len(paths), 'file')} not valid", file=sys.stderr)
     return ExitCode.USAGE if bad else ExitCode.OK
+
+
+def _merge(paths: list[Path], output: Path) -> int:
+    """``report merge``: the shards as one results.json (junit.xml and summary.md follow with ``report junit``
+    and ``report summary``)."""
+    from ..core.text import plural
+    from ..report import merge, results
+    from ..report.run_files import check_output_file
+
+    check_output_file(output)
+    report = merge.merge(paths)
+    results.write(output, report)
+    counts = ", ".join(f"{count} {name}" for name, count in report.summary.items() if count and name != "total")
+    shards = report.header.shards or ()
+    print(f"wrote {output}: {plural(len(report.cases), 'case')} from {plural(len(shards), 'shard')} ({counts})")
+    return ExitCode.OK
 
 
 def _rebuild(what: str, path: Path, output: Path | None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UsageError
 from . import arguments, sandboxing
 
 
@@ -47,6 +48,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the peer runs: in-process (default) | docker | tcp://HOST:PORT (a `peer serve`; "
         "its token in $CONNECT_CONFORMANCE_PEER_TOKEN)",
     )
+    # Several machines (docs/ci.md, "Sharding"): each job runs one part, `report merge` joins the parts.
+    parser.add_argument(
+        "--shard",
+        type=arguments.shard,
+        metavar="I/N",
+        help="run only shard I of N of the selected cases (a deterministic split, balanced by recorded "
+        "durations); join the shards' results.json with `report merge`",
+    )
+    parser.add_argument(
+        "--durations",
+        type=Path,
+        metavar="FILE",
+        help="with --shard: a previous results.json whose case durations balance the split (default: "
+        "reports/<adapter>/results.json when there is one, else a stable hash of the case ids)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..execution.progress import Verbosity
     from ..execution.suite import RunOptions, run_suite
 
+    if args.durations is not None and args.shard is None:
+        raise UsageError("--durations balances a split: give --shard I/N too")
     # The --spec folders are resolved here; the run records the folders it read as its selection's paths.
     paths = spec_paths(args.paths, args.spec)
     sandboxing.enter_if_wanted(args, [args.adapter])
@@ -70,5 +88,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             verbosity=verbosity,
             peer=args.peer,
+            shard=args.shard,
+            durations=args.durations,
         )
     )

@@ -27,6 +27,34 @@ class PeerSpec:
         return self.host not in LOOPBACK_HOSTS or 0 < self.port < 1024
 
 
+#: The kinds of real server a case of the drivers area can ask for (``conformance/drivers/servers.py``).
+SERVER_KINDS = ("postgres", "redis", "mariadb", "smtp", "mosquitto")
+
+
+#: ``${server.<field>}``: what a case may write of its server (``ServerInfo.variables()`` without the
+#: password and the CA, which only the scenario gets).
+SERVER_VARIABLES = (
+    "server.kind",
+    "server.certificate",
+    "server.host",
+    "server.servername",
+    "server.port",
+    "server.tls_port",
+    "server.user",
+    "server.database",
+    "server.version",
+)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """The real server a case talks to through a driver (``server:``), started once per run by the harness."""
+
+    kind: str
+    #: The certificate it presents (a ``RunCertificates`` name); the runtime keeps trusting only the run's CA.
+    certificate: Literal["good", "wrong-host", "untrusted", "expired"] = "good"
+
+
 #: The listener hosts that exist outside the sandbox too.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1")
 
@@ -79,6 +107,8 @@ class Case:
     variant: str | None = None
     #: A profile the adapter sets up for this case's session (``outbound-worker``); None: the default.
     environment: str | None = None
+    #: The real server the case's ``driver`` steps talk to (the drivers area); None: none.
+    server: ServerSpec | None = None
 
     @property
     def area(self) -> str:

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Literal
 
 from ..adapters import npm_cache
+from ..adapters.base import DriverSet
 from ..errors import InfrastructureError
+from . import modules
 
 Target = Literal["workerd", "node"]
 TARGETS: tuple[Target, ...] = ("workerd", "node")
@@ -58,14 +60,12 @@ class Bundles:
 
 
 def scenario_folder() -> Path:
-    return Path(str(JS.joinpath("drivers")))
+    return modules.scenario_folder()
 
 
 def drivers() -> list[str]:
     """The drivers that have a scenario module, sorted."""
-    return sorted(
-        path.stem for path in scenario_folder().glob("*.js") if not path.name.startswith("_") and path.is_file()
-    )
+    return modules.drivers(scenario_folder())
 
 
 def ensure_drivers(quiet: bool = False) -> Path:
@@ -109,6 +109,27 @@ def bundles(target: Target = "workerd", quiet: bool = False, node_modules: Path 
     if missing:
         raise InfrastructureError(f"the {target} bundle in {folder} lacks {', '.join(missing)}: remove the folder")
     return Bundles(target, folder, files, built_s)
+
+
+def installed(target: Target = "workerd") -> Bundles | None:
+    """The bundles of ``target`` when the package set is installed (built now if need be: esbuild, offline);
+    ``None`` when it is not (``connect-conformance install drivers`` installs it). Never asks the registry."""
+    folder = npm_cache.install_dir(PACKAGE_SET)
+    if not npm_cache.is_installed(folder):
+        return None
+    return bundles(target, quiet=True, node_modules=folder / "node_modules")
+
+
+def driver_set(target: str = "workerd") -> DriverSet | None:
+    """What an adapter needs to run the drivers (``adapters.base.DriverSet``), or ``None`` when not installed."""
+    known = next((t for t in TARGETS if t == target), None)
+    if known is None:
+        raise ValueError(f'unknown bundle target "{target}" (known: {", ".join(TARGETS)})')
+    built = installed(known)
+    if built is None:
+        return None
+    node_modules = npm_cache.install_dir(PACKAGE_SET) / "node_modules"
+    return DriverSet(target=target, files=dict(built.files), versions=modules.versions(node_modules))
 
 
 def _node() -> str:

@@ -39,8 +39,23 @@ USER = "conformance"
 DATABASE = "conformance"
 
 
+#: Where to look for the servers' programs instead (folders, ``os.pathsep`` apart): a server built
+#: elsewhere (``/opt/pg17/bin``), or none at all (an empty folder: every server is "not installed").
+SERVER_PATH = "CONNECT_CONFORMANCE_SERVER_PATH"
+
+
+def server_path() -> list[str] | None:
+    """The folders ``CONNECT_CONFORMANCE_SERVER_PATH`` names, or ``None`` when it is not set."""
+    given = os.environ.get(SERVER_PATH)
+    return None if given is None else [folder for folder in given.split(os.pathsep) if folder]
+
+
 def find(name: str, folders: Sequence[str] = SBIN) -> str | None:
-    """``name`` on PATH, else in one of ``folders`` (daemons live in sbin, which a user's PATH may lack)."""
+    """``name`` on PATH, else in one of ``folders`` (daemons live in sbin, which a user's PATH may lack);
+    only in ``CONNECT_CONFORMANCE_SERVER_PATH`` when that is set."""
+    only = server_path()
+    if only is not None:
+        return shutil.which(name, path=os.pathsep.join(only)) if only else None
     found = shutil.which(name)
     if found:
         return found

@@ -1,7 +1,10 @@
 """The message servers: Redis (``redis-server``), SMTP (aiosmtpd, ``smtp_server``) and Mosquitto.
 
 Redis and Mosquitto listen twice, plain and TLS from the first byte (``tls_port``); the SMTP
-server offers STARTTLS on its one port and requires it before AUTH.
+server offers STARTTLS on its one port and requires it before AUTH. Mosquitto's TLS listener has
+the mount point ``tls/`` (``MQTT_TLS_MOUNT_POINT``): the broker files what a client of that listener
+publishes under it, which a client of the plain listener sees, the broker's own proof that a
+connection came in over TLS (``adapters/js/drivers/mqtt.js``).
 """
 
 from __future__ import annotations
@@ -86,7 +89,8 @@ class Redis(BaseKind):
             password=password,
             database=None,
             ca_pem=certs.ca_pem,
-            version=version_of([paths["redis-server"], "--version"]),
+            # "Redis server v=7.0.15 sha=00000000:0 malloc=... build=...": the version is what matters.
+            version=re.sub(r" sha=.*", "", version_of([paths["redis-server"], "--version"])),
             startup_s=0.0,
         )
         return [process], info
@@ -165,6 +169,9 @@ class Smtp(BaseKind):
 
 # -- Mosquitto ----------------------------------------------------------------------------------------------
 
+#: The prefix under which Mosquitto files the topics of its TLS listener's clients (``mount_point``).
+MQTT_TLS_MOUNT_POINT = "tls/"
+
 
 class Mosquitto(BaseKind):
     name = "mosquitto"
@@ -194,11 +201,12 @@ class Mosquitto(BaseKind):
 
         def argv(ports: tuple[int, ...]) -> list[str]:
             plain, tls = ports
+            # Per-listener settings, so that the TLS listener can have a mount point of its own; each
+            # listener then needs its own authentication lines.
+            authenticated = ["allow_anonymous false", f"password_file {passwords}"]
             text = "\n".join(
                 [
-                    "per_listener_settings false",
-                    "allow_anonymous false",
-                    f"password_file {passwords}",
+                    "per_listener_settings true",
                     "persistence false",
                     f"user {folder.account.name}",
                     "log_dest stderr",
@@ -206,7 +214,10 @@ class Mosquitto(BaseKind):
                     "log_type warning",
                     "log_type notice",
                     f"listener {plain} {HOST}",
+                    *authenticated,
                     f"listener {tls} {HOST}",
+                    *authenticated,
+                    f"mount_point {MQTT_TLS_MOUNT_POINT}",
                     f"certfile {cert}",
                     f"keyfile {key}",
                     f"cafile {ca}",

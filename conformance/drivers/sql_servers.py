@@ -24,9 +24,11 @@ from .kinds import (
     USER,
     BaseKind,
     certificate_files,
+    find,
     probe_connection,
     refuse_root,
     serve,
+    server_path,
     version_of,
 )
 from .model import HOST, ServerInfo, elapsed
@@ -40,7 +42,10 @@ DEBIAN_POSTGRESQL = Path("/usr/lib/postgresql")
 
 def postgres_bin(debian: Path = DEBIAN_POSTGRESQL) -> Path | None:
     """The folder of ``postgres`` and ``initdb``: PATH, else Debian's newest ``/usr/lib/postgresql/N/bin``
-    (Debian keeps them off PATH)."""
+    (Debian keeps them off PATH); only ``CONNECT_CONFORMANCE_SERVER_PATH`` when that is set."""
+    if server_path() is not None:
+        postgres = find("postgres")
+        return Path(postgres).resolve().parent if postgres and find("initdb") else None
     on_path = shutil.which("postgres")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent

@@ -55,6 +55,8 @@ class ClientRequest:
 
     request: dict[str, Any]
     shape: Shape = "any"
+    #: What the transcript shows of the request when it is not all of it (a server's password and CA stay out).
+    shown: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Planner(Protocol):
     def is_background(self, name: str) -> bool: ...
     def within(self, step: Step) -> float: ...
     def timeout_ms(self, step: Step) -> int: ...
+    def server(self) -> dict[str, Any]: ...
 
 
 Builder = Callable[[Planner, Step, Any], Built]
@@ -113,6 +116,8 @@ class ActionSpec:
     #: Its argument names a background step (``join``).
     joins: bool = False
     judge: judging.PeerJudge | None = None
+    #: How long the op may take when the step gives no ``within`` (``None``: the interpreter's default, 2 s).
+    default_within: float | None = None
 
 
 # -- builders ---------------------------------------------------------------------------------------
@@ -196,6 +201,26 @@ def _with_reason(op: str) -> Builder:
     return build
 
 
+#: What a transcript never shows of a server (``drivers/model.py``: ``ServerInfo.variables``).
+SERVER_SECRETS = ("password", "ca")
+#: A driver's scenario connects, authenticates and moves up to 10 MiB: far more than a socket op's 2 s.
+DRIVER_WITHIN = 20.0
+
+
+def _driver(planner: Planner, step: Step, arg: Any) -> Built:
+    server = planner.server()
+    request = {
+        "op": "driver",
+        "driver": arg["name"],
+        "scenario": arg["scenario"],
+        "options": arg.get("options", {}),
+        "server": server,
+        "timeout_ms": planner.timeout_ms(step),
+    }
+    public = {key: value for key, value in server.items() if key not in SERVER_SECRETS}
+    return ClientRequest(request, shown={**request, "server": public})
+
+
 def _chunks(arg: Any) -> ChunkPlan | None:
     plan = arg.get("chunks") if isinstance(arg, dict) else None
     return None if plan is None else ChunkPlan(min=plan["min"], max=plan["max"], seed=plan.get("seed", 0))
@@ -272,8 +297,8 @@ def _sync(name: str, summary: str, build: Builder, **more: Any) -> ActionSpec:
     return ActionSpec(name, Kind.CLIENT, summary, build, expects=_SYNC, sync=True, **more)
 
 
-def _promise(name: str, summary: str, build: Builder, expects: frozenset[str] = _PROMISE) -> ActionSpec:
-    return ActionSpec(name, Kind.CLIENT, summary, build, default_expect=_RESOLVES, expects=expects)
+def _promise(name: str, summary: str, build: Builder, expects: frozenset[str] = _PROMISE, **more: Any) -> ActionSpec:
+    return ActionSpec(name, Kind.CLIENT, summary, build, default_expect=_RESOLVES, expects=expects, **more)
 
 
 def _peer(
@@ -321,6 +346,12 @@ _ACTIONS = (
         _start_tls,
         default_expect={"returns": "socket"},
         yields_socket=True,
+    ),
+    _promise(
+        "driver",
+        "a scenario of a real client library (pg, Redis, ...), run in the runtime against the case's server",
+        _driver,
+        default_within=DRIVER_WITHIN,
     ),
     _peer(
         "peer.accept",

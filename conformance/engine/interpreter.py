@@ -43,6 +43,11 @@ END_TIMEOUT_MS = 2000
 # -- actions the runner performs -------------------------------------------------
 
 
+def _modified(request: dict[str, Any]) -> dict[str, Any]:
+    """The fields the interpreter set on a built request after the builder (``request``, ``timeout_ms``)."""
+    return {key: request[key] for key in ("request", "timeout_ms") if key in request}
+
+
 @dataclass(frozen=True)
 class ClientOp:
     step: Step | None
@@ -113,6 +118,9 @@ class CaseInterpreter:
     #: Record every observation and go on, judging nothing (the differential fuzzer compares
     #: two implementations' transcripts instead); a step that cannot run is recorded as skipped.
     observe_only: bool = False
+    #: The case's real server as a ``driver`` step hands it to the scenario (credentials and CA
+    #: included; transcripts show it without them); ``None``: the case has no ``server``.
+    server_object: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self._steps = list(self.case.steps)
@@ -198,7 +206,15 @@ class CaseInterpreter:
         return name in self._background
 
     def within(self, step: Step) -> float:
-        return step.within if step.within is not None else DEFAULT_WITHIN
+        if step.within is not None:
+            return step.within
+        default = ACTIONS[step.action].default_within
+        return default if default is not None else DEFAULT_WITHIN
+
+    def server(self) -> dict[str, Any]:
+        if self.server_object is None:
+            raise SpecRuntimeError("the case has no server (add `server: {kind: ...}` to the case)")
+        return dict(self.server_object)
 
     def timeout_ms(self, step: Step) -> int:
         pending = judging.pending_for(self._expectation(step))
@@ -230,13 +246,14 @@ class CaseInterpreter:
         request = built.request
         if step.request is not None:
             request["request"] = step.request
-        self._sent = request
         if step.background:
             request["timeout_ms"] = 0
             self._background[step.background] = _Background(step, peer=False, shape=built.shape)
             self._continue = lambda reply: self._stored_background(step, reply)
         else:
             self._continue = lambda reply: self._judge_client(step, reply, built.shape)
+        # The transcript shows what the builder lets it (a server's credentials never), as it was sent.
+        self._sent = request if built.shown is None else {**built.shown, **_modified(request)}
         return ClientOp(step, request, built.shape)
 
     def _peer(self, step: Step, call: PeerCall) -> Action:

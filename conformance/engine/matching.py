@@ -86,7 +86,7 @@ def match(expected: Any, actual: Any, where: str = "value") -> str | None:
 
 
 def match_error(expected: Any, error: Any, seen: str = "threw") -> str | None:
-    """Match a thrown/rejected value (``{name, message, value?}``) against ``ERR`` or ``any``.
+    """Match a thrown/rejected value (``{name, message, code?, value?}``) against ``ERR`` or ``any``.
 
     ``seen`` says what happened (``threw``, ``rejected with``): a value of the
     wrong kind (``undefined`` where an Error was expected, an Error of another
@@ -96,7 +96,7 @@ def match_error(expected: Any, error: Any, seen: str = "threw") -> str | None:
     if expected == "any":
         return None
     error = error if isinstance(error, dict) else {}
-    for key in ("name", "message", "value"):
+    for key in ("name", "message", "code", "value"):
         if key in expected:
             problem = match(expected[key], error.get(key, _MISSING), f"error.{key}")
             if problem and key == "message" and is_error_object(error):

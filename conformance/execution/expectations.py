@@ -356,7 +356,8 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
     """The expectations document a run implies: every non-pass outcome, keeping known reasons.
 
     Entries of cases this run did not select stay as they were, and so do those of skipped cases (a skip
-    says nothing about the entry, as in ``judge``); a skip gets no entry of its own. Flaky entries stay while
+    says nothing about the entry, as in ``judge``); a skip gets no entry of its own, nor does an ``info``
+    case (never gated) that has none. Flaky entries stay while
     the case passes or shows its flaky outcome. A new entry's reason is a draft, marked ``unreviewed``: the
     case's behaviour ids and the first line of its message, for a person to replace with the why.
     """
@@ -374,6 +375,8 @@ def updated(results: Sequence[CaseResult], previous: Expectations | None, implem
             continue
         if result.outcome is Outcome.PASS and not (entry and entry.flaky):
             continue
+        if entry is None and result.level == UNGATED_LEVEL:
+            continue  # an info case never fails the gate: an entry for it would only be noise to review
         if entry is not None and (entry.outcome == result.outcome.value or entry.flaky):
             cases[result.id] = entry.as_yaml()
             continue

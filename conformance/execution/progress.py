@@ -91,12 +91,16 @@ class Progress:
             text = display_text(result.message)
             first = text.splitlines()[0] if text else ""
             line = f"{label.shown.upper():7} {display_text(result.id)} ({result.duration_ms:.0f} ms){label.note}"
+            if result.outcome is not Outcome.PASS and result.source:
+                # What the case checks is in its sources (spec/behaviours.md): the message alone may not say why.
+                line += f"  cites {display_text(', '.join(result.source))}"
             if result.outcome is not Outcome.PASS and first:
                 line += f"\n        {first}"
             self.stream.write(line + "\n")
         if self.tty:
             self.stream.write(self._status())
-        elif time.monotonic() - self.last_status >= PIPE_STATUS_EVERY_S:
+        elif self.done < self.total and time.monotonic() - self.last_status >= PIPE_STATUS_EVERY_S:
+            # (the last case's status is the closing line ``finish`` writes)
             self.last_status = time.monotonic()
             self.stream.write(self._status() + "\n")
         self.stream.flush()

@@ -21,10 +21,11 @@ from typing import Any
 from conformance_peer import CertificateFiles, ListenerSpec, PeerError
 
 from .. import sandbox
-from ..adapters.base import AdapterSpec, RunContext
+from ..adapters.base import DRIVERS, AdapterSpec, RunContext
 from ..core.certificates import RunCertificates
 from ..core.model import LOOPBACK_HOSTS, LOOPBACK_OF_ITS_OWN, SANDBOX_HOSTS, Case
 from ..core.outcomes import CaseResult, Fault, Outcome, SkipCause
+from ..engine.actions import SERVER_SECRETS
 from ..engine.interpreter import (
     CaseInterpreter,
     ClientOp,
@@ -41,6 +42,8 @@ from ..peer.calls import JoinTimedOut, PeerResult
 from ..protocol.client import AdapterClient
 from ..protocol.replies import HelloInfo, Status
 from ..sandbox.description import Description
+from . import durations
+from .servers import RunServers
 
 
 @dataclass(frozen=True)
@@ -157,9 +160,13 @@ class Lane:
         breaker: Breaker | None = None,
         ports: FixedPorts | None = None,
         peer_provider: peers.PeerProvider | None = None,
+        servers: RunServers | None = None,
     ) -> None:
         self.adapter = adapter
         self.context = context
+        self._own_servers = servers is None
+        self.servers = servers or RunServers(context.certificates)
+        """The run's real servers (drivers cases); a lane made on its own has its own, stopped by ``close``."""
         self.peers = peer_provider or peers.InProcessPeers()
         """Where the cases' peer sessions are opened (``--peer``)."""
         self.client = AdapterClient(lambda: adapter.make_transport(context))
@@ -171,7 +178,11 @@ class Lane:
         return await self.client.start()
 
     async def close(self) -> None:
-        await self.client.close()
+        try:
+            await self.client.close()
+        finally:
+            if self._own_servers:
+                self.servers.close()
 
     async def run_case(self, case: Case, observe_only: bool = False) -> CaseResult:
         started = time.perf_counter()
@@ -227,11 +238,22 @@ class Lane:
             result.message = "needs the network sandbox: run with --sandbox (docs/sandbox.md); nothing was dialled"
             return
         missing = [c for c in case.requires if c not in hello.capabilities | self.environment.capabilities]
+        if DRIVERS in missing and self.context.drivers_missing:
+            # This adapter runs the drivers once they are installed: the machine's lack, not the adapter's.
+            result.outcome = Outcome.SKIP
+            result.skipped_by = SkipCause.ENVIRONMENT
+            result.message = self.context.drivers_missing
+            return
         if missing:
             result.outcome = Outcome.SKIP
             result.skipped_by = SkipCause.ADAPTER
             result.message = f"the adapter lacks capability: {', '.join(missing)}"
             return
+        server: dict[str, Any] | None = None
+        if case.server is not None:
+            server = await self._server(case, result)
+            if server is None:
+                return
         try:
             host = (
                 self.ports.loopback()
@@ -245,8 +267,8 @@ class Lane:
             result.fault = Fault.PEER
             result.message = f"the peer could not listen on {case.peer.host}: {error}"
             return
-        variables = {**self.environment.variables, **case.variables, **peer.variables}
-        interpreter = CaseInterpreter(case, variables, observe_only=observe_only)
+        variables = {**self.environment.variables, **case.variables, **peer.variables, **server_variables(server)}
+        interpreter = CaseInterpreter(case, variables, observe_only=observe_only, server_object=server)
         background: dict[str, asyncio.Task[PeerResult]] = {}
         try:
             await self._drive_case(case, interpreter, peer, background)
@@ -263,6 +285,30 @@ class Lane:
         result.message = interpreter.message
         result.fault = interpreter.fault
         result.transcript = interpreter.transcript
+
+    async def _server(self, case: Case, result: CaseResult) -> dict[str, Any] | None:
+        """The case's real server (started on first use), or ``None`` with the result saying why not."""
+        from ..drivers.servers import ProgramMissing, Unavailable
+
+        assert case.server is not None
+        try:
+            info = await self.servers.get(case.server)
+        except ProgramMissing as error:
+            if in_ci():
+                result.outcome = Outcome.ERROR
+                result.fault = Fault.PEER
+                result.message = f"{error}; CI is set, where every server must run (spec/README.md, section 6)"
+            else:
+                result.outcome = Outcome.SKIP
+                result.skipped_by = SkipCause.ENVIRONMENT
+                result.message = str(error)
+            return None
+        except Unavailable as error:
+            result.outcome = Outcome.ERROR
+            result.fault = Fault.PEER
+            result.message = f"the {case.server.kind} server could not start: {error}"
+            return None
+        return info.variables()
 
     async def _drive_case(
         self,
@@ -326,6 +372,38 @@ class Lane:
                 interpreter.observe(await _join(background[action.name], action.timeout))
 
 
+def server_variables(server: dict[str, Any] | None) -> dict[str, Any]:
+    """``${server.*}``: the case's server as a case may write it (no password, no CA)."""
+    if server is None:
+        return {}
+    return {f"server.{key}": value for key, value in server.items() if key not in SERVER_SECRETS}
+
+
+def in_ci() -> bool:
+    """``CI=true`` (what CI services set): a server this machine cannot run fails the case instead of skipping it."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def run_context(adapter: AdapterSpec, certificates: RunCertificates, drivers: bool = True) -> RunContext:
+    """The run's context: with the adapter's driver bundles when ``drivers`` (a case needs them) and they are
+    installed (built now if need be, offline); else why not, for the skip message."""
+    if adapter.driver_target is None or not drivers:
+        return RunContext(certificates)
+    from ..drivers import bundle
+
+    try:
+        found = bundle.driver_set(adapter.driver_target)
+    except InfrastructureError as error:
+        return RunContext(certificates, drivers_missing=f"the driver bundles could not be built: {error}")
+    if found is None:
+        return RunContext(certificates, drivers_missing=f"the drivers are not installed ({INSTALL_DRIVERS})")
+    return RunContext(certificates, drivers=found)
+
+
+#: The command that installs the drivers area's npm packages and builds its bundles.
+INSTALL_DRIVERS = "connect-conformance install drivers"
+
+
 #: How long a case waits for a fixed port (25) that another run of this machine's sandbox holds.
 FIXED_PORT_WAIT_S = 30.0
 
@@ -364,10 +442,12 @@ async def run_cases(
     peer: peers.PeerChoice = peers.IN_PROCESS,
     enough: Callable[[], bool] | None = None,
     on_hello: Callable[[HelloInfo], None] | None = None,
+    on_servers: Callable[[dict[str, str]], None] | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     """Run ``cases`` on ``workers`` lanes (``None``: what suits the adapter); results come back in case order.
 
-    ``on_hello`` hears the adapter's hello before the first case runs (who it is, its version).
+    ``on_hello`` hears the adapter's hello before the first case runs (who it is, its version);
+    ``on_servers`` the real servers the drivers cases used (kind -> version), once they are stopped.
 
     Raises ``InfrastructureError`` when the adapter or the peer (``--peer``) cannot start at all.
     ``breaker`` (made here when not given) tells afterwards whether the run gave up on a broken adapter.
@@ -376,18 +456,27 @@ async def run_cases(
     """
     with RunCertificates() as certificates:
         lanes = lane_count(adapter, workers, len(cases))
-        async with peers.opened(peer) as provider:
-            return await _run_lanes(
-                cases,
-                adapter,
-                RunContext(certificates),
-                lanes,
-                on_result,
-                breaker or Breaker(),
-                provider,
-                enough,
-                on_hello,
-            )
+        wanted = any(DRIVERS in case.requires for case in cases)
+        context = await asyncio.to_thread(run_context, adapter, certificates, wanted)
+        servers = RunServers(certificates)
+        try:
+            async with peers.opened(peer) as provider:
+                return await _run_lanes(
+                    cases,
+                    adapter,
+                    context,
+                    lanes,
+                    on_result,
+                    breaker or Breaker(),
+                    provider,
+                    enough,
+                    on_hello,
+                    servers,
+                )
+        finally:
+            servers.close()
+            if on_servers is not None:
+                on_servers(servers.versions())
 
 
 async def _run_lanes(
@@ -400,12 +489,14 @@ async def _run_lanes(
     provider: peers.PeerProvider | None = None,
     enough: Callable[[], bool] | None = None,
     on_hello: Callable[[HelloInfo], None] | None = None,
+    servers: RunServers | None = None,
 ) -> tuple[HelloInfo, list[CaseResult]]:
     ports = FixedPorts()
-    lanes = [Lane(adapter, context, breaker, ports, provider) for _ in range(lanes_wanted)]
+    lanes = [Lane(adapter, context, breaker, ports, provider, servers) for _ in range(lanes_wanted)]
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(cases)):
+    earlier = durations.load(adapter.name)
+    for index in durations.longest_first(list(cases), earlier):
         queue.put_nowait(index)
     try:
         hellos = await _start_all(lanes)
@@ -421,6 +512,7 @@ async def _run_lanes(
                     on_result(result)
 
         await asyncio.gather(*(work(lane) for lane in lanes))
+        durations.save(adapter.name, (r for r in results if r is not None), earlier)
     finally:
         await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
     return hellos[0], [r for r in results if r is not None]

@@ -11,6 +11,7 @@ moment still writes the reports (``interrupts``).
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sys
 import time
@@ -24,6 +25,7 @@ from .. import interrupts, sandbox
 from ..adapters import registry
 from ..adapters.base import MAX_LANES, AdapterSpec
 from ..cases import selection
+from ..cases.shards import Shard, Split, pick
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Fault, Outcome
 from ..core.text import plural
@@ -31,8 +33,8 @@ from ..errors import InfrastructureError, UsageError
 from ..exitcodes import ExitCode
 from ..peer import choice as peers
 from ..protocol.replies import HelloInfo
-from ..report import results, run_files, summary
-from ..report.model import RunHeader, RunReport
+from ..report import model, results, run_files, summary
+from ..report.model import RunHeader, RunReport, ShardInfo
 from ..report.output import display_text
 from . import expectations
 from .progress import NOT_RUN_HERE, XFAIL, Label, Progress, Verbosity
@@ -58,6 +60,11 @@ class RunOptions:
     verbosity: Verbosity = Verbosity.NORMAL
     #: Where the peer runs (``--peer``): ``in-process``, ``docker`` or ``tcp://HOST:PORT``.
     peer: str = "in-process"
+    #: Run only this shard of the selection (``--shard I/N``; ``cases/shards.py``).
+    shard: Shard | None = None
+    #: A results.json whose case durations balance the split (``--durations``); None: the published
+    #: run of the adapter (``reports/<name>/results.json``) when there is one, else a stable hash alone.
+    durations: Path | None = None
 
 
 @dataclass
@@ -66,6 +73,8 @@ class RunState:
 
     hello: HelloInfo | None = None
     results: list[CaseResult] = field(default_factory=list)
+    #: The real servers the drivers cases used: kind -> its version line.
+    servers: dict[str, str] = field(default_factory=dict)
 
 
 def check_workers(workers: int | None) -> None:
@@ -82,6 +91,9 @@ def run_suite(options: RunOptions) -> ExitCode:
         interrupts.deliver()
         paths = selection.spec_paths(options.paths)
         cases, spec_errors = selection.load_selection(paths, options.keyword, options.tags)
+        # The revision of the whole selection: every shard records the one an unsharded run would.
+        revision = results.spec_revision([c.file for c in cases])
+        cases, split, durations_file = _shard(options, cases)
         known = expectations.load(options.expectations) if options.expectations else None
         adapter = registry.resolve(options.adapter)
         peer = peers.parse(options.peer)
@@ -105,8 +117,9 @@ def run_suite(options: RunOptions) -> ExitCode:
     if peer != peers.IN_PROCESS:
         where += f", peer {peer}"
     if options.verbosity is not Verbosity.QUIET:
+        part = f" (shard {split.shard} of {split.selected} selected)" if split else ""
         print(
-            f"running {plural(len(cases), 'case')} against {adapter.name} on {plural(lanes, 'lane')}, {where}",
+            f"running {plural(len(cases), 'case')}{part} against {adapter.name} on {plural(lanes, 'lane')}, {where}",
             file=sys.stderr,
         )
     interrupted = False
@@ -139,12 +152,14 @@ def run_suite(options: RunOptions) -> ExitCode:
             started=started.isoformat(timespec="seconds"),
             duration_s=time.monotonic() - clock,
             workers=lanes,
-            spec_revision=results.spec_revision([c.file for c in cases]),
+            spec_revision=revision,
             selection=_selection(options, paths, len(cases)),
             interrupted=interrupted,
             error=infrastructure or (f"internal error: {internal.strip().splitlines()[-1]}" if internal else None),
             spec_errors=[str(error) for error in spec_errors],
             sandboxed=sandbox.current() is not None,
+            servers=state.servers,
+            shard=_shard_info(split, durations_file, done, cases),
         )
         report = RunReport(header, done, verdict.record() if verdict else None)
         try:
@@ -177,6 +192,9 @@ def run_suite(options: RunOptions) -> ExitCode:
         return ExitCode.INFRASTRUCTURE
     assert verdict is not None  # set unless internal, which returned above
     print(summary.text_table(done, report.expected))
+    fix_first = summary.text_signatures(done, everything=options.verbosity is Verbosity.VERBOSE)
+    if fix_first and options.verbosity is not Verbosity.QUIET:
+        print(fix_first)
     _print_gate(verdict, applicable(), options.verbosity)
     if options.verbosity is not Verbosity.QUIET:
         print(f"reports written to {options.report_dir}/ (results.json, junit.xml, summary.md)")
@@ -187,6 +205,53 @@ def run_suite(options: RunOptions) -> ExitCode:
         print(f"{plural(len(spec_errors), 'problem')} in the spec (listed above and in results.json)", file=sys.stderr)
         return ExitCode.USAGE
     return ExitCode.OK if verdict.ok else ExitCode.UNEXPECTED
+
+
+def published_durations(adapter: str) -> Path | None:
+    """``reports/<name>/results.json`` of a built-in adapter (``workerd@V`` and ``reference+M`` too), if there."""
+    name = re.split(r"[@+]", adapter, maxsplit=1)[0]
+    if registry.builtin(name) is None:
+        return None
+    path = Path("reports") / name / model.RESULTS_FILE
+    return path if path.is_file() else None
+
+
+def read_durations(path: Path) -> dict[str, float]:
+    """Each case's recorded duration (ms) in a results.json (or its folder); ``ResultsFileError`` if invalid."""
+    durations: dict[str, float] = {}
+
+    def keep(case: CaseResult) -> None:
+        durations[case.id] = case.duration_ms
+
+    model.scan(path, keep)
+    return durations
+
+
+def _shard(options: RunOptions, cases: list[Case]) -> tuple[list[Case], Split | None, Path | None]:
+    """The cases of ``options.shard`` (all of them without one), the split's record and the durations file."""
+    if options.shard is None:
+        return cases, None, None
+    source = options.durations or published_durations(options.adapter)
+    durations = read_durations(source) if source is not None else None
+    chosen, split = pick(cases, [case.id for case in cases], options.shard, durations)
+    return chosen, split, source
+
+
+def _shard_info(
+    split: Split | None, source: Path | None, done: Sequence[CaseResult], cases: list[Case]
+) -> ShardInfo | None:
+    if split is None:
+        return None
+    # An interrupted shard records the positions of the cases that ran: report merge finds the rest missing.
+    ran = {result.id for result in done}
+    positions = tuple(p for p, case in zip(split.positions, cases, strict=True) if case.id in ran)
+    return ShardInfo(
+        split.shard.index,
+        split.shard.total,
+        split.selected,
+        positions,
+        str(source) if source is not None else None,
+    )
 
 
 def execute(
@@ -212,8 +277,18 @@ def execute(
         def on_hello(hello: HelloInfo) -> None:
             state.hello = hello
 
+        def on_servers(versions: dict[str, str]) -> None:
+            state.servers = versions
+
         state.hello, _ = await run_cases(
-            cases, adapter, workers=lanes, on_result=on_result, breaker=breaker, peer=peer, on_hello=on_hello
+            cases,
+            adapter,
+            workers=lanes,
+            on_result=on_result,
+            breaker=breaker,
+            peer=peer,
+            on_hello=on_hello,
+            on_servers=on_servers,
         )
 
     try:

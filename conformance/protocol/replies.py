@@ -102,15 +102,20 @@ class HelloInfo:
     runtime: str
     protocol: int
     capabilities: frozenset[str] = field(default_factory=frozenset)
+    #: With the ``drivers`` capability: driver -> the npm packages it is made of (``pg@8.23.1 ...``).
+    drivers: dict[str, str] = field(default_factory=dict, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
             "runtime": self.runtime,
             "protocol": self.protocol,
             "capabilities": sorted(self.capabilities),
         }
+        if self.drivers:
+            document["drivers"] = dict(sorted(self.drivers.items()))
+        return document
 
 
 @dataclass(slots=True)
@@ -234,7 +239,10 @@ def _hello(op: str, value: Any) -> HelloInfo:
     protocol = value.get("protocol")
     if not _count(protocol):
         raise ReplyShapeError(op, "value.protocol", f"expected the protocol version, got {show(protocol, 40)}")
-    return HelloInfo(value["name"], value["version"], value["runtime"], protocol, frozenset(capabilities))
+    drivers = value.get("drivers", {})
+    if not isinstance(drivers, dict) or not all(isinstance(v, str) for v in drivers.values()):
+        raise ReplyShapeError(op, "value.drivers", f"expected driver names and versions, got {show(drivers, 80)}")
+    return HelloInfo(value["name"], value["version"], value["runtime"], protocol, frozenset(capabilities), drivers)
 
 
 def _boolean(op: str, value: Any) -> bool:

@@ -22,6 +22,9 @@ and text; and for each case a view with its sources, its location in
 transcript as a step table. With timelines (``history``,
 from ``report/timeline.py``), a timeline view per runtime: its versions in order,
 each with its outcome counts and the cases that changed from the previous version.
+Per implementation, "What to fix first": the divergence signatures of its cases
+that did not pass (``signatures.py``), the one explaining most cases first, each
+with the cases behind it (each opens the case's view).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 from ..core.model import LEVELS
 from ..core.outcomes import OUTCOMES
 from ..core.transcript import as_dicts
-from . import model
+from . import drivers, model, signatures
 from .links import source_links
 from .model import RunReport
 from .numbers import percent
@@ -149,6 +152,7 @@ def _implementation(name: str, report: RunReport) -> tuple[dict[str, Any], dict[
             "error": run.error,
             "spec_errors": run.spec_errors,
             "host": run.host,
+            "servers": run.servers,
         },
         "summary": report.summary,
         "gate": None
@@ -160,6 +164,8 @@ def _implementation(name: str, report: RunReport) -> tuple[dict[str, Any], dict[
             "flaky": gate.flaky,
         },
         "scores": _scores(list(cases.values())),
+        # What to fix first: the divergence signatures, most cases first (report/signatures.py).
+        "signatures": [group.as_dict() for group in signatures.grouped(report.cases)],
         "not_run_here": _not_run_here(list(cases.values())),
     }
     return info, cases
@@ -228,6 +234,16 @@ def report_data(
             }
         )
     revisions = sorted({impl["run"]["spec_revision"] for impl in implementations})
+    columns = [
+        drivers.Column(
+            info["name"],
+            {case_id: case["outcome"] for case_id, case in cases.items()},
+            frozenset(case_id for case_id, case in cases.items() if case["not_run_here"]),
+            frozenset(case_id for case_id, case in cases.items() if case["known"]),
+            info["run"],
+        )
+        for info, cases in zip(implementations, per_impl, strict=True)
+    ]
     return {
         "format": 1,
         "title": title,
@@ -240,6 +256,7 @@ def report_data(
         "cases": rows,
         "links": dict(links or {}),
         "history": _finite(history or []),
+        "drivers": drivers.html_data(columns),
     }
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.model import LEVELS
-from . import model
+from . import drivers, model
 from .numbers import percent
 from .output import markdown_code, markdown_text
 from .summary import not_run_here_reason
@@ -61,6 +61,11 @@ class Implementation:
         ids = [case for case, case_level in self.levels.items() if case_level == level]
         ids = [case for case in ids if case not in self.not_run_here]
         return sum(self.outcomes[case] == "pass" for case in ids), len(ids)
+
+    def drivers_column(self) -> drivers.Column:
+        return drivers.Column(
+            self.name, self.outcomes, frozenset(self.not_run_here), frozenset(self.expected), self.header.as_dict()
+        )
 
     @property
     def spec_revision(self) -> str:
@@ -147,6 +152,7 @@ def markdown(
         + f", {NOT_RUN_HERE} not run here (the run lacked what the case needs; not scored)"
         + "; `*` marks an outcome recorded in the implementation's expectations file (with its reason).",
         "",
+        *drivers.markdown([impl.drivers_column() for impl in implementations]),
     ]
     by_area: dict[str, list[str]] = defaultdict(list)
     all_ids = sorted({case for impl in implementations for case in impl.outcomes})

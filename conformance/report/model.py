@@ -68,6 +68,78 @@ def summary_counts(results: Sequence[CaseResult]) -> dict[str, int]:
     return summary
 
 
+@dataclass(frozen=True)
+class ShardInfo:
+    """``run.shard`` of a run that was one shard of a split selection (``run --shard I/N``)."""
+
+    index: int
+    total: int
+    #: How many cases the whole selection had, every shard's together.
+    selected: int
+    #: Where each case of this shard stands in the whole selection, in order (``report merge`` uses it).
+    positions: tuple[int, ...]
+    #: The results.json whose case durations balanced the split; None: split by a stable hash alone.
+    durations: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.total}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "total": self.total,
+            "selected": self.selected,
+            "positions": list(self.positions),
+            "durations": self.durations,
+        }
+
+    @classmethod
+    def from_dict(cls, shard: Mapping[str, Any]) -> ShardInfo:
+        return cls(
+            index=int(shard["index"]),
+            total=int(shard["total"]),
+            selected=int(shard["selected"]),
+            positions=tuple(int(position) for position in shard["positions"]),
+            durations=shard.get("durations"),
+        )
+
+
+@dataclass(frozen=True)
+class MergedShard:
+    """One entry of ``run.shards`` of a merged run (``report merge``): a shard and where and when it ran."""
+
+    index: int
+    total: int
+    started: str
+    duration_s: float
+    workers: int
+    hostname: str = ""
+    durations: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "total": self.total,
+            "started": self.started,
+            "duration_s": self.duration_s,
+            "workers": self.workers,
+            "hostname": self.hostname,
+            "durations": self.durations,
+        }
+
+    @classmethod
+    def from_dict(cls, shard: Mapping[str, Any]) -> MergedShard:
+        return cls(
+            index=int(shard["index"]),
+            total=int(shard["total"]),
+            started=str(shard["started"]),
+            duration_s=float(shard["duration_s"]),
+            workers=int(shard["workers"]),
+            hostname=str(shard.get("hostname", "")),
+            durations=shard.get("durations"),
+        )
+
+
 @dataclass
 class RunHeader:
     """``run`` of results.json. A run in progress gets this suite's version and this machine's facts."""
@@ -86,6 +158,12 @@ class RunHeader:
     sandboxed: bool = False
     suite_version: str = __version__
     host: dict[str, Any] = field(default_factory=host_facts)
+    #: The real servers the drivers cases used: kind -> its version line (absent when none ran).
+    servers: dict[str, str] = field(default_factory=dict)
+    #: Set when the run was one shard of a split selection (``run --shard``).
+    shard: ShardInfo | None = None
+    #: Set on a run merged from shards (``report merge``): the shards, in order.
+    shards: tuple[MergedShard, ...] | None = None
 
     def __post_init__(self) -> None:
         # As results.json holds it, so that what a run writes and what is rebuilt from the file agree.
@@ -106,7 +184,7 @@ class RunHeader:
         return path if isinstance(path, str) else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "adapter": self.adapter,
             "adapter_spec": self.adapter_spec,
             "suite_version": self.suite_version,
@@ -120,7 +198,19 @@ class RunHeader:
             "spec_errors": self.spec_errors,
             "sandboxed": self.sandboxed,
             "host": self.host,
-        }
+        } | self._sharding()
+        if self.servers:
+            document["servers"] = dict(self.servers)
+        return document
+
+    def _sharding(self) -> dict[str, Any]:
+        """``shard`` and ``shards``, only when set: an unsharded run's header is as it always was."""
+        keys: dict[str, Any] = {}
+        if self.shard is not None:
+            keys["shard"] = self.shard.as_dict()
+        if self.shards is not None:
+            keys["shards"] = [shard.as_dict() for shard in self.shards]
+        return keys
 
     @classmethod
     def from_dict(cls, run: Mapping[str, Any]) -> RunHeader:
@@ -139,6 +229,9 @@ class RunHeader:
             sandboxed=bool(run.get("sandboxed", False)),
             suite_version=run["suite_version"],
             host=dict(run["host"]),
+            servers={str(key): str(value) for key, value in run.get("servers", {}).items()},
+            shard=ShardInfo.from_dict(run["shard"]) if run.get("shard") is not None else None,
+            shards=tuple(MergedShard.from_dict(s) for s in run["shards"]) if run.get("shards") is not None else None,
         )
 
 

@@ -12,6 +12,10 @@ Adapter text goes through ``output.display_text`` on the terminal, and through
 ``output.markdown_text`` / ``markdown_code`` in the Markdown, so no control
 character reaches a terminal and nothing an implementation says becomes HTML,
 a link or the end of a table cell.
+
+Both list, after the table, the divergence signatures of the cases that did
+not pass (``signatures.py``), the one explaining most cases first, each with
+the cases behind it: what to fix first.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
-from . import links
+from . import links, signatures
 from .model import RunReport
 from .output import display_text, markdown_code, markdown_text, write_text
 
@@ -91,6 +95,67 @@ def text_table(results: Sequence[CaseResult], expected: Collection[str] | None =
     return "\n".join(lines)
 
 
+#: Signatures the terminal shows, and cases of each, without -v (summary.md lists them all).
+SIGNATURES_SHOWN = 10
+CASES_SHOWN = 5
+FIX_FIRST = "what to fix first"
+
+
+def text_signatures(results: Sequence[CaseResult], everything: bool = False) -> str:
+    """The signatures of the cases that did not pass, most cases first, each with its cases; "" when none.
+
+    Without ``everything`` (``-v``) the first ``SIGNATURES_SHOWN`` signatures and ``CASES_SHOWN`` cases
+    of each, saying how many more there are.
+    """
+    groups = signatures.grouped(results)
+    if not groups:
+        return ""
+    failing = sum(len(group.cases) for group in groups)
+    lines = [
+        f"{FIX_FIRST}: {plural(failing, 'case')} that did not pass, by first divergence "
+        f"({plural(len(groups), 'signature')}, most cases first):"
+    ]
+    width = len(str(len(groups[0].cases)))
+    shown_groups = groups if everything else groups[:SIGNATURES_SHOWN]
+    for group in shown_groups:
+        lines.append(f"  {len(group.cases):>{width}}  {display_text(group.signature)}")
+        ids = group.cases if everything else group.cases[:CASES_SHOWN]
+        more = len(group.cases) - len(ids)
+        listed = ", ".join(display_text(case_id) for case_id in ids)
+        lines.append(f"  {'':>{width}}  {listed}{f', and {more} more' if more else ''}")
+    if len(groups) > len(shown_groups):
+        rest = groups[len(shown_groups) :]
+        cases = sum(len(group.cases) for group in rest)
+        lines.append(
+            f"  and {plural(len(rest), 'more signature')} ({plural(cases, 'case')}): -v lists them, "
+            "summary.md and the HTML report too"
+        )
+    return "\n".join(lines)
+
+
+def markdown_signatures(groups: Sequence[signatures.Group], heading: str = "## What to fix first") -> list[str]:
+    """Lines of Markdown: the signatures as a table, most cases first, each with its cases; none when empty."""
+    if not groups:
+        return []
+    failing = sum(len(group.cases) for group in groups)
+    return [
+        "",
+        heading,
+        "",
+        f"The {plural(failing, 'case')} that did not pass, grouped by where each first diverged (the step, "
+        "what it is about, and the class of the difference), the signature that explains most cases first.",
+        "",
+        "| cases | first divergence | the cases |",
+        "|---:|---|---|",
+        *(
+            f"| {len(group.cases)} | {markdown_code(group.signature)} | "
+            + ", ".join(markdown_code(case_id) for case_id in group.cases)
+            + " |"
+            for group in groups
+        ),
+    ]
+
+
 def markdown(
     title: str,
     results: Sequence[CaseResult],
@@ -137,6 +202,7 @@ def markdown(
             lines.append(
                 f"| {markdown_code(result.id)} | {outcome} | {markdown_text(result.level)} | {cited} | {message} |"
             )
+    lines += markdown_signatures(signatures.grouped(results))
     return "\n".join(lines) + "\n"
 
 
@@ -162,6 +228,19 @@ def page(report: RunReport, folder: Path) -> str:
         if header.sandboxed
         else "Run outside the network sandbox: the cases that need it were not run here."
     )
+    if header.shard is not None:
+        balance = (
+            f"balanced by the durations in {markdown_code(header.shard.durations, in_table=False)}"
+            if header.shard.durations
+            else "split by a stable hash of the case ids"
+        )
+        notes.append(
+            f"Shard {header.shard}: {plural(len(report.cases), 'case')} of the {header.shard.selected} selected "
+            f"({balance}); `report merge` joins the shards."
+        )
+    if header.shards is not None:
+        listed = ", ".join(f"{shard.index}/{shard.total}" for shard in header.shards)
+        notes.append(f"Merged from {plural(len(header.shards), 'shard')} ({listed}) with `report merge`.")
     if header.interrupted:
         notes.append("**Interrupted**: partial results.")
     cited = {source for result in report.cases for source in result.source}

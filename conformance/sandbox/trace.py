@@ -53,6 +53,15 @@ class Destination:
         return f"{host}:{self.port}"
 
 
+#: The system calls that name a destination (the module's docstring says why these).
+SYSCALLS = "trace=connect,sendto,sendmsg,sendmmsg"
+
+
+def strace_command(strace: str, output: Path, argv: Sequence[str]) -> list[str]:
+    """``argv`` under ``strace -f``, tracing ``SYSCALLS`` into ``output``."""
+    return [strace, "-f", "-e", SYSCALLS, "-o", str(output), *argv]
+
+
 def destinations(lines: Iterable[str]) -> list[Destination]:
     found = []
     for number, line in enumerate(lines, start=1):

@@ -9,6 +9,11 @@ subprocess with its own lanes). Each version's ``results.json`` goes to
 ``history.json``; the timeline to ``README.md`` (Markdown) and ``index.html``
 (the offline HTML report, versions as columns, with the timeline view). Versions
 already in the folder from earlier runs stay part of the timeline.
+
+Several machines: ``--shard I/N`` runs one part of the chosen versions (a
+deterministic split, ``cases/shards.py``), each job into its own folder;
+``merge_history`` (``history --merge DIR...``) copies the jobs' version folders
+into one, joins their ``history.json`` and writes the timeline of them all.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 
 from ..adapters import npm_cache, npm_versions, registry
 from ..adapters.base import MAX_LANES
+from ..cases.shards import Shard, pick
 from ..core.jsshow import show
 from ..core.text import plural
 from ..errors import InfrastructureError, UsageError
@@ -63,6 +69,8 @@ class HistoryOptions:
     jobs: int | None = None
     #: Go ahead even when many versions must be installed first.
     yes: bool = False
+    #: Run only this shard of the chosen versions (``--shard I/N``).
+    shard: Shard | None = None
 
 
 @dataclass
@@ -118,6 +126,8 @@ def command_line(options: HistoryOptions) -> str:
         argv += ["--tag", tag]
     if options.out != DEFAULT_OUT:
         argv += ["--out", str(options.out)]
+    if options.shard is not None:
+        argv += ["--shard", str(options.shard)]
     argv += [str(path) for path in options.paths]
     return shlex.join(argv)
 
@@ -131,6 +141,17 @@ def run_history(options: HistoryOptions) -> ExitCode:
         raise UsageError(f"--jobs {options.jobs}: expected at least 1")
     published = npm_versions.published(entry.npm_package)
     versions = npm_versions.select(published, options.versions, options.every)
+    if options.shard is not None:
+        # Every job chose the same versions; each runs its part (round-robin in a stable hash order).
+        everything = len(versions)
+        if options.shard.total > everything:
+            raise UsageError(
+                f"--shard {options.shard}: only {plural(everything, 'version')} chosen; "
+                f"split them into {everything} jobs at most"
+            )
+        versions, _ = pick(versions, versions, options.shard)
+        versions = sorted(versions, key=npm_versions.semver_key)
+        print(f"shard {options.shard}: {len(versions)} of {everything} versions", file=sys.stderr, flush=True)
     print(f"{options.family}: {plural(len(versions), 'version')}: {', '.join(versions)}", file=sys.stderr, flush=True)
     missing = [v for v in versions if not npm_cache.is_installed(npm_cache.version_dir(entry.npm_package, v))]
     if len(missing) > INSTALL_WITHOUT_ASKING and not options.yes:
@@ -316,6 +337,60 @@ def _last_error(log: Path, limit: int = 400) -> str:
         block.append(text)
     reason = " | ".join(block)
     return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
+def merge_history(family: str, folders: Sequence[Path], out: Path = DEFAULT_OUT) -> ExitCode:
+    """``history --merge``: the folders of the jobs of a split history (``--shard``) as one timeline.
+
+    Each of ``folders`` is a job's ``--out`` folder (holding ``<family>/``) or its ``<family>/`` folder.
+    Its version folders are copied into ``<out>/<family>/`` (they never collide: each version ran in one
+    job; a version in two folders is a usage error), the jobs' ``history.json`` are joined (every version
+    tried, every command), and README.md and index.html are written for the whole timeline.
+    """
+    family_entry(family)
+    target = out / family
+    found: dict[str, Path] = {}
+    manifests: list[dict[str, Any]] = []
+    for given in folders:
+        folder = given / family if (given / family).is_dir() else given
+        if not folder.is_dir():
+            raise UsageError(f"--merge {given}: no such folder (expected a history --out folder or its {family}/)")
+        for entry in sorted(folder.iterdir()):
+            if npm_versions.is_version(entry.name) and (entry / "results.json").is_file():
+                if entry.name in found:
+                    raise UsageError(
+                        f"--merge: {family}@{entry.name} is in both {found[entry.name]} and {folder}: "
+                        "the jobs' versions overlap (give every job the same --versions and --shard I/N of one N)"
+                    )
+                found[entry.name] = folder
+        if (folder / timeline.MANIFEST).is_file():
+            manifests.append(json.loads((folder / timeline.MANIFEST).read_text(encoding="utf-8")))
+    if not found:
+        raise UsageError(f"--merge: no <version>/results.json of {family} in {', '.join(map(str, folders))}")
+    target.mkdir(parents=True, exist_ok=True)
+    for version, folder in found.items():
+        if folder.resolve() != target.resolve():
+            shutil.copytree(folder / version, target / version, dirs_exist_ok=True)
+    versions: dict[str, Any] = {}
+    commands: list[str] = []
+    for manifest in manifests:
+        versions.update({str(item["version"]): item for item in manifest.get("versions", [])})
+        commands += [str(command) for command in manifest.get("commands", []) if command not in commands]
+    document = {
+        "family": family,
+        "package": family_entry(family).npm_package,
+        "commands": commands,
+        "updated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": [versions[v] for v in sorted(versions, key=npm_versions.semver_key)],
+    }
+    results.write_json(target / timeline.MANIFEST, document)
+    line = timeline.load(target)
+    print(f"merged {plural(len(found), 'version')} from {plural(len(folders), 'folder')} into {target}/")
+    print(f"wrote {timeline.write_markdown(target, line)}")
+    print(f"wrote {write_html(target, line)}")
+    print(f"wrote {target / timeline.MANIFEST}")
+    print(f"{plural(len(line.changes()), 'outcome change')} across {plural(len(line.runs), 'version')} in the timeline")
+    return ExitCode.OK
 
 
 def _write_manifest(folder: Path, options: HistoryOptions, outcomes: list[VersionOutcome]) -> Path:

@@ -129,6 +129,7 @@ def test_pg_closes_both_sockets_after_end_over_starttls(pool: ServerPool, worker
         "ended": True,
         "error": None,
         "sockets": [{"how": "connect", "closed": "fulfilled"}, {"how": "startTls", "closed": "fulfilled"}],
+        "tls": {"ssl": True, "version": "TLSv1.3"},  # the server's pg_stat_ssl, read before end()
     }
 
 
@@ -137,7 +138,12 @@ def test_redis_on_workers_over_direct_tls(pool: ServerPool, worker: ScenarioWork
     secure, _ = worker.run("redis-on-workers", "tls", redis)
     assert resolved(secure) == {"client": {"server_port": redis["tls_port"], "via": "tls_port"}}
     large, _ = worker.run("redis-on-workers", "large", redis, tls=True, name="large")
-    assert resolved(large) == {"strlen": 1 << 20, **ONE_MIB, "expected": ONE_MIB}
+    assert resolved(large) == {
+        "strlen": 1 << 20,
+        **ONE_MIB,
+        "expected": ONE_MIB,
+        "client": {"server_port": redis["tls_port"], "via": "tls_port"},  # the port Redis saw: its TLS port
+    }
     refused, _ = worker.run("redis-on-workers", "tls", server(pool, "redis", "untrusted"))
     assert refused["status"] == "rejected", refused
 

@@ -32,7 +32,10 @@ MUTANTS = {
     "sni-not-sent": 'handshake.sni: expected "localhost", got null',
     "new-socket-upgraded-true": "expected false, got true",
     "opened-not-marked-handled": 'expected no unhandled rejections, got 1: {name: "Error", message: ',
-    "closed-resolves-on-failure": "expected a rejection with an Error with a message matching /^proxy request failed",
+    "closed-resolves-on-failure": (
+        'expected a rejection with an Error with message "proxy request failed, cannot connect to the specified'
+        ' address", but it resolved with undefined'
+    ),
 }
 
 

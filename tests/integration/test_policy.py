@@ -16,7 +16,7 @@ import pytest
 
 from conformance.cases.loader import load_strict
 from conformance.sandbox.description import Description
-from conformance.sandbox.trace import summarize
+from conformance.sandbox.trace import strace_command, summarize
 from tests.helpers import REPO, require_program, require_sandbox
 
 pytestmark = pytest.mark.slow
@@ -31,21 +31,19 @@ def traced_run(
     trace = tmp_path / "strace.log"
     report = tmp_path / "report"
     done = subprocess.run(
-        [
+        strace_command(
             strace,
-            "-f",
-            "-e",
-            "trace=connect,sendto,sendmsg,sendmmsg",
-            "-o",
-            str(trace),
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--report-dir",
-            str(report),
-            *args,
-        ],
+            trace,
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--report-dir",
+                str(report),
+                *args,
+            ],
+        ),
         capture_output=True,
         text=True,
         timeout=300,

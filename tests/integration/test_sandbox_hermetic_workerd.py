@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conformance.sandbox.description import Description
-from conformance.sandbox.trace import summarize
+from conformance.sandbox.trace import strace_command, summarize
 from tests.helpers import REPO, require_npm_packages, require_program, require_sandbox
 
 pytestmark = pytest.mark.slow
@@ -31,27 +31,25 @@ def test_a_sandboxed_workerd_run_sends_nothing_off_loopback(tmp_path: Path) -> N
     trace = tmp_path / "strace.log"
     report = tmp_path / "report"
     done = subprocess.run(
-        [
+        strace_command(
             strace,
-            "-f",
-            "-e",
-            "trace=connect,sendto,sendmsg,sendmmsg",
-            "-o",
-            str(trace),
-            sys.executable,
-            "-m",
-            "conformance",
-            "run",
-            "--sandbox",
-            "--adapter",
-            "workerd",
-            "-n",
-            "2",
-            "--expectations",
-            str(REPO / "expectations" / "workerd.yaml"),
-            "--report-dir",
-            str(report),
-        ],
+            trace,
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "run",
+                "--sandbox",
+                "--adapter",
+                "workerd",
+                "-n",
+                "2",
+                "--expectations",
+                str(REPO / "expectations" / "workerd.yaml"),
+                "--report-dir",
+                str(report),
+            ],
+        ),
         capture_output=True,
         text=True,
         timeout=600,

@@ -13,6 +13,9 @@ from conformance.errors import ConformanceError
 #: The reference adapter is the implementation under test, not the harness: its exceptions stand for the
 #: JavaScript ones it throws (and the adapter protocol carries them as replies, never as our errors).
 IMPLEMENTATION = "conformance.adapters.reference"
+#: The adapter kit runs in an adapter's process, on an implementation's side of the protocol: its errors are
+#: the JavaScript errors an implementation raises (``JSError``, ``JSThrow``) and the kit's own refusals.
+ADAPTER_SIDE = "conformance.adapter_kit"
 #: Run as a program: importing it would run it.
 PROGRAMS = {"conformance.__main__"}
 
@@ -21,7 +24,9 @@ def exception_classes() -> dict[str, type[BaseException]]:
     found: dict[str, type[BaseException]] = {}
     for module_info in pkgutil.walk_packages(conformance.__path__, "conformance."):
         name = module_info.name
-        if name in PROGRAMS or name == IMPLEMENTATION or name.startswith(IMPLEMENTATION + "."):
+        if name in PROGRAMS or any(
+            name == side or name.startswith(side + ".") for side in (IMPLEMENTATION, ADAPTER_SIDE)
+        ):
             continue
         module = importlib.import_module(name)
         for _, value in inspect.getmembers(module, inspect.isclass):

@@ -91,11 +91,14 @@ def test_update_writes_no_entry_for_a_skip_and_drafts_reviewable_reasons() -> No
             message='step 3 (write, line 20): expected a rejection {name: "TypeError"}, got undefined\nmore',
         ),
         result("a.passes", Outcome.PASS),
+        result("a.info-fails", Outcome.FAIL, "info", message="step 1 (read, line 3): expected it to resolve"),
     ]
     document = expectations.updated(results, previous, "workerd")
     cases = document["cases"]
     assert document["implementation"] == "workerd"
-    assert set(cases) == {"a.kept-on-skip", "a.known", "a.new"}, "a skip gets no entry; an old entry stays"
+    assert set(cases) == {"a.kept-on-skip", "a.known", "a.new"}, (
+        "a skip gets no entry, nor an info case (never gated); an old entry stays"
+    )
     assert cases["a.kept-on-skip"] == {"outcome": "fail", "reason": "our reason (B3)"}
     assert cases["a.known"] == {"outcome": "fail", "reason": "why it times out (B9)"}
     new = cases["a.new"]

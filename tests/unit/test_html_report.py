@@ -300,3 +300,33 @@ def test_write_links_each_cited_source_relative_to_the_page(tmp_path: Path) -> N
         "B15": behaviours + "#b15",
         "docs:tcp-sockets#connect": "https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#connect",
     }
+
+
+def test_the_drivers_table_and_the_run_header_carry_driver_and_server_versions() -> None:
+    report = _document([_case("drivers.pg.connect-plain"), _case("drivers.pg.tls-select", Outcome.FAIL), _case("a.x")])
+    report.header.adapter["drivers"] = {"pg": "pg@8.23.1 pg-cloudflare@1.4.1"}
+    report.header.servers = {"postgres": "postgres (PostgreSQL) 15.18"}
+    data = html.report_data([("workerd", report)])
+    assert data["implementations"][0]["run"]["servers"] == {"postgres": "postgres (PostgreSQL) 15.18"}
+    (row,) = data["drivers"]
+    assert (row["driver"], row["packages"], row["server"]) == (
+        "pg",
+        "pg@8.23.1 pg-cloudflare@1.4.1",
+        "postgres (PostgreSQL) 15.18",
+    )
+    assert row["cells"][0]["text"] == "❌ 1/2"
+    assert html.report_data([("r", _document([_case("a.x")]))])["drivers"] == []
+
+
+def test_each_implementation_lists_what_to_fix_first_most_cases_first() -> None:
+    def failed(case_id: str, port: int) -> CaseResult:
+        return _case(case_id, Outcome.FAIL, message=f"step 2 (read, line 9): saw a reset from 127.0.0.1:{port}")
+
+    cases = [failed("a.one", 4001), _case("a.two"), failed("b.three", 4002), _case("c.four", Outcome.TIMEOUT)]
+    (impl,) = html.report_data([("r", _document(cases))])["implementations"]
+    assert impl["signatures"] == [
+        {"signature": "read: saw a reset from ADDRESS", "cases": ["a.one", "b.three"]},
+        {"signature": "timeout: the case exceeded its deadline", "cases": ["c.four"]},
+    ]
+    (clean,) = html.report_data([("r", _document([_case("a.two")]))])["implementations"]
+    assert clean["signatures"] == []

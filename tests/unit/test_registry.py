@@ -51,7 +51,7 @@ def test_unknown_adapters_and_mutants_are_usage_errors() -> None:
 def test_auto_lanes_follow_the_adapter_and_never_exceed_the_cases() -> None:
     reference = registry.resolve("reference")
     stdio = registry.resolve("stdio:python adapter.py")
-    assert lane_count(reference, None, 500) == reference.default_lanes == 16
+    assert lane_count(reference, None, 500) == reference.default_lanes == 32
     assert lane_count(stdio, None, 500) == registry.EXTERNAL_LANES
     assert lane_count(reference, None, 3) == 3
     assert lane_count(reference, 2, 500) == 2

@@ -188,6 +188,21 @@ def test_progress_lists_only_unexpected_outcomes_and_counts_the_rest_when_piped(
     assert lines[3:] == ["1 expected non-pass outcome (XFAIL, in the expectations file; -v lists them)"]
 
 
+def test_a_piped_run_writes_its_last_count_once_and_a_failure_names_its_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    progress = Progress(2, stream=stream)
+    monkeypatch.setattr(progress, "last_status", float("-inf"))  # as if the last count was long ago
+    progress(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))
+    monkeypatch.setattr(progress, "last_status", float("-inf"))
+    progress(CaseResult(id="a.bad", outcome=Outcome.FAIL, level="must", message="no", source=("B23", "B24")))
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert [line for line in lines if line.startswith("[2/2]")] == [lines[-1]], lines
+    assert any(line.startswith("FAIL    a.bad") and line.endswith("cites B23, B24") for line in lines), lines
+
+
 def test_progress_verbose_lists_every_case_and_quiet_none() -> None:
     verbose = io.StringIO()
     Progress(1, stream=verbose, verbosity=Verbosity.VERBOSE)(CaseResult(id="a.ok", outcome=Outcome.PASS, level="must"))

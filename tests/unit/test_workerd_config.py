@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -15,11 +16,14 @@ from conformance.adapters.workerd_config import (
     COMPATIBILITY_DATE,
     FEATURES,
     INTERPRETER_MODULES,
+    NODEJS_COMPAT_BY_DEFAULT,
     WorkerdConfig,
     capnp_string,
     config_for,
+    driver_flags,
     render,
     support_for,
+    with_drivers,
 )
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'"}
@@ -224,3 +228,53 @@ def test_without_profiles_there_is_only_the_adapter_worker() -> None:
 
 def test_the_scope_capabilities_are_declared() -> None:
     assert {"request-scope", "global-scope", "outbound-worker"} <= set(CAPABILITIES)
+
+
+DRIVER_VERSIONS = {"pg": "pg@8.23.1 pg-cloudflare@1.4.1", "smtp": "the suite's own client (_smtp.js)"}
+
+
+def worker_text(text: str, name: str) -> str:
+    return text.split(f"const {name} :Workerd.Worker = ", 1)[1].split("\n);", 1)[0]
+
+
+def adapter_binding(worker: str) -> dict[str, object]:
+    match = re.search(r'\(name = "ADAPTER", json = ("(?:[^"\\]|\\.)*")\)', worker)
+    assert match is not None
+    info: dict[str, object] = json.loads(parse_capnp_string(match.group(1)))
+    return info
+
+
+@pytest.mark.parametrize(
+    ("release", "flags"),
+    [("1.20261123.1", []), ("1.20260730.1", ['"nodejs_compat"']), ("1.20260426.1", ['"nodejs_compat"'])],
+)
+def test_the_drivers_profile_has_the_bundles_and_the_flags_of_the_date(release: str, flags: list[str]) -> None:
+    config = with_drivers(config_for(release, "workerd"), DRIVER_VERSIONS)
+    text = render(config)
+    main = worker_text(text, "adapterWorker")
+    assert '(name = "DRIVERS", service = "drivers-profile")' in main
+    assert "driver-pg.js" not in main, "the main Worker keeps its modules; the bundles are the profile's"
+    assert "compatibilityFlags = []" in main, "the other cases run as before: no flag on the main Worker"
+    assert adapter_binding(main)["drivers"] == {name: {"version": v} for name, v in DRIVER_VERSIONS.items()}
+    assert "drivers" in adapter_binding(main)["capabilities"]  # type: ignore[operator]
+    assert '(name = "drivers-profile", worker = .driversProfile)' in text
+    profile = worker_text(text, "driversProfile")
+    modules = ("worker.js", *INTERPRETER_MODULES, "driver-pg.js", "driver-smtp.js")
+    assert re.findall(r"embed (\"[^\"]*\")", profile) == [f'"{name}"' for name in modules]
+    assert f"compatibilityFlags = [{', '.join(flags)}]" in profile
+    assert adapter_binding(profile)["drivers"] == {
+        "pg": {"version": DRIVER_VERSIONS["pg"], "module": "driver-pg.js"},
+        "smtp": {"version": DRIVER_VERSIONS["smtp"], "module": "driver-smtp.js"},
+    }
+    assert "globalOutbound" not in profile, "the drivers reach the loopback-only network like the adapter"
+
+
+def test_nodejs_compat_is_named_only_before_it_became_the_default() -> None:
+    assert driver_flags(NODEJS_COMPAT_BY_DEFAULT) == ()
+    assert driver_flags("2026-08-03") == ("nodejs_compat",)
+    assert driver_flags(COMPATIBILITY_DATE) == ()
+
+
+def test_without_drivers_or_profiles_there_is_no_drivers_profile() -> None:
+    assert "drivers-profile" not in render(WorkerdConfig())
+    assert "DRIVERS" not in render(replace(with_drivers(WorkerdConfig(), DRIVER_VERSIONS), profiles=False))

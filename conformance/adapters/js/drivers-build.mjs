@@ -8,7 +8,9 @@
 // [workerd, worker, browser], mainFields [module, main], cloudflare:* external, and a require()
 // of a Node built-in turned into an import of node:<name> (a CommonJS driver needs it: an ESM
 // bundle has no require). Every import of cloudflare:sockets resolves to _sockets.js, whose own
-// import is the runtime's (target workerd) or the polyfill @arrowood.dev/socket (target node).
+// import is the runtime's (target workerd) or, for target node, a shim that calls the `connect` the
+// host put at globalThis[Symbol.for("connect-conformance.sockets")] (the node-socket adapter puts the
+// implementation it tests there, whatever its version) and else the polyfill @arrowood.dev/socket.
 // Each output <name>.js exports `run(scenario, input)` and `scenarios` (README.md).
 // Prints one JSON line: {"outputs": {name: {"bytes": N}}, "warnings": [...]}.
 import { builtinModules, createRequire } from "node:module";
@@ -30,11 +32,19 @@ const runtimePlugin = {
     build.onResolve({ filter: /^cloudflare:sockets$/ }, (args) => {
       if (args.importer === settings.sockets) {
         return settings.target === "node"
-          ? { path: require.resolve("@arrowood.dev/socket") }
+          ? { path: "host-sockets", namespace: "host-sockets" }
           : { path: args.path, external: true };
       }
       return { path: settings.sockets };
     });
+    build.onLoad({ filter: /.*/, namespace: "host-sockets" }, () => ({
+      contents:
+        `import * as polyfill from ${JSON.stringify(require.resolve("@arrowood.dev/socket"))};\n` +
+        `const HOST = Symbol.for("connect-conformance.sockets");\n` +
+        `export function connect(...args) { return (globalThis[HOST] ?? polyfill).connect(...args); }\n`,
+      loader: "js",
+      resolveDir: settings.node_modules,
+    }));
     build.onResolve({ filter: /^cloudflare:/ }, (args) => ({ path: args.path, external: true }));
     build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, (args) => {
       if (!isBuiltin(args.path)) return undefined;

@@ -23,6 +23,8 @@
 //     runtime: "Node v20.20.2",        // hello.value.runtime
 //     capabilities: ["ipv6", "tls"],   // hello.value.capabilities (spec/README.md, Capabilities)
 //     connect,                         // the implementation's connect(address, options?)
+//     drivers,                         // optional, with the `drivers` capability: {versions:
+//                                      //   {pg: "pg@8.23.1 ..."}, load(driver) -> Promise<bundle module>}
 //   });
 //   const response = await adapter.handle(request);   // request: the decoded JSON object
 //   adapter.noteUnhandled(reason);                     // from the runtime's unhandled-rejection hook
@@ -90,9 +92,11 @@ const RETIRED_SESSIONS = 4;
 
 /** What one adapter instance holds: who it is, the implementation, the current session. */
 class AdapterState {
-  constructor({ name, version, runtime, capabilities, connect }) {
+  constructor({ name, version, runtime, capabilities, connect, drivers }) {
     this.identity = { name, version, runtime, capabilities };
     this.connect = connect;
+    // The drivers area's scenario modules: {versions: {driver: "pkg@1.2.3 ..."}, load(driver) -> module}.
+    this.drivers = drivers ?? null;
     this.session = new Session();
     this.shutDown = false;
     // Ended sessions, newest last, kept only so `owns` still knows their sockets' promises.
@@ -111,10 +115,10 @@ const SESSION_OPS = {
       throw new ProtocolError(`protocol ${JSON.stringify(message.protocol)} is not supported; this is 1`);
     }
     const { name, version, runtime, capabilities } = state.identity;
-    return {
-      status: "returned",
-      value: { name, version, runtime, protocol: PROTOCOL_VERSION, capabilities: [...capabilities] },
-    };
+    const value = { name, version, runtime, protocol: PROTOCOL_VERSION, capabilities: [...capabilities] };
+    const versions = state.drivers?.versions;
+    if (isObjectLike(versions) && Object.keys(versions).length > 0) value.drivers = { ...versions };
+    return { status: "returned", value };
   },
 
   async begin(state, message) {
@@ -168,8 +172,8 @@ const HANDLERS = { ...SESSION_OPS, ...CLIENT_OPS };
 /** Every op `handle` serves: the session ops, then the client ops. */
 export const OPS = Object.freeze(Object.keys(HANDLERS));
 
-export function createAdapter({ name, version, runtime, capabilities = [], connect }) {
-  const state = new AdapterState({ name, version, runtime, capabilities, connect });
+export function createAdapter({ name, version, runtime, capabilities = [], connect, drivers }) {
+  const state = new AdapterState({ name, version, runtime, capabilities, connect, drivers });
 
   // Runs the op synchronously up to its first await (global-scope.js relies on it for connect).
   async function handle(message) {

@@ -12,7 +12,11 @@
 //                                       without it the Worker trusts nothing and declares no tls/starttls
 //   CONNECT_CONFORMANCE_MINIFLARE       the folder of the `miniflare` package to import
 //   CONNECT_CONFORMANCE_WORKER_INFO     JSON: the Worker's ADAPTER binding (name, version, runtime,
-//                                       capabilities) and its compatibility_date
+//                                       capabilities), its compatibility_date and its modules
+//   CONNECT_CONFORMANCE_DRIVERS         optional, JSON {flags, drivers: {name: {path, module,
+//                                       version}}}: the drivers profile (a second Worker with the
+//                                       bundles, reached through DRIVERS; workerd-worker.js); with it
+//                                       the adapter declares `drivers`
 //
 // stdout carries protocol lines only: anything else that writes to it (Miniflare, the
 // workerd it starts, the Worker's console) is sent to stderr instead.
@@ -32,18 +36,14 @@ function log(...parts) {
   process.stderr.write(`miniflare adapter: ${parts.join(" ")}\n`);
 }
 
+const FOLDER = fileURLToPath(new URL(".", import.meta.url));
+
 /**
- * The adapter Worker (`entry`) and every module it imports, which Miniflare finds by following
- * the static imports; every .js file here is an ES module (package.json says so to Node).
+ * A Worker made of these modules of this folder, the main one first, each listed (the adapter
+ * Worker's dynamic import of a driver's bundle is one Miniflare cannot follow by itself).
  */
-function workerModules(entry) {
-  const folder = fileURLToPath(new URL(".", import.meta.url));
-  return {
-    modules: true,
-    modulesRoot: folder,
-    modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
-    scriptPath: join(folder, entry),
-  };
+function workerModules(names) {
+  return { modules: names.map((name) => ({ type: "ESModule", path: join(FOLDER, name) })), modulesRoot: FOLDER };
 }
 
 async function startMiniflare() {
@@ -54,9 +54,18 @@ async function startMiniflare() {
   const manifest = JSON.parse(await readFile(join(folder, "package.json"), "utf8"));
   const entry = join(folder, manifest.main ?? "dist/src/index.js");
   const { Miniflare } = await import(pathToFileURL(entry).href);
+  const drivers = process.env.CONNECT_CONFORMANCE_DRIVERS ? JSON.parse(process.env.CONNECT_CONFORMANCE_DRIVERS) : null;
   const capabilities = (info.capabilities ?? []).filter((name) => ca || (name !== "tls" && name !== "starttls"));
-  const adapterWorker = workerModules("workerd-worker.js");
+  if (drivers !== null) capabilities.push("drivers");
+  // The adapter Worker and every module it imports (conformance/adapters/workerd_config.py, INTERPRETER_MODULES).
+  const adapterModules = info.modules ?? ["workerd-worker.js"];
+  const adapterWorker = workerModules(adapterModules);
   const ADAPTER = { name: info.name, version: info.version, runtime: info.runtime, capabilities };
+  if (drivers !== null) {
+    ADAPTER.drivers = Object.fromEntries(
+      Object.entries(drivers.drivers).map(([name, entry]) => [name, { version: entry.version }]),
+    );
+  }
   // connect() goes out through the Worker's outbound service: loopback only, and only the run's CA.
   // (Miniflare's default allows public addresses and trusts the system's CAs.)
   const network = {
@@ -66,7 +75,8 @@ async function startMiniflare() {
     },
   };
   // The same services as the workerd adapter's config (workerd_config.py): the adapter Worker, which
-  // reaches itself for a second request (SELF), and its Outbound-Worker profile.
+  // reaches itself for a second request (SELF), its Outbound-Worker profile and its drivers profile.
+  const extra = drivers === null ? [] : [await driversProfile(drivers, adapterModules, info, ADAPTER, network)];
   const mf = new Miniflare({
     workers: [
       {
@@ -74,9 +84,14 @@ async function startMiniflare() {
         ...adapterWorker,
         compatibilityDate: info.compatibility_date,
         bindings: { ADAPTER },
-        serviceBindings: { SELF: "adapter", OUTBOUND_WORKER: "outbound-worker-profile" },
+        serviceBindings: {
+          SELF: "adapter",
+          OUTBOUND_WORKER: "outbound-worker-profile",
+          ...(drivers === null ? {} : { DRIVERS: "drivers-profile" }),
+        },
         outboundService: network,
       },
+      ...extra,
       {
         name: "outbound-worker-profile",
         ...adapterWorker,
@@ -87,7 +102,7 @@ async function startMiniflare() {
       },
       {
         name: "fetch-only-outbound",
-        ...workerModules("fetch-only-outbound.js"),
+        ...workerModules(["fetch-only-outbound.js"]),
         compatibilityDate: info.compatibility_date,
         outboundService: network,
       },
@@ -97,6 +112,28 @@ async function startMiniflare() {
   });
   const url = await mf.ready;
   return { mf, url: new URL(url) };
+}
+
+/**
+ * The drivers profile: the adapter Worker again, its modules listed one by one with every driver's
+ * bundle beside them (imported when a scenario first needs it), and the flags the drivers need.
+ */
+async function driversProfile(drivers, adapterModules, info, ADAPTER, network) {
+  const { modules } = workerModules(adapterModules);
+  const table = {};
+  for (const [name, entry] of Object.entries(drivers.drivers)) {
+    modules.push({ type: "ESModule", path: join(FOLDER, entry.module), contents: await readFile(entry.path, "utf8") });
+    table[name] = { version: entry.version, module: entry.module };
+  }
+  return {
+    name: "drivers-profile",
+    modules,
+    modulesRoot: FOLDER,
+    compatibilityDate: info.compatibility_date,
+    compatibilityFlags: drivers.flags,
+    bindings: { ADAPTER: { ...ADAPTER, drivers: table } },
+    outboundService: network,
+  };
 }
 
 /** One WebSocket to the Worker: a session. Replies come back in order. */

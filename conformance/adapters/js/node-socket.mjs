@@ -6,6 +6,9 @@
 // conformance/adapters/node_socket.py with:
 //   CONNECT_CONFORMANCE_NODE_MODULES  the node_modules folder holding the package
 //   NODE_EXTRA_CA_CERTS               the run's CA (Node reads it at start-up)
+//   CONNECT_CONFORMANCE_DRIVERS       optional, JSON {driver: {path, version}}: the drivers area's Node
+//                                     bundles (cloudflare:sockets is the polyfill inside them); with
+//                                     it the adapter declares `drivers` and serves the `driver` op
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -32,14 +35,28 @@ async function importPackage() {
   return { connect, version: String(manifest.version) };
 }
 
+/** The drivers the harness gave (their bundles are imported when a scenario first needs them), or undefined. */
+function drivers() {
+  const given = process.env.CONNECT_CONFORMANCE_DRIVERS;
+  if (!given) return undefined;
+  const table = JSON.parse(given);
+  const versions = Object.fromEntries(Object.entries(table).map(([name, entry]) => [name, String(entry.version)]));
+  const load = (name) => import(pathToFileURL(table[name].path).href);
+  return { versions, load };
+}
+
 async function main() {
   const { connect, version } = await importPackage();
+  const driverSet = drivers();
+  // The Node bundles' `cloudflare:sockets` (drivers-build.mjs): the very connect() this adapter tests.
+  globalThis[Symbol.for("connect-conformance.sockets")] = { connect };
   const adapter = createAdapter({
     name: "node-socket",
     version,
     runtime: `Node ${process.version}`,
-    capabilities: ["ipv6", "tls", "starttls", "unhandled-rejections"],
+    capabilities: ["ipv6", "tls", "starttls", "unhandled-rejections", ...(driverSet ? ["drivers"] : [])],
     connect,
+    drivers: driverSet,
   });
   // The package leaves rejected `closed` promises unhandled; without this hook Node would
   // exit. They are the implementation's behaviour, reported by `end`.

@@ -6,9 +6,9 @@
 // Standard JavaScript only.
 
 import { bytesToBase64, concatBytes, sha256Hex } from "./bytes.js";
-import { ProtocolError } from "./errors.js";
+import { ProtocolError, Unsupported } from "./errors.js";
 import { required, timeoutOf } from "./messages.js";
-import { chunkBytes, decodeValue, encodeError, encodeReadResult, encodeValue, isThenable } from "./values.js";
+import { chunkBytes, decodeValue, encodeError, encodeReadResult, encodeValue, isObjectLike, isThenable } from "./values.js";
 
 const hasOwn = (object, key) => Object.prototype.hasOwnProperty.call(object, key);
 const UNDEFINED = { $type: "undefined" };
@@ -40,19 +40,50 @@ function writerOf(entry) {
 }
 
 /** Awaits `promise` for at most `ms`: resolved, rejected, or pending with a handle. */
-function outcome(state, promise, encode, ms) {
-  return outcomeOf(state, state.session.track(promise), encode, ms);
+function outcome(state, promise, encode, ms, encodeReason = encodeError) {
+  return outcomeOf(state, state.session.track(promise), encode, ms, encodeReason);
 }
 
-async function outcomeOf(state, tracked, encode, ms) {
+async function outcomeOf(state, tracked, encode, ms, encodeReason = encodeError) {
   const current = state.session;
   await tracked.within(ms);
   if (tracked.settled) {
     return tracked.fulfilled
       ? { status: "resolved", value: encode(tracked.value) }
-      : { status: "rejected", error: encodeError(tracked.reason) };
+      : { status: "rejected", error: encodeReason(tracked.reason) };
   }
-  return { status: "pending", promise: current.park(tracked, encode) };
+  return { status: "pending", promise: current.park(tracked, encode, encodeReason) };
+}
+
+/**
+ * How a driver's scenario failed, as its bundle described it (`{name, message, code?, errno?,
+ * sqlState?, cause?, ...}`: plain JSON already, the driver's own fields kept for the case to match).
+ */
+class ScenarioFailure {
+  constructor(error) {
+    this.error = error;
+  }
+}
+
+function encodeScenarioFailure(reason) {
+  return reason instanceof ScenarioFailure ? reason.error : encodeError(reason);
+}
+
+/** A bundle's `run()` outcome (drivers/README.md, "The bundle") as a settled value, or a ScenarioFailure. */
+function scenarioValue(result) {
+  if (!isObjectLike(result)) throw new ScenarioFailure({ name: "TypeError", message: `run() resolved with ${typeof result}` });
+  switch (result.status) {
+    case "resolved":
+      return result.value;
+    case "rejected":
+      throw new ScenarioFailure(isObjectLike(result.error) ? result.error : encodeError(result.error));
+    case "timeout":
+      throw new ScenarioFailure({ name: "TimeoutError", message: String(result.reason) });
+    case "invalid":
+      throw new ScenarioFailure({ name: "TypeError", message: String(result.reason) });
+    default:
+      throw new ScenarioFailure({ name: "Error", message: String(result.reason ?? `run() answered ${result.status}`) });
+  }
 }
 
 /**
@@ -147,7 +178,7 @@ export const CLIENT_OPS = {
     }
     const parked = state.session.parked.get(promiseName);
     if (parked === undefined) throw new ProtocolError(`unknown promise handle ${JSON.stringify(promiseName)}`);
-    return outcomeOf(state, parked.tracked, parked.encode, ms);
+    return outcomeOf(state, parked.tracked, parked.encode, ms, parked.encodeReason);
   },
 
   async get(state, message) {
@@ -306,6 +337,37 @@ export const CLIENT_OPS = {
   async close(state, message) {
     const entry = entryOf(state, message);
     return settle(state, () => entry.socket, (socket) => socket.close(), timeoutOf(message));
+  },
+
+  // A scenario of a real client library (js/drivers/README.md), run against the server the harness
+  // started; `state.drivers` (the shell's) loads the driver's bundle. What the scenario observed is
+  // the value; the driver's error, with its own fields, the rejection. A module the runtime cannot
+  // load (a Node built-in it lacks) rejects with the runtime's error.
+  async driver(state, message) {
+    const drivers = state.drivers;
+    if (!isObjectLike(drivers) || typeof drivers.load !== "function") {
+      throw new Unsupported("this adapter runs no drivers (it declares no drivers capability)");
+    }
+    const name = required(message, "driver", "string");
+    const scenario = required(message, "scenario", "string");
+    const ms = timeoutOf(message);
+    const server = message.server;
+    const options = message.options === undefined ? {} : message.options;
+    if (!isObjectLike(server) || Array.isArray(server)) throw new ProtocolError("driver needs server (an object)");
+    if (!isObjectLike(options) || Array.isArray(options)) throw new ProtocolError("driver options must be an object");
+    if (!Object.prototype.hasOwnProperty.call(drivers.versions ?? {}, name)) {
+      throw new Unsupported(`this adapter has no driver ${JSON.stringify(name)}`);
+    }
+    let elapsed = null;
+    const running = Promise.resolve()
+      .then(() => drivers.load(name))
+      .then((module) => module.run(scenario, { server, options }))
+      .then((result) => {
+        if (isObjectLike(result) && Number.isFinite(result.elapsed_ms)) elapsed = result.elapsed_ms;
+        return scenarioValue(result);
+      });
+    const response = await outcome(state, running, (value) => value, ms, encodeScenarioFailure);
+    return elapsed === null ? response : { ...response, elapsed_ms: elapsed };
   },
 
   async start_tls(state, message) {

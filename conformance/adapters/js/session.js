@@ -85,11 +85,12 @@ export class Session {
     return tracked;
   }
 
-  park(tracked, encode) {
+  /** A handle for a promise still pending; `encodeReason` reads its rejection (default: encodeError). */
+  park(tracked, encode, encodeReason = undefined) {
     let handle = this.handleOf.get(tracked);
     if (handle === undefined) {
       handle = `p${this.parked.size + 1}`;
-      this.parked.set(handle, { tracked, encode });
+      this.parked.set(handle, { tracked, encode, encodeReason });
       this.handleOf.set(tracked, handle);
     }
     return handle;

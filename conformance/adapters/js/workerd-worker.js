@@ -9,7 +9,9 @@
 //   { "name": "workerd",                      // hello.value.name
 //     "version": "1.20261117.1",              // hello.value.version
 //     "runtime": "workerd 2026-11-17",        // hello.value.runtime
-//     "capabilities": ["ipv6", "tls", ...] }  // hello.value.capabilities
+//     "capabilities": ["ipv6", "tls", ...],   // hello.value.capabilities
+//     "drivers": {"pg": {"version": "pg@8.23.1 pg-cloudflare@1.4.1",   // optional: hello.value.drivers,
+//                        "module": "driver-pg.js"}, ...} }            // and where each bundle is
 //
 // Several sessions may be live at once in one isolate (a `ws://` adapter run
 // with -n N opens N WebSockets to it). An unhandled rejection is credited to
@@ -29,6 +31,15 @@
 // - `request: global` (connect at module evaluation) cannot be reached from a running
 //   Worker; the workerd adapter's transport answers it with a runtime of its own
 //   (conformance/adapters/workerd.py), so here it is `unsupported`.
+//
+// Drivers (the `driver` op, js/drivers/README.md): a Worker whose ADAPTER binding names each
+// driver's bundle ("module") loads it with a dynamic import when a scenario first needs it, so a
+// bundle the runtime cannot load fails that case alone. The workerd and Miniflare adapters put the
+// bundles in a Worker of their own, the drivers profile: this Worker again, with the compatibility
+// flags a driver needs (`nodejs_compat` before it became the default), reached through the `DRIVERS`
+// binding. A session's driver ops, and awaits of the promises they left pending, are relayed there
+// (a WebSocket of the session, begun with its case id), and the session's `end` ends it too: its
+// unhandled rejections and open sockets are the session's.
 
 import { connect } from "cloudflare:sockets";
 import { describe } from "./errors.js";
@@ -105,6 +116,60 @@ class Relay {
   }
 }
 
+/** The drivers the ADAPTER binding lists: their versions (hello), and a loader where their bundles are. */
+function driversOf(info) {
+  const table = info.drivers;
+  if (table === null || typeof table !== "object" || Array.isArray(table)) return undefined;
+  const versions = {};
+  const modules = {};
+  for (const [name, entry] of Object.entries(table)) {
+    versions[name] = String(entry?.version ?? "unknown");
+    if (typeof entry?.module === "string") modules[name] = entry.module;
+  }
+  const load = (name) => {
+    const module = modules[name];
+    if (module === undefined) return Promise.reject(new Error(`no bundle of the driver ${JSON.stringify(name)} here`));
+    return import(`./${module}`);
+  };
+  return { versions, load };
+}
+
+/** What the drivers profile's handles are called here (the session's own are `p1`, `p2`, ...). */
+const DRIVER_HANDLE = "d-";
+
+/** A driver op of the session, or an await of a promise one left pending, relayed to the drivers profile. */
+async function relayToDrivers(session, message) {
+  if (session.drivers === null || session.drivers.ended) {
+    session.drivers = await Relay.open(session.env.DRIVERS, "/");
+    await session.drivers.call({ seq: message.seq, op: "begin", case: session.caseId });
+  }
+  const relayed =
+    message.op === "await" ? { ...message, promise: message.promise.slice(DRIVER_HANDLE.length) } : message;
+  const reply = JSON.parse(await session.drivers.call(relayed));
+  if (reply?.status === "pending" && typeof reply.promise === "string") reply.promise = DRIVER_HANDLE + reply.promise;
+  return reply;
+}
+
+/** The session's `end`, with what its drivers profile saw merged in (unhandled rejections, open sockets). */
+async function endWithDrivers(session, message) {
+  const own = await session.adapter.handle(message);
+  const relay = session.drivers;
+  session.drivers = null;
+  let theirs = null;
+  try {
+    theirs = JSON.parse(await relay.call(message));
+  } catch (error) {
+    console.error(`adapter worker: the drivers profile did not end its session: ${describe(error)}`);
+  } finally {
+    relay.close();
+  }
+  if (own?.status === "returned" && theirs?.status === "returned" && theirs.value) {
+    own.value.open_sockets += Number(theirs.value.open_sockets) || 0;
+    own.value.unhandled_rejections.push(...(theirs.value.unhandled_rejections ?? []));
+  }
+  return own;
+}
+
 function without(message, key) {
   const copy = { ...message };
   delete copy[key];
@@ -124,6 +189,16 @@ async function route(session, message) {
     }
     session.environment = await Relay.open(session.env[binding], "/");
     return session.environment.call(without(message, "environment"));
+  }
+  if (message?.op === "begin") {
+    session.caseId = typeof message.case === "string" ? message.case : null;
+    session.drivers?.close(); // a session left open by a broken case ends here, with its drivers
+    session.drivers = null;
+  }
+  if (session.env.DRIVERS !== undefined && message?.request === undefined) {
+    const pendingThere = message?.op === "await" && String(message.promise ?? "").startsWith(DRIVER_HANDLE);
+    if (message?.op === "driver" || pendingThere) return relayToDrivers(session, message);
+    if (message?.op === "end" && session.drivers !== null) return endWithDrivers(session, message);
   }
   const name = message?.request;
   if (name === undefined) return session.adapter.handle(message);
@@ -203,6 +278,7 @@ export default {
       runtime: String(info.runtime ?? "unknown"),
       capabilities: strings(info.capabilities),
       connect,
+      drivers: driversOf(info),
     });
     const session = {
       id: crypto.randomUUID(),
@@ -211,6 +287,8 @@ export default {
       requests: new Map(),
       others: new Set(),
       environment: null,
+      caseId: null,
+      drivers: null,
     };
     sessions.set(session.id, session);
     const { client, server } = accept(adapter, (message) => route(session, message));
@@ -220,6 +298,7 @@ export default {
       sessions.delete(session.id);
       for (const relay of session.requests.values()) relay.close();
       session.environment?.close();
+      session.drivers?.close();
       for (const other of session.others) {
         try {
           other.close(1000, "session over");

@@ -7,7 +7,7 @@ from ..base import AdapterSpec, RunContext
 
 #: In-process lanes cost a few coroutines each, and nearly all of a case is deliberate
 #: waiting, so many lanes overlap well even on one core (measured in benchmarks/run.py).
-LANES = 16
+LANES = 32
 
 
 def reference_spec(mutant: str | None = None) -> AdapterSpec:

@@ -183,6 +183,61 @@
         + "the variants of a parametrised case (id[variant]) share one weight, scored by the fraction that pass."));
   }
 
+  // -- the drivers area: driver rows by implementation columns --------------------------------
+
+  function driversSection() {
+    const rows = data.drivers || [];
+    if (!rows.length) return null;
+    const body = el("tbody");
+    rows.forEach((row) => {
+      body.appendChild(el("tr", { dataset: { driver: row.driver } },
+        el("th", { scope: "row" }, row.driver),
+        el("td", {}, row.packages ? el("code", {}, row.packages) : "?"),
+        el("td", {}, row.server || "?"),
+        row.cells.map((cell) => el("td", { className: cell.scored && cell.passed < cell.scored && cell.unexpected ? "bad" : "" },
+          cell.scored ? meter(cell.passed / cell.scored, row.driver) : null, " ", cell.text))));
+    });
+    return el("section", { id: "drivers", ariaLabel: "Drivers" },
+      el("h2", {}, "Drivers by runtime"),
+      el("table", { className: "drivers" },
+        el("caption", {}, "Real client libraries over connect(): the share of each driver's cases that pass"),
+        el("thead", {}, el("tr", {}, ["driver", "packages", "server"].map((name) => el("th", { scope: "col" }, name)),
+          impls.map((impl) => el("th", { scope: "col" }, impl.name)))),
+        body),
+      el("p", { className: "hint" },
+        "✅ all pass, ❌ not all; * every non-pass is recorded in the expectations file with its reason; ➖ runs no drivers; "
+        + "cases not run here (no server, drivers not installed) are counted apart. The cases are under drivers below."));
+  }
+
+  // -- what to fix first: the divergence signatures (report/signatures.py) ---------------------
+
+  function fixFirst() {
+    const listed = impls.map((impl, index) => [impl, index]).filter(([impl]) => (impl.signatures || []).length);
+    if (!listed.length) return null;
+    const section = el("section", { id: "fix-first", ariaLabel: "What to fix first" }, el("h2", {}, "What to fix first"),
+      el("p", { className: "hint" }, "The cases that did not pass, grouped by where each first diverged (the step, what it "
+        + "is about, and the class of the difference), the signature that explains most cases first."));
+    listed.forEach(([impl, index]) => {
+      const body = el("tbody");
+      impl.signatures.forEach((group) => {
+        body.appendChild(el("tr", {},
+          el("td", { className: "num" }, String(group.cases.length)),
+          el("td", {}, el("code", { className: "signature" }, group.signature)),
+          el("td", {}, el("details", {}, el("summary", {}, plural(group.cases.length, "case")),
+            el("ul", { className: "signature-cases" }, group.cases.map((id) => el("li", {},
+              el("button", { type: "button", className: "case-link", onclick: () => openCase(id, index) }, id))))))));
+      });
+      const failing = impl.signatures.reduce((sum, group) => sum + group.cases.length, 0);
+      add(section, el("table", { className: "signatures", dataset: { impl: String(index) } },
+        el("caption", {}, impl.name + ": " + plural(failing, "case") + " that did not pass, "
+          + plural(impl.signatures.length, "signature")),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "cases"), el("th", { scope: "col" }, "first divergence"),
+          el("th", { scope: "col" }, "the cases"))),
+        body));
+    });
+    return section;
+  }
+
   // -- timelines (connect-conformance history) ----------------------------------------------
 
   // A case named by a timeline: opens its view here when this page has it, else links to the
@@ -501,10 +556,12 @@
   const matrixSection = el("section", { id: "matrix-view", ariaLabel: "Cases" },
     el("h2", {}, "Cases by implementation"), filters(), state.status, legend(), matrix());
   const scoreSection = scores();
+  const driverSection = driversSection();
+  const fixSection = fixFirst();
   const timelineSection = timelines();
   state.caseView = el("section", { id: "case-view", hidden: true, ariaLabel: "Case" });
-  state.main = [scoreSection, timelineSection, matrixSection].filter(Boolean);
-  add(app, header(), scoreSection, timelineSection, matrixSection, state.caseView);
+  state.main = [scoreSection, driverSection, fixSection, timelineSection, matrixSection].filter(Boolean);
+  add(app, header(), scoreSection, driverSection, fixSection, timelineSection, matrixSection, state.caseView);
   update();
   window.addEventListener("hashchange", route);
   route();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from conformance.adapters import node_socket, npm_cache, registry
+from conformance.adapters.base import DriverSet
 from conformance.errors import InfrastructureError
 from conformance.protocol.transports import StdioTransport
 
@@ -18,6 +20,7 @@ from conformance.protocol.transports import StdioTransport
 class FakeContext:
     ca_file: str = "/run/ca.pem"
     ca_pem: str = "-----BEGIN CERTIFICATE-----\n...\n"
+    drivers: DriverSet | None = None
 
 
 def test_without_node_on_path_the_spec_is_an_infrastructure_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +58,17 @@ def test_the_spec_runs_the_shell_with_the_package_and_the_runs_ca(monkeypatch: p
     assert env["CONNECT_CONFORMANCE_NODE_MODULES"] == "/cache/npm/node-socket-abc/node_modules"
     assert env["CONNECT_CONFORMANCE_CA_FILE"] == "/run/ca.pem"
     assert env["CONNECT_CONFORMANCE_CA_PEM"] == context.ca_pem
+    assert "CONNECT_CONFORMANCE_DRIVERS" not in env  # no drivers this run: no capability
+    assert spec.driver_target == "node"
+
+
+def test_with_the_drivers_the_shell_gets_each_node_bundle_and_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: "/opt/node/bin/node" if name == "node" else None)
+    monkeypatch.setattr(npm_cache, "ensure", lambda name, quiet=False: Path("/cache/npm/node-socket-abc/node_modules"))
+    drivers = DriverSet("node", {"pg": Path("/cache/drivers/node-1/pg.js")}, {"pg": "pg@8.23.1 pg-cloudflare@1.4.1"})
+    context: Any = FakeContext(drivers=drivers)
+    transport = registry.resolve("node-socket").make_transport(context)
+    assert isinstance(transport, StdioTransport)
+    assert transport._env is not None
+    table = json.loads(transport._env["CONNECT_CONFORMANCE_DRIVERS"])
+    assert table == {"pg": {"path": "/cache/drivers/node-1/pg.js", "version": "pg@8.23.1 pg-cloudflare@1.4.1"}}

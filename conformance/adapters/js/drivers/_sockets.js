@@ -1,7 +1,8 @@
 // `cloudflare:sockets` as the scenario modules and the drivers see it: the bundler resolves every
 // import of `cloudflare:sockets` to this module (its own import is the real one), so each socket
 // a driver opens is recorded and a `shutdown` scenario can tell whether its `closed` settled.
-// On Node the real one is the polyfill @arrowood.dev/socket.
+// On Node the real one is the host's connect() (the node-socket adapter's implementation under test),
+// else the polyfill @arrowood.dev/socket (drivers-build.mjs).
 import { connect as realConnect } from "cloudflare:sockets";
 import { describeError, settlesWithin } from "./_common.js";
 

@@ -18,13 +18,20 @@ function open(server, options, tls) {
   });
 }
 
+
+/** `value` with, over TLS, the server's view of the connection (the port it came in on) unless it has it. */
+async function withProof(value, tls, info) {
+  if (!tls || value === null || typeof value !== "object" || "client" in value) return value;
+  return { ...value, client: await info() };
+}
+
 async function withRedis(server, options, tls, body) {
   const redis = open(server, options, tls);
   let failure = null;
   redis.on("error", (error) => (failure ??= error)); // reported as the cause of what it broke
   try {
     await redis.connect();
-    return await body(redis);
+    return await withProof(await body(redis), tls, () => clientInfo(redis, server));
   } catch (error) {
     throw withCause(error, failure);
   } finally {
@@ -140,7 +147,12 @@ export async function shutdown({ server, options }) {
   redis.on("error", () => {});
   const ended = new Promise((resolve) => redis.once("end", resolve));
   await redis.connect();
-  await redis.ping();
+  const proven = await withProof({ ping: await redis.ping() }, Boolean(options.tls), () => clientInfo(redis, server));
   const quit = await attempt(() => redis.quit());
-  return { quit: quit.value ?? null, error: quit.error ?? null, end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000) };
+  return {
+    ...proven,
+    quit: quit.value ?? null,
+    error: quit.error ?? null,
+    end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000),
+  };
 }

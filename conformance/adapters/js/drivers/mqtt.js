@@ -1,10 +1,17 @@
 // MQTT.js over node:net / node:tls. MQTT.js takes a Worker for a browser and offers only
 // WebSockets there, so the scenarios hand it the stream themselves (a stream builder).
+//
+// The broker's proof of TLS: Mosquitto's TLS listener has a mount point (TLS_MOUNT_POINT,
+// conformance/drivers/message_servers.py), so what a client of that listener publishes is filed
+// under "tls/"; a second client on the plain listener sees under which name it arrives.
 import { Buffer } from "node:buffer";
 import net from "node:net";
 import tlsModule from "node:tls";
 import { MqttClient } from "mqtt/index";
 import { withCause, MiB, SAMPLE_BYTES, SAMPLE_TEXT, attempt, digestOf, fromHex, fromUtf8, patternBytes, settlesWithin, toHex, uniqueName } from "./_common.js";
+
+/** The mount point of the broker's TLS listener (the harness configures Mosquitto so). */
+const TLS_MOUNT_POINT = "tls/";
 
 function open(server, options, tls) {
   const port = tls ? server.tls_port : server.port;
@@ -39,9 +46,31 @@ async function withClient(server, options, tls, body) {
   const client = open(server, options, tls);
   const connack = await connected(client);
   try {
-    return await body(client, connack);
+    const value = await body(client, connack);
+    return tls && !("listener" in value) ? { ...value, listener: await listenerProof(server, options, client) } : value;
   } finally {
     await client.endAsync();
+  }
+}
+
+/**
+ * Which listener the broker filed `client`'s messages under: a client of the plain listener subscribes
+ * to a fresh topic both as is and under the TLS mount point, `client` publishes to it, and the name the
+ * message arrives under tells: `{via: "tls_listener", seen_as: "tls/conformance/..."}` (or `plain_listener`).
+ */
+async function listenerProof(server, options, client) {
+  const topic = `conformance/${uniqueName(options, "proof")}`;
+  const observer = open(server, { ...options, name: `${options.name ?? ""}observer` }, false);
+  await connected(observer);
+  try {
+    const arrived = new Promise((resolve) => observer.on("message", (name) => resolve(name)));
+    await observer.subscribeAsync([topic, `${TLS_MOUNT_POINT}${topic}`], { qos: 1 });
+    await client.publishAsync(topic, Buffer.from("proof"), { qos: 1 });
+    const seen = await arrived;
+    const via = seen === `${TLS_MOUNT_POINT}${topic}` ? "tls_listener" : seen === topic ? "plain_listener" : null;
+    return { via, seen_as: seen };
+  } finally {
+    await observer.endAsync();
   }
 }
 
@@ -52,7 +81,8 @@ async function roundTrip(client, options, payloads) {
   let done;
   const all = new Promise((resolve) => (done = resolve));
   client.on("message", (got, payload) => {
-    if (got === topic) received.push(payload);
+    // Mosquitto 2.0 hands a client of the TLS listener its topics with the mount point still on.
+    if (got === topic || got === `${TLS_MOUNT_POINT}${topic}`) received.push(payload);
     if (received.length === payloads.length) done();
   });
   await client.subscribeAsync(topic, { qos: 1 });
@@ -69,11 +99,11 @@ export async function connect({ server, options }) {
   }));
 }
 
-/** TLS with the run's CA on the TLS port, then a round trip. A bad certificate rejects. */
+/** TLS with the run's CA on the TLS port, a round trip, and the broker's proof. A bad certificate rejects. */
 export async function tls({ server, options }) {
   return withClient(server, options, true, async (client) => {
     const [back] = await roundTrip(client, options, [Buffer.from("over tls")]);
-    return { echoed: fromUtf8(back) };
+    return { echoed: fromUtf8(back), listener: await listenerProof(server, options, client) };
   });
 }
 
@@ -116,6 +146,12 @@ export async function shutdown({ server, options }) {
   const client = open(server, options, Boolean(options.tls));
   const closed = new Promise((resolve) => client.once("close", resolve));
   await connected(client);
+  const proven = options.tls ? { listener: await listenerProof(server, options, client) } : {};
   const end = await attempt(() => client.endAsync());
-  return { ended: !end.error, error: end.error ?? null, close_event: await settlesWithin(closed, options.closed_wait_ms ?? 2000) };
+  return {
+    ...proven,
+    ended: !end.error,
+    error: end.error ?? null,
+    close_event: await settlesWithin(closed, options.closed_wait_ms ?? 2000),
+  };
 }

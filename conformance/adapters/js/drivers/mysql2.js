@@ -17,7 +17,9 @@ function config(server, options, tls) {
     supportBigNumbers: true,
     bigNumberStrings: true,
   };
-  if (tls) config.ssl = { ca: server.ca, rejectUnauthorized: true, servername: options.servername ?? server.servername };
+  // verifyIdentity: mysql2 checks the server's name only when asked (against the host it dialled;
+  // it has no option for another name).
+  if (tls) config.ssl = { ca: server.ca, rejectUnauthorized: true, verifyIdentity: true };
   return config;
 }
 
@@ -48,6 +50,11 @@ export async function tls({ server, options }) {
   return withConnection(server, options, true, async (connection) => ({ tls: await tlsProof(connection) }));
 }
 
+/** With `options.tls`, the server's proof that this session is encrypted; else nothing. */
+async function proof(connection, options) {
+  return options.tls ? { tls: await tlsProof(connection) } : {};
+}
+
 /** A prepared statement with exact values: UTF-8 text (non-BMP too), every byte value, integers, null. */
 export async function query({ server, options }) {
   const text = options.text ?? SAMPLE_TEXT;
@@ -69,6 +76,7 @@ export async function query({ server, options }) {
       nothing: row.nothing,
       chars: row.chars,
       octets: row.octets,
+      ...(await proof(connection, options)),
     };
   });
 }
@@ -79,7 +87,12 @@ export async function large({ server, options }) {
   return withConnection(server, options, Boolean(options.tls), async (connection) => {
     const [rows] = await connection.query("SELECT REPEAT('0123456789abcdef', ?) AS payload", [Math.ceil(size / 16)]);
     const payload = String(rows[0].payload).slice(0, size);
-    return { rows: rows.length, ...(await digestOf(payload)), expected: await digestOf(patternText(size)) };
+    return {
+      rows: rows.length,
+      ...(await digestOf(payload)),
+      expected: await digestOf(patternText(size)),
+      ...(await proof(connection, options)),
+    };
   });
 }
 
@@ -97,7 +110,7 @@ export async function transaction({ server, options }) {
     const duplicate = await attempt(() => connection.execute("INSERT INTO items VALUES (?, ?)", [1, "duplicate"]));
     await connection.rollback();
     const [rows] = await connection.query("SELECT id, label FROM items ORDER BY id");
-    return { rows: rows.map((row) => ({ ...row })), duplicate: duplicate.error ?? null };
+    return { rows: rows.map((row) => ({ ...row })), duplicate: duplicate.error ?? null, ...(await proof(connection, options)) };
   });
 }
 
@@ -108,7 +121,7 @@ export async function pipeline({ server, options }) {
     const results = await Promise.all(
       Array.from({ length: count }, (_, i) => connection.query("SELECT ? * 2 AS doubled", [i])),
     );
-    return { count, doubled: results.map(([rows]) => Number(rows[0].doubled)) };
+    return { count, doubled: results.map(([rows]) => Number(rows[0].doubled)), ...(await proof(connection, options)) };
   });
 }
 
@@ -116,7 +129,12 @@ export async function pipeline({ server, options }) {
 export async function shutdown({ server, options }) {
   const connection = await mysql.createConnection(config(server, options, Boolean(options.tls)));
   const ended = new Promise((resolve) => connection.connection.once("end", resolve));
-  await connection.query("SELECT 1");
+  const proven = options.tls ? await proof(connection, options) : (await connection.query("SELECT 1"), {});
   const end = await attempt(() => connection.end());
-  return { ended: !end.error, error: end.error ?? null, end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000) };
+  return {
+    ended: !end.error,
+    error: end.error ?? null,
+    end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000),
+    ...proven,
+  };
 }

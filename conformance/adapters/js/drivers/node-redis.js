@@ -23,11 +23,18 @@ function open(server, options, tls) {
   return client;
 }
 
+
+/** `value` with, over TLS, the server's view of the connection (the port it came in on) unless it has it. */
+async function withProof(value, tls, info) {
+  if (!tls || value === null || typeof value !== "object" || "client" in value) return value;
+  return { ...value, client: await info() };
+}
+
 async function withClient(server, options, tls, body) {
   const client = open(server, options, tls);
   try {
     await client.connect();
-    return await body(client);
+    return await withProof(await body(client), tls, () => clientInfo(client, server));
   } catch (error) {
     throw withCause(error, client.failure);
   } finally {
@@ -136,7 +143,12 @@ export async function shutdown({ server, options }) {
   const client = open(server, options, Boolean(options.tls));
   const ended = new Promise((resolve) => client.once("end", resolve));
   await client.connect();
-  await client.ping();
+  const proven = await withProof({ ping: await client.ping() }, Boolean(options.tls), () => clientInfo(client, server));
   const closed = await attempt(() => client.close());
-  return { ended: !closed.error, error: closed.error ?? null, end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000) };
+  return {
+    ...proven,
+    ended: !closed.error,
+    error: closed.error ?? null,
+    end_event: await settlesWithin(ended, options.closed_wait_ms ?? 2000),
+  };
 }

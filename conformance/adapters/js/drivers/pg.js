@@ -62,6 +62,11 @@ export async function tls({ server, options }) {
   return withClient(server, options, true, async (client) => ({ tls: await tlsProof(client) }));
 }
 
+/** With `options.tls`, the server's proof that this session is encrypted; else nothing. */
+async function proof(client, options) {
+  return options.tls ? { tls: await tlsProof(client) } : {};
+}
+
 /** Parameters and results with exact values: UTF-8 text (non-BMP too), bytea, integers, boolean, null. */
 export async function query({ server, options }) {
   const text = options.text ?? SAMPLE_TEXT;
@@ -84,6 +89,7 @@ export async function query({ server, options }) {
       nothing: row.nothing,
       chars: row.chars,
       octets: row.octets,
+      ...(await proof(client, options)),
     };
   });
 }
@@ -97,7 +103,12 @@ export async function large({ server, options }) {
       Math.ceil(size / 16),
     ]);
     const payload = rows[0].payload.slice(0, size);
-    return { rows: rows.length, ...(await digestOf(payload)), expected: await digestOf(patternText(size)) };
+    return {
+      rows: rows.length,
+      ...(await digestOf(payload)),
+      expected: await digestOf(patternText(size)),
+      ...(await proof(client, options)),
+    };
   });
 }
 
@@ -115,7 +126,7 @@ export async function transaction({ server, options }) {
     const duplicate = await attempt(() => client.query("INSERT INTO items VALUES ($1, $2)", [1, "duplicate"]));
     await client.query("ROLLBACK");
     const { rows } = await client.query("SELECT id, label FROM items ORDER BY id");
-    return { rows, duplicate: duplicate.error ?? null };
+    return { rows, duplicate: duplicate.error ?? null, ...(await proof(client, options)) };
   });
 }
 
@@ -126,7 +137,7 @@ export async function pipeline({ server, options }) {
     const results = await Promise.all(
       Array.from({ length: count }, (_, i) => client.query("SELECT $1::int * 2 AS doubled", [i])),
     );
-    return { count, doubled: results.map((result) => result.rows[0].doubled) };
+    return { count, doubled: results.map((result) => result.rows[0].doubled), ...(await proof(client, options)) };
   });
 }
 
@@ -135,7 +146,12 @@ export async function shutdown({ server, options }) {
   resetSockets();
   const client = new pg.Client(config(server, options, Boolean(options.tls)));
   await client.connect();
-  await client.query("SELECT 1");
+  const proven = await proof(client, options);
   const ended = await attempt(() => client.end());
-  return { ended: !ended.error, error: ended.error ?? null, sockets: await socketsReport(options.closed_wait_ms) };
+  return {
+    ended: !ended.error,
+    error: ended.error ?? null,
+    sockets: await socketsReport(options.closed_wait_ms),
+    ...proven,
+  };
 }

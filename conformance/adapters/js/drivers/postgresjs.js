@@ -49,6 +49,11 @@ export async function tls({ server, options }) {
   return withSql(server, options, true, async (sql) => ({ tls: await tlsProof(sql) }));
 }
 
+/** With `options.tls`, the server's proof that this session is encrypted; else nothing. */
+async function proof(sql, options) {
+  return options.tls ? { tls: await tlsProof(sql) } : {};
+}
+
 /** Parameters and results with exact values: UTF-8 text (non-BMP too), bytea, integers, boolean, null. */
 export async function query({ server, options }) {
   const text = options.text ?? SAMPLE_TEXT;
@@ -68,6 +73,7 @@ export async function query({ server, options }) {
       nothing: row.nothing,
       chars: row.chars,
       octets: row.octets,
+      ...(await proof(sql, options)),
     };
   });
 }
@@ -78,7 +84,12 @@ export async function large({ server, options }) {
   return withSql(server, options, Boolean(options.tls), async (sql) => {
     const rows = await sql`SELECT repeat(${"0123456789abcdef"}::text, ${Math.ceil(size / 16)}::int) AS payload`;
     const payload = rows[0].payload.slice(0, size);
-    return { rows: rows.length, ...(await digestOf(payload)), expected: await digestOf(patternText(size)) };
+    return {
+      rows: rows.length,
+      ...(await digestOf(payload)),
+      expected: await digestOf(patternText(size)),
+      ...(await proof(sql, options)),
+    };
   });
 }
 
@@ -99,6 +110,7 @@ export async function transaction({ server, options }) {
       rows: rows.map((row) => ({ ...row })),
       rollback: rolledBack.error?.message ?? null,
       duplicate: duplicate.error ?? null,
+      ...(await proof(sql, options)),
     };
   });
 }
@@ -108,7 +120,7 @@ export async function pipeline({ server, options }) {
   const count = options.count ?? 20;
   return withSql(server, options, Boolean(options.tls), async (sql) => {
     const results = await Promise.all(Array.from({ length: count }, (_, i) => sql`SELECT ${i}::int * 2 AS doubled`));
-    return { count, doubled: results.map((rows) => rows[0].doubled) };
+    return { count, doubled: results.map((rows) => rows[0].doubled), ...(await proof(sql, options)) };
   });
 }
 
@@ -116,7 +128,12 @@ export async function pipeline({ server, options }) {
 export async function shutdown({ server, options }) {
   resetSockets();
   const sql = open(server, options, Boolean(options.tls));
-  await sql`SELECT 1`;
+  const proven = options.tls ? await proof(sql, options) : (await sql`SELECT 1`, {});
   const ended = await attempt(() => sql.end({ timeout: 5 }));
-  return { ended: !ended.error, error: ended.error ?? null, sockets: await socketsReport(options.closed_wait_ms) };
+  return {
+    ended: !ended.error,
+    error: ended.error ?? null,
+    sockets: await socketsReport(options.closed_wait_ms),
+    ...proven,
+  };
 }

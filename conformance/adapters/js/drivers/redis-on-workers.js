@@ -15,10 +15,17 @@ function open(server, options, tls) {
   });
 }
 
+
+/** `value` with, over TLS, the server's view of the connection (the port it came in on) unless it has it. */
+async function withProof(value, tls, info) {
+  if (!tls || value === null || typeof value !== "object" || "client" in value) return value;
+  return { ...value, client: await info() };
+}
+
 async function withRedis(server, options, tls, body) {
   const redis = open(server, options, tls);
   try {
-    return await body(redis);
+    return await withProof(await body(redis), tls, () => clientInfo(redis, server));
   } finally {
     await redis.close();
   }
@@ -126,7 +133,12 @@ export async function pipeline({ server, options }) {
 export async function shutdown({ server, options }) {
   resetSockets();
   const redis = open(server, options, Boolean(options.tls));
-  await redis.send("PING");
+  const proven = await withProof({ ping: await redis.send("PING") }, Boolean(options.tls), () => clientInfo(redis, server));
   const ended = await attempt(() => redis.close());
-  return { ended: !ended.error, error: ended.error ?? null, sockets: await socketsReport(options.closed_wait_ms) };
+  return {
+    ...proven,
+    ended: !ended.error,
+    error: ended.error ?? null,
+    sockets: await socketsReport(options.closed_wait_ms),
+  };
 }

@@ -1,0 +1,73 @@
+"""Spec files loaded once, kept on disk for the next command (``$CONNECT_CONFORMANCE_CACHE/spec/``).
+
+Reading and checking the whole spec costs a command about a second (the YAML parser that
+keeps line numbers, and the JSON Schema checks), more than running the reference's cases
+on many lanes. A file's cases are decided by its bytes, its path and spec folder (ids and
+locations), the catalogue its sources are checked against, and the harness's own code
+(the loader, the schemas, the action table): the key is a digest of all of them, so a
+change to any loads the file afresh. Only a file that loaded without a problem is kept:
+problems are always found anew. The commands that run cases use it; ``validate`` and the
+library's ``load`` never do, so what they report is always a fresh reading.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from ..adapters.npm_cache import cache_root
+from ..core.model import Case
+
+FOLDER = "spec"
+#: Set to ``0`` to read every file afresh (the cache is never needed for a correct result).
+SWITCH = "CONNECT_CONFORMANCE_SPEC_CACHE"
+
+
+def enabled() -> bool:
+    return os.environ.get(SWITCH, "1") != "0"
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".json") and path.is_file():
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
+
+
+def key(path: Path, root: Path | None, catalogue: Path) -> str | None:
+    """The file's key, or None when one of its inputs cannot be read (then it is simply loaded)."""
+    digest = hashlib.sha256(_code_digest())
+    try:
+        for part in (str(path), str(root), str(catalogue.resolve())):
+            digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(path.read_bytes() + b"\0" + catalogue.read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def get(name: str) -> list[Case] | None:
+    try:
+        with (cache_root() / FOLDER / f"{name}.pickle").open("rb") as file:
+            cases = pickle.load(file)
+    except Exception:  # a missing, truncated or foreign entry is a miss, never an error
+        return None
+    return cases if isinstance(cases, list) and all(isinstance(case, Case) for case in cases) else None
+
+
+def put(name: str, cases: list[Case]) -> None:
+    folder = cache_root() / FOLDER
+    # A cache that cannot be written (read-only home, full disk) only costs the next command a reading.
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".part", delete=False) as file:
+            pickle.dump(cases, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(file.name, folder / f"{name}.pickle")
