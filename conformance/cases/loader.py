@@ -316,7 +316,7 @@ class _CaseChecker:
                     self.line("server"), "server", f"a case with a server needs `requires: [{DRIVERS_CAPABILITY}]`"
                 )
         for step in steps:
-            if step.action == "driver":
+            if ACTIONS[step.action].drives_server:
                 self.check_driver(step)
         environment = self.raw.get("environment")
         if environment is not None and environment not in requires:

@@ -115,6 +115,8 @@ class ActionSpec:
     module_scope: bool = False
     #: Its argument names a background step (``join``).
     joins: bool = False
+    #: It runs a real client library against the case's ``server:`` (``driver``).
+    drives_server: bool = False
     judge: judging.PeerJudge | None = None
     #: How long the op may take when the step gives no ``within`` (``None``: the interpreter's default, 2 s).
     default_within: float | None = None
@@ -352,6 +354,7 @@ _ACTIONS = (
         "a scenario of a real client library (pg, Redis, ...), run in the runtime against the case's server",
         _driver,
         default_within=DRIVER_WITHIN,
+        drives_server=True,
     ),
     _peer(
         "peer.accept",
