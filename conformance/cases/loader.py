@@ -316,7 +316,7 @@ class _CaseChecker:
                     self.line("server"), "server", f"a case with a server needs `requires: [{DRIVERS_CAPABILITY}]`"
                 )
         for step in steps:
-            if step.action == "driver":
+            if ACTIONS[step.action].drives_server:
                 self.check_driver(step)
         environment = self.raw.get("environment")
         if environment is not None and environment not in requires:
@@ -328,9 +328,12 @@ class _CaseChecker:
                 continue
             if ACTIONS[step.action].kind is not Kind.CLIENT:
                 self.file.problem(step.line, f"steps.{step.index}.request", "only a client op runs in a request")
-            elif step.request == GLOBAL_SCOPE and step.action != "connect":
+            elif step.request == GLOBAL_SCOPE and not ACTIONS[step.action].module_scope:
+                at_module = " or ".join(name for name, spec in ACTIONS.items() if spec.module_scope)
                 self.file.problem(
-                    step.line, f"steps.{step.index}.request", "only connect runs at module evaluation (request: global)"
+                    step.line,
+                    f"steps.{step.index}.request",
+                    f"only {at_module} runs at module evaluation (request: global)",
                 )
             wanted = "global-scope" if step.request == GLOBAL_SCOPE else "request-scope"
             if wanted not in requires:
@@ -355,10 +358,10 @@ class _CaseChecker:
                         self.file.problem(step.line, field, f"unknown variable ${{{name}}}{hint}")
             if step.socket is not None and step.socket not in sockets:
                 self.file.problem(step.line, f"{field}.socket", f"no earlier step names a socket {show(step.socket)}")
-            if step.action in ("connect", "start_tls") and step.name:
+            if ACTIONS[step.action].yields_socket and step.name:
                 sockets.add(step.name)
             self.check_conn(step, connections)
-            if step.action == "peer.accept" and step.name:
+            if ACTIONS[step.action].yields_connection and step.name:
                 connections.add(step.name)
             if step.background:
                 if step.background in backgrounds:
@@ -366,9 +369,9 @@ class _CaseChecker:
                         step.line, f"{field}.background", f"background name {show(step.background)} used twice"
                     )
                 backgrounds.add(step.background)
-            if step.action == "join" and step.arg not in backgrounds:
+            if ACTIONS[step.action].joins and step.arg not in backgrounds:
                 self.file.problem(
-                    step.line, field, f"join {show(step.arg)}: no earlier step has background: {step.arg}"
+                    step.line, field, f"{step.action} {show(step.arg)}: no earlier step has background: {step.arg}"
                 )
 
     def check_driver(self, step: Step) -> None:
@@ -391,7 +394,7 @@ class _CaseChecker:
         if step.conn is None:
             return
         field = f"steps.{step.index}.conn"
-        if ACTIONS[step.action].kind is not Kind.PEER or step.action == "peer.accept":
+        if ACTIONS[step.action].kind is not Kind.PEER or ACTIONS[step.action].yields_connection:
             self.file.problem(step.line, field, f"conn names a peer connection; {step.action} does not act on one")
         elif step.conn not in connections:
             self.file.problem(step.line, field, f"no earlier peer.accept names a connection {show(step.conn)} (as:)")

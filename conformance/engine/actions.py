@@ -111,6 +111,12 @@ class ActionSpec:
     yields_socket: bool = False
     #: It accepts a connection (``peer.accept``): later peer steps act on it.
     yields_connection: bool = False
+    #: It may run where no request is being handled (``request: global``, B1): ``connect``.
+    module_scope: bool = False
+    #: Its argument names a background step (``join``).
+    joins: bool = False
+    #: It runs a real client library against the case's ``server:`` (``driver``).
+    drives_server: bool = False
     judge: judging.PeerJudge | None = None
     #: How long the op may take when the step gives no ``within`` (``None``: the interpreter's default, 2 s).
     default_within: float | None = None
@@ -315,6 +321,7 @@ _ACTIONS = (
         _connect,
         default_expect={"returns": "socket"},
         yields_socket=True,
+        module_scope=True,
     ),
     _promise("await", "await opened, closed, a pending promise or a background step", _await, _READ),
     _sync("get", "read a property of the socket", _with_field("get", "property", lambda arg: arg, sync=True)),
@@ -347,6 +354,7 @@ _ACTIONS = (
         "a scenario of a real client library (pg, Redis, ...), run in the runtime against the case's server",
         _driver,
         default_within=DRIVER_WITHIN,
+        drives_server=True,
     ),
     _peer(
         "peer.accept",
@@ -381,7 +389,7 @@ _ACTIONS = (
         frozenset({"tls"}),
     ),
     ActionSpec("sleep", Kind.CONTROL, "wait", _sleep),
-    ActionSpec("join", Kind.CONTROL, "wait for a background step and judge it", _join, expects=_ANY),
+    ActionSpec("join", Kind.CONTROL, "wait for a background step and judge it", _join, expects=_ANY, joins=True),
     ActionSpec(
         "end",
         Kind.CONTROL,

@@ -14,9 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.jsshow import show
+from ..engine.actions import ACTIONS, Kind
 from ..errors import ConformanceError
+from ..protocol.replies import SHAPE_OF_OP
+from .moves import AFTER_WAIT, CLIENT_WITHIN, NEUTRAL_WAIT, Step
 from .observations import Divergence, Observation
-from .scenarios import CLIENT_WITHIN, Scenario, Step
+from .scenarios import Scenario
 
 _MATCHES = "<matches "
 
@@ -56,9 +59,11 @@ def _client_expect(step: Step, action: str, seen: dict[str, Any]) -> dict[str, A
     if status == "pending":
         return {"pending": {"for": step.get("within", CLIENT_WITHIN)}}
     value = seen.get("value", {"$type": "undefined"})
+    # What the settled value looks like, by the op (the protocol's table): a socket, one read, bytes read.
+    shape = SHAPE_OF_OP.get(action, "any")
     if status == "returned":
-        return None if value == "socket" else {"returns": value}
-    if action == "read":
+        return None if shape == "socket" and value == "socket" else {"returns": value}
+    if shape == "read":
         if value.get("done"):
             return {"done": True}
         chunk = value.get("value", {})
@@ -66,7 +71,7 @@ def _client_expect(step: Step, action: str, seen: dict[str, Any]) -> dict[str, A
             # Its length depended on timing: any chunk will do.
             return {"resolves": {"done": False, "value": {"$any": True}}}
         return {"chunk": _bytes_expect(chunk)}
-    if action == "read_bytes":
+    if shape == "read_bytes":
         data = value.get("data")
         if isinstance(data, dict) and "hex" in data:
             return {"bytes": {"hex": data["hex"]}}
@@ -77,29 +82,33 @@ def _client_expect(step: Step, action: str, seen: dict[str, Any]) -> dict[str, A
 def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
     if seen.get("status") == "not reached":
         raise Inexpressible(f"{action}: the against side did not reach it")
-    if action == "peer.accept":
+    spec = ACTIONS[action]
+    if spec.yields_connection:
         if not seen.get("accepted"):
-            return [{"peer.accept": {}, "expect": {"no_connection": {"for": step.get("within", "1s")}}}]
+            return [{action: {}, "expect": {"no_connection": {"for": step.get("within", "1s")}}}]
         tls = seen.get("tls")
         return [{**step, "expect": {"tls": {"ok": tls["ok"]}}} if tls else step]
-    if action == "peer.expect_silence":
+    if action == NEUTRAL_WAIT:
         kind = seen.get("seen")
-        if kind == "eof":
-            return [{"peer.expect_eof": {}}]
-        if kind == "reset":
-            return [{"peer.expect_reset": {}}]
         if kind == "data":
-            return [{"peer.recv": {"n": seen.get("length", 1)}, "expect": {"size": seen.get("length", 1)}}]
+            length = seen.get("length", 1)
+            return [{AFTER_WAIT["data"]: {"n": length}, "expect": {"size": length}}]
+        if kind in AFTER_WAIT:
+            return [{AFTER_WAIT[kind]: {}}]
         return [step]
-    if action == "peer.start_tls":
+    if "tls" in spec.expects:  # a handshake the peer made on a connection it has (peer.start_tls)
         return [{**step, "expect": {"tls": {"ok": seen.get("tls", {}).get("ok")}}}]
     if seen.get("timed_out") or seen.get("reset") or seen.get("ended") == "reset":
         raise Inexpressible(f"{action}: the peer's op did not complete on the against side")
-    if action == "peer.recv" and seen.get("tls_handshake"):
+    if "size" in spec.expects and seen.get("tls_handshake"):
         return [step]  # a ClientHello's size is the TLS library's, not the behaviour's
-    if action == "peer.recv":
+    if "size" in spec.expects:  # bytes the peer received (peer.recv)
         return [{**step, "expect": {"size": seen.get("length", 0)}}]
     return [step]
+
+
+def _action(step: Step) -> str:
+    return next(key for key in step if key in ACTIONS)
 
 
 def expected_steps(scenario: Scenario, against: list[Observation], divergence: Divergence) -> list[Step]:
@@ -109,14 +118,18 @@ def expected_steps(scenario: Scenario, against: list[Observation], divergence: D
     last = len(scenario.steps) if divergence.index == 0 else divergence.index
     for index, step in enumerate(scenario.steps[:last], start=1):
         observation = by_index.get(index)
+        if observation is None and ACTIONS[_action(step)].kind is Kind.CONTROL:
+            steps.append(step)  # a sleep: the transcript records nothing for it
+            continue
         if observation is None:
             raise Inexpressible(f"step {index} was not reached on the against side")
         action = observation.action
         if isinstance(observation.seen, dict) and observation.seen.get("status") == "skipped":
             continue  # it could not run on the against side (no socket or connection yet): leave it out
-        if action == "sleep":
+        kind = ACTIONS[action].kind
+        if kind is Kind.CONTROL:
             steps.append(step)
-        elif action.startswith("peer."):
+        elif kind is Kind.PEER:
             steps.extend(_peer_step(step, action, observation.seen))
         else:
             expect = _client_expect(step, action, observation.seen)
@@ -126,5 +139,6 @@ def expected_steps(scenario: Scenario, against: list[Observation], divergence: D
         if end is None or not isinstance(end.seen, dict) or "unhandled_rejections" not in end.seen:
             raise Inexpressible("the against side's session did not end cleanly")
         rejections = [_error(error) for error in end.seen["unhandled_rejections"]]
-        steps.append({"end": {}, "expect": {"unhandled_rejections": rejections}})
+        ending = next(name for name, spec in ACTIONS.items() if "unhandled_rejections" in spec.expects)
+        steps.append({ending: {}, "expect": {"unhandled_rejections": rejections}})
     return steps

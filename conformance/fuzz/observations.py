@@ -31,6 +31,8 @@ from ..core.transcript import (
     TranscriptEntry,
     VariablesEntry,
 )
+from ..engine.actions import ACTIONS
+from ..protocol.replies import SHAPE_OF_OP
 
 #: Payloads longer than this are compared by length and SHA-256.
 INLINE_BYTES = 64
@@ -125,21 +127,23 @@ class Normaliser:
             if isinstance(entry, SessionEndEntry):
                 found.append(Observation(0, "end", self._end(entry.reply, replace)))
                 continue
-            if entry.action == "peer.start_tls":
-                tls_bytes = False
+            handshake = _peer_handshake(entry.action)
+            if handshake:
+                tls_bytes = False  # the peer's own handshake (peer.start_tls): it reads plaintext again
             seen: Any
             if isinstance(entry, SkippedStepEntry):
                 seen = {"status": "skipped"}
             elif isinstance(entry, PeerStepEntry):
                 observed = entry.observed
-                if observed is not None and entry.action != "peer.start_tls":
+                if observed is not None and not handshake:
                     tls_bytes = tls_bytes or _starts_a_tls_record(observed.get("data"))
                 seen = self._peer(entry.action, observed, replace, tls_bytes=tls_bytes)
             else:
                 seen = self._client(entry.observed, replace)
-                if entry.action == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
+                shape = SHAPE_OF_OP.get(entry.action)
+                if shape == "read_bytes" and isinstance(seen, dict) and isinstance(seen.get("value"), dict):
                     seen["value"].pop("chunks", None)  # how the bytes were cut depends on the network
-                if entry.action == "read":
+                if shape == "read":
                     _large_chunk_by_type(seen)
             found.append(Observation(entry.step, entry.action, seen))
         return found
@@ -178,13 +182,13 @@ class Normaliser:
     def _peer(self, action: str, observed: dict[str, Any] | None, replace: dict[str, str], *, tls_bytes: bool) -> Any:
         if observed is None:  # a background step starting: its request only
             return None
-        if action == "peer.accept" and "accepted" in observed:  # not a join that timed out
+        if ACTIONS[action].yields_connection and "accepted" in observed:  # not a join that timed out
             seen: dict[str, Any] = {"accepted": observed["accepted"]}
             tls = observed.get("tls")
             if isinstance(tls, dict):
                 seen["tls"] = {"ok": tls.get("ok"), "sni": tls.get("sni")}
             return seen
-        if action == "peer.start_tls" and "cipher" in observed:  # a handshake (not a join that timed out)
+        if _peer_handshake(action) and "cipher" in observed:  # a handshake (not a join that timed out)
             return {"tls": {"ok": observed.get("ok"), "sni": observed.get("sni")}}
         kept = ("sent", "reset", "timed_out", "length", "sha256", "ended", "seen", "echoed", "done")
         seen = {key: observed[key] for key in kept if key in observed}
@@ -196,6 +200,11 @@ class Normaliser:
             seen["tls_handshake"] = True
         elif "data" in observed and "seen" in observed:
             seen["data"] = observed["data"]
+        if seen.get("timed_out") or seen.get("reset") or seen.get("ended") == "reset":
+            # A send or read cut short by its timeout or a reset: how far it got is timing (how much
+            # of a large transfer the kernel took first), and no case can expect it (emit.py).
+            for counted in ("sent", "length", "sha256", "data"):
+                seen.pop(counted, None)
         return _substitute(seen, replace)
 
     def _end(self, reply: dict[str, Any], replace: dict[str, str]) -> Any:
@@ -251,12 +260,21 @@ def _large_chunk_by_type(seen: Any) -> None:
         value["value"] = {"view": chunk.get("view"), "large": True}
 
 
+def _peer_handshake(action: str) -> bool:
+    """A TLS handshake the peer makes on a connection it already has (peer.start_tls)."""
+    spec = ACTIONS.get(action)
+    return spec is not None and "tls" in spec.expects and not spec.yields_connection
+
+
 def _reverse_substitution(variables: dict[str, Any]) -> dict[str, str]:
     """Text of this run's ports and addresses -> the variable written for it, longest first."""
     pairs = {}
-    for name in ("peer.refused_address", "peer.address", "peer.refused_port", "peer.port"):
+    # peer.host only where it is the run's own (a loopback address of its own, sandbox-loopback):
+    # the usual 127.0.0.1 would turn every loopback address into the variable.
+    shared_hosts = ("127.0.0.1", "[::1]")
+    for name in ("peer.refused_address", "peer.address", "peer.host", "peer.refused_port", "peer.port"):
         value = variables.get(name)
-        if value not in (None, ""):
+        if value not in (None, "") and not (name == "peer.host" and value in shared_hosts):
             pairs[str(value)] = "${" + name + "}"
     return dict(sorted(pairs.items(), key=lambda item: -len(item[0])))
 

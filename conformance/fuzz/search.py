@@ -4,11 +4,13 @@
 scenario, driven by the same script) in an event loop that lives for the whole
 search, so a slow runtime starts once. ``Search`` asks hypothesis for the
 smallest scenario whose normalised observations differ (``hypothesis.find``
-shrinks it), checks that it diverges the same way on replay (else it is
-reported as flaky, not written), turns it into a case with the against side's
-observations as expectations, replays that case judged (it must pass on the
-against side and not on the other), and goes on looking for divergences of a
-kind not seen yet until the example budget or the time is spent.
+shrinks it, within ``SHRINK_EXAMPLES``), checks that it diverges the same way
+on replay (else it is reported as flaky, not written), turns it into a case with
+the against side's observations as expectations, replays that case judged (it
+must pass on the against side and not on the other), and goes on looking for
+divergences of a kind not seen yet until the example budget or the time is
+spent. Each example also reports how far it got in degree (``targets.py``), so
+hypothesis steers towards more bytes queued and more ops left waiting.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from hypothesis import HealthCheck, Phase, Verbosity, find, settings
+from hypothesis import HealthCheck, Phase, Verbosity, find, settings, target
 from hypothesis.errors import Flaky, NoSuchExample
 
 from ..adapters.base import AdapterSpec, RunContext
@@ -34,19 +36,33 @@ from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
 from ..errors import ConformanceError, InfrastructureError
-from ..execution.runner import Lane
+from ..execution.runner import FixedPorts, Lane
 from .emit import Inexpressible, expected_steps
+from .features import Profile
 from .observations import Divergence, Normaliser, Observation, first_divergence
 from .scenarios import Scenario, case_yaml, scenarios
+from .targets import scores
 
 T = TypeVar("T")
 
 #: Replays of a divergent scenario that must all diverge the same way before it counts.
 REPLAYS = 2
+#: Examples hypothesis may spend shrinking one divergence; then the smallest seen so far is kept.
+SHRINK_EXAMPLES = 150
+#: Examples of one round (one ``hypothesis.find`` with a randomness of its own). Within a long run,
+#: hypothesis spends half its budget climbing the targets from one example, and mutates around the
+#: examples it has: a few hundred examples cluster on a few scenarios. Short rounds start afresh.
+ROUND_EXAMPLES = 40
+#: One round in this many climbs the targets (``Phase.target``: more bytes queued, more ops waiting).
+TARGET_EVERY = 3
 
 
 class TimeUp(ConformanceError):
     pass
+
+
+class ShrunkEnough(Exception):
+    """The shrink budget of a divergence is spent."""
 
 
 @dataclass
@@ -57,6 +73,11 @@ class Finding:
     #: Why no case was written: flaky on replay, inexpressible, or the replayed case did not separate them.
     problem: str | None = None
     path: Path | None = None
+    #: Examples run and seconds spent in this search when the divergence was first seen (before shrinking).
+    examples: int = 0
+    seconds: float = 0.0
+    #: The written case replayed judged: (outcome on ours, outcome on the against side).
+    replayed: tuple[str, str] | None = None
 
     @property
     def flaky(self) -> bool:
@@ -77,13 +98,22 @@ class Pair:
         self.loop = asyncio.new_event_loop()
         self.certificates = RunCertificates()
         context = RunContext(self.certificates)
-        self.lanes = (Lane(adapter, context), Lane(against, context))
+        # One FixedPorts for both: the two sides' listeners on a fixed port get addresses of their own.
+        ports = FixedPorts()
+        self.lanes = (Lane(adapter, context, ports=ports), Lane(against, context, ports=ports))
         self.folder = tempfile.TemporaryDirectory(prefix="connect-conformance-fuzz-")
         try:
-            self.loop.run_until_complete(_together(*(lane.start() for lane in self.lanes)))
+            hellos = self.loop.run_until_complete(_together(*(lane.start() for lane in self.lanes)))
         except InfrastructureError:
             self.close()
             raise
+        #: What both sides and this machine can do: the features scenarios may use.
+        self.profile = Profile.shared(
+            *(
+                hello.capabilities | lane.environment.capabilities
+                for hello, lane in zip(hellos, self.lanes, strict=True)
+            )
+        )
 
     def case(self, scenario: Scenario, text: str | None = None) -> Case:
         path = Path(self.folder.name) / "scenario.yaml"
@@ -123,8 +153,13 @@ class Search:
         out: Path,
         progress: Callable[[str], None] = lambda text: None,
         stop_after: int | None = None,
+        until_written: bool = False,
+        profile: Profile | None = None,
     ) -> None:
         self.pair = pair
+        #: Stop at the first finding written as a case (``fuzz --find-mutants``).
+        self.until_written = until_written
+        self.profile = profile or (pair.profile if pair is not None else Profile())
         self.normaliser = normaliser
         self.examples = examples
         self.deadline = deadline
@@ -136,6 +171,10 @@ class Search:
         self.known: set[str] = set()
         #: The latest scenario that diverged, for when hypothesis gives up on an unreliable one.
         self.last: tuple[Scenario, Divergence] | None = None
+        self.started = time.monotonic()
+        #: Examples and seconds at the round's first divergence, and examples run since (shrinking).
+        self.first_seen: tuple[int, float] | None = None
+        self.since_first = 0
 
     # -- one scenario ---------------------------------------------------------------------------
 
@@ -152,35 +191,55 @@ class Search:
     def _diverges(self, scenario: Scenario) -> bool:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise TimeUp
+        if self.first_seen is not None:
+            self.since_first += 1
+            if self.since_first > SHRINK_EXAMPLES:
+                raise ShrunkEnough
         self.report.examples += 1
         if self.report.examples % 25 == 0:
             self.progress(f"{self.report.examples} examples, {plural(len(self.report.findings), 'finding')}")
-        _, _, divergence = self.observe(scenario)
+        _, other, divergence = self.observe(scenario)
+        for label, score in scores(scenario, other).items():
+            target(score, label=label)
         if divergence is None or divergence.signature() in self.known:
             return False
+        if self.first_seen is None:
+            self.first_seen = (self.report.examples, time.monotonic() - self.started)
         self.last = (scenario, divergence)
         return True
 
     # -- the search -----------------------------------------------------------------------------
 
     def run(self) -> Report:
-        started = time.monotonic()
+        self.started = time.monotonic()
         rounds = 0
         while self.report.examples < self.examples and not self._enough():
-            budget = self.examples - self.report.examples
+            before = self.report.examples
             chosen = settings(
-                max_examples=budget,
+                max_examples=min(ROUND_EXAMPLES, self.examples - self.report.examples),
                 deadline=None,
                 database=None,
                 derandomize=False,
-                phases=[Phase.generate, Phase.shrink],
+                phases=[Phase.generate, Phase.shrink] + ([Phase.target] if rounds % TARGET_EVERY == 1 else []),
                 suppress_health_check=list(HealthCheck),
                 verbosity=Verbosity.quiet,
             )
+            self.first_seen, self.since_first = None, 0
             try:
-                scenario = find(scenarios(), self._diverges, settings=chosen, random=self._random(rounds))
-            except (NoSuchExample, TimeUp):
-                break
+                scenario = find(scenarios(self.profile), self._diverges, settings=chosen, random=self._random(rounds))
+            except NoSuchExample:
+                rounds += 1
+                if self.report.examples == before:
+                    break  # nothing left to generate
+                continue
+            except (TimeUp, ShrunkEnough) as stop:
+                # Shrinking was cut short: the smallest divergent scenario seen so far stands for it.
+                if self.first_seen is not None and self.last is not None:
+                    self._settle(self.last[0])
+                if isinstance(stop, TimeUp):
+                    break
+                rounds += 1
+                continue
             except Flaky:
                 # Hypothesis saw a divergence it could not reproduce while shrinking.
                 rounds += 1
@@ -188,7 +247,7 @@ class Search:
                 continue
             rounds += 1
             self._settle(scenario)
-        self.report.seconds = time.monotonic() - started
+        self.report.seconds = time.monotonic() - self.started
         return self.report
 
     def _random(self, rounds: int) -> random.Random:
@@ -197,15 +256,27 @@ class Search:
         return random.Random(self.seed if rounds == 0 else f"{self.seed}:{rounds}")
 
     def _enough(self) -> bool:
+        if self.until_written and any(finding.path for finding in self.report.findings):
+            return True
         found = [finding for finding in self.report.findings if not finding.flaky]
         return self.stop_after is not None and len(found) >= self.stop_after
 
     def _unreliable(self) -> None:
+        """Hypothesis saw the latest divergent scenario pass once while shrinking (side by side, one
+        side's timing shapes the other's): it gets the replays apart that every finding gets, which
+        decide whether it is flaky."""
         if self.last is None:
             return
-        scenario, divergence = self.last
-        self.known.add(divergence.signature())
-        self._record(Finding(divergence, scenario, problem="flaky: it did not diverge again while shrinking"))
+        self._settle(self.last[0])
+
+    def prove(self, scenario: Scenario) -> Finding:
+        """What the search does with a divergent scenario it found, for one given scenario: replay it,
+        write it as a case and replay that case judged. The finding says where it went (or why not)."""
+        before = len(self.report.findings)
+        self._settle(scenario)
+        if len(self.report.findings) == before:
+            raise ValueError("the scenario was not settled")  # _settle records every outcome
+        return self.report.findings[-1]
 
     def _settle(self, scenario: Scenario) -> None:
         """Replay the shrunk scenario; write it as a case if it diverges the same way every time.
@@ -225,7 +296,10 @@ class Search:
         finding = Finding(divergence, scenario)
         for _ in range(REPLAYS - 1):
             _, _, again = self.observe(scenario, apart=True)
-            if again != divergence:
+            # The same kind of difference, and the against side doing exactly the same: how many bytes
+            # a dropped flush let through varies per run, what the behaviour should be does not (when
+            # it does, the difference is timing: how much of a large send arrived before a timeout).
+            if again is None or again.signature() != divergence.signature() or again.theirs != divergence.theirs:
                 finding.problem = "flaky: it diverged differently on replay"
                 self._record(finding)
                 return
@@ -243,6 +317,7 @@ class Search:
             comments=_comments(self.pair, divergence),
         )
         ours, theirs = self.pair.run(self.pair.case(scenario, text), observe_only=False, apart=True)
+        finding.replayed = (ours.outcome.value, theirs.outcome.value)
         if theirs.outcome is not Outcome.PASS or ours.outcome is Outcome.PASS:
             finding.problem = (
                 f"the written case did not separate them (ours {ours.outcome.value}, against {theirs.outcome.value})"
@@ -256,6 +331,8 @@ class Search:
         self._record(finding)
 
     def _record(self, finding: Finding) -> None:
+        if self.first_seen is not None:
+            finding.examples, finding.seconds = self.first_seen
         broken = [
             f"{seen['status']}: {seen['message']}"
             for seen in (finding.divergence.ours, finding.divergence.theirs)

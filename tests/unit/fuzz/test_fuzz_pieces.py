@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from conformance.cases.loader import load_file
 from conformance.core.transcript import TranscriptEntry, from_dicts
 from conformance.fuzz.emit import Inexpressible, expected_steps
+from conformance.fuzz.features import ALL_CAPABILITIES, Profile
 from conformance.fuzz.observations import Divergence, Normaliser, Observation, first_divergence, message_patterns
-from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, scenarios
+from conformance.fuzz.scenarios import INVALID_ADDRESSES, Scenario, case_yaml, requirements, scenarios
 from conformance.fuzz.search import Pair, Search, _comments
 from tests.helpers import case_from_yaml
 
@@ -26,9 +27,6 @@ VARIABLES = {
     "peer.refused_port": 4001,
 }
 PATTERN = re.compile("^proxy request failed, cannot connect to the specified address")
-LOOPBACK_OR_INVALID = re.compile(
-    r"^(\$\{peer\.(address|refused_address)\}|(127\.0\.0\.1|localhost):(\$\{peer\.(refused_)?port\}|0))$"
-)
 
 
 def transcript(*entries: dict[str, Any]) -> list[TranscriptEntry]:
@@ -40,7 +38,34 @@ def transcript(*entries: dict[str, Any]) -> list[TranscriptEntry]:
     return from_dicts([{"variables": VARIABLES}, *map(completed, entries)])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+#: What a scenario dials outside the sandbox: its own peer, a refused port, or nothing (a spelling the
+#: parser rejects). Upper case and URL objects are the same loopback hosts.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "LOCALHOST", "LocalHost", "[::1]", "${peer.host}", "[${peer.hostname}]")
+LOOPBACK_PORTS = ("${peer.port}", "${peer.refused_port}", "0")
+
+
+def dials_only_loopback(address: Any) -> bool:
+    if isinstance(address, str):
+        if address in INVALID_ADDRESSES or address in ("${peer.address}", "${peer.refused_address}"):
+            return True
+        host, _, port = address.rpartition(":")
+        return host in LOOPBACK_HOSTS and (port in LOOPBACK_PORTS or port == "0${peer.port}")
+    if isinstance(address, dict) and address.get("$type") == "url":
+        return bool(
+            re.fullmatch(r"http://(127\.0\.0\.1|localhost):\$\{peer\.(refused_)?port\}/[a-z?]*", address["href"])
+        )
+    if isinstance(address, dict) and "$type" not in address:
+        return address.get("hostname") in (None, "", *LOOPBACK_HOSTS)
+    if isinstance(address, list):
+        return address[0] == "127.0.0.1"
+    return address is None or address == {"$type": "undefined"}
+
+
+def connect_addresses(scenario: Scenario) -> list[Any]:
+    return [step["connect"].get("address") for step in scenario.steps if "connect" in step]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(scenarios())
 def test_every_generated_scenario_is_a_valid_case_that_dials_only_its_own_peer(scenario: Scenario) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -49,11 +74,17 @@ def test_every_generated_scenario_is_a_valid_case_that_dials_only_its_own_peer(s
         cases, errors = load_file(path)
     assert errors == [], [str(e) for e in errors]
     assert len(cases) == 1
-    address = scenario.steps[0]["connect"]["address"]
-    if isinstance(address, str):
-        assert LOOPBACK_OR_INVALID.match(address) or address in INVALID_ADDRESSES, address
-    if isinstance(address, dict):
-        assert address.get("hostname") in (None, "", "127.0.0.1", "localhost"), address
+    for address in connect_addresses(scenario):
+        # What only the sandbox may dial is marked so: such a case never runs outside one.
+        assert dials_only_loopback(address) or "sandbox" in requirements(scenario), address
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(scenarios(Profile(ALL_CAPABILITIES - {"sandbox"})))
+def test_without_the_sandbox_nothing_is_generated_that_needs_it(scenario: Scenario) -> None:
+    assert "sandbox" not in requirements(scenario)
+    for address in connect_addresses(scenario):
+        assert dials_only_loopback(address), address
 
 
 def test_the_invalid_spellings_name_no_port_anyone_could_listen_on() -> None:
@@ -109,6 +140,23 @@ def test_what_a_case_cannot_check_is_not_compared() -> None:
     assert hello("a") == hello("b")  # the ClientHello's random bytes are no behaviour
     assert hello("a")[0].seen["tls_handshake"] is True
     assert seen("127.0.0.1:5000", 0) != seen(None, 0)  # a real localAddress still counts
+
+
+def test_how_far_a_transfer_cut_short_got_is_timing_not_behaviour() -> None:
+    def peer(action: str, observed: dict[str, Any]) -> Any:
+        return Normaliser([]).transcript(transcript({"step": 3, "action": action, "observed": observed}))[0].seen
+
+    def received(length: int, **more: Any) -> dict[str, Any]:
+        return {"length": length, "sha256": f"{length:064x}", "ended": None, "timed_out": False} | more
+
+    # The peer's read timed out (or the connection was reset) half way through a large send.
+    assert peer("peer.recv", received(1000, timed_out=True)) == peer("peer.recv", received(2000, timed_out=True))
+    assert peer("peer.recv", received(1000, ended="reset")) == peer("peer.recv", received(9, ended="reset"))
+    sent = {"sent": 65536, "chunks": 1, "timed_out": True, "reset": False}
+    assert peer("peer.send", sent) == peer("peer.send", sent | {"sent": 131072, "chunks": 2})
+    # Complete transfers still compare by what arrived, and a cut-short one differs from a whole one.
+    assert peer("peer.recv", received(1000, ended="eof")) != peer("peer.recv", received(2000, ended="eof"))
+    assert peer("peer.recv", received(1000, timed_out=True)) != peer("peer.recv", received(1000, ended="eof"))
 
 
 def test_messages_the_spec_accepts_as_one_pattern_are_equal() -> None:
