@@ -61,7 +61,7 @@ class TimeUp(ConformanceError):
     pass
 
 
-class ShrunkEnough(Exception):
+class _ShrunkEnough(Exception):
     """The shrink budget of a divergence is spent."""
 
 
@@ -194,7 +194,7 @@ class Search:
         if self.first_seen is not None:
             self.since_first += 1
             if self.since_first > SHRINK_EXAMPLES:
-                raise ShrunkEnough
+                raise _ShrunkEnough
         self.report.examples += 1
         if self.report.examples % 25 == 0:
             self.progress(f"{self.report.examples} examples, {plural(len(self.report.findings), 'finding')}")
@@ -232,7 +232,7 @@ class Search:
                 if self.report.examples == before:
                     break  # nothing left to generate
                 continue
-            except (TimeUp, ShrunkEnough) as stop:
+            except (TimeUp, _ShrunkEnough) as stop:
                 # Shrinking was cut short: the smallest divergent scenario seen so far stands for it.
                 if self.first_seen is not None and self.last is not None:
                     self._settle(self.last[0])
