@@ -77,6 +77,11 @@ class Row:
     cells: tuple[Cell, ...]
 
 
+def is_driver_case(case_id: str) -> bool:
+    """Whether the case is of the drivers area (scored per driver, not in the levels' rates)."""
+    return case_id.split(".", 1)[0] == AREA
+
+
 def driver_of(case_id: str) -> str | None:
     parts = case_id.split(".")
     return parts[1] if len(parts) > 2 and parts[0] == AREA else None

@@ -95,7 +95,9 @@ def _scores(cases: list[dict[str, Any]]) -> dict[str, Any]:
     of every rate and counted apart. The per-case score weighs each case once:
     the variants of a parametrised case share one weight, scored by the fraction
     of them that pass (as Interop scores a test by the fraction of its subtests).
+    The drivers area is left out, as in ``matrix.py``: its table scores each driver.
     """
+    cases = [case for case in cases if not drivers.is_driver_case(case["id"])]  # scored per driver instead
     scored = [case for case in cases if not case["not_run_here"]]
     scores: dict[str, Any] = {"not_run_here": len(cases) - len(scored)}
     for level in LEVELS:

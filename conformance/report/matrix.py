@@ -1,10 +1,14 @@
 """The compatibility matrix of ``reports/README.md``: cases by implementation, grouped by area.
 
-Scores are pass rates per level (must / should / info): a case counts as
-passed only with outcome ``pass``; a skip for a capability the implementation
-lacks counts against the rate, because that is a compatibility gap too. A case
-not run here (the run lacked what it needs, such as the network sandbox) is
-left out of the rate and counted apart, with the reason.
+Scores are pass rates per level (must / should / info) of ``connect()`` itself:
+a case counts as passed only with outcome ``pass``; a skip for a capability the
+implementation lacks counts against the rate, because that is a compatibility
+gap too. A case not run here (the run lacked what it needs, such as the network
+sandbox) is left out of the rate and counted apart, with the reason. The
+drivers area (real client libraries over ``connect()``) is scored in its own
+table, per driver (``drivers.py``): a model of ``connect()`` that runs no
+JavaScript, or a runtime without ``node:*`` modules, is not less compatible
+with ``connect()`` for it.
 
 The header says, per implementation, the spec revision its run used and the
 day it was made on; a run made with another revision than the spec's current
@@ -58,7 +62,9 @@ class Implementation:
 
     def score(self, level: str) -> tuple[int, int]:
         """Passed and scored cases of ``level``; a case not run here is in neither."""
-        ids = [case for case, case_level in self.levels.items() if case_level == level]
+        ids = [
+            case for case, case_level in self.levels.items() if case_level == level and not drivers.is_driver_case(case)
+        ]
         ids = [case for case in ids if case not in self.not_run_here]
         return sum(self.outcomes[case] == "pass" for case in ids), len(ids)
 
@@ -144,7 +150,12 @@ def markdown(
             f"The spec's current revision is `{current_revision}`; each run below says which revision it ran "
             "and the day it was made on."
         )
-    lines += ["", "## Scores (pass rate per level)", "", *_header_lines(implementations, current_revision, command)]
+    lines += [
+        "",
+        "## Scores (pass rate per level of connect() itself; the drivers below)",
+        "",
+        *_header_lines(implementations, current_revision, command),
+    ]
     lines += [
         "",
         "Legend: "

@@ -74,3 +74,24 @@ def test_the_run_header_keeps_the_server_versions_through_results_json() -> None
     assert "servers" not in header.as_dict(), "a run without drivers cases names no servers"
     header.servers = {"postgres": "postgres (PostgreSQL) 15.18"}
     assert RunHeader.from_dict(header.as_dict()).servers == {"postgres": "postgres (PostgreSQL) 15.18"}
+
+
+def test_the_level_scores_are_of_connect_itself_and_leave_the_drivers_to_their_table() -> None:
+    from pathlib import Path
+
+    from conformance.report import html, matrix, model
+
+    header = model.load(Path(__file__).resolve().parents[2] / "reports" / "reference" / "results.json").header
+    impl = matrix.Implementation(
+        "reference",
+        header,
+        outcomes={"address.a": "pass", "drivers.pg.plain-select": "skip", "drivers.pg.tls-select": "skip"},
+        levels={"address.a": "must", "drivers.pg.plain-select": "must", "drivers.pg.tls-select": "must"},
+        expected=set(),
+    )
+    assert impl.score("must") == (1, 1), "a model of connect() that runs no driver is not less compatible for it"
+    cases = [
+        {"id": case, "outcome": outcome, "level": "must", "not_run_here": False}
+        for case, outcome in impl.outcomes.items()
+    ]
+    assert html._scores(cases)["must"] == [1, 1]
