@@ -78,3 +78,9 @@ def planned_wait(case: Case) -> float:
 def longest_first(cases: list[Case], known: Mapping[str, float]) -> list[int]:
     """The order to start ``cases`` in (their indexes): by last time taken, else by planned waits."""
     return sorted(range(len(cases)), key=lambda i: -known.get(cases[i].id, planned_wait(cases[i])))
+
+
+def start_order(cases: list[Case], known: Mapping[str, float], stops_early: bool) -> list[int]:
+    """A whole run starts its longest cases first; a run that stops at its first finding (a mutant's
+    suite) keeps the spec's order, where a quick case that catches it comes early."""
+    return list(range(len(cases))) if stops_early else longest_first(cases, known)

@@ -496,7 +496,7 @@ async def _run_lanes(
     results: list[CaseResult | None] = [None] * len(cases)
     queue: asyncio.Queue[int] = asyncio.Queue()
     earlier = durations.load(adapter.name)
-    for index in durations.longest_first(list(cases), earlier):
+    for index in durations.start_order(list(cases), earlier, stops_early=enough is not None):
         queue.put_nowait(index)
     try:
         hellos = await _start_all(lanes)

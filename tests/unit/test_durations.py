@@ -42,3 +42,9 @@ def test_durations_round_trip_per_implementation_family(tmp_path: Path, monkeypa
     assert durations.load("workerd") == {"x.a": 1.5, "x.old": 0.5}
     (tmp_path / durations.FOLDER / "workerd.json").write_text("[not json", encoding="utf-8")
     assert durations.load("workerd") == {}
+
+
+def test_a_run_that_stops_at_its_first_finding_keeps_the_specs_order() -> None:
+    cases = [_case("x.quick"), _case("x.slow")]
+    assert durations.start_order(cases, {"x.slow": 3.0}, stops_early=False) == [1, 0]
+    assert durations.start_order(cases, {"x.slow": 3.0}, stops_early=True) == [0, 1]
