@@ -10,7 +10,7 @@ from ..adapters import registry
 from ..adapters.base import MAX_LANES
 from ..cases.shards import Shard
 from ..core.jsshow import show
-from ..errors import UsageError
+from ..errors import ConformanceError, UsageError
 
 
 def lanes(value: str) -> int | None:
@@ -86,8 +86,12 @@ def expectations_file(value: str) -> Path:
     if path.exists() or os.sep in value or value.endswith((".yaml", ".yml")):
         return path
     entry = registry.builtin(value)
-    if entry is not None and entry.expectations is not None:
-        return Path(entry.expectations)
+    try:
+        shipped = entry.expectations if entry is not None else None
+    except ConformanceError as error:  # argparse shows only its own error types as a usage message
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if shipped is not None:
+        return Path(shipped)
     with_files = ", ".join(e.name for e in registry.BUILTINS if e.expectations_file)
     raise argparse.ArgumentTypeError(f"no such file: {value} (a built-in name gives its shipped file: {with_files})")
 

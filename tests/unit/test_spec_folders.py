@@ -128,6 +128,18 @@ def test_a_builtin_name_gives_its_shipped_expectations_file() -> None:
     assert path.is_file()
 
 
+def test_a_builtin_name_without_its_installed_folder_is_a_usage_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def missing(name: str) -> Path:
+        raise InfrastructureError(f"the suite's {name}/ folder is not installed with connect-conformance")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(packaged, "data_dir", missing)
+    with pytest.raises(argparse.ArgumentTypeError, match="expectations/ folder is not installed"):
+        arguments.expectations_file("workerd")
+
+
 def test_a_file_wins_over_a_builtin_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "workerd").write_text("implementation: x\n")
