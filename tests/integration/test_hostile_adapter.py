@@ -16,11 +16,12 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 
-from tests.helpers import require_program, without_drivers
+from tests.helpers import require_program
 from tests.integration.cli import FIXTURES, HOSTILE, Completed, run_cli
 
 pytestmark = pytest.mark.slow
@@ -181,6 +182,10 @@ def test_an_adapter_that_hangs_after_hello_ends_the_full_suite_fast_with_exit_3(
     starts = len(state.read_text(encoding="utf-8").splitlines())
     assert starts == 10, "the first process and one restart after each break, up to the 10th"
     document = assert_valid_reports(done, seconds=None)
-    outcomes = {case["outcome"] for case in without_drivers(document["cases"])}  # type: ignore[arg-type]
-    assert outcomes == {"error"}
+    cases: list[dict[str, Any]] = document["cases"]  # type: ignore[index]
+    # Each case is an error of the adapter, or, if it came before the run gave up, a skip for a
+    # capability the fake does not declare (the drivers, the request scopes): none passed or failed.
+    assert {c["outcome"] for c in cases} <= {"error", "skip"}
+    assert all(c.get("skipped_by") == "adapter" for c in cases if c["outcome"] == "skip")
+    assert sum(c["outcome"] == "error" for c in cases) > len(cases) // 2
     assert len(document["cases"]) > 400  # type: ignore[arg-type]
