@@ -3,8 +3,8 @@
 ``--sandbox``: required (exit 3 where none can be made). ``--no-sandbox``: never. Neither: on for
 every adapter the harness starts (a ``ws://`` server is outside the sandbox's network), where a
 sandbox can be made; otherwise the cases that need one are reported as not run here, with the
-reason. Entering re-executes the whole command inside fresh namespaces; inside one, the command
-only checks it.
+reason. Entering moves the process into fresh namespaces (as root; otherwise the whole command
+is re-executed inside them); inside one already, the command only checks it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from ..errors import InfrastructureError, UsageError
 
 
 def enter_if_wanted(args: argparse.Namespace, adapters: Sequence[str]) -> None:
-    """Re-execute the command (``args.argv``) in a sandbox when asked or by default; ``adapters`` it will run."""
+    """Enter a sandbox when asked or by default (``args.argv``: the command, should it be re-executed); ``adapters``
+    it will run."""
     from .. import sandbox
 
     if args.sandbox is False:
@@ -36,28 +37,22 @@ def enter_if_wanted(args: argparse.Namespace, adapters: Sequence[str]) -> None:
                 f"--sandbox cannot hold {outside[0]}: a server started elsewhere is outside the sandbox's network"
             )
         return
-    try:
-        inside = sandbox.current() is not None
-    except ValueError as error:
-        raise InfrastructureError(str(error)) from None
-    if inside:
-        sandbox.enter_or_confirm(args.argv)
+    if sandbox.confirm() is not None:
         return
-    if args.sandbox is None:
-        available = sandbox.availability()
-        if not available.ok:
-            print(
-                f"no network sandbox here ({available.reason}): the cases that need one are not run "
-                "(--sandbox makes that an error)",
-                file=sys.stderr,
-            )
-            return
     for adapter in adapters:
         registry.resolve(adapter)  # npm packages are installed now: the sandbox has no network
     if interrupts.pending():
         return  # interrupted already: end here as interrupted (run writes its report) rather than start anew
     interrupts.block_for_exec()
     try:
-        sandbox.enter_or_confirm(args.argv)  # does not return: the command starts again inside the sandbox
+        reason = sandbox.enter(args.argv)  # in this process, or re-executed inside the sandbox (no return)
     finally:
         interrupts.unblock()
+    if reason is None:
+        return
+    if args.sandbox:
+        raise InfrastructureError(f"cannot create the network sandbox here: {reason}")
+    print(
+        f"no network sandbox here ({reason}): the cases that need one are not run (--sandbox makes that an error)",
+        file=sys.stderr,
+    )

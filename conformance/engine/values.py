@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from typing import Any
 
@@ -26,6 +27,39 @@ def to_bytes(spec: Any) -> bytes:
     seed = str(spec["pattern"]).encode("utf-8")
     total = units.size(spec["size"])
     return (seed * (total // len(seed) + 1))[:total]
+
+
+#: A pattern is compared and hashed a block at a time: a case's 64 MiB is never built to check it.
+PATTERN_BLOCK = 1024 * 1024
+
+
+def pattern_of(spec: Any) -> tuple[bytes, int] | None:
+    """``(seed, size)`` of a ``pattern`` byte value; None for any other form."""
+    if isinstance(spec, dict) and "pattern" in spec and not {"text", "hex", "b64"} & spec.keys():
+        return str(spec["pattern"]).encode("utf-8"), units.size(spec["size"])
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _block(seed: bytes) -> bytes:
+    return seed * max(1, PATTERN_BLOCK // len(seed))
+
+
+def pattern_matches(data: bytes, seed: bytes, size: int) -> bool:
+    """Whether ``data`` is ``seed`` repeated to ``size`` bytes, as ``to_bytes`` would build it."""
+    if len(data) != size:
+        return False
+    block, view = _block(seed), memoryview(data)
+    return all(view[at : at + len(block)] == block[: size - at] for at in range(0, size, len(block)))
+
+
+@functools.lru_cache(maxsize=32)
+def pattern_sha256(seed: bytes, size: int) -> str:
+    """The SHA-256 of ``seed`` repeated to ``size`` bytes (hex), computed a block at a time."""
+    digest, block = hashlib.sha256(), _block(seed)
+    for at in range(0, size, len(block)):
+        digest.update(block[: size - at] if size - at < len(block) else block)
+    return digest.hexdigest()
 
 
 def to_protocol_value(spec: Any) -> Any:

@@ -1,7 +1,8 @@
 """The hermetic network sandbox (docs/sandbox.md).
 
 A run that must dial "forbidden" destinations (Cloudflare's ranges, port 25), or must not
-depend on the machine's resolver, re-executes itself inside fresh namespaces where:
+depend on the machine's resolver, moves into fresh namespaces (as root, in place; otherwise
+by re-executing itself inside them) where:
 
 - only ``lo`` is up, with Cloudflare addresses (and the edges of every published range, and
   the addresses just beside them) added to it, and nothing has a route off it: such a destination is a local listener, and nothing can leave;
@@ -11,17 +12,18 @@ depend on the machine's resolver, re-executes itself inside fresh namespaces whe
 
 Modules: ``ranges`` (the published ranges, membership in any spelling), ``description``
 (what a sandbox contains; what its inner processes read), ``create`` (can one be made here,
-the command line), ``enter`` (the inner stage that builds it), ``verify`` (the check from
+the command line), ``enter`` (builds it, in this process or in the re-executed one), ``verify`` (the check from
 inside), ``trace`` (reading ``strace`` output for destinations). Stdlib only.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Sequence
 
 from ..errors import InfrastructureError
-from .create import Availability, availability, command, reexec
+from .create import Availability, availability, command, outer_description, reexec
 from .description import ENV_VAR, Description, current
 from .ranges import IPNetwork, cloudflare_network, ip_literal, is_cloudflare, published
 from .verify import problems
@@ -34,8 +36,9 @@ __all__ = [
     "availability",
     "cloudflare_network",
     "command",
+    "confirm",
     "current",
-    "enter_or_confirm",
+    "enter",
     "ip_literal",
     "is_cloudflare",
     "problems",
@@ -57,12 +60,10 @@ def runtime_allow() -> tuple[str, ...]:
     return tuple(f"{a}/128" if ":" in a else f"{a}/32" for a in described.on_lo)
 
 
-def enter_or_confirm(argv: Sequence[str]) -> Description:
-    """For ``connect-conformance run --sandbox``.
+def confirm() -> Description | None:
+    """Inside a sandbox: its description, once ``problems()`` finds nothing wrong; outside: None.
 
-    Inside a sandbox: its description, once ``problems()`` finds nothing wrong. Outside:
-    re-executes ``python -m conformance ARGV`` inside a new sandbox (does not return).
-    Raises ``InfrastructureError`` when a sandbox cannot be made here or fails its check.
+    Raises ``InfrastructureError`` for a broken description or a sandbox that fails its check.
     """
     try:
         described = current()
@@ -72,9 +73,30 @@ def enter_or_confirm(argv: Sequence[str]) -> Description:
         found = problems(described)
         if found:
             raise InfrastructureError("the network sandbox failed its check: " + "; ".join(found))
-        return described
+    return described
+
+
+def enter(argv: Sequence[str]) -> str | None:
+    """Enter a new sandbox (``confirm()`` first: this process must be outside one).
+
+    As root and before any thread starts, this process moves in and goes on (no second
+    interpreter: start-up is most of a short run); otherwise ``python -m conformance ARGV`` is
+    re-executed inside one (does not return). Returns why none can be made here (nothing was
+    changed); raises ``InfrastructureError`` when one was made but could not be built or checked.
+    """
+    from .enter import SandboxRefused, enter_here
+
+    available = availability(probe=False)
+    if not available.ok:
+        return available.reason
+    if not available.user_namespace and threading.active_count() == 1:
+        try:
+            enter_here(outer_description())
+        except SandboxRefused as error:
+            return str(error)
+        return None
     available = availability()
     if not available.ok:
-        raise InfrastructureError(f"cannot create the network sandbox here: {available.reason}")
+        return available.reason
     reexec([sys.executable, "-m", "conformance", *argv])
     raise AssertionError("not reached: reexec replaces the process")

@@ -140,7 +140,8 @@ class Description:
         ]
         if self.machine_hostname:
             lines.append(f"127.0.0.1\t{self.machine_hostname}")
-        for role, addresses in self.names.items():
+        # By role: two equal descriptions (one read back from JSON) give the same file.
+        for role, addresses in sorted(self.names.items()):
             lines.extend(f"{address}\t{hostname_of(role)}" for address in addresses)
         return "\n".join(lines) + "\n"
 

@@ -1,9 +1,12 @@
 """The inner stage: builds the sandbox inside fresh namespaces, checks it, then runs the command.
 
-``create.command()`` starts ``python -m conformance.sandbox.enter DESCRIPTION_JSON -- CMD...``
-under ``unshare --net --mount`` (``--user --map-root-user`` when not root). This process is
-then the first one in a network namespace that has only ``lo`` (down) and in a mount
-namespace of its own. It:
+As root, ``enter_here()`` moves the calling process itself into new network and mount
+namespaces (``unshare(2)``) and builds the sandbox there: the command goes on in the same
+interpreter. Otherwise (a user namespace is needed, which a process with threads cannot
+enter) ``create.command()`` starts ``python -m conformance.sandbox.enter DESCRIPTION_JSON -- CMD...``
+under ``unshare --user --map-root-user --net --mount``. Either way the process is then the
+first one in a network namespace that has only ``lo`` (down) and in a mount namespace of its
+own. It:
 
 1. makes every mount private, so nothing it mounts can reach the machine's namespace;
 2. brings ``lo`` up and adds the Cloudflare addresses, the edges of every published range and
@@ -14,7 +17,8 @@ namespace of its own. It:
    socket, through which glibc would otherwise ask the machine's cache daemon);
 4. runs ``verify.problems()``: if anything is wrong it prints the problems and exits 3
    without running the command;
-5. exports the description in ``CONNECT_CONFORMANCE_SANDBOX`` and execs the command.
+5. exports the description in ``CONNECT_CONFORMANCE_SANDBOX`` (for the processes it starts)
+   and execs the command (``enter_here``: returns to it).
 
 Nothing is left behind: the namespaces, their addresses and mounts vanish with their last
 process.
@@ -46,6 +50,8 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 0x2
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
 
 #: Files replaced inside (each must exist on the machine: a bind mount needs a target).
 ETC_HOSTS = Path("/etc/hosts")
@@ -57,6 +63,10 @@ NSCD_DIRS = (Path("/run/nscd"), Path("/var/run/nscd"))
 
 class SandboxSetupError(InfrastructureError):
     pass
+
+
+class SandboxRefused(Exception):
+    """The kernel refused new namespaces (no CAP_SYS_ADMIN, a seccomp filter...): nothing changed."""
 
 
 def _libc() -> ctypes.CDLL:
@@ -153,6 +163,24 @@ def build(description: Description) -> list[str]:
     configure_network(description)
     configure_files(description)
     return problems(description)
+
+
+def enter_here(description: Description) -> None:
+    """Move this process into a new sandbox and build it (as root, before any thread starts).
+
+    Raises ``SandboxRefused`` when the kernel refuses the namespaces (this process is unchanged),
+    ``SandboxSetupError`` when the sandbox could not be built or fails its check: the process is
+    then in half a sandbox and must end without running anything.
+    """
+    if _libc().unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+        raise SandboxRefused(f"unshare(CLONE_NEWNET | CLONE_NEWNS): {os.strerror(ctypes.get_errno())}")
+    try:
+        found = build(description)
+    except (ValueError, OSError, subprocess.SubprocessError) as error:
+        raise SandboxSetupError(f"cannot build the sandbox: {error}") from None
+    if found:
+        raise SandboxSetupError("the sandbox failed its check: " + "; ".join(found))
+    os.environ[ENV_VAR] = description.to_json()
 
 
 def main(argv: Sequence[str]) -> int:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any
 
 import pytest
 from conformance_peer import EndSeen, TlsInfo
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.engine.judging import client_problem, end_problem, judge_end_seen, judge_start_tls
+from conformance.engine.judging import (
+    client_problem,
+    compare_received,
+    end_problem,
+    first_difference,
+    judge_end_seen,
+    judge_start_tls,
+)
+from conformance.engine.values import to_bytes
 from conformance.protocol.replies import EndReport, Shape, parse
 from tests.unit.test_jsshow import PYTHON_REPR, expectations, safe_text, values
 
@@ -207,3 +216,32 @@ def test_no_python_repr_in_any_client_failure(kind: str, wanted: Any, status: st
         response["value"] = value
     problem = client_problem({kind: wanted}, reply("get", **response))
     assert problem is None or not PYTHON_REPR.search(problem), problem
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    seed=st.binary(min_size=1, max_size=9),
+    size=st.integers(min_value=0, max_value=3 * 1024 * 1024 + 17),
+    flip=st.integers(min_value=0),
+)
+def test_a_pattern_is_judged_as_its_built_bytes_would_be(seed: bytes, size: int, flip: int) -> None:
+    # Patterns are compared and hashed a block at a time; the verdicts must be those of the whole bytes.
+    wanted = {"pattern": seed.decode("latin-1"), "size": size}
+    built = to_bytes(wanted)
+    digest = hashlib.sha256(built).hexdigest()
+    assert compare_received("bytes", wanted, len(built), built, None) is None
+    assert compare_received("bytes", wanted, len(built), None, digest) is None
+    if size:
+        changed = bytearray(built)
+        changed[flip % size] ^= 1
+        assert compare_received("bytes", wanted, size, bytes(changed), None) is not None
+        assert compare_received("bytes", wanted, size, None, hashlib.sha256(changed).hexdigest()) is not None
+        assert compare_received("bytes", wanted, size - 1, built[:-1], None) is not None
+    assert compare_received("bytes", wanted, size + 1, built + b"\0", None) is not None
+
+
+@given(st.binary(max_size=20000), st.binary(max_size=20000))
+def test_the_first_difference_is_the_first_unequal_byte(a: bytes, b: bytes) -> None:
+    found = first_difference(a, b, chunk=7)
+    assert a[:found] == b[:found]
+    assert found == min(len(a), len(b)) or a[found] != b[found]
