@@ -8,6 +8,7 @@ already received to TLS, and every handshake failure as a result rather than a l
 """
 
 import contextlib
+import functools
 import re
 import ssl
 from pathlib import Path
@@ -29,7 +30,16 @@ def _record_sni(obj: ssl.SSLObject | ssl.SSLSocket, name: str | None, _: ssl.SSL
 
 
 def server_context(chain: Path, key: Path) -> ssl.SSLContext:
-    """A server context presenting `chain`; records the client's SNI on each connection."""
+    """A server context presenting `chain`; records the client's SNI on each connection.
+
+    One context serves every listener of the same certificate: loading a key costs more than
+    a case's whole handshake. The files' contents are the cache key, so new files are read anew.
+    """
+    return _context(str(chain), str(key), Path(chain).read_bytes(), Path(key).read_bytes())
+
+
+@functools.lru_cache(maxsize=16)
+def _context(chain: str, key: str, _chain_bytes: bytes, _key_bytes: bytes) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain, key)
     context.sslobject_class = _SslObject
