@@ -130,3 +130,21 @@ def test_a_program_that_prints_no_url_is_an_infrastructure_error(
     for reason in reasons:
         assert reason in done.stderr
     assert time.monotonic() - started < 20, "the program was not stopped at once"
+
+
+def test_a_proxy_in_the_environment_is_not_used_for_an_adapter_on_loopback(tmp_path: Path) -> None:
+    # CI machines often set a proxy for the registries; the harness's own loopback adapters must not go
+    # through it (nothing there could reach them). Port 9 on loopback: nothing listens, as a proxy would fail.
+    proxy = "http://127.0.0.1:9"
+    done = run_cli(
+        "run",
+        "--adapter",
+        f"ws-launch:{SERVER}",
+        "-k",
+        PLAIN_CASE,
+        report_dir=tmp_path,
+        timeout=120,
+        env={"https_proxy": proxy, "http_proxy": proxy, "all_proxy": proxy, "HTTPS_PROXY": proxy},
+    )
+    assert done.code == 0, done.stdout + done.stderr
+    assert done.outcomes() == {PLAIN_CASE: "pass"}
