@@ -240,7 +240,12 @@ class WebSocketTransport:
         try:
             async with asyncio.timeout(10):
                 return await connect(
-                    self.url, max_size=MAX_LINE, open_timeout=10, ping_interval=None, proxy=self._proxy
+                    self.url,
+                    max_size=MAX_LINE,
+                    open_timeout=10,
+                    ping_interval=None,
+                    proxy=self._proxy,
+                    compression=None,  # short JSON lines: deflate costs both ends more CPU than it saves
                 )
         except (OSError, TimeoutError, Exception) as error:
             raise AdapterError(f"cannot open a WebSocket to {self.url}: {error}") from None
