@@ -15,7 +15,7 @@ import os
 import shlex
 import signal
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from ..core.jsshow import string
@@ -232,7 +232,9 @@ class WebSocketTransport:
         self._on_close = on_close
         # A runtime on loopback (ours, or a local server) is never reached through a proxy from the
         # environment: the proxy could not reach it, and asking the environment costs ~1 ms a session.
-        self._proxy: bool | None = None if urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost") else True
+        self._proxy: Literal[True] | None = (
+            None if urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost") else True
+        )
 
     async def _connect(self) -> Any:
         from websockets.asyncio.client import connect
