@@ -8,20 +8,26 @@ would "catch" every mutant for the wrong reason.
 Nearly all of a case is deliberate waiting, so several mutant suites of a
 process run at once in one event loop (each on the reference's ``-n auto``
 lanes, ``SUITES_AT_ONCE`` at a time); what is left is CPU, so the mutants are
-shared among one process per core.
+shared among one process per core. A mutant's suite stops at its first catching
+case, so the order is most of the cost: the cases that caught it last time
+(``$CONNECT_CONFORMANCE_CACHE/mutants.json``) first, then a case of every spec file
+in turn, the ones that move megabytes last.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from ..adapters import registry
+from ..adapters.npm_cache import cache_root
 from ..core import units
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
@@ -53,10 +59,46 @@ def _bytes_moved(case: Case) -> int:
     return total
 
 
-def cheapest_first(cases: Sequence[Case]) -> list[Case]:
-    """The cases in the order mutants run them: the ones that move megabytes last, since a mutant's
-    suite stops at its first catching case and most are caught long before."""
-    return sorted(cases, key=_bytes_moved)
+def mutant_order(cases: Sequence[Case]) -> list[Case]:
+    """The order a mutant's suite runs in: a case of every spec file in turn (the first cases of a
+    file are its plainest, and each file's catch its own mutants: in spec order the starttls and
+    streams mutants waited behind 220 policy cases), the ones that move megabytes last."""
+    rank: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for case in cases:
+        rank[case.id] = seen.get(case.file, 0)
+        seen[case.file] = rank[case.id] + 1
+    return sorted(cases, key=lambda case: (_bytes_moved(case) > 0, rank[case.id], _bytes_moved(case)))
+
+
+def _catchers_file() -> str:
+    return str(cache_root() / "mutants.json")
+
+
+def load_catchers() -> dict[str, list[str]]:
+    """Per mutant, the cases that caught it in an earlier run (empty when none: only the order depends on it)."""
+    try:
+        with open(_catchers_file(), encoding="utf-8") as file:
+            data = json.load(file)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        name: [case for case in ids if isinstance(case, str)]
+        for name, ids in data.items()
+        if isinstance(name, str) and isinstance(ids, list)
+    }
+
+
+def save_catchers(earlier: Mapping[str, list[str]], caught: Mapping[str, list[tuple[str, str]]]) -> None:
+    merged = {**earlier, **{name: [case for case, _ in found[:4]] for name, found in caught.items() if found}}
+    path = _catchers_file()
+    with contextlib.suppress(OSError):  # only the next run's order depends on it
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".part", delete=False) as file:
+            json.dump(merged, file, sort_keys=True, indent=0)
+        os.replace(file.name, path)
 
 
 def _catching(result: CaseResult) -> bool:
@@ -69,41 +111,65 @@ def _catching(result: CaseResult) -> bool:
 SUITES_AT_ONCE = 4
 
 
-async def _run_all(cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool) -> Caught:
+async def _run_all(
+    cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool, catchers: Mapping[str, list[str]]
+) -> Caught:
     gate = asyncio.Semaphore(SUITES_AT_ONCE)
 
-    async def one(name: str) -> tuple[str, list[tuple[str, str]]]:
+    async def suite(name: str, chosen: Sequence[Case], lanes: int | None) -> list[tuple[str, str]]:
         caught: list[CaseResult] = []
 
         def enough() -> bool:
             return not every and bool(caught)
 
+        done = await run_cases(
+            chosen,
+            registry.resolve(f"reference+{name}"),
+            workers=lanes,
+            enough=enough,
+            on_result=lambda result: caught.append(result) if _catching(result) else None,
+        )
+        return [(r.id, r.outcome.value) for r in done[1] if _catching(r)]
+
+    async def one(name: str) -> tuple[str, list[tuple[str, str]]]:
         async with gate:
-            done = await run_cases(
-                cases,
-                registry.resolve(f"reference+{name}"),
-                workers=workers,
-                enough=enough,
-                on_result=lambda result: caught.append(result) if _catching(result) else None,
-            )
-        return name, [(r.id, r.outcome.value) for r in done[1] if _catching(r)]
+            known = set(catchers.get(name, ())) if not every else set()
+            first = [case for case in cases if case.id in known]
+            if first:
+                # Alone, on a lane each: the next cases of a whole suite's first round (some wait
+                # seconds on purpose) would otherwise run to their end after the catch.
+                found = await suite(name, first, len(first))
+                if found:
+                    return name, found
+            return name, await suite(name, [case for case in cases if case.id not in known], workers)
 
     return dict(await asyncio.gather(*(one(name) for name in names)))
 
 
-def _run_share(cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool) -> Caught:
-    return asyncio.run(_run_all(cases, names, workers, every))
+def _run_share(
+    cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool, catchers: Mapping[str, list[str]]
+) -> Caught:
+    return asyncio.run(_run_all(cases, names, workers, every, catchers))
 
 
-def _run_everywhere(cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool) -> Caught:
+def _run_everywhere(
+    cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool, catchers: Mapping[str, list[str]]
+) -> Caught:
     processes = min(len(names), os.cpu_count() or 1)
     if processes <= 1:
-        return _run_share(cases, names, workers, every)
+        return _run_share(cases, names, workers, every, catchers)
     shares = [names[index::processes] for index in range(processes)]
     caught: Caught = {}
     # fork: no event loop runs at this point, and the children need the loaded cases only.
     with ProcessPoolExecutor(processes) as pool:
-        for share in pool.map(_run_share, [cases] * processes, shares, [workers] * processes, [every] * processes):
+        for share in pool.map(
+            _run_share,
+            [cases] * processes,
+            shares,
+            [workers] * processes,
+            [every] * processes,
+            [catchers] * processes,
+        ):
             caught.update(share)
     return caught
 
@@ -128,7 +194,9 @@ def run_mutants(
             print(f"  {result.outcome.value} {result.id}: {result.message.splitlines()[0] if result.message else ''}")
         return 1
     print(f"reference: {plural(len(baseline), 'case')} pass; running {plural(len(names), 'mutant')}", file=sys.stderr)
-    runs = _run_everywhere(cases if every else cheapest_first(cases), names, workers, every)
+    catchers = load_catchers()
+    runs = _run_everywhere(cases if every else mutant_order(cases), names, workers, every, catchers)
+    save_catchers(catchers, runs)
     escaped = []
     width = max(len(name) for name in names)
     for name in names:
