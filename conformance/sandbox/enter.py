@@ -65,7 +65,7 @@ class SandboxSetupError(InfrastructureError):
     pass
 
 
-class SandboxRefused(Exception):
+class SandboxRefused(InfrastructureError):
     """The kernel refused new namespaces (no CAP_SYS_ADMIN, a seccomp filter...): nothing changed."""
 
 
