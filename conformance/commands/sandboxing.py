@@ -45,7 +45,7 @@ def enter_if_wanted(args: argparse.Namespace, adapters: Sequence[str]) -> None:
         return  # interrupted already: end here as interrupted (run writes its report) rather than start anew
     interrupts.block_for_exec()
     try:
-        reason = sandbox.enter(args.argv)  # in this process, or re-executed inside the sandbox (no return)
+        reason = sandbox.move_in(args.argv)  # in this process, or re-executed inside the sandbox (no return)
     finally:
         interrupts.unblock()
     if reason is None:

@@ -38,9 +38,9 @@ __all__ = [
     "command",
     "confirm",
     "current",
-    "enter",
     "ip_literal",
     "is_cloudflare",
+    "move_in",
     "problems",
     "published",
     "reexec",
@@ -76,7 +76,7 @@ def confirm() -> Description | None:
     return described
 
 
-def enter(argv: Sequence[str]) -> str | None:
+def move_in(argv: Sequence[str]) -> str | None:
     """Enter a new sandbox (``confirm()`` first: this process must be outside one).
 
     As root and before any thread starts, this process moves in and goes on (no second
