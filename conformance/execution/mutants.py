@@ -9,9 +9,10 @@ Nearly all of a case is deliberate waiting, so several mutant suites of a
 process run at once in one event loop (each on the reference's ``-n auto``
 lanes, ``SUITES_AT_ONCE`` at a time); what is left is CPU, so the mutants are
 shared among one process per core. A mutant's suite stops at its first catching
-case, so the order is most of the cost: the cases that caught it last time
-(``$CONNECT_CONFORMANCE_CACHE/mutants.json``) first, then a case of every spec file
-in turn, the ones that move megabytes last.
+case, so the order is most of the cost: the quickest case that caught it last time
+(``$CONNECT_CONFORMANCE_CACHE/mutants.json``) runs alone first; otherwise (or when it
+no longer catches) the cases citing a behaviour the mutant's description names (its
+``(B28)``), then a case of every spec file in turn, the ones that move megabytes last.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from ..adapters import registry
@@ -34,8 +36,8 @@ from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
 from .runner import run_cases
 
-#: Per mutant, the cases that did not pass: (case id, outcome).
-Caught = dict[str, list[tuple[str, str]]]
+#: Per mutant, the cases that did not pass: (case id, outcome, milliseconds).
+Caught = dict[str, list[tuple[str, str, float]]]
 
 
 async def _run(
@@ -59,16 +61,26 @@ def _bytes_moved(case: Case) -> int:
     return total
 
 
-def mutant_order(cases: Sequence[Case]) -> list[Case]:
-    """The order a mutant's suite runs in: a case of every spec file in turn (the first cases of a
-    file are its plainest, and each file's catch its own mutants: in spec order the starttls and
-    streams mutants waited behind 220 policy cases), the ones that move megabytes last."""
+def mutant_order(cases: Sequence[Case], behaviours: Collection[str] = ()) -> list[Case]:
+    """The order a mutant's suite runs in: the cases citing one of ``behaviours`` (the ids the
+    mutant's description names: its bug breaks them), then a case of every spec file in turn (a
+    file's first cases are its plainest; in spec order the starttls and streams mutants waited
+    behind 220 policy cases), the ones that move megabytes last."""
     rank: dict[str, int] = {}
     seen: dict[str, int] = {}
     for case in cases:
         rank[case.id] = seen.get(case.file, 0)
         seen[case.file] = rank[case.id] + 1
-    return sorted(cases, key=lambda case: (_bytes_moved(case) > 0, rank[case.id], _bytes_moved(case)))
+    wanted = set(behaviours)
+    return sorted(
+        cases,
+        key=lambda case: (not wanted & set(case.source), _bytes_moved(case) > 0, rank[case.id], _bytes_moved(case)),
+    )
+
+
+def behaviours_of(description: str) -> set[str]:
+    """The behaviour ids a mutant's description cites, e.g. ``(B28)``."""
+    return set(re.findall(r"\bB\d+\b", description))
 
 
 def _catchers_file() -> str:
@@ -76,7 +88,8 @@ def _catchers_file() -> str:
 
 
 def load_catchers() -> dict[str, list[str]]:
-    """Per mutant, the cases that caught it in an earlier run (empty when none: only the order depends on it)."""
+    """Per mutant, the cases that caught it in an earlier run, quickest first (empty when none:
+    only the order depends on it)."""
     try:
         with open(_catchers_file(), encoding="utf-8") as file:
             data = json.load(file)
@@ -91,8 +104,9 @@ def load_catchers() -> dict[str, list[str]]:
     }
 
 
-def save_catchers(earlier: Mapping[str, list[str]], caught: Mapping[str, list[tuple[str, str]]]) -> None:
-    merged = {**earlier, **{name: [case for case, _ in found[:4]] for name, found in caught.items() if found}}
+def save_catchers(earlier: Mapping[str, list[str]], caught: Caught) -> None:
+    quickest = {name: sorted(found, key=lambda row: row[2]) for name, found in caught.items() if found}
+    merged = {**earlier, **{name: [case for case, _, _ in found[:4]] for name, found in quickest.items()}}
     path = _catchers_file()
     with contextlib.suppress(OSError):  # only the next run's order depends on it
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -109,14 +123,19 @@ def _catching(result: CaseResult) -> bool:
 #: stall, a 32 MiB write): with every suite of a process at once, one core falls so far behind
 #: that ordinary 2 s step deadlines expire, and unrelated cases "catch" a mutant.
 SUITES_AT_ONCE = 4
+#: Known catchers (one or a few cases per mutant) at once: little CPU, mostly their planned waits.
+CATCHERS_AT_ONCE = 16
 
 
 async def _run_all(
     cases: Sequence[Case], names: Sequence[str], workers: int | None, every: bool, catchers: Mapping[str, list[str]]
 ) -> Caught:
-    gate = asyncio.Semaphore(SUITES_AT_ONCE)
+    from ..adapters.reference.mutants import MUTANTS
 
-    async def suite(name: str, chosen: Sequence[Case], lanes: int | None) -> list[tuple[str, str]]:
+    gate = asyncio.Semaphore(SUITES_AT_ONCE)
+    catchers_gate = asyncio.Semaphore(CATCHERS_AT_ONCE)
+
+    async def suite(name: str, chosen: Sequence[Case], lanes: int | None) -> list[tuple[str, str, float]]:
         caught: list[CaseResult] = []
 
         def enough() -> bool:
@@ -129,19 +148,24 @@ async def _run_all(
             enough=enough,
             on_result=lambda result: caught.append(result) if _catching(result) else None,
         )
-        return [(r.id, r.outcome.value) for r in done[1] if _catching(r)]
+        return [(r.id, r.outcome.value, r.duration_ms) for r in done[1] if _catching(r)]
 
-    async def one(name: str) -> tuple[str, list[tuple[str, str]]]:
+    async def one(name: str) -> tuple[str, list[tuple[str, str, float]]]:
+        if every:
+            async with gate:
+                return name, await suite(name, cases, workers)
+        known = catchers.get(name, [])[:1]
+        first = [case for case in cases if case.id in known]
+        if first:
+            # Alone: a whole suite's first round (some cases wait seconds on purpose) would
+            # otherwise run to its end after the catch.
+            async with catchers_gate:
+                found = await suite(name, first, 1)
+            if found:
+                return name, found
+        rest = mutant_order([case for case in cases if case.id not in known], behaviours_of(MUTANTS[name]))
         async with gate:
-            known = set(catchers.get(name, ())) if not every else set()
-            first = [case for case in cases if case.id in known]
-            if first:
-                # Alone, on a lane each: the next cases of a whole suite's first round (some wait
-                # seconds on purpose) would otherwise run to their end after the catch.
-                found = await suite(name, first, len(first))
-                if found:
-                    return name, found
-            return name, await suite(name, [case for case in cases if case.id not in known], workers)
+            return name, await suite(name, rest, workers)
 
     return dict(await asyncio.gather(*(one(name) for name in names)))
 
@@ -195,12 +219,12 @@ def run_mutants(
         return 1
     print(f"reference: {plural(len(baseline), 'case')} pass; running {plural(len(names), 'mutant')}", file=sys.stderr)
     catchers = load_catchers()
-    runs = _run_everywhere(cases if every else mutant_order(cases), names, workers, every, catchers)
+    runs = _run_everywhere(cases, names, workers, every, catchers)
     save_catchers(catchers, runs)
     escaped = []
     width = max(len(name) for name in names)
     for name in names:
-        catching = [case_id for case_id, _ in runs[name]]
+        catching = [case_id for case_id, _, _ in runs[name]]
         shown = ", ".join(catching[:4]) + (f" (+{len(catching) - 4} more)" if len(catching) > 4 else "")
         status = ("caught by " + str(len(catching)) if every else "caught by") if catching else "ESCAPED"
         print(f"{name.ljust(width)}  {status:14}  {MUTANTS[name]}")
