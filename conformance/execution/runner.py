@@ -512,7 +512,8 @@ async def _run_lanes(
                     on_result(result)
 
         await asyncio.gather(*(work(lane) for lane in lanes))
-        durations.save(adapter.name, (r for r in results if r is not None), earlier)
+        if enough is None:  # a run that stops at a finding (a mutant's) times a bug, not the implementation
+            durations.save(adapter.name, (r for r in results if r is not None), earlier)
     finally:
         await asyncio.gather(*(lane.close() for lane in lanes), return_exceptions=True)
     return hellos[0], [r for r in results if r is not None]

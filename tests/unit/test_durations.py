@@ -48,3 +48,29 @@ def test_a_run_that_stops_at_its_first_finding_keeps_the_specs_order() -> None:
     cases = [_case("x.quick"), _case("x.slow")]
     assert durations.start_order(cases, {"x.slow": 3.0}, stops_early=False) == [1, 0]
     assert durations.start_order(cases, {"x.slow": 3.0}, stops_early=True) == [0, 1]
+
+
+def test_only_a_whole_run_records_durations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A mutant's run stops at its finding, and the case that caught it often ran into its timeout:
+    # such times would put that case first in the next ordinary run.
+    import asyncio
+
+    from conformance.adapters import registry
+    from conformance.execution.runner import run_cases
+
+    monkeypatch.setenv("CONNECT_CONFORMANCE_CACHE", str(tmp_path))
+    cases = [_case("x.a", Step(0, 1, "sleep", "10ms")), _case("x.b", Step(0, 1, "sleep", "10ms"))]
+    seen: list[object] = []
+    asyncio.run(
+        run_cases(
+            cases,
+            registry.resolve("reference+reset-as-eof"),
+            workers=1,
+            enough=lambda: bool(seen),
+            on_result=seen.append,
+        )
+    )
+    assert len(seen) == 1
+    assert durations.load("reference") == {}
+    asyncio.run(run_cases(cases, registry.resolve("reference"), workers=1))
+    assert set(durations.load("reference")) == {"x.a", "x.b"}
