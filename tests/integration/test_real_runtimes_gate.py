@@ -22,8 +22,8 @@ pytestmark = pytest.mark.slow
 def test_full_suite_passes_the_gate_only_with_its_expectations(
     tmp_path: Path, request: pytest.FixtureRequest, adapter: str, workers: str
 ) -> None:
-    if adapter == "node-socket":  # the same run as in conftest.py's node_socket_full_run, made once a session
-        done: Completed = request.getfixturevalue("node_socket_full_run")
+    if adapter in ("node-socket", "workerd"):  # conftest.py's runs, made once a session, other tests read them
+        done: Completed = request.getfixturevalue(f"{adapter.replace('-', '_')}_full_run")
     else:
         require_npm_packages(adapter)  # an install must not eat the run's timeout
         known = REPO / "expectations" / f"{adapter}.yaml"
