@@ -10,15 +10,13 @@ expected and what was seen, side by side.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.adapters import npm_cache
-from tests.integration.cli import run_cli
+from tests.integration.cli import Completed, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -70,18 +68,9 @@ def test_a_mutants_failures_quote_js(tmp_path: Path, mutant: str) -> None:
     assert any(MUTANTS[mutant] in text for text in messages), messages[:20]
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (node on PATH)")
-def test_a_full_node_socket_run_quotes_js(tmp_path: Path) -> None:
-    npm_cache.ensure("node-socket", quiet=True)  # an install must not eat the run's timeout
-    done = run_cli(
-        "run",
-        "--adapter",
-        "node-socket",
-        "--expectations",
-        "expectations/node-socket.yaml",
-        report_dir=tmp_path,
-        timeout=600,
-    )
+@pytest.mark.timeout(1200)  # it may wait for another worker's run of node_socket_full_run
+def test_a_full_node_socket_run_quotes_js(node_socket_full_run: Completed) -> None:
+    done = node_socket_full_run  # against its expectations (conftest.py)
     assert done.code in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]  # 1: a flaky case may surprise the gate
     results = done.results()
     failed = [case for case in results["cases"] if case["outcome"] == "fail"]

@@ -379,11 +379,15 @@ def write_large_results(path: Path, run: dict[str, Any], size: int) -> int:
 def test_validate_and_compare_take_bounded_memory_on_a_large_file(tmp_path: Path, real_run: dict[str, Any]) -> None:
     """A 210 MB results.json took 1.5 GB to compare: both commands read one case at a time (item 6).
 
-    Memory, not time: the peak RSS of the command, against the file's size."""
+    Memory, not time: the peak RSS of the command, against the file's size. Measured on a 32 MiB file:
+    reading one case at a time peaks at about 43 MB (compare) and 39 MB (validate) whatever the size;
+    reading the whole file with ``json.loads`` peaked at 212 MB and 179 MB. The bound lies between, with
+    room on both sides (a 64 MiB file and a bound of three times its size took twice as long and left
+    the whole-file validate 10% over its bound)."""
     path = tmp_path / "large.json"
-    total = write_large_results(path, real_run, 64 * 2**20)
+    total = write_large_results(path, real_run, 32 * 2**20)
     size_mb = path.stat().st_size / 2**20
-    bound_mb = 3 * size_mb + 100
+    bound_mb = size_mb + 80
     compared = run_cli("report", "compare", str(path), str(path), report_dir=tmp_path, measure=True, timeout=600)
     assert compared.code == 0, compared.stderr[-2000:]
     assert f"{total} unchanged" in compared.stdout, "every case of both files was read"

@@ -17,12 +17,22 @@ pytestmark = pytest.mark.slow
 
 #: A mutant, so that the outcomes are mixed: passes and failures must land where they belong.
 MUTANT = "reference+writer-close-no-fin"
+#: Splitting and merging do not depend on which cases: three areas (about 150 cases, 15 of them failing
+#: on the mutant) show the property that the whole suite (four runs of 600 cases) took 140 s to show.
+#: Left out: the two cases that the mutant makes wait 40 s each for a FIN.
+AREAS = [
+    *(str(REPO / "spec" / area) for area in ("half-open", "lifecycle", "address")),
+    *("-k", "not queued-writes-flushed"),
+]
 
 
 @pytest.mark.timeout(600)
 def test_three_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
-    whole = run_cli("run", "--adapter", MUTANT, "--no-sandbox", "-q", report_dir=tmp_path / "whole", timeout=300)
+    whole = run_cli(
+        "run", "--adapter", MUTANT, "--no-sandbox", "-q", *AREAS, report_dir=tmp_path / "whole", timeout=300
+    )
     assert whole.code == 1, whole.stderr
+    assert "pass" in whole.outcomes().values()
     shards = []
     for index in (1, 2, 3):
         done = run_cli(
@@ -32,6 +42,7 @@ def test_three_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
             "--no-sandbox",
             "--shard",
             f"{index}/3",
+            *AREAS,
             report_dir=tmp_path / f"shard{index}",
             timeout=300,
         )
