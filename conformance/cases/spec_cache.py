@@ -7,7 +7,8 @@ locations), the catalogue its sources are checked against, and the harness's own
 (the loader, the schemas, the action table): the key is a digest of all of them, so a
 change to any loads the file afresh. Only a file that loaded without a problem is kept:
 problems are always found anew. The commands that run cases use it; ``validate`` and the
-library's ``load`` never do, so what they report is always a fresh reading.
+library's ``load`` never do, so what they report is always a fresh reading. The catalogue
+is kept the same way for the reports' links (``catalogue.load_kept``).
 """
 
 from __future__ import annotations
@@ -19,9 +20,12 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 from ..adapters.npm_cache import cache_root
 from ..core.model import Case
+
+T = TypeVar("T")
 
 FOLDER = "spec"
 #: Set to ``0`` to read every file afresh (the cache is never needed for a correct result).
@@ -54,16 +58,26 @@ def key(path: Path, root: Path | None, catalogue: Path) -> str | None:
     return digest.hexdigest()
 
 
-def get(name: str) -> list[Case] | None:
+def _read(name: str) -> object:
     try:
         with (cache_root() / FOLDER / f"{name}.pickle").open("rb") as file:
-            cases = pickle.load(file)
+            return pickle.load(file)
     except Exception:  # a missing, truncated or foreign entry is a miss, never an error
         return None
+
+
+def get(name: str) -> list[Case] | None:
+    cases = _read(name)
     return cases if isinstance(cases, list) and all(isinstance(case, Case) for case in cases) else None
 
 
-def put(name: str, cases: list[Case]) -> None:
+def get_object(name: str, kind: type[T]) -> T | None:
+    """Another reading kept the same way (the catalogue), when it is a ``kind``."""
+    found = _read(name)
+    return found if isinstance(found, kind) else None
+
+
+def put(name: str, cases: object) -> None:
     folder = cache_root() / FOLDER
     # A cache that cannot be written (read-only home, full disk) only costs the next command a reading.
     with contextlib.suppress(OSError):

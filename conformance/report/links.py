@@ -25,7 +25,7 @@ def source_links(sources: Iterable[str], page_directory: Path, spec_dir: Path | 
     """Each source that resolves -> its link, for a page in ``page_directory``; {} without a readable catalogue."""
     spec_dir = spec_dir or default_spec_dir()
     try:
-        known = catalogue.load(spec_dir / catalogue.FILE_NAME)
+        known = catalogue.load_kept(spec_dir / catalogue.FILE_NAME)
     except SpecErrors:
         return {}
     page = Path(os.path.relpath(spec_dir.resolve() / MARKDOWN, page_directory.resolve())).as_posix()

@@ -73,3 +73,22 @@ def test_a_broken_entry_is_a_miss(spec: Path, tmp_path: Path) -> None:
 def test_without_cached_nothing_is_written(spec: Path, tmp_path: Path) -> None:
     loader.load([spec.parent])
     assert _entries(tmp_path) == []
+
+
+def test_the_catalogue_is_kept_and_a_changed_one_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.cases import catalogue
+
+    monkeypatch.setenv("CONNECT_CONFORMANCE_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "behaviours.yaml"
+    original = (Path(__file__).resolve().parents[2] / "spec" / "behaviours.yaml").read_text(encoding="utf-8")
+    path.write_text(original, encoding="utf-8")
+    first = catalogue.load_kept(path)
+    assert first == catalogue.load(path)
+    assert len(_entries(tmp_path)) == 1
+    parsed: list[str] = []
+    monkeypatch.setattr(catalogue, "load", lambda p: parsed.append(str(p)) or first)
+    assert catalogue.load_kept(path) == first
+    assert parsed == [], "the second reading came from the cache"
+    path.write_text(original + "\n# changed\n", encoding="utf-8")
+    catalogue.load_kept(path)
+    assert parsed == [str(path)], "a changed catalogue is read again"
