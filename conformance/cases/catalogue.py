@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import jsonschema
-
 from .. import schema
 from ..core.jsshow import show
 from ..errors import SpecError, SpecErrors
@@ -314,6 +312,8 @@ class _Checker:
 
     def check(self) -> Catalogue | None:
         _dates_as_text(self.document)
+        import jsonschema  # a kept catalogue is never checked again: most commands never import it
+
         root = schema.load("behaviours.schema.json")
         validator = jsonschema.validators.validator_for(root)(root)
         for error in validator.iter_errors(self.document):

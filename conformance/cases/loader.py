@@ -14,9 +14,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from .. import schema
 from ..core import units
@@ -27,6 +25,9 @@ from ..errors import SpecError, SpecErrors
 from ..sandbox.description import Description
 from . import catalogue, spec_cache, yamlsource
 from .specdir import find_spec_root, is_catalogue
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 PEER_VARIABLES = (
@@ -51,6 +52,9 @@ SANDBOX_VARIABLES = tuple(Description().variables())
 @functools.cache
 def _validator(definition: str) -> jsonschema.protocols.Validator:
     # One per definition, kept for the process: ``_VALID`` is keyed by the validator's identity.
+    # Imported here: a run whose spec files all come from the cache checks nothing.
+    import jsonschema
+
     root = schema.load("case.schema.json")
     subschema = {"$ref": f"#/$defs/{definition}", "$defs": root["$defs"]}
     cls = jsonschema.validators.validator_for(root)

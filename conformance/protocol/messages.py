@@ -10,14 +10,15 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from ..core.jsshow import kind, show
 from ..schema import describe
 from . import fastcheck, replies
+
+if TYPE_CHECKING:  # jsonschema only explains a message the fast check refused: most runs never need it
+    import jsonschema
+    from referencing import Registry
 
 _SCHEMAS = resources.files(__package__).joinpath("schemas")
 
@@ -30,6 +31,8 @@ def _schema(name: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+
     resources_ = []
     for entry in _SCHEMAS.iterdir():
         if entry.name.endswith(".json"):
@@ -67,6 +70,8 @@ def _fast(op: str, response: bool) -> fastcheck.Check:
 @cache
 def _validator(op: str, response: bool) -> jsonschema.protocols.Validator:
     schema = _schema(op)
+    import jsonschema
+
     target = {"$ref": schema["$id"] + ("#/$defs/response" if response else "")}
     cls = jsonschema.validators.validator_for(schema)
     return cls(target, registry=_registry())
@@ -75,6 +80,8 @@ def _validator(op: str, response: bool) -> jsonschema.protocols.Validator:
 def _problem(validator: jsonschema.protocols.Validator, message: Any) -> str | None:
     if validator.is_valid(message):
         return None
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(validator.iter_errors(message))
     if error is None:
         return "invalid"

@@ -10,14 +10,15 @@ protocol (`messages`): the fast compiled check first, jsonschema for the readabl
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from ..core.jsshow import kind as kind_of
 from ..core.jsshow import show
 from ..schema import describe, load
 from . import fastcheck
+
+if TYPE_CHECKING:  # only to explain a message the fast check refused
+    import jsonschema
 
 SCHEMA = "peer-control.schema.json"
 
@@ -39,6 +40,8 @@ def _fast(kind: str, op: str) -> fastcheck.Check:
 
 @cache
 def _validator(kind: str, op: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = _schema()
     cls = jsonschema.validators.validator_for(schema)
     return cls({**schema, "$ref": f"#/$defs/{kind}/{op}"})
@@ -49,6 +52,8 @@ def _problem(kind: str, op: str, message: Any) -> str | None:
         return f"unknown op {show(op)}"
     if _fast(kind, op)(message):
         return None
+    import jsonschema
+
     error = jsonschema.exceptions.best_match(_validator(kind, op).iter_errors(message))
     if error is None:  # the fast check is stricter than it should be: a bug, said as such
         return "rejected by the fast check only"

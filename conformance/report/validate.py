@@ -19,14 +19,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from .. import schema
 from ..core.text import plural
 from ..core.transcript import from_dicts
 from .stream import ReadError, read
+
+if TYPE_CHECKING:
+    import jsonschema
 
 #: Problems listed per file; the rest are counted (a broken 200 MB file must not print a million lines).
 SHOWN = 50
@@ -66,6 +67,8 @@ class Verdict:
 
 @functools.cache
 def _validators() -> tuple[jsonschema.protocols.Validator, jsonschema.protocols.Validator]:
+    import jsonschema  # a run writes its results.json without reading one back: it never needs this
+
     root = schema.load("results.schema.json")
     # One case, checked against the same definitions the whole document uses; but its transcript's entries
     # are checked by the model's own reader (transcript.from_dicts: what the schema says, six times faster).

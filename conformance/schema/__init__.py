@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..core.jsshow import show
 from ..core.text import plural
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 @cache
@@ -56,6 +56,8 @@ def describe(error: ValidationError, kind: Callable[[Any], str]) -> str:
     if error.validator in ("oneOf", "anyOf") and "description" in schema:
         return f"expected {schema['description']}, got {show(instance)}"
     if error.validator in ("oneOf", "anyOf"):
+        import jsonschema  # only for a readable error: most commands never need it
+
         best = jsonschema.exceptions.best_match(error.context or [])
         if best is not None and best.validator not in ("oneOf", "anyOf"):
             return describe(best, kind)

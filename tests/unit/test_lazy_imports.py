@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +67,20 @@ def test_the_pure_engine_loads_no_ssl_nor_the_peers_server(module: str) -> None:
     assert sorted(name for name in ("ssl", "_ssl", "asyncio") if name in loaded) == []
     assert sorted(name for name in loaded if name.startswith("conformance_peer") and name not in PEER_VALUES) == []
     assert "conformance_peer.calls" in loaded
+
+
+def test_a_run_from_kept_spec_files_never_imports_jsonschema(tmp_path: Path) -> None:
+    # jsonschema (~0.1 s to import) only explains what a fast check refused, or checks a file read afresh.
+    env = {**os.environ, "CONNECT_CONFORMANCE_CACHE": str(tmp_path / "cache")}
+    code = (
+        "import sys, runpy; sys.argv = ['conformance', 'run', 'spec/errors', '--no-sandbox', '-q', '--report-dir', "
+        f"{str(tmp_path / 'report')!r}]\n"
+        "try:\n    runpy.run_module('conformance', run_name='__main__')\n"
+        "except SystemExit as end:\n    print('jsonschema' in sys.modules, end.code)\n"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        for _ in range(2)
+    ]
+    assert runs[0].stdout.split()[-2:] == ["True", "0"], "the first run reads and checks the spec files"
+    assert runs[1].stdout.split()[-2:] == ["False", "0"], runs[1].stdout + runs[1].stderr
