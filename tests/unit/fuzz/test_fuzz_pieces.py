@@ -365,3 +365,27 @@ def test_the_rest_of_a_client_hello_read_in_pieces_is_tls_too_until_the_peer_spe
 
     assert pieces("0301aa", "same") == pieces("0301bb", "same")  # the ClientHello, cut anywhere
     assert pieces("0301aa", "plain") != pieces("0301aa", "other")  # decrypted bytes count again
+
+
+def test_a_key_only_our_side_had_at_the_divergence_is_written_as_absent() -> None:
+    # Issue 23 (opened-has-local-address): a resolves expectation allows extra keys, so the written
+    # case passed on the mutant too unless it says the key must be absent.
+    scenario = Scenario(
+        "plain",
+        (
+            {"connect": {"address": "${peer.address}"}},
+            {"peer.accept": {}, "within": "600ms"},
+            {"await": "opened", "within": "1s"},
+        ),
+    )
+    head = [
+        Observation(1, "connect", {"status": "returned", "value": "socket"}),
+        Observation(2, "peer.accept", {"accepted": True}),
+    ]
+    theirs = [*head, Observation(3, "await", {"status": "resolved", "value": {"remoteAddress": "${peer.address}"}})]
+    extra = {"remoteAddress": "${peer.address}", "localAddress": "127.0.0.1:5"}
+    ours = [*head, Observation(3, "await", {"status": "resolved", "value": extra})]
+    divergence = first_divergence(ours, theirs)
+    assert divergence is not None
+    steps = expected_steps(scenario, theirs, divergence)
+    assert steps[2]["expect"] == {"resolves": {"remoteAddress": "${peer.address}", "localAddress": {"$absent": True}}}

@@ -251,3 +251,13 @@ def test_a_divergence_where_the_against_side_varies_on_replay_too_is_flaky(tmp_p
     finding = VaryingSearch(tmp_path, timing=True).prove(VaryingSearch.FLUSH)
     assert finding.problem == "flaky: it diverged differently on replay"
     assert finding.path is None
+
+
+def test_a_case_written_for_a_scenario_behind_an_outbound_worker_keeps_its_environment(tmp_path: Path) -> None:
+    # Issue 23: written without it, the case's connect reached the peer on both sides (6 mutants).
+    scenario = Scenario(VaryingSearch.FLUSH.peer, VaryingSearch.FLUSH.steps, "outbound-worker", ("outbound",))
+    finding = VaryingSearch(tmp_path).prove(scenario)
+    assert finding.path is not None
+    case = yaml.safe_load(finding.path.read_text())[0]
+    assert case["environment"] == "outbound-worker"
+    assert case["requires"] == ["outbound-worker"]
