@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from . import edges
+
 #: ``connect`` without an ``address`` key: connect() gets no argument at all (B52).
 MISSING = object()
 
@@ -49,6 +51,9 @@ class Listener:
     host: str | None = None
     cert: str | None = None
     port: int | None = None
+    #: Drawn by the ``edges`` feature (one of ``edges.TARGETS``): the first connect mostly dials
+    #: ``edges.edge_addresses``.
+    edge: str | None = None
 
     def spec(self) -> str | dict[str, Any]:
         if self.host is None and self.cert is None and self.port is None:
@@ -88,6 +93,8 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     listener = Listener(kind, cert=None if cert == "good" else cert)
     if kind == "none":
         return listener
+    if "edges" in features and weighted(draw, {"edge": 4, "other": 1}) == "edge":
+        return _edge_listener(draw, listener)
     if "sandbox" in features and weighted(draw, {"loopback": 2, "sandbox": 1}) == "sandbox":
         if draw(st.booleans()):
             return Listener(kind, host=one_of(draw, list(CLOUDFLARE_HOSTS)), cert=listener.cert)
@@ -95,6 +102,22 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     if ipv6 and "odd_addresses" in features and weighted(draw, {"v4": 5, "v6": 1}) == "v6":
         return Listener(kind, host="::1", cert=listener.cert)
     return listener
+
+
+def _edge_listener(draw: st.DrawFn, listener: Listener) -> Listener:
+    target = weighted(draw, edges.TARGETS)
+    if target == "range":
+        # Plain: the beside addresses are dialled, and no certificate names them.
+        return Listener("plain", host=one_of(draw, list(edges.range_hosts())), edge=target)
+    if target in ("spelling", "names"):
+        hosts = edges.SPELLED_HOSTS if target == "spelling" else tuple(edges.MIXED_NAMES)
+        return Listener(listener.kind, host=one_of(draw, list(hosts)), cert=listener.cert, edge=target)
+    if target == "port25":
+        return Listener("plain", host="sandbox-loopback", port=25, edge=target)
+    if target == "octal":
+        port = one_of(draw, list(edges.OCTAL_PORTS))
+        return Listener(listener.kind, host="sandbox-loopback", cert=listener.cert, port=port, edge=target)
+    return Listener(listener.kind, cert=listener.cert, edge=target)
 
 
 # -- addresses ----------------------------------------------------------------------------------------
@@ -153,6 +176,8 @@ def listening_addresses(listener: Listener) -> list[Any]:
         return [*_LISTENING, _object("127.0.0.1"), _object("localhost")]
     if listener.host == "::1":
         return ["${peer.address}", "[::1]:${peer.port}", _object("[::1]"), "localhost:${peer.port}"]
+    if listener.host not in _BY_HOST and listener.host != "sandbox-loopback":
+        return ["${peer.address}", _object("${peer.host}")]  # an address of a range's edge (``edges``)
     if listener.host == "sandbox-loopback":
         port = listener.port
         return [
@@ -163,19 +188,22 @@ def listening_addresses(listener: Listener) -> list[Any]:
             _object("${peer.host}", str(port)),
             f"localhost:{port}",
         ]
-    by_host: dict[str, list[Any]] = {
-        "sandbox-cloudflare-v4": [
-            _object("${peer.hostname}"),
-            "[${sandbox.cloudflare_v4_mapped}]:${peer.port}",
-            "[::ffff:6810:1]:${peer.port}",
-            "${sandbox.name.cloudflare}:${peer.port}",
-            "${sandbox.name.mixed}:${peer.port}",
-        ],
-        "sandbox-cloudflare-v4-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
-        "sandbox-cloudflare-v6": [_object("[${peer.hostname}]"), "${sandbox.name.cloudflare6}:${peer.port}"],
-        "sandbox-cloudflare-v6-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
-    }
-    return ["${peer.address}", "${peer.address}", *by_host[listener.host]]
+    return ["${peer.address}", "${peer.address}", *_BY_HOST[listener.host]]
+
+
+#: What reaches (or tries to) a listener on a Cloudflare address, beside ``${peer.address}``.
+_BY_HOST: dict[str, list[Any]] = {
+    "sandbox-cloudflare-v4": [
+        _object("${peer.hostname}"),
+        "[${sandbox.cloudflare_v4_mapped}]:${peer.port}",
+        "[::ffff:6810:1]:${peer.port}",
+        "${sandbox.name.cloudflare}:${peer.port}",
+        "${sandbox.name.mixed}:${peer.port}",
+    ],
+    "sandbox-cloudflare-v4-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
+    "sandbox-cloudflare-v6": [_object("[${peer.hostname}]"), "${sandbox.name.cloudflare6}:${peer.port}"],
+    "sandbox-cloudflare-v6-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
+}
 
 
 #: Addresses a lenient implementation might hand to a resolver or dial past loopback (a bare number
@@ -235,6 +263,8 @@ def _address(draw: st.DrawFn, listener: Listener, features: Collection[str], hea
         for kind, weight in ADDRESS_KINDS.items()
         if (kind != "odd" or "odd_addresses" in features) and (kind != "sandbox" or "sandbox" in features)
     }
+    if head and listener.edge and weighted(draw, {"edge": 5, "other": 1}) == "edge":
+        return one_of(draw, list(edges.edge_addresses(listener.edge, listener.host, listener.port)))
     kind = weighted(draw, kinds)
     if kind == "listening" and listener.listening:
         return one_of(draw, listening_addresses(listener))
@@ -306,6 +336,8 @@ HIGH_WATER_MARKS: list[Any] = [
 def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ()) -> Any:
     """The second argument of connect(): None for no argument at all."""
     odd = "odd_options" in features
+    if listener.edge and edges.tls_for(listener.port):
+        return {"secureTransport": one_of(draw, ["on", "starttls"])}
     present = {"yes": 1, "no": 1} | ({"yes": 3} if "half_open" in features or odd else {})
     if weighted(draw, present) == "no":
         return None
@@ -379,11 +411,17 @@ def peer_payloads(draw: st.DrawFn, features: Collection[str] = ()) -> Any:
 def needs_sandbox(address: Any) -> bool:
     """Whether an address holds something only the sandbox may dial or resolve (``_SANDBOX_*``,
     long hosts, ``${sandbox.*}``)."""
+    if address in edges.SANDBOX_ONLY:  # a whole address: "localhost" as a hostname is fine
+        return True
+    return _needs_sandbox(address)
+
+
+def _needs_sandbox(address: Any) -> bool:
     if isinstance(address, str):
         spelled = (*_SANDBOX_ADDRESSES, *map(_refused, _SANDBOX_ADDRESSES))  # with peer: none too
         return address in spelled or "${sandbox." in address or len(address) > 200
     if isinstance(address, dict):
         if "hostname" in address and address.get("port") in _SANDBOX_PORTS:
             return True
-        return any(needs_sandbox(item) for item in address.values())
+        return any(_needs_sandbox(item) for item in address.values())
     return isinstance(address, int) and not isinstance(address, bool) and address in _SANDBOX_ADDRESSES

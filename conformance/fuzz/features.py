@@ -47,6 +47,10 @@ FEATURES: dict[str, Feature] = {
     "requests": Feature(frozenset({"request-scope"}), odds=3),
     # connect() at module evaluation (``request: global``, B1)
     "global": Feature(frozenset({"global-scope"}), odds=3),
+    # the first connect aimed at an edge: a range's first, last or beside address, a spelling of a
+    # Cloudflare address, port 25 with TLS, a port only octal digits spell, port 65535, no port (edges.py)
+    # (more often than most: each of its values shows one bug, and only in the first connect)
+    "edges": Feature(frozenset({"sandbox"}), odds=5),
     # Cloudflare's addresses and names, port 25, ports 80 and 443, odd hosts (all on the sandbox's lo)
     "sandbox": Feature(frozenset({"sandbox"})),
     # the session behind an Outbound Worker (``environment: outbound-worker``, B53)

@@ -261,3 +261,60 @@ def test_a_case_written_for_a_scenario_behind_an_outbound_worker_keeps_its_envir
     case = yaml.safe_load(finding.path.read_text())[0]
     assert case["environment"] == "outbound-worker"
     assert case["requires"] == ["outbound-worker"]
+
+
+def _edge_kind(scenario: Scenario) -> str | None:
+    """Which edge a scenario's first connect aims at, if any (issue 23: none of these was drawn)."""
+    from conformance.sandbox.ranges import published
+
+    listener = scenario.listener
+    connect = scenario.steps[0]["connect"]
+    address = connect.get("address")
+    text = address if isinstance(address, str) else str(address.get("hostname")) if isinstance(address, dict) else ""
+    port = address.get("port") if isinstance(address, dict) else None
+    if listener.host in published().edges():
+        return "a range's first or last address"
+    if listener.host in published().beside():
+        return "beside a range"
+    if text.startswith(("1745879041", "0x68", "0150", "104.16.1", "104.1048577")):
+        return "a legacy IPv4 spelling"
+    if text.startswith(("[0:0:0:0:0:ffff", "[::FFFF", "[2606:4700:0", "[2400:CB00", "[2400:cb00:0")):
+        return "an IPv6 spelling"
+    if "${sandbox.name.mixed" in text:
+        return "a name with an allowed and a blocked address"
+    if listener.port == 25 and connect.get("options", {}).get("secureTransport") in ("on", "starttls"):
+        return "port 25 with TLS"
+    if text == "${peer.host}:0${peer.port}" and listener.port in (4321, 1234, 7654):
+        return "a port only octal digits spell"
+    if port in (65535, "65535"):
+        return "port 65535"
+    if address in ("127.0.0.1", "localhost"):
+        return "no port"
+    if isinstance(port, dict) and port.get("value") in ("Infinity", "-Infinity"):
+        return "an infinite port"
+    return None
+
+
+def test_the_edges_feature_aims_first_connects_at_every_kind_of_edge() -> None:
+    seen: set[str] = set()
+
+    def record(scenario: Scenario) -> bool:
+        if "edges" in scenario.features:
+            seen.add(str(_edge_kind(scenario)))
+        return False
+
+    chosen = settings(max_examples=600, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    with pytest.raises(NoSuchExample):
+        find(scenarios(Profile()), record, settings=chosen, random=random.Random(1))
+    assert seen >= {
+        "a range's first or last address",
+        "beside a range",
+        "a legacy IPv4 spelling",
+        "an IPv6 spelling",
+        "a name with an allowed and a blocked address",
+        "port 25 with TLS",
+        "a port only octal digits spell",
+        "port 65535",
+        "no port",
+        "an infinite port",
+    }
