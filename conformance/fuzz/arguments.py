@@ -54,6 +54,9 @@ class Listener:
     #: Drawn by the ``edges`` feature (one of ``edges.TARGETS``): the first connect mostly dials
     #: ``edges.edge_addresses``.
     edge: str | None = None
+    #: Drawn by the ``upgrade`` feature: the first connect uses the listener's own transport (and
+    #: options a startTls() socket must inherit), and the scenario's theme is the handshake.
+    handshake: bool = False
 
     def spec(self) -> str | dict[str, Any]:
         if self.host is None and self.cert is None and self.port is None:
@@ -93,6 +96,10 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     listener = Listener(kind, cert=None if cert == "good" else cert)
     if kind == "none":
         return listener
+    if "upgrade" in features and weighted(draw, {"handshake": 3, "other": 1}) == "handshake":
+        kind = weighted(draw, {"starttls": 3, "tls": 2})
+        cert = weighted(draw, CERTS)
+        return Listener(kind, cert=None if cert == "good" else cert, handshake=True)
     if "edges" in features and weighted(draw, {"edge": 4, "other": 1}) == "edge":
         return _edge_listener(draw, listener)
     if "sandbox" in features and weighted(draw, {"loopback": 2, "sandbox": 1}) == "sandbox":
@@ -263,6 +270,9 @@ def _address(draw: st.DrawFn, listener: Listener, features: Collection[str], hea
         for kind, weight in ADDRESS_KINDS.items()
         if (kind != "odd" or "odd_addresses" in features) and (kind != "sandbox" or "sandbox" in features)
     }
+    if head and listener.handshake:
+        # A name: the SNI and the certificate's check have one to use (B45); a literal: they have not.
+        return one_of(draw, ["localhost:${peer.port}", "localhost:${peer.port}", "127.0.0.1:${peer.port}"])
     if head and listener.edge and weighted(draw, {"edge": 5, "other": 1}) == "edge":
         return one_of(draw, list(edges.edge_addresses(listener.edge, listener.host, listener.port)))
     kind = weighted(draw, kinds)
@@ -336,6 +346,8 @@ HIGH_WATER_MARKS: list[Any] = [
 def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ()) -> Any:
     """The second argument of connect(): None for no argument at all."""
     odd = "odd_options" in features
+    if listener.handshake:
+        return _inherited(draw, listener)
     if listener.edge and edges.tls_for(listener.port):
         return {"secureTransport": one_of(draw, ["on", "starttls"])}
     present = {"yes": 1, "no": 1} | ({"yes": 3} if "half_open" in features or odd else {})
@@ -361,6 +373,16 @@ def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ())
         found["allowHalfOpen"] = one_of(draw, ["yes", 0, 1, None])
     if (("large" in features or odd) and draw(st.booleans())) or weighted(draw, {"no": 3, "yes": 1}) == "yes":
         found["highWaterMark"] = one_of(draw, HIGH_WATER_MARKS)
+    return found
+
+
+def _inherited(draw: st.DrawFn, listener: Listener) -> dict[str, Any]:
+    """The listener's own transport, and now and then what a startTls() socket inherits (B40)."""
+    found: dict[str, Any] = {"secureTransport": "on" if listener.kind == "tls" else "starttls"}
+    if draw(st.booleans()):
+        found["highWaterMark"] = one_of(draw, [1, 16, 1024])
+    if draw(st.booleans()):
+        found["allowHalfOpen"] = True
     return found
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from ..sandbox.ranges import published
 
 #: Kinds of edge listener, by weight.
-TARGETS = {"range": 5, "spelling": 3, "names": 2, "port25": 2, "octal": 2, "loopback": 3}
+TARGETS = {"range": 5, "spelling": 3, "names": 2, "port25": 2, "octal": 2, "loopback": 4}
 
 #: Listener hosts whose address has spellings a block check must see through.
 SPELLED_HOSTS = ("sandbox-cloudflare-v4", "sandbox-cloudflare-v6", "sandbox-cloudflare-v6-b")
@@ -58,9 +58,14 @@ LOOPBACK_EDGES: tuple[Any, ...] = (
     "127.0.0.1",
     "localhost",
     {"hostname": "127.0.0.1", "port": 65535},
+    {"hostname": "localhost", "port": 65535},
     {"hostname": "localhost", "port": "65535"},
     {"hostname": "127.0.0.1", "port": {"$type": "number", "value": "Infinity"}},
     {"hostname": "127.0.0.1", "port": {"$type": "number", "value": "-Infinity"}},
+    # opened's remoteAddress keeps the address as written (B17): upper case stays upper case.
+    "LOCALHOST:${peer.port}",
+    "LocalHost:${peer.port}",
+    {"hostname": "LOCALHOST", "port": "${peer.port}"},
 )
 
 #: Those of them a broken parser dials on a port someone outside the sandbox may serve (443, 65535).

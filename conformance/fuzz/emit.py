@@ -98,6 +98,12 @@ def _absent(expected: Any, ours: Any) -> Any:
     return found | {key: {"$absent": True} for key in ours if key not in expected}
 
 
+def _handshake(tls: dict[str, Any]) -> dict[str, Any]:
+    """What the peer saw of a handshake: whether it completed, and the SNI the client sent (compared
+    by the normaliser too; a ClientHello without SNI is ``sni: null``)."""
+    return {"ok": tls.get("ok")} | ({"sni": tls["sni"]} if "sni" in tls else {})
+
+
 def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
     if seen.get("status") == "not reached":
         raise Inexpressible(f"{action}: the against side did not reach it")
@@ -106,7 +112,7 @@ def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
         if not seen.get("accepted"):
             return [{action: {}, "expect": {"no_connection": {"for": step.get("within", "1s")}}}]
         tls = seen.get("tls")
-        return [{**step, "expect": {"tls": {"ok": tls["ok"]}}} if tls else step]
+        return [{**step, "expect": {"tls": _handshake(tls)}} if tls else step]
     if action == NEUTRAL_WAIT:
         kind = seen.get("seen")
         if kind == "data":
@@ -116,7 +122,7 @@ def _peer_step(step: Step, action: str, seen: dict[str, Any]) -> list[Step]:
             return [{AFTER_WAIT[kind]: {}}]
         return [step]
     if "tls" in spec.expects:  # a handshake the peer made on a connection it has (peer.start_tls)
-        return [{**step, "expect": {"tls": {"ok": seen.get("tls", {}).get("ok")}}}]
+        return [{**step, "expect": {"tls": _handshake(seen.get("tls", {}))}}]
     if seen.get("timed_out") or seen.get("reset") or seen.get("ended") == "reset":
         raise Inexpressible(f"{action}: the peer's op did not complete on the against side")
     if "size" in spec.expects and seen.get("tls_handshake"):

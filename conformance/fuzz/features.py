@@ -33,6 +33,10 @@ class Feature:
 FEATURES: dict[str, Feature] = {
     # tls and starttls listeners, secureTransport "on"/"starttls", startTls() and the peer's handshake
     "tls": Feature(frozenset({"tls", "starttls"})),
+    # a starttls or tls listener dialled with its own transport, then the handshake and what it
+    # changes: upgraded on both sockets, a second startTls, the old socket's closed, the new one's
+    # opened, the SNI and the certificate as the peer saw them (moves._handshake)
+    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=3),
     # allowHalfOpen drawn often, the peer's FIN read to done and what follows it
     "half_open": Feature(),
     # writes and sends of several MiB (up to past 16 MiB), queued writes, then a close or a FIN

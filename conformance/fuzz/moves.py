@@ -61,7 +61,7 @@ class Builder:
         self.features = frozenset(features)
         self.listener = listener
         #: Sockets are named (``as: s1``) when a feature acts on more than the newest one.
-        self.named = bool(self.features & {"sockets", "limits", "tls"})
+        self.named = bool(self.features & {"sockets", "limits", "tls", "upgrade"})
         self.sockets: list[str] = []
         #: The socket client ops act on by default: the newest one a connect or startTls named.
         self.current: str | None = None
@@ -130,6 +130,10 @@ class Builder:
         accepting = next(name for name, spec in ACTIONS.items() if spec.yields_connection)
         return self.peer(accepting, {})
 
+    def opened(self) -> Step:
+        """Awaiting the newest socket's opened, in the case's own request."""
+        return self.client("await", "opened", socket=self.current, request=None)
+
     def peer(self, action: str, argument: Any = None, within: str | None = PEER_WITHIN) -> Step:
         step: Step = {action: GENERATED[action].argument(self) if argument is None else argument}
         if within is not None:
@@ -142,6 +146,8 @@ class Builder:
         """An idiom of one of the features switched on, drawn before any other move: nothing has closed
         or reset the socket yet, so the idiom shows what it is there for (issue 23: the flush and
         half-open idioms were drawn, but mostly after a move that had already spoilt them)."""
+        if self.listener.handshake:
+            return IDIOMS["handshake"].build(self)
         themed = {name: idiom.weight(self.features, own=True) for name, idiom in IDIOMS.items()}
         if not any(themed.values()):
             return []
@@ -360,9 +366,18 @@ def _burst(b: Builder) -> list[Step]:
         address = "${peer.refused_address}" if refused else listening
         steps.append(b.connect(address, request=OTHER_REQUEST if index >= split else None, with_options=False))
     newest = b.sockets[-1] if b.sockets else None
-    after = b.pick({"opened": 4, "close_then_opened": 2, "write": 1, "accept": 1})
+    after = b.pick(
+        {"opened": 4, "close_then_opened": 2, "close_first": 3, "reset_then_opened": 3, "write": 1, "accept": 1}
+    )
     if after == "close_then_opened" and len(b.sockets) > 1:
         steps.append(b.client("close", {}, socket=b.sockets[-2]))
+    if after == "close_first" and len(b.sockets) >= 8:
+        # Two sockets wait: the slot the first one frees goes to the one that waited longest (B48).
+        steps.append(b.client("close", {}, socket=b.sockets[0]))
+        newest = b.sockets[6]
+    if after == "reset_then_opened":
+        # A connection lost to the peer's reset frees its slot too (B48).
+        steps += [b.accept(), b.peer("peer.reset", within=None)]
     if after == "write":
         steps.append(b.client("write", "queued", socket=newest))
     elif after == "accept":
@@ -424,6 +439,56 @@ def _upgrade(b: Builder) -> list[Step]:
     return steps
 
 
+#: The peer's side of a handshake: a loaded machine can take seconds (the spec's cases wait 5 s too).
+HANDSHAKE_WITHIN = "5s"
+#: What is checked between startTls() and the peer's handshake, each at most once (B39, B40): the old
+#: socket's upgraded (true at once) and closed (resolves), the new one's upgraded (false) and
+#: desiredSize (the highWaterMark it inherits), a second startTls() (throws).
+_WHILE_UPGRADING = {"old_upgraded": 3, "new_upgraded": 3, "again": 2, "old_closed": 2, "desired_size": 2}
+
+
+def _handshake(b: Builder) -> list[Step]:
+    """The theme of a listener the ``upgrade`` feature drew (the head connect used its transport and
+    the peer accepted): for "on", opened after the peer's handshake (B17, B18, B45); for "starttls",
+    startTls() and everything it changes, then the peer's handshake and the new socket's opened."""
+    if b.listener.kind == "tls":
+        steps = [b.client("await", "opened", socket=b.current)]
+        if b.coin(2):
+            steps.append(b.client("get", "secureTransport", socket=b.current))
+        return steps
+    old = b.current
+    steps = [b.client("await", "opened", socket=old)] if b.coin(2) else []
+    steps.append(b.start_tls(b.draw(start_tls_arguments())))
+    new = b.current
+    checks = dict(_WHILE_UPGRADING)
+    for _ in range(int(b.pick({"1": 1, "2": 2, "3": 2}))):
+        kind = b.pick(checks)
+        checks[kind] = 0
+        if kind in ("old_upgraded", "new_upgraded"):
+            steps.append(b.client("get", "upgraded", socket=old if kind == "old_upgraded" else new))
+        elif kind == "again":
+            steps.append(b.start_tls(socket=old))
+            b.current = new
+        elif kind == "old_closed":
+            steps.append(b.client("await", "closed", socket=old))
+        else:
+            steps.append(b.client("desired_size", {}, socket=new))
+    steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
+    steps.append(b.client("await", "opened", socket=new))
+    if b.coin(3):
+        steps.append(b.client("get", "upgraded", socket=old))
+    return steps
+
+
+def _second_lock(b: Builder) -> list[Step]:
+    """A second getReader() or getWriter() while the first still holds the lock: it throws (B30)."""
+    op = b.pick({"get_reader": 1, "get_writer": 1})
+    steps = [b.client(op, socket=b.current)]
+    if b.coin(3):
+        steps.append(b.client("read" if op == "get_reader" else "write", socket=b.current))
+    return [*steps, b.client(op, socket=b.current)]
+
+
 def _two_sockets(b: Builder) -> list[Step]:
     """A second socket to the same peer; one of them closed; the other used (B51)."""
     first = b.current
@@ -452,5 +517,8 @@ IDIOMS: dict[str, Idiom] = {
     "cross_request": Idiom({"requests": 8}, _cross_request),
     "global_connect": Idiom({"global": 8}, _global_connect),
     "upgrade": Idiom({"tls": 8}, _upgrade),
+    # Only as the theme of a listener the ``upgrade`` feature drew (``Builder.theme``).
+    "handshake": Idiom({}, _handshake),
     "two_sockets": Idiom({"sockets": 6}, _two_sockets),
+    "second_lock": Idiom({"locks": 6}, _second_lock),
 }

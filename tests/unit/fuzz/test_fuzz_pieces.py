@@ -389,3 +389,26 @@ def test_a_key_only_our_side_had_at_the_divergence_is_written_as_absent() -> Non
     assert divergence is not None
     steps = expected_steps(scenario, theirs, divergence)
     assert steps[2]["expect"] == {"resolves": {"remoteAddress": "${peer.address}", "localAddress": {"$absent": True}}}
+
+
+def test_the_sni_the_peer_saw_is_written_into_the_handshake_expectation() -> None:
+    # Issue 23 (sni-not-sent): the observations compare the SNI; a case written with `ok` alone
+    # passed on an implementation that sends none.
+    scenario = Scenario(
+        "tls",
+        (
+            {"connect": {"address": "localhost:${peer.port}", "options": {"secureTransport": "on"}}},
+            {"peer.accept": {}, "within": "600ms"},
+        ),
+    )
+    connected = Observation(1, "connect", {"status": "returned", "value": "socket"})
+    theirs = [connected, Observation(2, "peer.accept", {"accepted": True, "tls": {"ok": True, "sni": "localhost"}})]
+    ours = [connected, Observation(2, "peer.accept", {"accepted": True, "tls": {"ok": True, "sni": None}})]
+    divergence = first_divergence(ours, theirs)
+    assert divergence is not None
+    steps = expected_steps(scenario, theirs, divergence)
+    assert steps[1]["expect"] == {"tls": {"ok": True, "sni": "localhost"}}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case.yaml"
+        path.write_text(case_yaml(Scenario("tls", tuple(steps)), "fuzz.t", "t"), encoding="utf-8")
+        assert load_file(path)[1] == []

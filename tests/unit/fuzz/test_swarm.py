@@ -318,3 +318,96 @@ def test_the_edges_feature_aims_first_connects_at_every_kind_of_edge() -> None:
         "no port",
         "an infinite port",
     }
+
+
+def _drawn(count: int, seed: int = 1) -> list[Scenario]:
+    found: list[Scenario] = []
+
+    def record(scenario: Scenario) -> bool:
+        found.append(scenario)
+        return False
+
+    chosen = settings(
+        max_examples=count, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )
+    with pytest.raises(NoSuchExample):
+        find(scenarios(Profile()), record, settings=chosen, random=random.Random(seed))
+    return found
+
+
+def _upgrade_shapes(scenario: Scenario) -> set[str]:
+    """What a scenario checks around startTls(), named as the mutants of issue 23 need it."""
+    steps = list(scenario.steps)
+    connect = steps[0]["connect"]
+    old = steps[0].get("as")
+    shapes: set[str] = set()
+    upgrades = [index for index, step in enumerate(steps) if "start_tls" in step]
+    handshakes = [index for index, step in enumerate(steps) if "peer.start_tls" in step]
+    if not upgrades or not handshakes or connect.get("options", {}).get("secureTransport") != "starttls":
+        return shapes
+    new = steps[upgrades[0]].get("as")
+    between = steps[upgrades[0] + 1 : handshakes[0]]
+    after = steps[handshakes[0] + 1 :]
+    for step in between:
+        if step.get("get") == "upgraded":
+            shapes.add("old upgraded before the handshake" if step.get("socket") == old else "new upgraded")
+        if "start_tls" in step and step.get("socket") == old:
+            shapes.add("a second startTls")
+        if step.get("await") == "closed" and step.get("socket") == old:
+            shapes.add("old closed")
+        if "desired_size" in step and "highWaterMark" in connect.get("options", {}):
+            shapes.add("an inherited highWaterMark")
+    if any(step.get("await") == "opened" and step.get("socket") == new for step in after):
+        shapes.add("new opened after the handshake")
+    if "expectedServerHostname" in str(steps[upgrades[0]].get("start_tls")):
+        shapes.add("expectedServerHostname")
+    return shapes
+
+
+def test_the_upgrade_feature_draws_every_check_around_start_tls() -> None:
+    # Issue 23: with a starttls listener dialled without its transport, or the checks drawn among
+    # every other move, the upgrade mutants were never reached.
+    shapes: set[str] = set()
+    on = set()
+    for scenario in _drawn(400):
+        if "upgrade" in scenario.features:
+            shapes |= _upgrade_shapes(scenario)
+            first = scenario.steps[0]["connect"]
+            tls = scenario.peer == "tls" or (isinstance(scenario.peer, dict) and scenario.peer.get("kind") == "tls")
+            if tls and first.get("options", {}).get("secureTransport") == "on" and "peer.accept" in scenario.steps[1]:
+                on.add(str(scenario.peer))
+    assert shapes >= {
+        "old upgraded before the handshake",
+        "new upgraded",
+        "a second startTls",
+        "old closed",
+        "an inherited highWaterMark",
+        "new opened after the handshake",
+        "expectedServerHostname",
+    }
+    # secureTransport "on" against listeners with a good and a bad certificate.
+    assert "tls" in on
+    assert any("wrong-host" in text or "untrusted" in text for text in on)
+
+
+def test_a_burst_frees_a_slot_by_closing_the_first_socket_or_by_the_peer_s_reset() -> None:
+    # Issue 23: the slot a close frees must go to the socket waiting longest (the seventh), and a
+    # reset must free one too; the bursts only ever closed a waiting socket.
+    shapes: set[str] = set()
+    for scenario in _drawn(600):
+        steps = list(scenario.steps)
+        names = [step.get("as") for step in steps if "connect" in step]
+        for index, step in enumerate(steps[:-1]):
+            follow = steps[index + 1]
+            closes_first = len(names) >= 8 and "close" in step and step.get("socket") == names[0]
+            if closes_first and follow.get("await") == "opened" and follow.get("socket") == names[6]:
+                shapes.add("close the first, then the seventh's opened")
+            if "peer.reset" in step and follow.get("await") == "opened" and follow.get("socket") == names[-1]:
+                shapes.add("a reset, then the newest's opened")
+            if "get_reader" in step and any("get_reader" in later for later in steps[index + 1 : index + 3]):
+                shapes.add("a second getReader")
+    assert shapes == {
+        "close the first, then the seventh's opened",
+        "a reset, then the newest's opened",
+        "a second getReader",
+    }
