@@ -86,6 +86,10 @@ CLOUDFLARE_HOSTS = (
     "sandbox-cloudflare-v6-b",
 )
 CERTS = {"good": 6, "wrong-host": 2, "untrusted": 2, "expired": 1}
+#: The ``upgrade`` feature's: what a handshake decides shows best when it fails.
+HANDSHAKE_CERTS = {"good": 3, "wrong-host": 2, "untrusted": 2, "expired": 1}
+#: How often a listener is the one a feature aims at, when that feature is on.
+AIMS = {"upgrade": 3, "edges": 4, "other": 1}
 
 
 @st.composite
@@ -94,14 +98,16 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     kind = weighted(draw, kinds)
     cert = weighted(draw, CERTS) if kind in ("tls", "starttls") else "good"
     listener = Listener(kind, cert=None if cert == "good" else cert)
+    # The listener the ``upgrade`` or the ``edges`` feature aims at, mostly (each only shows with one).
+    aim = weighted(draw, {name: weight for name, weight in AIMS.items() if name in features or name == "other"})
+    if aim == "upgrade":
+        kind = weighted(draw, {"starttls": 3, "tls": 2})
+        cert = weighted(draw, HANDSHAKE_CERTS)
+        return Listener(kind, cert=None if cert == "good" else cert, handshake=True)
+    if aim == "edges":
+        return _edge_listener(draw, Listener("plain") if kind == "none" else listener)
     if kind == "none":
         return listener
-    if "upgrade" in features and weighted(draw, {"handshake": 3, "other": 1}) == "handshake":
-        kind = weighted(draw, {"starttls": 3, "tls": 2})
-        cert = weighted(draw, CERTS)
-        return Listener(kind, cert=None if cert == "good" else cert, handshake=True)
-    if "edges" in features and weighted(draw, {"edge": 4, "other": 1}) == "edge":
-        return _edge_listener(draw, listener)
     if "sandbox" in features and weighted(draw, {"loopback": 2, "sandbox": 1}) == "sandbox":
         if draw(st.booleans()):
             return Listener(kind, host=one_of(draw, list(CLOUDFLARE_HOSTS)), cert=listener.cert)
@@ -118,6 +124,7 @@ def _edge_listener(draw: st.DrawFn, listener: Listener) -> Listener:
         return Listener("plain", host=one_of(draw, list(edges.range_hosts())), edge=target)
     if target in ("spelling", "names"):
         hosts = edges.SPELLED_HOSTS if target == "spelling" else tuple(edges.MIXED_NAMES)
+        hosts = (hosts[0], *hosts)  # the IPv4 address has the most spellings and names
         return Listener(listener.kind, host=one_of(draw, list(hosts)), cert=listener.cert, edge=target)
     if target == "port25":
         return Listener("plain", host="sandbox-loopback", port=25, edge=target)
@@ -379,8 +386,9 @@ def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ())
 def _inherited(draw: st.DrawFn, listener: Listener) -> dict[str, Any]:
     """The listener's own transport, and now and then what a startTls() socket inherits (B40)."""
     found: dict[str, Any] = {"secureTransport": "on" if listener.kind == "tls" else "starttls"}
-    if draw(st.booleans()):
-        found["highWaterMark"] = one_of(draw, [1, 16, 1024])
+    if weighted(draw, {"yes": 2, "no": 1}) == "yes":
+        # Not 1 (a startTls() socket that drops it has that desiredSize too).
+        found["highWaterMark"] = one_of(draw, [16, 1024])
     if draw(st.booleans()):
         found["allowHalfOpen"] = True
     return found

@@ -475,8 +475,11 @@ def _handshake(b: Builder) -> list[Step]:
             steps.append(b.client("desired_size", {}, socket=new))
     steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
     steps.append(b.client("await", "opened", socket=new))
-    if b.coin(3):
+    after = b.pick({"old_upgraded": 1, "desired_size": 2, "nothing": 2})
+    if after == "old_upgraded":
         steps.append(b.client("get", "upgraded", socket=old))
+    elif after == "desired_size":
+        steps.append(b.client("desired_size", {}, socket=new))
     return steps
 
 
