@@ -89,7 +89,7 @@ CERTS = {"good": 6, "wrong-host": 2, "untrusted": 2, "expired": 1}
 #: The ``upgrade`` feature's: what a handshake decides shows best when it fails.
 HANDSHAKE_CERTS = {"good": 3, "wrong-host": 2, "untrusted": 2, "expired": 1}
 #: How often a listener is the one a feature aims at, when that feature is on.
-AIMS = {"upgrade": 3, "edges": 4, "other": 1}
+AIMS = {"upgrade": 4, "edges": 4, "other": 1}
 
 
 @st.composite
@@ -101,7 +101,7 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     # The listener the ``upgrade`` or the ``edges`` feature aims at, mostly (each only shows with one).
     aim = weighted(draw, {name: weight for name, weight in AIMS.items() if name in features or name == "other"})
     if aim == "upgrade":
-        kind = weighted(draw, {"starttls": 3, "tls": 2})
+        kind = weighted(draw, {"starttls": 1, "tls": 1})
         cert = weighted(draw, HANDSHAKE_CERTS)
         return Listener(kind, cert=None if cert == "good" else cert, handshake=True)
     if aim == "edges":

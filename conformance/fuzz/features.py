@@ -36,7 +36,7 @@ FEATURES: dict[str, Feature] = {
     # a starttls or tls listener dialled with its own transport, then the handshake and what it
     # changes: upgraded on both sockets, a second startTls, the old socket's closed, the new one's
     # opened, the SNI and the certificate as the peer saw them (moves._handshake)
-    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=3),
+    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=4),
     # allowHalfOpen drawn often, the peer's FIN read to done and what follows it
     "half_open": Feature(),
     # writes and sends of several MiB (up to past 16 MiB), queued writes, then a close or a FIN
@@ -46,7 +46,7 @@ FEATURES: dict[str, Feature] = {
     # a second and third socket, and ops on an older one (``socket:``)
     "sockets": Feature(),
     # bursts of up to eight connects in a row (the six-connection limit, B48)
-    "limits": Feature(odds=3),
+    "limits": Feature(odds=4),
     # ops in a second request of the same runtime (``request: b``, B2, B48)
     "requests": Feature(frozenset({"request-scope"}), odds=3),
     # connect() at module evaluation (``request: global``, B1)

@@ -353,9 +353,9 @@ def _backpressure(b: Builder) -> list[Step]:
 
 def _burst(b: Builder) -> list[Step]:
     """Five to eight connects in a row: the six-connection limit of a request (B48)."""
-    count = int(b.pick({"5": 1, "6": 2, "7": 4, "8": 2}))
+    count = int(b.pick({"5": 1, "6": 2, "7": 4, "8": 3}))
     kind = b.pick(
-        {"listening": 3, "refused": 2, "refused_then_listening": 2} if b.listener.listening else {"refused": 1}
+        {"listening": 5, "refused": 2, "refused_then_listening": 2} if b.listener.listening else {"refused": 1}
     )
     listening = listening_addresses(b.listener)[0]
     split = count // 2 if b.has("requests") and b.coin(2) else count
@@ -367,7 +367,7 @@ def _burst(b: Builder) -> list[Step]:
         steps.append(b.connect(address, request=OTHER_REQUEST if index >= split else None, with_options=False))
     newest = b.sockets[-1] if b.sockets else None
     after = b.pick(
-        {"opened": 4, "close_then_opened": 2, "close_first": 3, "reset_then_opened": 3, "write": 1, "accept": 1}
+        {"opened": 3, "close_then_opened": 2, "close_first": 4, "reset_then_opened": 4, "write": 1, "accept": 1}
     )
     if after == "close_then_opened" and len(b.sockets) > 1:
         steps.append(b.client("close", {}, socket=b.sockets[-2]))
@@ -457,11 +457,14 @@ def _handshake(b: Builder) -> list[Step]:
             steps.append(b.client("get", "secureTransport", socket=b.current))
         return steps
     old = b.current
-    steps = [b.client("await", "opened", socket=old)] if b.coin(2) else []
+    # Writes on the new socket wait for the peer's handshake: a queue of them, then perhaps a close
+    # (which must flush every one) or an abort (which must settle every one) (B16, B35, B56).
+    queued = int(b.pick({"0": 2, "2": 1, "3": 1, "9": 1, "10": 1}))
+    steps = [b.client("await", "opened", socket=old)] if b.coin(2) and queued < 9 else []
     steps.append(b.start_tls(b.draw(start_tls_arguments())))
     new = b.current
     checks = dict(_WHILE_UPGRADING)
-    for _ in range(int(b.pick({"1": 1, "2": 2, "3": 2}))):
+    for _ in range(int(b.pick({"1": 1, "2": 2, "3": 2})) if queued < 9 else 0):
         kind = b.pick(checks)
         checks[kind] = 0
         if kind in ("old_upgraded", "new_upgraded"):
@@ -473,6 +476,8 @@ def _handshake(b: Builder) -> list[Step]:
             steps.append(b.client("await", "closed", socket=old))
         else:
             steps.append(b.client("desired_size", {}, socket=new))
+    if queued:
+        return [*steps, *_queued_writes(b, queued, new)]
     steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
     steps.append(b.client("await", "opened", socket=new))
     after = b.pick({"old_upgraded": 1, "desired_size": 2, "nothing": 2})
@@ -480,6 +485,27 @@ def _handshake(b: Builder) -> list[Step]:
         steps.append(b.client("get", "upgraded", socket=old))
     elif after == "desired_size":
         steps.append(b.client("desired_size", {}, socket=new))
+    return steps
+
+
+def _queued_writes(b: Builder, count: int, socket: str | None) -> list[Step]:
+    """``count`` writes queued on a socket whose handshake waits for the peer, each named (``as``) so
+    that a later ``await`` finds it; then a close, an abort or nothing; then the peer's handshake, and
+    what it received (or, after an abort, the last write's promise)."""
+    chunks = [f"w{index:02};" for index in range(count)]
+    steps = [
+        {**b.client("write", chunk, socket=socket, request=None), "as": f"q{index}"}
+        for index, chunk in enumerate(chunks)
+    ]
+    ending = b.pick({"close": 2, "abort_writer": 2, "nothing": 1})
+    if ending != "nothing":
+        steps.append(b.client(ending, {}, socket=socket, request=None))
+    steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
+    if ending == "abort_writer":
+        steps.append(b.client("await", f"q{count - 1}", socket=socket, request=None))
+    else:
+        total = sum(map(len, chunks))
+        steps.append(b.peer("peer.recv", {"n": None if ending == "close" else total}, within=DRAIN_WITHIN))
     return steps
 
 

@@ -361,6 +361,16 @@ def _upgrade_shapes(scenario: Scenario) -> set[str]:
         shapes.add("new opened after the handshake")
     if "expectedServerHostname" in str(steps[upgrades[0]].get("start_tls")):
         shapes.add("expectedServerHostname")
+    queued = [step for step in between if "write" in step and step.get("socket") == new and "as" in step]
+    if len(queued) > 8:
+        shapes.add("more than eight writes queued")
+    if (
+        queued
+        and any("abort_writer" in step for step in between)
+        and after
+        and after[0].get("await") == "q" + str(len(queued) - 1)
+    ):
+        shapes.add("queued writes aborted, then the last one awaited")
     return shapes
 
 
@@ -384,6 +394,8 @@ def test_the_upgrade_feature_draws_every_check_around_start_tls() -> None:
         "an inherited highWaterMark",
         "new opened after the handshake",
         "expectedServerHostname",
+        "more than eight writes queued",
+        "queued writes aborted, then the last one awaited",
     }
     # secureTransport "on" against listeners with a good and a bad certificate.
     assert "tls" in on
