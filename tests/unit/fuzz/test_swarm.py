@@ -263,6 +263,12 @@ def test_a_case_written_for_a_scenario_behind_an_outbound_worker_keeps_its_envir
     assert case["requires"] == ["outbound-worker"]
 
 
+def _options(connect: dict[str, Any]) -> dict[str, Any]:
+    """A connect's options when they are an object (odd options may be a number or a list)."""
+    found = connect.get("options")
+    return found if isinstance(found, dict) else {}
+
+
 def _edge_kind(scenario: Scenario) -> str | None:
     """Which edge a scenario's first connect aims at, if any (issue 23: none of these was drawn)."""
     from conformance.sandbox.ranges import published
@@ -282,7 +288,7 @@ def _edge_kind(scenario: Scenario) -> str | None:
         return "an IPv6 spelling"
     if "${sandbox.name.mixed" in text:
         return "a name with an allowed and a blocked address"
-    if listener.port == 25 and connect.get("options", {}).get("secureTransport") in ("on", "starttls"):
+    if listener.port == 25 and _options(connect).get("secureTransport") in ("on", "starttls"):
         return "port 25 with TLS"
     if text == "${peer.host}:0${peer.port}" and listener.port in (4321, 1234, 7654):
         return "a port only octal digits spell"
@@ -343,7 +349,7 @@ def _upgrade_shapes(scenario: Scenario) -> set[str]:
     shapes: set[str] = set()
     upgrades = [index for index, step in enumerate(steps) if "start_tls" in step]
     handshakes = [index for index, step in enumerate(steps) if "peer.start_tls" in step]
-    if not upgrades or not handshakes or connect.get("options", {}).get("secureTransport") != "starttls":
+    if not upgrades or not handshakes or _options(connect).get("secureTransport") != "starttls":
         return shapes
     new = steps[upgrades[0]].get("as")
     between = steps[upgrades[0] + 1 : handshakes[0]]
@@ -355,7 +361,7 @@ def _upgrade_shapes(scenario: Scenario) -> set[str]:
             shapes.add("a second startTls")
         if step.get("await") == "closed" and step.get("socket") == old:
             shapes.add("old closed")
-        if "desired_size" in step and "highWaterMark" in connect.get("options", {}):
+        if "desired_size" in step and "highWaterMark" in _options(connect):
             shapes.add("an inherited highWaterMark")
     if any(step.get("await") == "opened" and step.get("socket") == new for step in after):
         shapes.add("new opened after the handshake")
@@ -384,7 +390,7 @@ def test_the_upgrade_feature_draws_every_check_around_start_tls() -> None:
             shapes |= _upgrade_shapes(scenario)
             first = scenario.steps[0]["connect"]
             tls = scenario.peer == "tls" or (isinstance(scenario.peer, dict) and scenario.peer.get("kind") == "tls")
-            if tls and first.get("options", {}).get("secureTransport") == "on" and "peer.accept" in scenario.steps[1]:
+            if tls and _options(first).get("secureTransport") == "on" and "peer.accept" in scenario.steps[1]:
                 on.add(str(scenario.peer))
     assert shapes >= {
         "old upgraded before the handshake",
