@@ -376,8 +376,9 @@ def _burst(b: Builder) -> list[Step]:
         steps.append(b.client("close", {}, socket=b.sockets[0]))
         newest = b.sockets[6]
     if after == "reset_then_opened":
-        # A connection lost to the peer's reset frees its slot too (B48).
+        # A connection lost to the peer's reset frees its slot too (B48): the seventh socket gets it.
         steps += [b.accept(), b.peer("peer.reset", within=None)]
+        newest = b.sockets[6] if len(b.sockets) >= 7 else newest
     if after == "write":
         steps.append(b.client("write", "queued", socket=newest))
     elif after == "accept":
