@@ -89,7 +89,7 @@ CERTS = {"good": 6, "wrong-host": 2, "untrusted": 2, "expired": 1}
 #: The ``upgrade`` feature's: what a handshake decides shows best when it fails.
 HANDSHAKE_CERTS = {"good": 3, "wrong-host": 2, "untrusted": 2, "expired": 1}
 #: How often a listener is the one a feature aims at, when that feature is on.
-AIMS = {"upgrade": 4, "edges": 4, "other": 1}
+AIMS = {"upgrade": 3, "edges": 3, "other": 2}
 
 
 @st.composite

@@ -36,7 +36,7 @@ FEATURES: dict[str, Feature] = {
     # a starttls or tls listener dialled with its own transport, then the handshake and what it
     # changes: upgraded on both sockets, a second startTls, the old socket's closed, the new one's
     # opened, the SNI and the certificate as the peer saw them (moves._handshake)
-    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=4),
+    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=3),
     # allowHalfOpen drawn often, the peer's FIN read to done and what follows it
     "half_open": Feature(),
     # writes and sends of several MiB (up to past 16 MiB), queued writes, then a close or a FIN
@@ -53,8 +53,7 @@ FEATURES: dict[str, Feature] = {
     "global": Feature(frozenset({"global-scope"}), odds=3),
     # the first connect aimed at an edge: a range's first, last or beside address, a spelling of a
     # Cloudflare address, port 25 with TLS, a port only octal digits spell, port 65535, no port (edges.py)
-    # (more often than most: each of its values shows one bug, and only in the first connect)
-    "edges": Feature(frozenset({"sandbox"}), odds=5),
+    "edges": Feature(frozenset({"sandbox"}), odds=4),
     # Cloudflare's addresses and names, port 25, ports 80 and 443, odd hosts (all on the sandbox's lo)
     "sandbox": Feature(frozenset({"sandbox"})),
     # the session behind an Outbound Worker (``environment: outbound-worker``, B53)
