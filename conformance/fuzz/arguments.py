@@ -17,6 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from . import edges
+
 #: ``connect`` without an ``address`` key: connect() gets no argument at all (B52).
 MISSING = object()
 
@@ -49,6 +51,12 @@ class Listener:
     host: str | None = None
     cert: str | None = None
     port: int | None = None
+    #: Drawn by the ``edges`` feature (one of ``edges.TARGETS``): the first connect mostly dials
+    #: ``edges.edge_addresses``.
+    edge: str | None = None
+    #: Drawn by the ``upgrade`` feature: the first connect uses the listener's own transport (and
+    #: options a startTls() socket must inherit), and the scenario's theme is the handshake.
+    handshake: bool = False
 
     def spec(self) -> str | dict[str, Any]:
         if self.host is None and self.cert is None and self.port is None:
@@ -78,6 +86,10 @@ CLOUDFLARE_HOSTS = (
     "sandbox-cloudflare-v6-b",
 )
 CERTS = {"good": 6, "wrong-host": 2, "untrusted": 2, "expired": 1}
+#: The ``upgrade`` feature's: what a handshake decides shows best when it fails.
+HANDSHAKE_CERTS = {"good": 3, "wrong-host": 2, "untrusted": 2, "expired": 1}
+#: How often a listener is the one a feature aims at, when that feature is on.
+AIMS = {"upgrade": 3, "edges": 3, "other": 2}
 
 
 @st.composite
@@ -86,6 +98,14 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     kind = weighted(draw, kinds)
     cert = weighted(draw, CERTS) if kind in ("tls", "starttls") else "good"
     listener = Listener(kind, cert=None if cert == "good" else cert)
+    # The listener the ``upgrade`` or the ``edges`` feature aims at, mostly (each only shows with one).
+    aim = weighted(draw, {name: weight for name, weight in AIMS.items() if name in features or name == "other"})
+    if aim == "upgrade":
+        kind = weighted(draw, {"starttls": 1, "tls": 1})
+        cert = weighted(draw, HANDSHAKE_CERTS)
+        return Listener(kind, cert=None if cert == "good" else cert, handshake=True)
+    if aim == "edges":
+        return _edge_listener(draw, Listener("plain") if kind == "none" else listener)
     if kind == "none":
         return listener
     if "sandbox" in features and weighted(draw, {"loopback": 2, "sandbox": 1}) == "sandbox":
@@ -95,6 +115,23 @@ def listeners(draw: st.DrawFn, features: Collection[str], ipv6: bool) -> Listene
     if ipv6 and "odd_addresses" in features and weighted(draw, {"v4": 5, "v6": 1}) == "v6":
         return Listener(kind, host="::1", cert=listener.cert)
     return listener
+
+
+def _edge_listener(draw: st.DrawFn, listener: Listener) -> Listener:
+    target = weighted(draw, edges.TARGETS)
+    if target == "range":
+        # Plain: the beside addresses are dialled, and no certificate names them.
+        return Listener("plain", host=one_of(draw, list(edges.range_hosts())), edge=target)
+    if target in ("spelling", "names"):
+        hosts = edges.SPELLED_HOSTS if target == "spelling" else tuple(edges.MIXED_NAMES)
+        hosts = (hosts[0], *hosts)  # the IPv4 address has the most spellings and names
+        return Listener(listener.kind, host=one_of(draw, list(hosts)), cert=listener.cert, edge=target)
+    if target == "port25":
+        return Listener("plain", host="sandbox-loopback", port=25, edge=target)
+    if target == "octal":
+        port = one_of(draw, list(edges.OCTAL_PORTS))
+        return Listener(listener.kind, host="sandbox-loopback", cert=listener.cert, port=port, edge=target)
+    return Listener(listener.kind, cert=listener.cert, edge=target)
 
 
 # -- addresses ----------------------------------------------------------------------------------------
@@ -153,6 +190,8 @@ def listening_addresses(listener: Listener) -> list[Any]:
         return [*_LISTENING, _object("127.0.0.1"), _object("localhost")]
     if listener.host == "::1":
         return ["${peer.address}", "[::1]:${peer.port}", _object("[::1]"), "localhost:${peer.port}"]
+    if listener.host not in _BY_HOST and listener.host != "sandbox-loopback":
+        return ["${peer.address}", _object("${peer.host}")]  # an address of a range's edge (``edges``)
     if listener.host == "sandbox-loopback":
         port = listener.port
         return [
@@ -163,19 +202,22 @@ def listening_addresses(listener: Listener) -> list[Any]:
             _object("${peer.host}", str(port)),
             f"localhost:{port}",
         ]
-    by_host: dict[str, list[Any]] = {
-        "sandbox-cloudflare-v4": [
-            _object("${peer.hostname}"),
-            "[${sandbox.cloudflare_v4_mapped}]:${peer.port}",
-            "[::ffff:6810:1]:${peer.port}",
-            "${sandbox.name.cloudflare}:${peer.port}",
-            "${sandbox.name.mixed}:${peer.port}",
-        ],
-        "sandbox-cloudflare-v4-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
-        "sandbox-cloudflare-v6": [_object("[${peer.hostname}]"), "${sandbox.name.cloudflare6}:${peer.port}"],
-        "sandbox-cloudflare-v6-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
-    }
-    return ["${peer.address}", "${peer.address}", *by_host[listener.host]]
+    return ["${peer.address}", "${peer.address}", *_BY_HOST[listener.host]]
+
+
+#: What reaches (or tries to) a listener on a Cloudflare address, beside ``${peer.address}``.
+_BY_HOST: dict[str, list[Any]] = {
+    "sandbox-cloudflare-v4": [
+        _object("${peer.hostname}"),
+        "[${sandbox.cloudflare_v4_mapped}]:${peer.port}",
+        "[::ffff:6810:1]:${peer.port}",
+        "${sandbox.name.cloudflare}:${peer.port}",
+        "${sandbox.name.mixed}:${peer.port}",
+    ],
+    "sandbox-cloudflare-v4-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
+    "sandbox-cloudflare-v6": [_object("[${peer.hostname}]"), "${sandbox.name.cloudflare6}:${peer.port}"],
+    "sandbox-cloudflare-v6-b": ["${sandbox.name.cloudflare_dual}:${peer.port}"],
+}
 
 
 #: Addresses a lenient implementation might hand to a resolver or dial past loopback (a bare number
@@ -235,6 +277,11 @@ def _address(draw: st.DrawFn, listener: Listener, features: Collection[str], hea
         for kind, weight in ADDRESS_KINDS.items()
         if (kind != "odd" or "odd_addresses" in features) and (kind != "sandbox" or "sandbox" in features)
     }
+    if head and listener.handshake:
+        # A name: the SNI and the certificate's check have one to use (B45); a literal: they have not.
+        return one_of(draw, ["localhost:${peer.port}", "localhost:${peer.port}", "127.0.0.1:${peer.port}"])
+    if head and listener.edge and weighted(draw, {"edge": 5, "other": 1}) == "edge":
+        return one_of(draw, list(edges.edge_addresses(listener.edge, listener.host, listener.port)))
     kind = weighted(draw, kinds)
     if kind == "listening" and listener.listening:
         return one_of(draw, listening_addresses(listener))
@@ -306,6 +353,10 @@ HIGH_WATER_MARKS: list[Any] = [
 def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ()) -> Any:
     """The second argument of connect(): None for no argument at all."""
     odd = "odd_options" in features
+    if listener.handshake:
+        return _inherited(draw, listener)
+    if listener.edge and edges.tls_for(listener.port):
+        return {"secureTransport": one_of(draw, ["on", "starttls"])}
     present = {"yes": 1, "no": 1} | ({"yes": 3} if "half_open" in features or odd else {})
     if weighted(draw, present) == "no":
         return None
@@ -329,6 +380,17 @@ def options(draw: st.DrawFn, listener: Listener, features: Collection[str] = ())
         found["allowHalfOpen"] = one_of(draw, ["yes", 0, 1, None])
     if (("large" in features or odd) and draw(st.booleans())) or weighted(draw, {"no": 3, "yes": 1}) == "yes":
         found["highWaterMark"] = one_of(draw, HIGH_WATER_MARKS)
+    return found
+
+
+def _inherited(draw: st.DrawFn, listener: Listener) -> dict[str, Any]:
+    """The listener's own transport, and now and then what a startTls() socket inherits (B40)."""
+    found: dict[str, Any] = {"secureTransport": "on" if listener.kind == "tls" else "starttls"}
+    if weighted(draw, {"yes": 2, "no": 1}) == "yes":
+        # Not 1 (a startTls() socket that drops it has that desiredSize too).
+        found["highWaterMark"] = one_of(draw, [16, 1024])
+    if draw(st.booleans()):
+        found["allowHalfOpen"] = True
     return found
 
 
@@ -379,11 +441,17 @@ def peer_payloads(draw: st.DrawFn, features: Collection[str] = ()) -> Any:
 def needs_sandbox(address: Any) -> bool:
     """Whether an address holds something only the sandbox may dial or resolve (``_SANDBOX_*``,
     long hosts, ``${sandbox.*}``)."""
+    if address in edges.SANDBOX_ONLY:  # a whole address: "localhost" as a hostname is fine
+        return True
+    return _needs_sandbox(address)
+
+
+def _needs_sandbox(address: Any) -> bool:
     if isinstance(address, str):
         spelled = (*_SANDBOX_ADDRESSES, *map(_refused, _SANDBOX_ADDRESSES))  # with peer: none too
         return address in spelled or "${sandbox." in address or len(address) > 200
     if isinstance(address, dict):
         if "hostname" in address and address.get("port") in _SANDBOX_PORTS:
             return True
-        return any(needs_sandbox(item) for item in address.values())
+        return any(_needs_sandbox(item) for item in address.values())
     return isinstance(address, int) and not isinstance(address, bool) and address in _SANDBOX_ADDRESSES

@@ -33,6 +33,10 @@ class Feature:
 FEATURES: dict[str, Feature] = {
     # tls and starttls listeners, secureTransport "on"/"starttls", startTls() and the peer's handshake
     "tls": Feature(frozenset({"tls", "starttls"})),
+    # a starttls or tls listener dialled with its own transport, then the handshake and what it
+    # changes: upgraded on both sockets, a second startTls, the old socket's closed, the new one's
+    # opened, the SNI and the certificate as the peer saw them (moves._handshake)
+    "upgrade": Feature(frozenset({"tls", "starttls"}), odds=3),
     # allowHalfOpen drawn often, the peer's FIN read to done and what follows it
     "half_open": Feature(),
     # writes and sends of several MiB (up to past 16 MiB), queued writes, then a close or a FIN
@@ -42,11 +46,14 @@ FEATURES: dict[str, Feature] = {
     # a second and third socket, and ops on an older one (``socket:``)
     "sockets": Feature(),
     # bursts of up to eight connects in a row (the six-connection limit, B48)
-    "limits": Feature(odds=3),
+    "limits": Feature(odds=4),
     # ops in a second request of the same runtime (``request: b``, B2, B48)
     "requests": Feature(frozenset({"request-scope"}), odds=3),
     # connect() at module evaluation (``request: global``, B1)
     "global": Feature(frozenset({"global-scope"}), odds=3),
+    # the first connect aimed at an edge: a range's first, last or beside address, a spelling of a
+    # Cloudflare address, port 25 with TLS, a port only octal digits spell, port 65535, no port (edges.py)
+    "edges": Feature(frozenset({"sandbox"}), odds=4),
     # Cloudflare's addresses and names, port 25, ports 80 and 443, odd hosts (all on the sandbox's lo)
     "sandbox": Feature(frozenset({"sandbox"})),
     # the session behind an Outbound Worker (``environment: outbound-worker``, B53)

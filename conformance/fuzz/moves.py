@@ -61,7 +61,7 @@ class Builder:
         self.features = frozenset(features)
         self.listener = listener
         #: Sockets are named (``as: s1``) when a feature acts on more than the newest one.
-        self.named = bool(self.features & {"sockets", "limits", "tls"})
+        self.named = bool(self.features & {"sockets", "limits", "tls", "upgrade"})
         self.sockets: list[str] = []
         #: The socket client ops act on by default: the newest one a connect or startTls named.
         self.current: str | None = None
@@ -130,6 +130,10 @@ class Builder:
         accepting = next(name for name, spec in ACTIONS.items() if spec.yields_connection)
         return self.peer(accepting, {})
 
+    def opened(self) -> Step:
+        """Awaiting the newest socket's opened, in the case's own request."""
+        return self.client("await", "opened", socket=self.current, request=None)
+
     def peer(self, action: str, argument: Any = None, within: str | None = PEER_WITHIN) -> Step:
         step: Step = {action: GENERATED[action].argument(self) if argument is None else argument}
         if within is not None:
@@ -142,6 +146,8 @@ class Builder:
         """An idiom of one of the features switched on, drawn before any other move: nothing has closed
         or reset the socket yet, so the idiom shows what it is there for (issue 23: the flush and
         half-open idioms were drawn, but mostly after a move that had already spoilt them)."""
+        if self.listener.handshake:
+            return IDIOMS["handshake"].build(self)
         themed = {name: idiom.weight(self.features, own=True) for name, idiom in IDIOMS.items()}
         if not any(themed.values()):
             return []
@@ -347,9 +353,9 @@ def _backpressure(b: Builder) -> list[Step]:
 
 def _burst(b: Builder) -> list[Step]:
     """Five to eight connects in a row: the six-connection limit of a request (B48)."""
-    count = int(b.pick({"5": 1, "6": 2, "7": 4, "8": 2}))
+    count = int(b.pick({"5": 1, "6": 2, "7": 4, "8": 3}))
     kind = b.pick(
-        {"listening": 3, "refused": 2, "refused_then_listening": 2} if b.listener.listening else {"refused": 1}
+        {"listening": 5, "refused": 2, "refused_then_listening": 2} if b.listener.listening else {"refused": 1}
     )
     listening = listening_addresses(b.listener)[0]
     split = count // 2 if b.has("requests") and b.coin(2) else count
@@ -360,9 +366,19 @@ def _burst(b: Builder) -> list[Step]:
         address = "${peer.refused_address}" if refused else listening
         steps.append(b.connect(address, request=OTHER_REQUEST if index >= split else None, with_options=False))
     newest = b.sockets[-1] if b.sockets else None
-    after = b.pick({"opened": 4, "close_then_opened": 2, "write": 1, "accept": 1})
+    after = b.pick(
+        {"opened": 3, "close_then_opened": 2, "close_first": 4, "reset_then_opened": 4, "write": 1, "accept": 1}
+    )
     if after == "close_then_opened" and len(b.sockets) > 1:
         steps.append(b.client("close", {}, socket=b.sockets[-2]))
+    if after == "close_first" and len(b.sockets) >= 8:
+        # Two sockets wait: the slot the first one frees goes to the one that waited longest (B48).
+        steps.append(b.client("close", {}, socket=b.sockets[0]))
+        newest = b.sockets[6]
+    if after == "reset_then_opened":
+        # A connection lost to the peer's reset frees its slot too (B48): the seventh socket gets it.
+        steps += [b.accept(), b.peer("peer.reset", within=None)]
+        newest = b.sockets[6] if len(b.sockets) >= 7 else newest
     if after == "write":
         steps.append(b.client("write", "queued", socket=newest))
     elif after == "accept":
@@ -424,6 +440,85 @@ def _upgrade(b: Builder) -> list[Step]:
     return steps
 
 
+#: The peer's side of a handshake: a loaded machine can take seconds (the spec's cases wait 5 s too).
+HANDSHAKE_WITHIN = "5s"
+#: What is checked between startTls() and the peer's handshake, each at most once (B39, B40): the old
+#: socket's upgraded (true at once) and closed (resolves), the new one's upgraded (false) and
+#: desiredSize (the highWaterMark it inherits), a second startTls() (throws).
+_WHILE_UPGRADING = {"old_upgraded": 3, "new_upgraded": 3, "again": 2, "old_closed": 2, "desired_size": 2}
+
+
+def _handshake(b: Builder) -> list[Step]:
+    """The theme of a listener the ``upgrade`` feature drew (the head connect used its transport and
+    the peer accepted): for "on", opened after the peer's handshake (B17, B18, B45); for "starttls",
+    startTls() and everything it changes, then the peer's handshake and the new socket's opened."""
+    if b.listener.kind == "tls":
+        steps = [b.client("await", "opened", socket=b.current)]
+        if b.coin(2):
+            steps.append(b.client("get", "secureTransport", socket=b.current))
+        return steps
+    old = b.current
+    # Writes on the new socket wait for the peer's handshake: a queue of them, then perhaps a close
+    # (which must flush every one) or an abort (which must settle every one) (B16, B35, B56).
+    queued = int(b.pick({"0": 2, "2": 1, "3": 1, "9": 1, "10": 1}))
+    steps = [b.client("await", "opened", socket=old)] if b.coin(2) and queued < 9 else []
+    steps.append(b.start_tls(b.draw(start_tls_arguments())))
+    new = b.current
+    checks = dict(_WHILE_UPGRADING)
+    for _ in range(int(b.pick({"1": 1, "2": 2, "3": 2})) if queued < 9 else 0):
+        kind = b.pick(checks)
+        checks[kind] = 0
+        if kind in ("old_upgraded", "new_upgraded"):
+            steps.append(b.client("get", "upgraded", socket=old if kind == "old_upgraded" else new))
+        elif kind == "again":
+            steps.append(b.start_tls(socket=old))
+            b.current = new
+        elif kind == "old_closed":
+            steps.append(b.client("await", "closed", socket=old))
+        else:
+            steps.append(b.client("desired_size", {}, socket=new))
+    if queued:
+        return [*steps, *_queued_writes(b, queued, new)]
+    steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
+    steps.append(b.client("await", "opened", socket=new))
+    after = b.pick({"old_upgraded": 1, "desired_size": 2, "nothing": 2})
+    if after == "old_upgraded":
+        steps.append(b.client("get", "upgraded", socket=old))
+    elif after == "desired_size":
+        steps.append(b.client("desired_size", {}, socket=new))
+    return steps
+
+
+def _queued_writes(b: Builder, count: int, socket: str | None) -> list[Step]:
+    """``count`` writes queued on a socket whose handshake waits for the peer, each named (``as``) so
+    that a later ``await`` finds it; then a close, an abort or nothing; then the peer's handshake, and
+    what it received (or, after an abort, the last write's promise)."""
+    chunks = [f"w{index:02};" for index in range(count)]
+    steps = [
+        {**b.client("write", chunk, socket=socket, request=None), "as": f"q{index}"}
+        for index, chunk in enumerate(chunks)
+    ]
+    ending = b.pick({"close": 2, "abort_writer": 2, "nothing": 1})
+    if ending != "nothing":
+        steps.append(b.client(ending, {}, socket=socket, request=None))
+    steps.append(b.peer("peer.start_tls", {}, within=HANDSHAKE_WITHIN))
+    if ending == "abort_writer":
+        steps.append(b.client("await", f"q{count - 1}", socket=socket, request=None))
+    else:
+        total = sum(map(len, chunks))
+        steps.append(b.peer("peer.recv", {"n": None if ending == "close" else total}, within=DRAIN_WITHIN))
+    return steps
+
+
+def _second_lock(b: Builder) -> list[Step]:
+    """A second getReader() or getWriter() while the first still holds the lock: it throws (B30)."""
+    op = b.pick({"get_reader": 1, "get_writer": 1})
+    steps = [b.client(op, socket=b.current)]
+    if b.coin(3):
+        steps.append(b.client("read" if op == "get_reader" else "write", socket=b.current))
+    return [*steps, b.client(op, socket=b.current)]
+
+
 def _two_sockets(b: Builder) -> list[Step]:
     """A second socket to the same peer; one of them closed; the other used (B51)."""
     first = b.current
@@ -452,5 +547,8 @@ IDIOMS: dict[str, Idiom] = {
     "cross_request": Idiom({"requests": 8}, _cross_request),
     "global_connect": Idiom({"global": 8}, _global_connect),
     "upgrade": Idiom({"tls": 8}, _upgrade),
+    # Only as the theme of a listener the ``upgrade`` feature drew (``Builder.theme``).
+    "handshake": Idiom({}, _handshake),
     "two_sockets": Idiom({"sockets": 6}, _two_sockets),
+    "second_lock": Idiom({"locks": 6}, _second_lock),
 }

@@ -153,13 +153,17 @@ def scenarios(draw: st.DrawFn, profile: Profile | None = None, max_steps: int = 
     builder = Builder(draw, features, listener)
     head: list[Step] = [builder.connect(head=True)]
     # Accepting early makes most scenarios exchange data; later steps are free.
-    if listener.listening and weighted(draw, {"accept": 3, "later": 1}) == "accept":
+    # A handshake listener's theme needs the connection accepted (and, for "on", the peer's handshake).
+    if listener.listening and (listener.handshake or weighted(draw, {"accept": 3, "later": 1}) == "accept"):
         head.append(builder.accept())
     # Drawn moves, not a list strategy of steps: lists favour a few elements, and the behaviours
     # worth comparing need several steps in a row (a FIN, reads to done, then a write).
     body: list[Step] = []
+    if listener.edge:
+        # What an edge decides is whether (and as what) the first connect opens.
+        body.append(builder.opened())
     # Half the scenarios open with an idiom of their features (the theme), the rest draw freely.
-    if listener.listening and weighted(draw, {"theme": 1, "free": 1}) == "theme":
+    if listener.listening and (listener.handshake or weighted(draw, {"theme": 1, "free": 1}) == "theme"):
         body.extend(builder.theme())
     for _ in range(int(weighted(draw, {str(count): 1 for count in range(1, 7)}))):
         body.extend(builder.move())

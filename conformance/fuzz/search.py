@@ -21,7 +21,7 @@ import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -310,8 +310,10 @@ class Search:
             self._record(finding)
             return
         case_id = f"fuzz.d{scenario.digest()}"
+        # Everything of the scenario but its steps carries over: behind an Outbound Worker (its
+        # ``environment``) a connect fails that, written without it, connects.
         text = case_yaml(
-            Scenario(scenario.peer, tuple(steps)),
+            replace(scenario, steps=tuple(steps)),
             case_id,
             f"found by the fuzzer: {divergence.signature()}",
             comments=_comments(self.pair, divergence),

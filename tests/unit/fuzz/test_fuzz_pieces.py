@@ -365,3 +365,50 @@ def test_the_rest_of_a_client_hello_read_in_pieces_is_tls_too_until_the_peer_spe
 
     assert pieces("0301aa", "same") == pieces("0301bb", "same")  # the ClientHello, cut anywhere
     assert pieces("0301aa", "plain") != pieces("0301aa", "other")  # decrypted bytes count again
+
+
+def test_a_key_only_our_side_had_at_the_divergence_is_written_as_absent() -> None:
+    # Issue 23 (opened-has-local-address): a resolves expectation allows extra keys, so the written
+    # case passed on the mutant too unless it says the key must be absent.
+    scenario = Scenario(
+        "plain",
+        (
+            {"connect": {"address": "${peer.address}"}},
+            {"peer.accept": {}, "within": "600ms"},
+            {"await": "opened", "within": "1s"},
+        ),
+    )
+    head = [
+        Observation(1, "connect", {"status": "returned", "value": "socket"}),
+        Observation(2, "peer.accept", {"accepted": True}),
+    ]
+    theirs = [*head, Observation(3, "await", {"status": "resolved", "value": {"remoteAddress": "${peer.address}"}})]
+    extra = {"remoteAddress": "${peer.address}", "localAddress": "127.0.0.1:5"}
+    ours = [*head, Observation(3, "await", {"status": "resolved", "value": extra})]
+    divergence = first_divergence(ours, theirs)
+    assert divergence is not None
+    steps = expected_steps(scenario, theirs, divergence)
+    assert steps[2]["expect"] == {"resolves": {"remoteAddress": "${peer.address}", "localAddress": {"$absent": True}}}
+
+
+def test_the_sni_the_peer_saw_is_written_into_the_handshake_expectation() -> None:
+    # Issue 23 (sni-not-sent): the observations compare the SNI; a case written with `ok` alone
+    # passed on an implementation that sends none.
+    scenario = Scenario(
+        "tls",
+        (
+            {"connect": {"address": "localhost:${peer.port}", "options": {"secureTransport": "on"}}},
+            {"peer.accept": {}, "within": "600ms"},
+        ),
+    )
+    connected = Observation(1, "connect", {"status": "returned", "value": "socket"})
+    theirs = [connected, Observation(2, "peer.accept", {"accepted": True, "tls": {"ok": True, "sni": "localhost"}})]
+    ours = [connected, Observation(2, "peer.accept", {"accepted": True, "tls": {"ok": True, "sni": None}})]
+    divergence = first_divergence(ours, theirs)
+    assert divergence is not None
+    steps = expected_steps(scenario, theirs, divergence)
+    assert steps[1]["expect"] == {"tls": {"ok": True, "sni": "localhost"}}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "case.yaml"
+        path.write_text(case_yaml(Scenario("tls", tuple(steps)), "fuzz.t", "t"), encoding="utf-8")
+        assert load_file(path)[1] == []

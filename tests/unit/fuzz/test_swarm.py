@@ -251,3 +251,182 @@ def test_a_divergence_where_the_against_side_varies_on_replay_too_is_flaky(tmp_p
     finding = VaryingSearch(tmp_path, timing=True).prove(VaryingSearch.FLUSH)
     assert finding.problem == "flaky: it diverged differently on replay"
     assert finding.path is None
+
+
+def test_a_case_written_for_a_scenario_behind_an_outbound_worker_keeps_its_environment(tmp_path: Path) -> None:
+    # Issue 23: written without it, the case's connect reached the peer on both sides (6 mutants).
+    scenario = Scenario(VaryingSearch.FLUSH.peer, VaryingSearch.FLUSH.steps, "outbound-worker", ("outbound",))
+    finding = VaryingSearch(tmp_path).prove(scenario)
+    assert finding.path is not None
+    case = yaml.safe_load(finding.path.read_text())[0]
+    assert case["environment"] == "outbound-worker"
+    assert case["requires"] == ["outbound-worker"]
+
+
+def _options(connect: dict[str, Any]) -> dict[str, Any]:
+    """A connect's options when they are an object (odd options may be a number or a list)."""
+    found = connect.get("options")
+    return found if isinstance(found, dict) else {}
+
+
+def _edge_kind(scenario: Scenario) -> str | None:
+    """Which edge a scenario's first connect aims at, if any (issue 23: none of these was drawn)."""
+    from conformance.sandbox.ranges import published
+
+    listener = scenario.listener
+    connect = scenario.steps[0]["connect"]
+    address = connect.get("address")
+    text = address if isinstance(address, str) else str(address.get("hostname")) if isinstance(address, dict) else ""
+    port = address.get("port") if isinstance(address, dict) else None
+    if listener.host in published().edges():
+        return "a range's first or last address"
+    if listener.host in published().beside():
+        return "beside a range"
+    if text.startswith(("1745879041", "0x68", "0150", "104.16.1", "104.1048577")):
+        return "a legacy IPv4 spelling"
+    if text.startswith(("[0:0:0:0:0:ffff", "[::FFFF", "[2606:4700:0", "[2400:CB00", "[2400:cb00:0")):
+        return "an IPv6 spelling"
+    if "${sandbox.name.mixed" in text:
+        return "a name with an allowed and a blocked address"
+    if listener.port == 25 and _options(connect).get("secureTransport") in ("on", "starttls"):
+        return "port 25 with TLS"
+    if text == "${peer.host}:0${peer.port}" and listener.port in (4321, 1234, 7654):
+        return "a port only octal digits spell"
+    if port in (65535, "65535"):
+        return "port 65535"
+    if address in ("127.0.0.1", "localhost"):
+        return "no port"
+    if isinstance(port, dict) and port.get("value") in ("Infinity", "-Infinity"):
+        return "an infinite port"
+    return None
+
+
+def test_the_edges_feature_aims_first_connects_at_every_kind_of_edge() -> None:
+    seen: set[str] = set()
+
+    def record(scenario: Scenario) -> bool:
+        if "edges" in scenario.features:
+            seen.add(str(_edge_kind(scenario)))
+        return False
+
+    chosen = settings(max_examples=600, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+    with pytest.raises(NoSuchExample):
+        find(scenarios(Profile()), record, settings=chosen, random=random.Random(1))
+    assert seen >= {
+        "a range's first or last address",
+        "beside a range",
+        "a legacy IPv4 spelling",
+        "an IPv6 spelling",
+        "a name with an allowed and a blocked address",
+        "port 25 with TLS",
+        "a port only octal digits spell",
+        "port 65535",
+        "no port",
+        "an infinite port",
+    }
+
+
+def _drawn(count: int, seed: int = 1) -> list[Scenario]:
+    found: list[Scenario] = []
+
+    def record(scenario: Scenario) -> bool:
+        found.append(scenario)
+        return False
+
+    chosen = settings(
+        max_examples=count, database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+    )
+    with pytest.raises(NoSuchExample):
+        find(scenarios(Profile()), record, settings=chosen, random=random.Random(seed))
+    return found
+
+
+def _upgrade_shapes(scenario: Scenario) -> set[str]:
+    """What a scenario checks around startTls(), named as the mutants of issue 23 need it."""
+    steps = list(scenario.steps)
+    connect = steps[0]["connect"]
+    old = steps[0].get("as")
+    shapes: set[str] = set()
+    upgrades = [index for index, step in enumerate(steps) if "start_tls" in step]
+    handshakes = [index for index, step in enumerate(steps) if "peer.start_tls" in step]
+    if not upgrades or not handshakes or _options(connect).get("secureTransport") != "starttls":
+        return shapes
+    new = steps[upgrades[0]].get("as")
+    between = steps[upgrades[0] + 1 : handshakes[0]]
+    after = steps[handshakes[0] + 1 :]
+    for step in between:
+        if step.get("get") == "upgraded":
+            shapes.add("old upgraded before the handshake" if step.get("socket") == old else "new upgraded")
+        if "start_tls" in step and step.get("socket") == old:
+            shapes.add("a second startTls")
+        if step.get("await") == "closed" and step.get("socket") == old:
+            shapes.add("old closed")
+        if "desired_size" in step and "highWaterMark" in _options(connect):
+            shapes.add("an inherited highWaterMark")
+    if any(step.get("await") == "opened" and step.get("socket") == new for step in after):
+        shapes.add("new opened after the handshake")
+    if "expectedServerHostname" in str(steps[upgrades[0]].get("start_tls")):
+        shapes.add("expectedServerHostname")
+    queued = [step for step in between if "write" in step and step.get("socket") == new and "as" in step]
+    if len(queued) > 8:
+        shapes.add("more than eight writes queued")
+    if (
+        queued
+        and any("abort_writer" in step for step in between)
+        and after
+        and after[0].get("await") == "q" + str(len(queued) - 1)
+    ):
+        shapes.add("queued writes aborted, then the last one awaited")
+    return shapes
+
+
+def test_the_upgrade_feature_draws_every_check_around_start_tls() -> None:
+    # Issue 23: with a starttls listener dialled without its transport, or the checks drawn among
+    # every other move, the upgrade mutants were never reached.
+    shapes: set[str] = set()
+    on = set()
+    for scenario in _drawn(400):
+        if "upgrade" in scenario.features:
+            shapes |= _upgrade_shapes(scenario)
+            first = scenario.steps[0]["connect"]
+            tls = scenario.peer == "tls" or (isinstance(scenario.peer, dict) and scenario.peer.get("kind") == "tls")
+            if tls and _options(first).get("secureTransport") == "on" and "peer.accept" in scenario.steps[1]:
+                on.add(str(scenario.peer))
+    assert shapes >= {
+        "old upgraded before the handshake",
+        "new upgraded",
+        "a second startTls",
+        "old closed",
+        "an inherited highWaterMark",
+        "new opened after the handshake",
+        "expectedServerHostname",
+        "more than eight writes queued",
+        "queued writes aborted, then the last one awaited",
+    }
+    # secureTransport "on" against listeners with a good and a bad certificate.
+    assert "tls" in on
+    assert any("wrong-host" in text or "untrusted" in text for text in on)
+
+
+def test_a_burst_frees_a_slot_by_closing_the_first_socket_or_by_the_peer_s_reset() -> None:
+    # Issue 23: the slot a close frees must go to the socket waiting longest (the seventh), and a
+    # reset must free one too; the bursts only ever closed a waiting socket.
+    shapes: set[str] = set()
+    for scenario in _drawn(600):
+        steps = list(scenario.steps)
+        names = [step.get("as") for step in steps if "connect" in step]
+        for index, step in enumerate(steps[:-1]):
+            follow = steps[index + 1]
+            closes_first = len(names) >= 8 and "close" in step and step.get("socket") == names[0]
+            if closes_first and follow.get("await") == "opened" and follow.get("socket") == names[6]:
+                shapes.add("close the first, then the seventh's opened")
+            seventh = names[6] if len(names) >= 7 else None
+            if "peer.reset" in step and follow.get("await") == "opened" and follow.get("socket") == seventh:
+                shapes.add("a reset, then the seventh's opened")
+            if "get_reader" in step and any("get_reader" in later for later in steps[index + 1 : index + 3]):
+                shapes.add("a second getReader")
+    assert shapes == {
+        "close the first, then the seventh's opened",
+        "a reset, then the seventh's opened",
+        "a second getReader",
+    }
