@@ -176,6 +176,8 @@ async def _resolve(target: NetworkAddress, quirks: Quirks) -> list[str]:
             infos = await loop.getaddrinfo(name, target.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
         except OSError as error:
             raise ConnectError(f"{target.host}: {error}") from None
+        except UnicodeError as error:  # a label over 63 octets or a name over 253: no lookup can carry it
+            raise ConnectError(f"{target.host}: cannot be looked up: {error}") from None
         candidates = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not quirks.block_after_dial and not _spelling_unchecked(target.host, quirks):
         if quirks.first_resolved_address_only and candidates and not policy.blocked(candidates[0], literal, quirks):

@@ -98,3 +98,12 @@ async def _candidates(host: str, mutant: str | None, resolved: list[str] | None 
         return "refused"
     finally:
         policy.resolvable, policy.dialable, loop.getaddrinfo = saved  # type: ignore[method-assign]
+
+
+def test_a_label_no_lookup_can_carry_is_a_connection_failure_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A DNS label is at most 63 octets: getaddrinfo's IDNA step raises UnicodeError for a longer one
+    # instead of OSError, and the reference's task died of it (found by the fuzzer).
+    host = "a" * 64 + ".sandbox.test"
+    monkeypatch.setattr(policy, "resolvable", lambda name: True)
+    with pytest.raises(ConnectError, match="cannot be looked up"):
+        run(connection._resolve(NetworkAddress(host, 80), FAITHFUL))
