@@ -77,6 +77,21 @@ def get_object(name: str, kind: type[T]) -> T | None:
     return found if isinstance(found, kind) else None
 
 
+#: Each change of the harness or the spec keys a new set of entries: past this many, the oldest go.
+MAX_ENTRIES = 1000
+KEEP_ENTRIES = 500
+
+
+def _prune(folder: Path) -> None:
+    entries = list(os.scandir(folder))
+    if len(entries) <= MAX_ENTRIES:
+        return
+    entries.sort(key=lambda entry: entry.stat().st_mtime)
+    for entry in entries[: len(entries) - KEEP_ENTRIES]:
+        with contextlib.suppress(OSError):  # another command may be pruning too
+            os.unlink(entry.path)
+
+
 def put(name: str, cases: object) -> None:
     folder = cache_root() / FOLDER
     # A cache that cannot be written (read-only home, full disk) only costs the next command a reading.
@@ -85,3 +100,4 @@ def put(name: str, cases: object) -> None:
         with tempfile.NamedTemporaryFile("wb", dir=folder, suffix=".part", delete=False) as file:
             pickle.dump(cases, file, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(file.name, folder / f"{name}.pickle")
+        _prune(folder)

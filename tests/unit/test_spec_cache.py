@@ -3,6 +3,7 @@ and a file with a problem is never kept (its problems are found anew each time).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,15 @@ def test_the_catalogue_is_kept_and_a_changed_one_read_again(tmp_path: Path, monk
     path.write_text(original + "\n# changed\n", encoding="utf-8")
     catalogue.load_kept(path)
     assert parsed == [str(path)], "a changed catalogue is read again"
+
+
+def test_past_its_limit_the_oldest_entries_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_CONFORMANCE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(spec_cache, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(spec_cache, "KEEP_ENTRIES", 3)
+    for number in range(5):
+        spec_cache.put(f"old{number}", [])
+        os.utime(tmp_path / "cache" / spec_cache.FOLDER / f"old{number}.pickle", (1000 + number, 1000 + number))
+    assert len(_entries(tmp_path)) == 5
+    spec_cache.put("new", [])
+    assert [path.stem for path in _entries(tmp_path)] == ["new", "old3", "old4"]
