@@ -31,26 +31,33 @@ def _file(adapter: str) -> Path:
     return cache_root() / FOLDER / (re.sub(r"[^A-Za-z0-9._-]", "_", family)[:80] + ".json")
 
 
-def load(adapter: str) -> dict[str, float]:
-    """Seconds per case id from earlier runs (empty when none)."""
+def read_hint(path: Path) -> dict[str, Any]:
+    """A hint file kept for the next run's order (this one's, ``mutants.json``): {} when missing or broken."""
     try:
-        data = json.loads(_file(adapter).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict):
-        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_hint(path: Path, data: Mapping[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # only the next run's order depends on it
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as file:
+            json.dump(data, file, sort_keys=True)
+        os.replace(file.name, path)
+
+
+def load(adapter: str) -> dict[str, float]:
+    """Seconds per case id from earlier runs (empty when none)."""
+    data = read_hint(_file(adapter))
     return {key: float(value) for key, value in data.items() if isinstance(value, int | float)}
 
 
 def save(adapter: str, results: Iterable[CaseResult], earlier: Mapping[str, float]) -> None:
     merged = dict(earlier)
     merged.update({result.id: round(result.duration_ms / 1000, 3) for result in results})
-    path = _file(adapter)
-    with contextlib.suppress(OSError):  # only the next run's order depends on it
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as file:
-            json.dump(merged, file, sort_keys=True)
-        os.replace(file.name, path)
+    write_hint(_file(adapter), merged)
 
 
 def planned_wait(case: Case) -> float:

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +32,10 @@ from ..core import units
 from ..core.model import Case
 from ..core.outcomes import CaseResult, Outcome
 from ..core.text import plural
+from . import durations
 from .runner import run_cases
+
+CATCHERS_FILE = "mutants.json"
 
 #: Per mutant, the cases that did not pass: (case id, outcome, milliseconds).
 Caught = dict[str, list[tuple[str, str, float]]]
@@ -83,36 +84,19 @@ def behaviours_of(description: str) -> set[str]:
     return set(re.findall(r"\bB\d+\b", description))
 
 
-def _catchers_file() -> str:
-    return str(cache_root() / "mutants.json")
-
-
 def load_catchers() -> dict[str, list[str]]:
     """Per mutant, the cases that caught it in an earlier run, quickest first (empty when none:
     only the order depends on it)."""
-    try:
-        with open(_catchers_file(), encoding="utf-8") as file:
-            data = json.load(file)
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    data = durations.read_hint(cache_root() / CATCHERS_FILE)
     return {
-        name: [case for case in ids if isinstance(case, str)]
-        for name, ids in data.items()
-        if isinstance(name, str) and isinstance(ids, list)
+        name: [case for case in ids if isinstance(case, str)] for name, ids in data.items() if isinstance(ids, list)
     }
 
 
 def save_catchers(earlier: Mapping[str, list[str]], caught: Caught) -> None:
     quickest = {name: sorted(found, key=lambda row: row[2]) for name, found in caught.items() if found}
     merged = {**earlier, **{name: [case for case, _, _ in found[:4]] for name, found in quickest.items()}}
-    path = _catchers_file()
-    with contextlib.suppress(OSError):  # only the next run's order depends on it
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(path), suffix=".part", delete=False) as file:
-            json.dump(merged, file, sort_keys=True, indent=0)
-        os.replace(file.name, path)
+    durations.write_hint(cache_root() / CATCHERS_FILE, merged)
 
 
 def _catching(result: CaseResult) -> bool:
