@@ -77,6 +77,17 @@ def review(path: Path, reason_of: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+#: The toy does not refuse port 25; whether its connection reaches the peer within the case's 500 ms
+#: depends on the machine's load (a draft run passed it, the gate then failed it, in one CI run).
+TOY_FLAKY = {
+    "policy.port-25-by-name-not-dialled[localhost]": {
+        "outcome": "fail",
+        "reason": "the toy does not refuse port 25 (B24): its connection by name reaches the peer, in time or not",
+        "flaky": True,
+    }
+}
+
+
 def in_areas(case_id: str) -> bool:
     return case_id.split(".")[0] in JS_AREAS
 
@@ -167,7 +178,7 @@ def test_init_python_gates_the_toy_connect_through_the_generated_shell_on_the_ki
     assert draft.returncode == ExitCode.UNEXPECTED, draft.stdout[-4000:] + draft.stderr[-4000:]
     drafted = assert_drafted(project / "expectations.yaml", "toy")
 
-    review(project / "expectations.yaml", {})
+    review(project / "expectations.yaml", TOY_FLAKY)
     results = gate(project)
     assert results["run"]["adapter"]["name"] == "toy"
     outcomes = [case["outcome"] for case in results["cases"]]
